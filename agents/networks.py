@@ -1,0 +1,96 @@
+"""Keras (tf.keras, Keras 2) networks as tf-agents `Network`s, so policies export with PolicySaver.
+
+- `nature_cnn_torso`: Mnih et al. (2015) torso, conv 32x8s4, 64x4s2, 64x3s1, fc512, ReLU,
+  inputs uint8 [B, 4, 84, 84] (channels first, oldest frame first) scaled by 1/255 inside the net;
+  orthogonal init with gain sqrt(2) (openai/baselines `a2c/utils.py` `ortho_init`, `nature_cnn`).
+- `mlp_torso`: 2 x 64 tanh units for vector observations (CartPole tests).
+- `ActorCriticNetwork`: shared torso -> pi-logits head (orthogonal gain 0.01) and V head (gain 1.0)
+  (baselines `policies.py`). Used by every A2C-framework condition (Fig. 1 and 3).
+- `QNetwork`: torso -> Q head with one output per action (Fig. 2).
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import tensorflow as tf
+from tf_agents.networks import network
+
+
+def _ortho(gain: float, seed: Optional[int]):
+  return tf.keras.initializers.Orthogonal(gain=gain, seed=seed)
+
+
+def _seed(seed: Optional[int], k: int) -> Optional[int]:
+  return None if seed is None else seed * 101 + k
+
+
+def nature_cnn_torso(seed: Optional[int] = None, dtype: str = "float32") -> tf.keras.Sequential:
+  """Nature-CNN feature extractor: [B, 4, 84, 84] uint8 -> [B, 512] `dtype` features."""
+  g = math.sqrt(2.0)
+  return tf.keras.Sequential([
+      tf.keras.layers.Lambda(lambda x: tf.transpose(tf.cast(x, dtype) / 255.0, [0, 2, 3, 1]),
+                             dtype=dtype, name="scale_nhwc"),
+      tf.keras.layers.Conv2D(32, 8, 4, activation="relu", kernel_initializer=_ortho(g, _seed(seed, 1)), dtype=dtype),
+      tf.keras.layers.Conv2D(64, 4, 2, activation="relu", kernel_initializer=_ortho(g, _seed(seed, 2)), dtype=dtype),
+      tf.keras.layers.Conv2D(64, 3, 1, activation="relu", kernel_initializer=_ortho(g, _seed(seed, 3)), dtype=dtype),
+      tf.keras.layers.Flatten(dtype=dtype),
+      tf.keras.layers.Dense(512, activation="relu", kernel_initializer=_ortho(g, _seed(seed, 4)), dtype=dtype),
+  ], name="nature_cnn")
+
+
+def mlp_torso(seed: Optional[int] = None, units=(64, 64), dtype: str = "float32") -> tf.keras.Sequential:
+  """MLP feature extractor for vector observations: [B, d] -> [B, units[-1]] (tanh)."""
+  g = math.sqrt(2.0)
+  layers = [tf.keras.layers.Lambda(lambda x: tf.cast(x, dtype), dtype=dtype, name="cast")]
+  for i, u in enumerate(units):
+    layers.append(tf.keras.layers.Dense(u, activation="tanh", dtype=dtype,
+                                        kernel_initializer=_ortho(g, _seed(seed, 10 + i))))
+  return tf.keras.Sequential(layers, name="mlp")
+
+
+def make_torso(observation_spec, seed: Optional[int] = None, dtype: str = "float32"):
+  """Nature CNN for image observations (rank 3), MLP for vectors (rank 1)."""
+  rank = len(observation_spec.shape)
+  if rank == 3:
+    return nature_cnn_torso(seed, dtype)
+  if rank == 1:
+    return mlp_torso(seed, dtype=dtype)
+  raise ValueError(f"unsupported observation shape {observation_spec.shape}; expected (4, 84, 84) or (d,)")
+
+
+class ActorCriticNetwork(network.Network):
+  """Shared torso with pi-logits and V heads.
+
+  call(observation [B, ...]) -> ((logits [B, |A|], value [B]), ()) in `dtype` (float32 default).
+  """
+
+  def __init__(self, observation_spec, num_actions: int, seed: Optional[int] = None,
+               dtype: str = "float32", name: str = "ActorCriticNetwork"):
+    super().__init__(input_tensor_spec=observation_spec, state_spec=(), name=name)
+    self.num_actions = int(num_actions)
+    self._torso = make_torso(observation_spec, seed, dtype)
+    self._logits = tf.keras.layers.Dense(num_actions, kernel_initializer=_ortho(0.01, _seed(seed, 20)),
+                                         dtype=dtype, name="pi_logits")
+    self._value = tf.keras.layers.Dense(1, kernel_initializer=_ortho(1.0, _seed(seed, 21)),
+                                        dtype=dtype, name="value")
+
+  def call(self, observation, step_type=None, network_state=(), training=False):
+    del step_type
+    h = self._torso(observation, training=training)
+    return (self._logits(h), tf.squeeze(self._value(h), -1)), network_state
+
+
+class QNetwork(network.Network):
+  """Torso -> Q head. call(observation [B, ...]) -> (q_values [B, |A|] float32, ())."""
+
+  def __init__(self, observation_spec, num_actions: int, seed: Optional[int] = None,
+               name: str = "QNetwork"):
+    super().__init__(input_tensor_spec=observation_spec, state_spec=(), name=name)
+    self._torso = make_torso(observation_spec, seed)
+    self._q = tf.keras.layers.Dense(num_actions, kernel_initializer=_ortho(1.0, _seed(seed, 30)),
+                                    name="q_values")
+
+  def call(self, observation, step_type=None, network_state=(), training=False):
+    del step_type
+    return self._q(self._torso(observation, training=training)), network_state

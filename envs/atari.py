@@ -1,0 +1,102 @@
+"""Real Atari (ale-py ROMs) as a batched tf-agents environment with the SPEC section 2 protocol.
+
+DeepMind preprocessing as openai/baselines `atari_wrappers`, done in C++ by
+`ale_py.vector_env.AtariVectorEnv`: 1..30 no-op starts, frameskip 4 with a max-pool over the
+last 2 frames, 84x84 grayscale, 4-frame stack (oldest first), FIRE on reset, no sticky actions,
+minimal action set, 108,000-frame game cap. Loss of a life is a terminal for bootstrapping
+(`life_loss_info=True`); rewards are clipped to sign(r) here (for learning) while each finished
+game reports its raw score.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import re
+from typing import List, Optional
+
+import numpy as np
+from tf_agents.specs import array_spec
+
+from envs.batched_env import BatchedGymnasiumEnv
+
+FRAMESKIP = 4                  # emulator frames per agent step (baselines MaxAndSkipEnv skip=4)
+MAX_FRAMES_PER_GAME = 108_000  # 30 minutes of play at 60 Hz (baselines TimeLimit, DQN protocol)
+
+
+def _camel(rom_id: str) -> str:
+  return "".join(part.capitalize() for part in rom_id.split("_"))
+
+
+def _rom_id(game: str) -> str:
+  return re.sub(r"(?<!^)(?=[A-Z])", "_", game).lower()
+
+
+@functools.lru_cache(maxsize=1)
+def _all_games() -> tuple:
+  from ale_py import roms
+  return tuple(sorted(_camel(r) for r in roms.get_all_rom_ids()))
+
+
+class _Games:
+  """Lazy list of valid game names (CamelCase, e.g. 'SpaceInvaders'), from ale-py's ROM list."""
+
+  def __iter__(self):
+    return iter(_all_games())
+
+  def __contains__(self, name):
+    return name in _all_games()
+
+  def __len__(self):
+    return len(_all_games())
+
+  def __repr__(self):
+    return repr(list(_all_games()))
+
+
+ATARI_GAMES = _Games()
+
+
+def validate_game(game: str) -> str:
+  """Returns `game` if ale-py ships its ROM; raises ValueError listing the valid names otherwise."""
+  if game not in ATARI_GAMES:
+    raise ValueError(f"unknown Atari game {game!r}; valid games (ale-py ROMs): "
+                     f"{', '.join(ATARI_GAMES)}")
+  return game
+
+
+def _game_over(terminated, truncated, info, prev_info):
+  """A terminal is a game over (not a life loss) iff the episode frame counter restarted.
+
+  With SAME_STEP autoreset the info of a game-over step already belongs to the new game, so
+  its `episode_frame_number` is smaller than the one reported the step before.
+  """
+  done = np.logical_or(terminated, truncated)
+  if prev_info is None:
+    return done
+  restarted = info["episode_frame_number"] < prev_info["episode_frame_number"]
+  return np.logical_and(done, restarted)
+
+
+def make_atari_env(game: str, num_envs: int = 16, seed: Optional[int] = 0, *,
+                   num_threads: Optional[int] = None, life_loss_terminal: bool = True,
+                   max_frames_per_game: int = MAX_FRAMES_PER_GAME) -> BatchedGymnasiumEnv:
+  """Batched Atari `game` (CamelCase, e.g. 'Pong') as a tf-agents PyEnvironment.
+
+  Observations uint8 [num_envs, 4, 84, 84], oldest frame first. Rewards sign-clipped.
+  `life_loss_terminal=False` gives whole-game episodes (used for evaluation).
+  Raises ValueError for an unknown game (message lists the valid ones) or num_envs < 1.
+  """
+  validate_game(game)
+  if num_envs < 1:
+    raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+  from ale_py.vector_env import AtariVectorEnv
+  threads = num_threads or min(num_envs, os.cpu_count() or 1)
+  vec = AtariVectorEnv(
+      _rom_id(game), num_envs, num_threads=threads,
+      max_num_frames_per_episode=max_frames_per_game, repeat_action_probability=0.0,
+      autoreset_mode="SameStep", img_height=84, img_width=84, grayscale=True, stack_num=4,
+      frameskip=FRAMESKIP, maxpool=True, noop_max=30, episodic_life=False,
+      life_loss_info=life_loss_terminal, reward_clipping=False, use_fire_reset=True)
+  spec = array_spec.BoundedArraySpec((4, 84, 84), np.uint8, 0, 255, name="observation")
+  return BatchedGymnasiumEnv(vec, spec, clip_rewards=True, game_over_fn=_game_over,
+                             frames_per_step=FRAMESKIP, seed=seed)

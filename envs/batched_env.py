@@ -1,0 +1,152 @@
+"""A batched tf-agents `PyEnvironment` over a gymnasium vector env in SAME_STEP autoreset mode.
+
+tf-agents 0.19 ships no gymnasium wrapper, so this is the adapter (SPEC.md section 1).
+
+Semantics (one convention for every agent in this repo):
+- Every `step(action)` advances every sub-environment once: there is no tf-agents "reset step"
+  that throws an action away, exactly like openai/baselines' `SubprocVecEnv` feeding A2C.
+- A terminal for bootstrapping (life loss when `life_loss_terminal`, game over, or the episode
+  cap) shows as `discount == 0` on the time step that received the terminal reward. Its
+  observation is already the next life's / next game's first observation (SAME_STEP autoreset),
+  which is harmless because nothing bootstraps through discount 0.
+- `step_type` is FIRST on the time step returned by `reset()` and MID afterwards. Terminals are
+  carried by the discount alone so that tf-agents' `DqnAgent` (which masks transitions that
+  *start* on a LAST step) keeps every real transition.
+- `reward` is what the agent learns from (sign-clipped for Atari, SPEC section 2); the raw game
+  score of every finished *game* is collected separately (`pop_finished_games`).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, List, Optional
+
+import numpy as np
+from tf_agents.environments import py_environment
+from tf_agents.specs import array_spec
+from tf_agents.trajectories import time_step as ts
+
+
+@dataclasses.dataclass(frozen=True)
+class FinishedGame:
+  """One finished game: `score` is the raw (unclipped) game score, `agent_steps` its length."""
+  env_id: int
+  score: float
+  agent_steps: int
+
+
+# game_over_fn(terminated, truncated, info, prev_info) -> bool[num_envs]
+GameOverFn = Callable[[np.ndarray, np.ndarray, dict, Optional[dict]], np.ndarray]
+
+
+def _every_terminal_is_game_over(terminated, truncated, info, prev_info):
+  del info, prev_info
+  return np.logical_or(terminated, truncated)
+
+
+class BatchedGymnasiumEnv(py_environment.PyEnvironment):
+  """tf-agents batched `PyEnvironment` (batch_size = num_envs) over a gymnasium `VectorEnv`.
+
+  Args:
+    vector_env: a gymnasium vector env constructed with SAME_STEP autoreset; discrete actions.
+    observation_spec: `array_spec` of one observation (e.g. uint8 (4, 84, 84)).
+    clip_rewards: learn from sign(r) (SPEC section 2, baselines `ClipRewardEnv`).
+    game_over_fn: tells a game over from a life loss; default: every terminal is a game over.
+    frames_per_step: emulator frames per agent step (4 for Atari's frameskip, 1 otherwise).
+
+  Time steps: observation [num_envs, *obs_shape], reward float32 [num_envs] (clipped when
+  `clip_rewards`), discount float32 [num_envs] in {0, 1}, step_type int32 [num_envs].
+  """
+
+  def __init__(self, vector_env, observation_spec: array_spec.ArraySpec, *,
+               clip_rewards: bool, game_over_fn: GameOverFn = _every_terminal_is_game_over,
+               frames_per_step: int = 1, seed: Optional[int] = None):
+    super().__init__(handle_auto_reset=False)
+    self._env = vector_env
+    self._num_envs = int(vector_env.num_envs)
+    self._observation_spec = observation_spec
+    n_actions = int(vector_env.single_action_space.n)
+    self._action_spec = array_spec.BoundedArraySpec((), np.int64, 0, n_actions - 1, name="action")
+    self._clip = clip_rewards
+    self._game_over_fn = game_over_fn
+    self.frames_per_step = int(frames_per_step)
+    self._seed = seed
+    self._prev_info: Optional[dict] = None
+    self._score = np.zeros(self._num_envs, np.float64)
+    self._length = np.zeros(self._num_envs, np.int64)
+    self._finished: List[FinishedGame] = []
+    self.agent_steps = 0   # total agent steps over all sub-envs since construction
+
+  # --- tf-agents PyEnvironment API -------------------------------------------------------
+  @property
+  def batched(self) -> bool:
+    return True
+
+  @property
+  def batch_size(self) -> int:
+    return self._num_envs
+
+  @property
+  def num_actions(self) -> int:
+    return int(self._action_spec.maximum) + 1
+
+  def observation_spec(self):
+    return self._observation_spec
+
+  def action_spec(self):
+    return self._action_spec
+
+  def _reset(self):
+    obs, info = self._env.reset(seed=self._seed)
+    self._seed = None  # seed only the first reset; later games follow from the RNG state
+    self._prev_info = info
+    self._score[:] = 0.0
+    self._length[:] = 0
+    n = self._num_envs
+    return ts.TimeStep(
+        step_type=np.full(n, ts.StepType.FIRST, np.int32),
+        reward=np.zeros(n, np.float32),
+        discount=np.ones(n, np.float32),
+        observation=self._cast(obs))
+
+  def _step(self, action):
+    action = np.asarray(action).reshape(self._num_envs)
+    obs, reward, terminated, truncated, info = self._env.step(action)
+    reward = np.asarray(reward, np.float64)
+    terminated = np.asarray(terminated, bool)
+    truncated = np.asarray(truncated, bool)
+    self.agent_steps += self._num_envs
+
+    # Raw score bookkeeping: the reward of this step belongs to the game that just played it.
+    self._score += reward
+    self._length += 1
+    game_over = self._game_over_fn(terminated, truncated, info, self._prev_info)
+    for i in np.flatnonzero(game_over):
+      self._finished.append(FinishedGame(int(i), float(self._score[i]), int(self._length[i])))
+      self._score[i] = 0.0
+      self._length[i] = 0
+    self._prev_info = info
+
+    learn_reward = np.sign(reward) if self._clip else reward
+    done = np.logical_or(terminated, truncated)
+    return ts.TimeStep(
+        step_type=np.full(self._num_envs, ts.StepType.MID, np.int32),
+        reward=learn_reward.astype(np.float32),
+        discount=(1.0 - done).astype(np.float32),
+        observation=self._cast(obs))
+
+  def close(self):
+    self._env.close()
+
+  # --- bookkeeping ------------------------------------------------------------------------
+  def pop_finished_games(self) -> List[FinishedGame]:
+    """Returns and forgets the games finished since the last call (raw scores)."""
+    out, self._finished = self._finished, []
+    return out
+
+  @property
+  def frames(self) -> int:
+    """Emulator frames stepped so far over all sub-envs (= frames_per_step x agent steps)."""
+    return self.agent_steps * self.frames_per_step
+
+  def _cast(self, obs):
+    return np.asarray(obs, dtype=self._observation_spec.dtype)
