@@ -1,0 +1,73 @@
+"""Figure 2 (Sec. 6.2): DQN and soft Q-learning, as tf-agents `DqnAgent`s that differ in one hook.
+
+Everything but the backup target is tf-agents' `DqnAgent`: epsilon-greedy collection, target
+network Qbar, Huber TD loss, optimizer, n-step returns (`n_step_update`). Like tf-agents'
+`DdqnAgent`, each condition overrides only `_compute_next_q_values`, i.e. the value of the next
+state that the target bootstraps from (SPEC.md section 4):
+
+    dqn          (eq. 81)  y = r + gamma * max_a' Qbar(s', a')
+    soft_dqn_kl  (eq. 82)  y = r + gamma * tau * (logsumexp_a' Qbar(s', a') / tau - log|A|)
+    soft_dqn_ent (eq. 83)  y = r + gamma * tau * logsumexp_a' Qbar(s', a') / tau
+    dqn_nstep              y = sum_{d<5} gamma^d r_{t+d} + gamma^5 max_a' Qbar(s_{t+5}, a')
+
+The KL form is the soft value V = tau * log sum_a pibar(a) exp(Q/tau) against the uniform
+reference policy pibar; the entropy form drops the -tau*log|A| constant (which rewards long
+episodes). `tf.reduce_logsumexp` is the numerically stable logsumexp (max-shifted).
+"""
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+from tf_agents.agents.dqn import dqn_agent
+
+
+def hard_value(q):
+  """max_a Q(s, a). q: float [B, |A|] -> [B]."""
+  return tf.reduce_max(q, axis=-1)
+
+
+def soft_value_ent(q, tau: float):
+  """Entropy form (eq. 83): tau * logsumexp_a Q(s, a) / tau. q: float [B, |A|] -> [B]."""
+  return tau * tf.reduce_logsumexp(q / tau, axis=-1)
+
+
+def soft_value_kl(q, tau: float):
+  """KL form (eq. 82): tau * (logsumexp_a Q(s, a) / tau - log|A|). q: float [B, |A|] -> [B]."""
+  return tau * (tf.reduce_logsumexp(q / tau, axis=-1) - math.log(q.shape[-1]))
+
+
+class DQNAgent(dqn_agent.DqnAgent):
+  """`dqn` (eq. 81), and `dqn_nstep` with `n_step_update=5`. Same constructor as `DqnAgent`."""
+
+  def next_state_value(self, target_q):
+    """The backup's value of s' from the target network's Q values [B, |A|] -> [B]."""
+    return hard_value(target_q)
+
+  def _compute_next_q_values(self, next_time_steps, info):
+    del info
+    target_q, _ = self._target_q_network(next_time_steps.observation,
+                                         step_type=next_time_steps.step_type, training=False)
+    return self.next_state_value(target_q)
+
+
+class _SoftDQNAgent(DQNAgent):
+  def __init__(self, *args, tau: float, **kwargs):
+    if not tau > 0:
+      raise ValueError(f"tau must be > 0 for soft Q-learning, got {tau}")
+    self.tau = float(tau)
+    super().__init__(*args, **kwargs)
+
+
+class SoftDQNEntAgent(_SoftDQNAgent):
+  """`soft_dqn_ent` (eq. 83). Extra keyword: tau (temperature, nats; 0.1 or 0.01 in Fig. 2)."""
+
+  def next_state_value(self, target_q):
+    return soft_value_ent(target_q, self.tau)
+
+
+class SoftDQNKLAgent(_SoftDQNAgent):
+  """`soft_dqn_kl` (eq. 82). Extra keyword: tau (temperature, nats; 0.1 or 0.01 in Fig. 2)."""
+
+  def next_state_value(self, target_q):
+    return soft_value_kl(target_q, self.tau)

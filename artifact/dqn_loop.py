@@ -1,0 +1,83 @@
+"""Collect-and-train loop of Figure 2's DQN family (baselines `deepq` Atari protocol).
+
+One env; every agent step the epsilon-greedy collect policy acts and the transition goes into
+replay; after `learning_starts` agent steps, one gradient step on a batch of 32 every
+`train_period` (4) agent steps; the target network syncs every `target_update_period` agent
+steps (tf-agents counts that in train steps: period / train_period). Units: agent steps.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import tensorflow as tf
+from tf_agents.drivers import py_driver
+from tf_agents.policies import py_tf_eager_policy
+from tf_agents.specs import tensor_spec
+
+from agents.replay import FrameStackReplayBuffer, UniformReplay
+
+
+def linear_epsilon(step_var, start: float, end: float, decay_steps: int):
+  """Callable: epsilon decays linearly from `start` to `end` over `decay_steps` agent steps."""
+  decay_steps = max(1, int(decay_steps))
+
+  def epsilon():
+    frac = tf.minimum(tf.cast(step_var, tf.float32) / float(decay_steps), 1.0)
+    return start + frac * (end - start)
+  return epsilon
+
+
+def make_replay(data_spec, capacity: int):
+  """Frame-deduplicating replay for stacked image observations, plain uniform replay otherwise."""
+  data_spec = tensor_spec.to_nest_array_spec(data_spec)
+  if len(data_spec.observation.shape) == 3:
+    return FrameStackReplayBuffer(data_spec, capacity)
+  return UniformReplay(data_spec, capacity)
+
+
+class DQNLoop:
+  """Drives `agent.collect_policy` in the single-env batched `py_env` and trains from replay.
+
+  Args:
+    agent: an `agents.dqn.DQNAgent` (or subclass), built with `epsilon_greedy` reading `step_var`.
+    py_env: batched PyEnvironment with batch size 1.
+    step_var: tf.Variable(int64) holding the agent-step count (drives the epsilon schedule).
+    replay_capacity: transitions kept. batch_size: 32. train_period: agent steps per update (4).
+    learning_starts: agent steps before the first update.
+  """
+
+  def __init__(self, agent, py_env, step_var, *, replay_capacity: int, batch_size: int = 32,
+               train_period: int = 4, learning_starts: int = 10_000, seed: Optional[int] = None):
+    if py_env.batch_size != 1:
+      raise ValueError(f"the DQN loop runs one env (baselines deepq), got batch size {py_env.batch_size}")
+    self.agent, self.py_env, self.step_var = agent, py_env, step_var
+    self.batch_size, self.train_period = int(batch_size), int(train_period)
+    self.learning_starts = int(learning_starts)
+    self.replay = make_replay(agent.collect_data_spec, int(replay_capacity))
+    self.replay.seed(seed)
+    self._num_steps = agent.train_sequence_length   # n_step_update + 1
+    policy = py_tf_eager_policy.PyTFEagerPolicy(agent.collect_policy, use_tf_function=True,
+                                                batch_time_steps=False)
+    self._driver = py_driver.PyDriver(py_env, policy, observers=[self.replay.add_batch],
+                                      max_steps=self.train_period)
+    self._train = tf.function(agent.train, autograph=False)
+    self._time_step = None
+    self.agent_steps = 0
+
+  def reset(self):
+    self._time_step = self.py_env.reset()
+
+  def update(self):
+    """`train_period` agent steps of collection, then one gradient step once learning started.
+
+    Returns the LossInfo, or None while still filling replay.
+    """
+    if self._time_step is None:
+      self.reset()
+    self._time_step, _ = self._driver.run(self._time_step)
+    self.agent_steps += self.train_period
+    self.step_var.assign(self.agent_steps)
+    if self.agent_steps < self.learning_starts or self.replay.size < self._num_steps + self.batch_size:
+      return None
+    experience = self.replay.sample(self.batch_size, self._num_steps)
+    return self._train(experience)
