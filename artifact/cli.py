@@ -1,0 +1,180 @@
+"""Command line: run every (figure, game, condition, seed) of the selected grid, then write reports.
+
+  python -m artifact [--scale smoke|paper] [--figures 1,2,3] [--games Pong,...]
+                     [--conditions a2c_1step,...] [--seeds 0,1] [--frames N] [--out DIR]
+
+`./run_all.sh` is this command inside the project's virtualenv. See --help.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import List
+
+from artifact.specs import FIGURES, SCALES, make_run_spec
+
+EPILOG = """
+Grid: every figure's every (game, condition, seed) unless filtered. Budgets per run, in emulator
+frames (= 4 x agent steps): smoke = Fig.1/3 25,600, Fig.2 4,000 (proves the pipeline on 2 CPU
+cores; the default ./run_all.sh takes about half an hour); paper = Fig.1/3 320M, Fig.2 40M.
+
+Output under --out (default: the repository root):
+  runs/figure{F}/{Game}/{condition}/seed{S}/  config.json, progress.csv, checkpoint/, policy/, done.json
+  reports/figure{F}.csv, figure{F}_summary.csv, figure{F}.pdf, theory.csv, theory.pdf
+Runs that finished are skipped; killed runs resume from their last checkpoint.
+
+Conditions: Fig.1 a2c_1step, a2c_proper; Fig.2 dqn, dqn_nstep, soft_dqn_ent_0.1, soft_dqn_kl_0.1,
+soft_dqn_ent_0.01, soft_dqn_kl_0.01; Fig.3 pg, soft_ql.
+"""
+
+
+def _csv(s: str) -> List[str]:
+  return [x.strip() for x in s.split(",") if x.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+  p = argparse.ArgumentParser(
+      prog="run_all.sh",
+      description="Reproduce Schulman, Chen, Abbeel (2017) 'Equivalence Between Policy Gradients "
+                  "and Soft Q-Learning' on real Atari games: train, evaluate, report.",
+      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("--scale", default="smoke", help=f"one of {', '.join(SCALES)} (default smoke)")
+  p.add_argument("--figures", default=",".join(map(str, FIGURES)),
+                 help="comma-separated figure numbers (default: all, %(default)s)")
+  p.add_argument("--games", default=None, help="comma-separated games, e.g. Pong,Breakout (default: each figure's)")
+  p.add_argument("--conditions", default=None, help="comma-separated condition names (default: all)")
+  p.add_argument("--seeds", default=None, help="comma-separated integer seeds (default: the figure's)")
+  p.add_argument("--frames", default=None, help="emulator frames per run, overrides the scale's budget")
+  p.add_argument("--out", default=".", help="directory for runs/ and reports/ (default: current)")
+  p.add_argument("--no-theory", action="store_true", help="skip the numerical theorem checks")
+  p.add_argument("--list", action="store_true", help="print the selected runs and exit")
+  return p
+
+
+class Plan:
+  def __init__(self, specs, figures, out: Path, run_theory: bool):
+    self.specs, self.figures, self.out, self.run_theory = specs, figures, out, run_theory
+
+
+def plan_from_args(args) -> Plan:
+  """Validates every argument before any work; raises SystemExit(2) with a clear message."""
+  def fail(msg):
+    raise SystemExit(f"run_all.sh: error: {msg}")
+
+  if args.scale not in SCALES:
+    fail(f"unknown scale {args.scale!r}; valid: {', '.join(SCALES)}")
+  figures = []
+  for f in _csv(args.figures):
+    if not f.isdigit() or int(f) not in FIGURES:
+      fail(f"unknown figure {f!r}; valid: {', '.join(map(str, FIGURES))}")
+    figures.append(int(f))
+  if not figures:
+    fail("--figures selects nothing")
+  frames = None
+  if args.frames is not None:
+    try:
+      frames = int(float(args.frames))
+    except ValueError:
+      fail(f"--frames must be a positive integer, got {args.frames!r}")
+    if frames <= 0:
+      fail(f"--frames must be a positive integer, got {args.frames!r}")
+  seeds = None
+  if args.seeds is not None:
+    try:
+      seeds = [int(s) for s in _csv(args.seeds)]
+    except ValueError:
+      fail(f"--seeds must be comma-separated non-negative integers, got {args.seeds!r}")
+    if not seeds or any(s < 0 for s in seeds):
+      fail(f"--seeds must be comma-separated non-negative integers, got {args.seeds!r}")
+  all_games = sorted({g for f in figures for g in FIGURES[f].games})
+  games = _csv(args.games) if args.games else None
+  if games is not None:
+    from envs.atari import ATARI_GAMES
+    for g in games:
+      if g not in ATARI_GAMES:
+        fail(f"unknown game {g!r}; valid for the selected figures: {', '.join(all_games)}")
+      if g not in all_games:
+        fail(f"game {g!r} is not in figure(s) {', '.join(map(str, figures))}; valid: {', '.join(all_games)}")
+  all_conds = [c.name for f in figures for c in FIGURES[f].conditions]
+  conds = _csv(args.conditions) if args.conditions else None
+  if conds is not None:
+    for c in conds:
+      if c not in all_conds:
+        fail(f"unknown condition {c!r} for figure(s) {', '.join(map(str, figures))}; valid: {', '.join(all_conds)}")
+  out = Path(args.out)
+  try:
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    (out / "reports").mkdir(parents=True, exist_ok=True)
+    probe = out / "reports" / f".write_test_{os.getpid()}"
+    probe.write_text("ok")
+    probe.unlink()
+  except OSError as e:
+    fail(f"--out {str(out)!r} is not writable: {e}")
+  specs = []
+  for f in figures:
+    fig = FIGURES[f]
+    for game in fig.games:
+      if games is not None and game not in games:
+        continue
+      for cond in fig.conditions:
+        if conds is not None and cond.name not in conds:
+          continue
+        for seed in (seeds if seeds is not None else fig.seeds):
+          specs.append(make_run_spec(f, game, cond.name, seed, args.scale, frames))
+  if not specs and not (3 in figures and not args.no_theory):
+    fail("the filters select no run")
+  return Plan(specs, figures, out, run_theory=(3 in figures and not args.no_theory))
+
+
+def _hms(s: float) -> str:
+  s = int(s)
+  return f"{s // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def main(argv=None) -> int:
+  args = build_parser().parse_args(argv)
+  plan = plan_from_args(args)
+  if args.list:
+    for s in plan.specs:
+      print(f"{s.relpath()}  frames={s.frames:,}")
+    print(f"{len(plan.specs)} runs")
+    return 0
+  from artifact import reports, runner   # heavy imports after validation
+  t0 = time.time()
+  failed = []
+  print(f"== {len(plan.specs)} runs, scale {args.scale}, figures {plan.figures}, out {plan.out.resolve()}",
+        flush=True)
+  total_frames = sum(s.frames for s in plan.specs)
+  done_frames = 0
+  for i, spec in enumerate(plan.specs):
+    elapsed = time.time() - t0
+    eta = "" if done_frames == 0 else f", grid eta ~{_hms(elapsed / done_frames * (total_frames - done_frames))}"
+    prefix = f"[{i + 1}/{len(plan.specs)} {_hms(elapsed)}{eta}] "
+    try:
+      runner.run(spec, plan.out / "runs" / spec.relpath(), log=lambda m: print(m, flush=True), prefix=prefix)
+    except Exception as e:  # keep going: other runs' results are still worth having
+      traceback.print_exc()
+      failed.append((spec.relpath(), repr(e)))
+      print(f"{prefix}{spec.relpath()} FAILED: {e!r}", flush=True)
+    done_frames += spec.frames
+  note = f" [{args.scale} scale]"
+  for f in plan.figures:
+    paths = reports.write_figure_reports(f, plan.out / "runs", plan.out / "reports", note)
+    print(f"figure {f}: " + ", ".join(str(p) for p in paths.values()), flush=True)
+  if plan.run_theory:
+    from artifact import theory
+    paths = theory.write_theory_report(plan.out / "reports")
+    print("theory: " + ", ".join(str(p) for p in paths.values()), flush=True)
+  print(f"== finished in {_hms(time.time() - t0)}; {len(plan.specs) - len(failed)} runs ok, {len(failed)} failed",
+        flush=True)
+  for name, err in failed:
+    print(f"   FAILED {name}: {err}")
+  return 1 if failed else 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
