@@ -11,9 +11,9 @@ from typing import Optional
 
 import tensorflow as tf
 from tf_agents.drivers import py_driver
-from tf_agents.policies import py_tf_eager_policy
 from tf_agents.specs import tensor_spec
 
+from agents.policies import CompiledPyPolicy
 from agents.replay import FrameStackReplayBuffer, UniformReplay
 
 
@@ -56,11 +56,13 @@ class DQNLoop:
     self.replay = make_replay(agent.collect_data_spec, int(replay_capacity))
     self.replay.seed(seed)
     self._num_steps = agent.train_sequence_length   # n_step_update + 1
-    policy = py_tf_eager_policy.PyTFEagerPolicy(agent.collect_policy, use_tf_function=True,
-                                                batch_time_steps=False)
+    policy = CompiledPyPolicy(agent.collect_policy, batch_size=1)
     self._driver = py_driver.PyDriver(py_env, policy, observers=[self.replay.add_batch],
                                       max_steps=self.train_period)
-    self._train = tf.function(agent.train, autograph=False)
+    data_spec = agent.collect_data_spec
+    batched = tf.nest.map_structure(
+        lambda s: tf.TensorSpec([self.batch_size, self._num_steps] + list(s.shape), s.dtype), data_spec)
+    self._train_fn = tf.function(lambda exp: agent.train(exp), autograph=False).get_concrete_function(batched)
     self._time_step = None
     self.agent_steps = 0
 
@@ -80,4 +82,4 @@ class DQNLoop:
     if self.agent_steps < self.learning_starts or self.replay.size < self._num_steps + self.batch_size:
       return None
     experience = self.replay.sample(self.batch_size, self._num_steps)
-    return self._train(experience)
+    return self._train_fn(tf.nest.map_structure(tf.constant, experience))
