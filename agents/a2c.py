@@ -60,6 +60,7 @@ class A2CAgentBase(tf_agent.TFAgent):
     if tau < 0:
       raise ValueError(f"tau must be >= 0, got {tau}")
     tf.Module.__init__(self, name=name)
+    network.create_variables()
     self._network = network
     self._optimizer = optimizer
     self.gamma, self.tau, self.value_coef = float(gamma), float(tau), float(value_coef)

@@ -32,7 +32,11 @@ class A2CLoop:
         self.tf_env, agent.collect_policy, observers=[self._buffer.add_batch],
         num_steps=self.n_steps * py_env.batch_size)
     self._time_step = None
-    self._update = tf.function(self._update_fn, autograph=True)
+    batched_spec = tf.nest.map_structure(
+        lambda s: tf.TensorSpec([py_env.batch_size] + list(s.shape), s.dtype), self.tf_env.time_step_spec())
+    # A fixed input signature: traced once, never retraced (the reset time step and the
+    # driver's returned one differ in static shape information).
+    self._update = tf.function(self._update_fn, input_signature=[batched_spec], autograph=False)
 
   def _update_fn(self, time_step):
     self._buffer.clear()

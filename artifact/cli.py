@@ -19,7 +19,7 @@ from artifact.specs import FIGURES, SCALES, make_run_spec
 
 EPILOG = """
 Grid: every figure's every (game, condition, seed) unless filtered. Budgets per run, in emulator
-frames (= 4 x agent steps): smoke = Fig.1/3 25,600, Fig.2 4,000 (proves the pipeline on 2 CPU
+frames (= 4 x agent steps): smoke = Fig.1/3 6,400, Fig.2 1,200 (proves the pipeline on 2 CPU
 cores; the default ./run_all.sh takes about half an hour); paper = Fig.1/3 320M, Fig.2 40M.
 
 Output under --out (default: the repository root):
@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--seeds", default=None, help="comma-separated integer seeds (default: the figure's)")
   p.add_argument("--frames", default=None, help="emulator frames per run, overrides the scale's budget")
   p.add_argument("--out", default=".", help="directory for runs/ and reports/ (default: current)")
+  p.add_argument("--jobs", type=int, default=2,
+                 help="runs trained at once in worker processes (default 2: on 2 cores a run's "
+                      "single-threaded tracing and saving overlap the other's training)")
   p.add_argument("--no-theory", action="store_true", help="skip the numerical theorem checks")
   p.add_argument("--list", action="store_true", help="print the selected runs and exit")
   return p
@@ -65,6 +68,8 @@ def plan_from_args(args) -> Plan:
   def fail(msg):
     raise SystemExit(f"run_all.sh: error: {msg}")
 
+  if args.jobs < 1:
+    fail(f"--jobs must be >= 1, got {args.jobs}")
   if args.scale not in SCALES:
     fail(f"unknown scale {args.scale!r}; valid: {', '.join(SCALES)}")
   figures = []
@@ -135,6 +140,85 @@ def _hms(s: float) -> str:
   return f"{s // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
+def _init_worker(threads: int):
+  """Worker process setup: share the cores between concurrent runs instead of oversubscribing."""
+  import tensorflow as tf
+  tf.config.threading.set_intra_op_parallelism_threads(threads)
+  tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def _run_group(group, out: str, prefixes):
+  """Worker entry point: train the runs of one group (seeds of one figure/game/condition) in
+  order, so they share one traced trainer. Returns [(relpath, error text or None)]; never raises."""
+  from artifact import runner
+  results = []
+  for spec, prefix in zip(group, prefixes):
+    try:
+      runner.run(spec, Path(out) / "runs" / spec.relpath(), log=lambda m: print(m, flush=True), prefix=prefix)
+      results.append((spec.relpath(), None))
+    except Exception as e:  # keep going: the other runs' results are still worth having
+      traceback.print_exc()
+      print(f"{prefix}{spec.relpath()} FAILED: {e!r}", flush=True)
+      results.append((spec.relpath(), repr(e)))
+  return results
+
+
+def _groups(specs):
+  """Consecutive runs that differ only in the seed."""
+  out = []
+  for s in specs:
+    if out and (out[-1][0].figure, out[-1][0].game, out[-1][0].condition) == (s.figure, s.game, s.condition):
+      out[-1].append(s)
+    else:
+      out.append([s])
+  return out
+
+
+def _run_grid(plan: Plan, jobs: int, t0: float):
+  """Runs every spec, `jobs` groups at a time in worker processes (here when jobs == 1)."""
+  total_frames = sum(s.frames for s in plan.specs) or 1
+  index = {id(s): i for i, s in enumerate(plan.specs)}
+  state = dict(done_frames=0)
+  failed = []
+
+  def prefixes(group):
+    elapsed = time.time() - t0
+    done = state["done_frames"]
+    eta = "" if done == 0 else f", grid eta ~{_hms(elapsed / done * (total_frames - done))}"
+    return [f"[{index[id(s)] + 1}/{len(plan.specs)} {_hms(elapsed)}{eta}] " for s in group]
+
+  def collect(group, results):
+    for rel, err in results:
+      if err:
+        failed.append((rel, err))
+    state["done_frames"] += sum(s.frames for s in group)
+
+  groups = _groups(plan.specs)
+  if jobs == 1:
+    for g in groups:
+      collect(g, _run_group(g, str(plan.out), prefixes(g)))
+    return failed
+  import concurrent.futures as cf
+  import multiprocessing as mp
+  threads = max(1, (os.cpu_count() or 1) // jobs)
+  with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
+                              initializer=_init_worker, initargs=(threads,)) as pool:
+    pending = {}
+    while groups or pending:
+      while groups and len(pending) < jobs:
+        g = groups.pop(0)
+        pending[pool.submit(_run_group, g, str(plan.out), prefixes(g))] = g
+      finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+      for fut in finished:
+        g = pending.pop(fut)
+        try:
+          results = fut.result()
+        except Exception as e:  # a worker died (e.g. killed for memory)
+          results = [(s.relpath(), repr(e)) for s in g]
+        collect(g, results)
+  return failed
+
+
 def main(argv=None) -> int:
   args = build_parser().parse_args(argv)
   plan = plan_from_args(args)
@@ -143,24 +227,11 @@ def main(argv=None) -> int:
       print(f"{s.relpath()}  frames={s.frames:,}")
     print(f"{len(plan.specs)} runs")
     return 0
-  from artifact import reports, runner   # heavy imports after validation
   t0 = time.time()
-  failed = []
-  print(f"== {len(plan.specs)} runs, scale {args.scale}, figures {plan.figures}, out {plan.out.resolve()}",
-        flush=True)
-  total_frames = sum(s.frames for s in plan.specs)
-  done_frames = 0
-  for i, spec in enumerate(plan.specs):
-    elapsed = time.time() - t0
-    eta = "" if done_frames == 0 else f", grid eta ~{_hms(elapsed / done_frames * (total_frames - done_frames))}"
-    prefix = f"[{i + 1}/{len(plan.specs)} {_hms(elapsed)}{eta}] "
-    try:
-      runner.run(spec, plan.out / "runs" / spec.relpath(), log=lambda m: print(m, flush=True), prefix=prefix)
-    except Exception as e:  # keep going: other runs' results are still worth having
-      traceback.print_exc()
-      failed.append((spec.relpath(), repr(e)))
-      print(f"{prefix}{spec.relpath()} FAILED: {e!r}", flush=True)
-    done_frames += spec.frames
+  print(f"== {len(plan.specs)} runs, scale {args.scale}, figures {plan.figures}, jobs {args.jobs}, "
+        f"out {plan.out.resolve()}", flush=True)
+  failed = _run_grid(plan, args.jobs, t0)
+  from artifact import reports   # heavy imports after validation
   note = f" [{args.scale} scale]"
   for f in plan.figures:
     paths = reports.write_figure_reports(f, plan.out / "runs", plan.out / "reports", note)

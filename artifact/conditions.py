@@ -19,6 +19,13 @@ DQN_AGENTS = {"dqn": DQNAgent, "dqn_nstep": DQNAgent, "soft_dqn_ent": SoftDQNEnt
 AGENTS = {**A2C_AGENTS, **DQN_AGENTS}
 
 
+def build_network(family: str, observation_spec, num_actions: int, seed: int):
+  """The network of a family: `ActorCriticNetwork` ("a2c") or `QNetwork` ("dqn"), variables built."""
+  net = (ActorCriticNetwork if family == "a2c" else QNetwork)(observation_spec, num_actions, seed=seed)
+  net.create_variables()
+  return net
+
+
 def build_a2c_agent(agent_key: str, time_step_spec, action_spec, observation_spec, num_actions: int,
                     hp: Dict, total_updates: int, seed: int):
   """A2C-framework agent with RMSProp, lr linearly decayed to 0 over `total_updates` updates."""

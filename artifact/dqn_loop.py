@@ -53,18 +53,26 @@ class DQNLoop:
     self.agent, self.py_env, self.step_var = agent, py_env, step_var
     self.batch_size, self.train_period = int(batch_size), int(train_period)
     self.learning_starts = int(learning_starts)
-    self.replay = make_replay(agent.collect_data_spec, int(replay_capacity))
-    self.replay.seed(seed)
+    self._replay_capacity = int(replay_capacity)
     self._num_steps = agent.train_sequence_length   # n_step_update + 1
-    policy = CompiledPyPolicy(agent.collect_policy, batch_size=1)
-    self._driver = py_driver.PyDriver(py_env, policy, observers=[self.replay.add_batch],
-                                      max_steps=self.train_period)
+    self._policy = CompiledPyPolicy(agent.collect_policy, batch_size=1)
+    self.new_replay(seed)
     data_spec = agent.collect_data_spec
     batched = tf.nest.map_structure(
         lambda s: tf.TensorSpec([self.batch_size, self._num_steps] + list(s.shape), s.dtype), data_spec)
     self._train_fn = tf.function(lambda exp: agent.train(exp), autograph=False).get_concrete_function(batched)
+
+  def new_replay(self, seed: Optional[int], learning_starts: Optional[int] = None):
+    """Empty replay (seeded sampling) and a fresh driver feeding it; agent-step count to 0."""
+    self.replay = make_replay(self.agent.collect_data_spec, self._replay_capacity)
+    self.replay.seed(seed)
+    self._driver = py_driver.PyDriver(self.py_env, self._policy, observers=[self.replay.add_batch],
+                                      max_steps=self.train_period)
     self._time_step = None
     self.agent_steps = 0
+    self.step_var.assign(0)
+    if learning_starts is not None:
+      self.learning_starts = int(learning_starts)
 
   def reset(self):
     self._time_step = self.py_env.reset()

@@ -126,10 +126,10 @@ def run(spec: RunSpec, run_dir, log: Callable[[str], None] = print, prefix: str 
   cfg_path.write_text(spec.to_json())
 
   t_start = time.time()
+  phases = {}
   tf.random.set_seed(spec.seed)
   np.random.seed(spec.seed)
-  hp = spec.hparams
-  trainer = _A2CTrainer(spec) if spec.family == "a2c" else _DQNTrainer(spec)
+  trainer = _acquire_trainer(spec)
 
   frames_var = tf.Variable(0, dtype=tf.int64, name="frames")
   ckpt = common.Checkpointer(str(run_dir / "checkpoint"), max_to_keep=1, agent=trainer.agent,
@@ -140,19 +140,23 @@ def run(spec: RunSpec, run_dir, log: Callable[[str], None] = print, prefix: str 
     log(f"{prefix}{spec.relpath()}: resuming from checkpoint at {frames:,} frames")
   trainer.on_restore(frames)
   progress = _Progress(run_dir / "progress.csv", frames)
+  phases["build_s"] = time.time() - t_start
 
   per_update = trainer.frames_per_update
   total_updates = max(1, math.ceil(spec.frames / per_update))
   log_every = max(1, total_updates // LOG_POINTS)
   eval_at = {max(1, round(total_updates * (i + 1) / spec.evals_per_run)) for i in range(spec.evals_per_run)}
-  eval_env = make_atari_env(spec.game, spec.eval_games, seed=spec.seed + 10_000,
-                            life_loss_terminal=False, max_frames_per_game=spec.eval_max_frames)
+  eval_env = trainer.eval_env
   recent = deque(maxlen=TRAIN_RETURN_WINDOW)
   update = frames // per_update
   t_last, f_last = time.time(), frames
   loss_info = None
+  t_eval = 0.0
   while update < total_updates:
+    t_up = time.time()
     loss_info = trainer.update()
+    if "first_update_s" not in phases:
+      phases["first_update_s"] = time.time() - t_up
     update += 1
     frames = update * per_update
     recent.extend(g.score for g in trainer.env.pop_finished_games())
@@ -167,9 +171,12 @@ def run(spec: RunSpec, run_dir, log: Callable[[str], None] = print, prefix: str 
         row["loss"] = float(loss_info.loss)
         row["entropy"] = float(loss_info.extra["entropy"]) if isinstance(loss_info.extra, dict) else ""
       if update in eval_at:
+        t_e = time.time()
         row.update(evaluate(trainer.eval_policy, eval_env, spec.eval_games, spec.eval_max_frames))
-        frames_var.assign(frames)
-        ckpt.save(global_step=frames_var)
+        if update < total_updates:           # the final checkpoint is written below
+          frames_var.assign(frames)
+          ckpt.save(global_step=frames_var)
+        t_eval += time.time() - t_e
       progress.write(row)
       eta = (total_updates - update) * per_update / max(fps, 1e-9)
       log(f"{prefix}{spec.relpath()}  frames {frames:,}/{spec.frames:,} ({100 * frames / spec.frames:.0f}%)"
@@ -177,23 +184,92 @@ def run(spec: RunSpec, run_dir, log: Callable[[str], None] = print, prefix: str 
           + (f"  eval {_fmt(row['eval_return'])}" if "eval_return" in row else "")
           + f"  eta {eta:,.0f}s")
       t_last, f_last = time.time(), frames
+  phases["train_loop_s"] = time.time() - t_start - phases["build_s"]
+  phases["eval_and_checkpoint_s"] = t_eval
+  t_save = time.time()
   frames_var.assign(frames)
   ckpt.save(global_step=frames_var)
-  policy_saver.PolicySaver(trainer.agent.policy, batch_size=None).save(str(run_dir / "policy"))
-  eval_env.close()
-  trainer.env.close()
+  trainer.policy_saver().save(str(run_dir / "policy"))
+  phases["save_s"] = time.time() - t_save
+  _release_trainer(spec, trainer)
   done = dict(run=spec.relpath(), frames=frames, wall_s=round(time.time() - t_start, 2),
-              final_train_return=float(np.mean(recent)) if recent else None)
+              final_train_return=float(np.mean(recent)) if recent else None,
+              phases_s={k: round(v, 2) for k, v in phases.items()})
   done_path.write_text(json.dumps(done, indent=2))
   return done
 
 
-class _A2CTrainer:
+# --- trainers: build once, reseed per run ---------------------------------------------------------
+# Runs that differ only in their seed (the seeds of one figure/game/condition) share one trainer
+# in a process: the networks get fresh weights from a network built with the new seed, optimizer
+# slots and counters are zeroed, replay is emptied and the environments are reseeded, so a run
+# starts exactly as it would in a new process (TF's own per-op random streams aside), without
+# paying again for tracing the compiled collect/train steps and the policy export (~8 s a run).
+_TRAINER_CACHE: Dict[str, object] = {}
+
+
+def _structure_key(spec: RunSpec) -> str:
+  d = json.loads(spec.to_json())
+  d.pop("seed")
+  return json.dumps(d, sort_keys=True)
+
+
+def _acquire_trainer(spec: RunSpec):
+  key = _structure_key(spec)
+  trainer = _TRAINER_CACHE.pop(key, None)
+  _close_cached()
+  if trainer is None:
+    return _A2CTrainer(spec) if spec.family == "a2c" else _DQNTrainer(spec)
+  trainer.reseed(spec)
+  return trainer
+
+
+def _release_trainer(spec: RunSpec, trainer):
+  _close_cached()
+  _TRAINER_CACHE[_structure_key(spec)] = trainer
+
+
+def _close_cached():
+  for t in _TRAINER_CACHE.values():
+    t.close()
+  _TRAINER_CACHE.clear()
+
+
+def _reset_optimizer(optimizer):
+  for v in optimizer.variables:
+    v.assign(tf.zeros_like(v))
+
+
+class _TrainerBase:
+  _saver = None
+
+  def policy_saver(self):
+    if self._saver is None:
+      self._saver = policy_saver.PolicySaver(self.agent.policy, batch_size=None)
+    return self._saver
+
+  def close(self):
+    self.env.close()
+    self.eval_env.close()
+
+  def _make_eval_env(self, spec: RunSpec):
+    self.eval_env = make_atari_env(spec.game, spec.eval_games, seed=spec.seed + 10_000,
+                                   life_loss_terminal=False, max_frames_per_game=spec.eval_max_frames)
+
+  def _reseed_envs(self, spec: RunSpec):
+    self.env.reseed(spec.seed)
+    self.eval_env.reseed(spec.seed + 10_000)
+    self.env.pop_finished_games()
+    self.eval_env.pop_finished_games()
+
+
+class _A2CTrainer(_TrainerBase):
   """A2C framework (Fig. 1, 3): 16 envs, n-step rollouts, RMSProp."""
 
   def __init__(self, spec: RunSpec):
     hp = spec.hparams
     self.env = make_atari_env(spec.game, hp["num_envs"], seed=spec.seed)
+    self._make_eval_env(spec)
     tf_env = tf_py_environment.TFPyEnvironment(self.env, check_dims=False)
     self.frames_per_update = hp["n_steps"] * hp["num_envs"] * self.env.frames_per_step
     total_updates = max(1, math.ceil(spec.frames / self.frames_per_update))
@@ -202,6 +278,14 @@ class _A2CTrainer:
         self.env.num_actions, hp, total_updates, spec.seed)
     self.loop = A2CLoop(self.agent, self.env, hp["n_steps"])
     self.eval_policy = self.agent.policy
+
+  def reseed(self, spec: RunSpec):
+    fresh = conditions.build_network("a2c", self.env.observation_spec(), self.env.num_actions, spec.seed)
+    self.agent.network.set_weights(fresh.get_weights())
+    _reset_optimizer(self.agent._optimizer)  # pylint: disable=protected-access
+    self.agent.train_step_counter.assign(0)
+    self._reseed_envs(spec)
+    self.loop.reset()
 
   def extra_checkpoint_objects(self):
     return {}
@@ -213,22 +297,34 @@ class _A2CTrainer:
     return self.loop.update()
 
 
-class _DQNTrainer:
+class _DQNTrainer(_TrainerBase):
   """DQN family (Fig. 2): 1 env, replay, epsilon-greedy, target network."""
 
   def __init__(self, spec: RunSpec):
     hp = spec.hparams
     self.env = make_atari_env(spec.game, 1, seed=spec.seed)
+    self._make_eval_env(spec)
     tf_env = tf_py_environment.TFPyEnvironment(self.env, check_dims=False)
     self.frames_per_update = hp["train_period"] * self.env.frames_per_step
     self.step_var = tf.Variable(0, dtype=tf.int64, name="agent_steps")
     self.agent = conditions.build_dqn_agent(
         spec.agent, tf_env.time_step_spec(), tf_env.action_spec(), self.env.observation_spec(),
         self.env.num_actions, hp, spec.frames // self.env.frames_per_step, spec.seed, self.step_var)
+    self._learning_starts = hp["learning_starts"]
     self.loop = DQNLoop(self.agent, self.env, self.step_var, replay_capacity=hp["replay_capacity"],
                         batch_size=hp["batch_size"], train_period=hp["train_period"],
                         learning_starts=hp["learning_starts"], seed=spec.seed)
     self.eval_policy = epsilon_greedy_policy.EpsilonGreedyPolicy(self.agent.policy, hp["eval_epsilon"])
+
+  def reseed(self, spec: RunSpec):
+    fresh = conditions.build_network("dqn", self.env.observation_spec(), self.env.num_actions, spec.seed)
+    self.agent._q_network.set_weights(fresh.get_weights())  # pylint: disable=protected-access
+    self.agent.initialize()                                  # target network <- online network
+    self.agent._update_target._counter.assign(0)  # pylint: disable=protected-access
+    _reset_optimizer(self.agent._optimizer)  # pylint: disable=protected-access
+    self.agent.train_step_counter.assign(0)
+    self._reseed_envs(spec)
+    self.loop.new_replay(spec.seed, self._learning_starts)
 
   def extra_checkpoint_objects(self):
     return {"agent_steps": self.step_var}
@@ -236,8 +332,9 @@ class _DQNTrainer:
   def on_restore(self, frames: int):
     # Replay restarts empty after a resume: refill it before updating again.
     self.loop.agent_steps = frames // self.env.frames_per_step
+    self.step_var.assign(self.loop.agent_steps)
     if frames:
-      self.loop.learning_starts = self.loop.agent_steps + self.loop.learning_starts
+      self.loop.learning_starts = self.loop.agent_steps + self._learning_starts
 
   def update(self):
     return self.loop.update()

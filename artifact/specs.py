@@ -85,7 +85,7 @@ FIGURES: Dict[int, FigureSpec] = {
         section="Sec. 6.1, Fig. 1", games=FIG1_GAMES,
         conditions=(Condition("a2c_1step", "a2c_1step", "a2c", label="A2C, 1-step entropy bonus (eq. 79)"),
                     Condition("a2c_proper", "a2c_proper", "a2c", label="A2C, entropy in returns (eq. 80)")),
-        seeds=(0, 1, 2), paper_frames=320_000_000, smoke_frames=25_600),
+        seeds=(0, 1, 2), paper_frames=320_000_000, smoke_frames=6_400),
     2: FigureSpec(
         number=2, title="DQN: standard vs soft Q-learning targets",
         section="Sec. 6.2, Fig. 2", games=FIG2_GAMES,
@@ -95,13 +95,13 @@ FIGURES: Dict[int, FigureSpec] = {
                     Condition("soft_dqn_kl_0.1", "soft_dqn_kl", "dqn", (("tau", 0.1),), "soft, KL, tau=0.1 (eq. 82)"),
                     Condition("soft_dqn_ent_0.01", "soft_dqn_ent", "dqn", (("tau", 0.01),), "soft, entropy, tau=0.01 (eq. 83)"),
                     Condition("soft_dqn_kl_0.01", "soft_dqn_kl", "dqn", (("tau", 0.01),), "soft, KL, tau=0.01 (eq. 82)")),
-        seeds=(0, 1), paper_frames=40_000_000, smoke_frames=4_000),
+        seeds=(0, 1), paper_frames=40_000_000, smoke_frames=1_200),
     3: FigureSpec(
         number=3, title="Policy gradient vs soft Q-learning in the A2C framework",
         section="Sec. 6.3, Fig. 3", games=FIG1_GAMES,
         conditions=(Condition("pg", "pg", "a2c", label="PG, entropy in returns"),
                     Condition("soft_ql", "soft_ql", "a2c", label="soft Q-learning (eq. 46-47)")),
-        seeds=(0, 1, 2), paper_frames=320_000_000, smoke_frames=25_600),
+        seeds=(0, 1, 2), paper_frames=320_000_000, smoke_frames=6_400),
 }
 
 # --- scales ------------------------------------------------------------------------------------
@@ -109,7 +109,7 @@ SCALES = {
     # smoke: proves the pipeline end to end on 2 CPU cores, not the science. Evaluation games are
     # capped at `eval_max_frames` (reported as truncated), replay is small, and the DQN
     # learning-start / epsilon schedules scale with the frame budget so every condition trains.
-    "smoke": dict(eval_games=2, eval_max_frames=2_000, evals_per_run=1, log_every_frames=None,
+    "smoke": dict(eval_games=2, eval_max_frames=1_000, evals_per_run=1, log_every_frames=None,
                   replay_capacity=20_000),
     # paper: the paper's budgets; 10 evaluation games of at most 108,000 frames, 20 evaluations.
     "paper": dict(eval_games=10, eval_max_frames=108_000, evals_per_run=20, log_every_frames=None,

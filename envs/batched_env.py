@@ -134,6 +134,10 @@ class BatchedGymnasiumEnv(py_environment.PyEnvironment):
         discount=(1.0 - done).astype(np.float32),
         observation=self._cast(obs))
 
+  def reseed(self, seed: Optional[int]):
+    """The next `reset()` reseeds every sub-environment with `seed` (as a new env would)."""
+    self._seed = seed
+
   def close(self):
     self._env.close()
 
