@@ -1,0 +1,113 @@
+"""The whole pipeline at a tiny budget: CLI -> runs -> reports, saved policies, resume, bad input."""
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from artifact import cli, runner
+from artifact.reports import LONG_COLUMNS, SUMMARY_COLUMNS
+from artifact.specs import make_run_spec
+
+RUN_FILES = {"config.json", "progress.csv", "checkpoint", "policy", "done.json"}
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory):
+  d = tmp_path_factory.mktemp("out")
+  code = cli.main(["--figures", "1,2,3", "--games", "Pong", "--conditions", "a2c_proper,dqn,pg,soft_ql",
+                   "--seeds", "0", "--frames", "640", "--out", str(d), "--jobs", "1", "--no-theory"])
+  assert code == 0
+  return d
+
+
+def test_runs_and_reports_are_written_with_documented_columns(out):
+  for rel in ("figure1/Pong/a2c_proper/seed0", "figure2/Pong/dqn/seed0", "figure3/Pong/pg/seed0",
+              "figure3/Pong/soft_ql/seed0"):
+    run_dir = out / "runs" / rel
+    assert RUN_FILES <= {p.name for p in run_dir.iterdir()}, rel
+    cfg = json.loads((run_dir / "config.json").read_text())
+    assert cfg["frames"] == 640 and cfg["game"] == "Pong"
+  for f in (1, 2, 3):
+    long = pd.read_csv(out / "reports" / f"figure{f}.csv")
+    assert list(long.columns) == LONG_COLUMNS
+    assert len(long) >= 2 and (long["game"] == "Pong").all() and long["frames"].max() == 640
+    assert long["eval_return"].notna().sum() >= 1          # raw game score of evaluation games
+    assert long["eval_return"].dropna().between(-21, 21).all()
+    summary = pd.read_csv(out / "reports" / f"figure{f}_summary.csv")
+    assert list(summary.columns)[:len(SUMMARY_COLUMNS)] == SUMMARY_COLUMNS
+    assert (summary["seeds"] == 1).all()
+    assert (out / "reports" / f"figure{f}.pdf").read_bytes()[:4] == b"%PDF"
+  s3 = pd.read_csv(out / "reports" / "figure3_summary.csv")
+  assert {"curve_gap", "seed_spread", "gap_over_spread"} <= set(s3.columns)
+  assert set(s3["condition"]) == {"pg", "soft_ql"}
+
+
+def test_saved_policy_loads_and_acts(out):
+  from tf_agents.policies.py_tf_eager_policy import SavedModelPyTFEagerPolicy
+  from envs import make_atari_env
+  env = make_atari_env("Pong", num_envs=2, seed=3, reuse=False)
+  for rel in ("figure1/Pong/a2c_proper/seed0", "figure2/Pong/dqn/seed0"):
+    policy = SavedModelPyTFEagerPolicy(str(out / "runs" / rel / "policy"), env.time_step_spec(),
+                                       env.action_spec(), batch_time_steps=False)
+    t = env.reset()
+    for _ in range(5):
+      a = policy.action(t).action
+      assert a.shape == (2,) and np.all((a >= 0) & (a < 6))
+      t = env.step(a)
+  env.close()
+
+
+def test_finished_runs_are_skipped_and_killed_runs_resume(out, capsys):
+  spec = make_run_spec(1, "Pong", "a2c_proper", 0, "smoke", frames=640)
+  run_dir = out / "runs" / spec.relpath()
+  before = pd.read_csv(run_dir / "progress.csv")
+  runner.run(spec, run_dir)
+  assert "already finished" in capsys.readouterr().out
+  (run_dir / "done.json").unlink()                      # as if killed after the last checkpoint
+  done = runner.run(spec, run_dir)
+  assert "resuming from checkpoint at 640 frames" in capsys.readouterr().out
+  assert done["frames"] == 640
+  pd.testing.assert_frame_equal(pd.read_csv(run_dir / "progress.csv"), before)
+
+
+def test_a_different_config_in_the_same_dir_is_refused(out):
+  spec = make_run_spec(1, "Pong", "a2c_proper", 0, "smoke", frames=1280)
+  with pytest.raises(ValueError, match="different config"):
+    runner.run(spec, out / "runs" / "figure1/Pong/a2c_proper/seed0")
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--figures", "4"], "unknown figure '4'; valid: 1, 2, 3"),
+    (["--games", "Pongg"], "unknown game 'Pongg'"),
+    (["--figures", "2", "--games", "SpaceInvaders"], "not in figure(s) 2"),
+    (["--figures", "1", "--conditions", "dqn"], "unknown condition 'dqn' for figure(s) 1; valid: a2c_1step, a2c_proper"),
+    (["--scale", "huge"], "unknown scale 'huge'; valid: smoke, paper"),
+    (["--frames", "-5"], "--frames must be a positive integer"),
+    (["--frames", "0"], "--frames must be a positive integer"),
+    (["--seeds", "a"], "--seeds must be"),
+    (["--jobs", "0"], "--jobs must be >= 1"),
+])
+def test_bad_input_fails_early_with_the_allowed_values(tmp_path, argv, needle):
+  keep = tmp_path / "reports" / "figure1.csv"
+  keep.parent.mkdir()
+  keep.write_text("precious")
+  with pytest.raises(SystemExit) as e:
+    cli.main(argv + ["--out", str(tmp_path)])
+  assert needle in str(e.value)
+  assert keep.read_text() == "precious"               # nothing already written is lost
+  assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_unwritable_out_dir(tmp_path):
+  target = tmp_path / "file"
+  target.write_text("x")
+  with pytest.raises(SystemExit) as e:
+    cli.main(["--out", str(target / "sub")])
+  assert "is not writable" in str(e.value)
+
+
+def test_list_prints_the_full_default_grid(capsys):
+  assert cli.main(["--list"]) == 0
+  assert capsys.readouterr().out.strip().endswith("144 runs")
