@@ -105,8 +105,13 @@ def plot_figure(df: pd.DataFrame, figure: int, path, scale_note: str = ""):
         continue
       piv = gc.pivot_table(index="frames", columns="seed", values=metric)
       mean, std = piv.mean(axis=1), piv.std(axis=1, ddof=0).fillna(0.0)
-      line, = ax.plot(piv.index, mean, label=f"{labels[cond]} ({piv.shape[1]} seeds)", lw=1.4)
-      ax.fill_between(piv.index, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+      sparse = mean.notna().sum() <= 3             # e.g. smoke scale: a single evaluation point
+      line, = ax.plot(piv.index, mean, label=f"{labels[cond]} ({piv.shape[1]} seeds)", lw=1.4,
+                      marker="o" if sparse else None, ms=4)
+      if sparse:
+        ax.errorbar(piv.index, mean, yerr=std, fmt="none", ecolor=line.get_color(), capsize=3)
+      else:
+        ax.fill_between(piv.index, mean - std, mean + std, color=line.get_color(), alpha=0.2)
     ax.set_title(f"{game}" + ("" if metric == "train_return" else " (eval games)"), fontsize=10)
     ax.set_xlabel("frames")
     ax.set_ylabel("raw game score")

@@ -1,0 +1,174 @@
+"""Throughput benchmark on Pong: `python -m artifact.bench [--long] [--out reports]`.
+
+Measures, in one process and one run (so the ratios compare like with like):
+  env_ceiling     the batched environment alone (16 envs, random actions), frames/s
+  a2c             A2C training (driver collect + update), steady state after tracing, frames/s
+  soft_ql         soft Q-learning in the A2C framework, same, frames/s
+  dqn             DQN training at the paper's ratio (1 update of 32 per 4 agent steps), frames/s
+  startup         a new process: interpreter + imports + env + agent + tracing to the end of the
+                  first A2C update, seconds
+  replay          bytes per stored transition of the frame-deduplicating replay (RSS growth while
+                  filling it from real Pong frames), and the 7,056-byte single-frame floor
+Prints a table and writes reports/bench.csv with the core count and library versions.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _rss() -> int:
+  with open("/proc/self/statm") as f:
+    return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def bench_env(seconds: float) -> float:
+  from envs import make_atari_env
+  env = make_atari_env("Pong", 16, seed=0)
+  env.reset()
+  rng = np.random.default_rng(0)
+  for _ in range(20):
+    env.step(rng.integers(0, env.num_actions, 16))
+  f0, t0 = env.frames, time.time()
+  while time.time() - t0 < seconds:
+    env.step(rng.integers(0, env.num_actions, 16))
+  fps = (env.frames - f0) / (time.time() - t0)
+  env.close()
+  return fps
+
+
+def bench_a2c(condition: str, seconds: float) -> float:
+  from artifact.runner import _A2CTrainer
+  from artifact.specs import make_run_spec
+  figure = 3 if condition in ("pg", "soft_ql") else 1
+  trainer = _A2CTrainer(make_run_spec(figure, "Pong", condition, 0, "paper"))
+  for _ in range(5):                       # trace and warm up
+    trainer.update()
+  return _steady_fps(trainer, seconds)
+
+
+def _steady_fps(trainer, seconds: float) -> float:
+  """Frames/s of `trainer.update()` over `seconds` of wall time; closes the trainer."""
+  n, t0 = 0, time.time()
+  while time.time() - t0 < seconds:
+    trainer.update()
+    n += 1
+  fps = n * trainer.frames_per_update / (time.time() - t0)
+  trainer.close()
+  return fps
+
+
+def bench_dqn(seconds: float) -> float:
+  from artifact.runner import _DQNTrainer
+  from artifact.specs import make_run_spec
+  spec = make_run_spec(2, "Pong", "dqn", 0, "paper", learning_starts=200, replay_capacity=50_000)
+  trainer = _DQNTrainer(spec)
+  while trainer.loop.agent_steps < 200 + 40:   # fill past learning_starts, trace the update
+    trainer.update()
+  return _steady_fps(trainer, seconds)
+
+
+STARTUP_SNIPPET = """
+import time, sys
+sys.path.insert(0, {root!r})
+from artifact.runner import _A2CTrainer
+from artifact.specs import make_run_spec
+t = _A2CTrainer(make_run_spec(1, "Pong", "a2c_1step", 0, "smoke"))
+t.update()
+"""
+
+
+def bench_startup() -> float:
+  root = str(Path(__file__).resolve().parent.parent)
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONWARNINGS="ignore")
+  t0 = time.time()
+  subprocess.run([sys.executable, "-c", STARTUP_SNIPPET.format(root=root)], check=True, env=env,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  return time.time() - t0
+
+
+def bench_replay(transitions: int) -> float:
+  import gc
+  from tf_agents.specs import tensor_spec
+  from tf_agents.trajectories import policy_step, trajectory
+  from agents.replay import FrameStackReplayBuffer
+  from envs import make_atari_env
+  env = make_atari_env("Pong", 1, seed=0, num_threads=1)
+  spec = tensor_spec.to_nest_array_spec(trajectory.Trajectory(
+      step_type=tensor_spec.TensorSpec((), np.int32), observation=env.observation_spec(),
+      action=env.action_spec(), policy_info=(), next_step_type=tensor_spec.TensorSpec((), np.int32),
+      reward=tensor_spec.TensorSpec((), np.float32), discount=tensor_spec.TensorSpec((), np.float32)))
+  rb = FrameStackReplayBuffer(spec, transitions)
+  t = env.reset()
+  rng = np.random.default_rng(0)
+  first = None
+  for i in range(transitions):
+    a = rng.integers(0, env.num_actions, 1)
+    nt = env.step(a)
+    rb.add_batch(trajectory.from_transition(t, policy_step.PolicyStep(a, (), ()), nt))
+    t = nt
+    if i == 999:                     # storage arrays exist from here on; measure the growth after
+      gc.collect()
+      first = _rss()
+  gc.collect()
+  per = (_rss() - first) / (transitions - 1000)
+  env.close()
+  return per
+
+
+def main(argv=None) -> int:
+  p = argparse.ArgumentParser(prog="python -m artifact.bench", description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("--long", action="store_true", help="measure 4x longer (about 6 minutes)")
+  p.add_argument("--out", default="reports", help="directory for bench.csv (default reports)")
+  args = p.parse_args(argv)
+  import pandas as pd
+  import tensorflow as tf
+  import tf_agents
+  import ale_py
+  secs = 60.0 if args.long else 15.0
+  rows = []
+
+  def add(metric, value, unit, ceiling=None, note=""):
+    rows.append(dict(metric=metric, value=round(value, 2), unit=unit,
+                     ratio_to_env_ceiling=round(value / ceiling, 3) if ceiling else None, note=note))
+    print(f"  {metric:<28} {value:>12,.1f} {unit:<10}"
+          + (f" {value / ceiling:6.3f} x env ceiling" if ceiling else "") + (f"  {note}" if note else ""),
+          flush=True)
+
+  print(f"== benchmark on Pong, {os.cpu_count()} cores, {secs:.0f} s per measurement", flush=True)
+  ceiling = bench_env(secs)
+  add("env_ceiling", ceiling, "frames/s", None, "16 envs, random actions")
+  add("a2c_train", bench_a2c("a2c_1step", secs), "frames/s", ceiling, "a2c_1step, 16 envs x 5 steps per update")
+  add("soft_ql_train", bench_a2c("soft_ql", secs), "frames/s", ceiling, "soft_ql, same rollouts")
+  add("dqn_train", bench_dqn(secs), "frames/s", ceiling, "1 env, batch 32 every 4 agent steps")
+  add("startup_to_first_update", bench_startup(), "s", None, "new process, A2C on Pong")
+  n = 100_000 if args.long else 20_000
+  per = bench_replay(n)
+  add("replay_bytes_per_transition", per, "bytes", None, f"RSS growth over {n - 1000:,} Pong transitions")
+  add("replay_frame_floor", 84 * 84, "bytes", None, "one 84x84 uint8 frame")
+  add("replay_1M_transitions", per * 1e6 / 2 ** 30, "GiB", None, "projected for the paper's replay")
+  df = pd.DataFrame(rows)
+  df["cores"] = os.cpu_count()
+  df["python"] = platform.python_version()
+  df["tensorflow"] = tf.__version__
+  df["tf_agents"] = tf_agents.__version__
+  df["ale_py"] = ale_py.__version__
+  df["numpy"] = np.__version__
+  df["when"] = time.strftime("%Y-%m-%d %H:%M:%S")
+  out = Path(args.out)
+  out.mkdir(parents=True, exist_ok=True)
+  df.to_csv(out / "bench.csv", index=False)
+  print(f"wrote {out / 'bench.csv'}")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
