@@ -147,12 +147,21 @@ def _init_worker(threads: int):
   tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
-def _run_group(group, out: str, prefixes):
+def _run_group(group, out: str, progress):
   """Worker entry point: train the runs of one group (seeds of one figure/game/condition) in
-  order, so they share one traced trainer. Returns [(relpath, error text or None)]; never raises."""
+  order, so they share one traced trainer. Returns [(relpath, error text or None)]; never raises.
+
+  `progress` = (t0, done_frames_at_submit, total_frames, [run index], total_runs) for the
+  "[run i/N elapsed, grid eta]" prefix of every log line.
+  """
   from artifact import runner
+  t0, done, total, indices, n_runs = progress
   results = []
-  for spec, prefix in zip(group, prefixes):
+  for spec, i in zip(group, indices):
+    elapsed = time.time() - t0
+    eta = "" if done == 0 else f", grid eta ~{_hms(elapsed / done * (total - done))}"
+    prefix = f"[{i + 1}/{n_runs} {_hms(elapsed)}{eta}] "
+    done += spec.frames
     try:
       runner.run(spec, Path(out) / "runs" / spec.relpath(), log=lambda m: print(m, flush=True), prefix=prefix)
       results.append((spec.relpath(), None))
@@ -182,10 +191,7 @@ def _run_grid(plan: Plan, jobs: int, t0: float):
   failed = []
 
   def prefixes(group):
-    elapsed = time.time() - t0
-    done = state["done_frames"]
-    eta = "" if done == 0 else f", grid eta ~{_hms(elapsed / done * (total_frames - done))}"
-    return [f"[{index[id(s)] + 1}/{len(plan.specs)} {_hms(elapsed)}{eta}] " for s in group]
+    return (t0, state["done_frames"], total_frames, [index[id(s)] for s in group], len(plan.specs))
 
   def collect(group, results):
     for rel, err in results:

@@ -39,6 +39,10 @@ def test_runs_and_reports_are_written_with_documented_columns(out):
     assert list(summary.columns)[:len(SUMMARY_COLUMNS)] == SUMMARY_COLUMNS
     assert (summary["seeds"] == 1).all()
     assert (out / "reports" / f"figure{f}.pdf").read_bytes()[:4] == b"%PDF"
+  # every condition really trained at this budget (DQN: learning starts after 10% of the steps)
+  for rel in ("figure2/Pong/dqn/seed0", "figure1/Pong/a2c_proper/seed0"):
+    progress = pd.read_csv(out / "runs" / rel / "progress.csv")
+    assert progress["loss"].notna().sum() >= 2 and np.isfinite(progress["loss"].dropna()).all()
   s3 = pd.read_csv(out / "reports" / "figure3_summary.csv")
   assert {"curve_gap", "seed_spread", "gap_over_spread"} <= set(s3.columns)
   assert set(s3["condition"]) == {"pg", "soft_ql"}
