@@ -38,7 +38,7 @@ def soft_value_kl(q, tau: float):
 
 
 class DQNAgent(dqn_agent.DqnAgent):
-  """`dqn` (eq. 81), and `dqn_nstep` with `n_step_update=5`. Same constructor as `DqnAgent`."""
+  """`dqn` (eq. 81). Same constructor as tf-agents' `DqnAgent`."""
 
   def next_state_value(self, target_q):
     """The backup's value of s' from the target network's Q values [B, |A|] -> [B]."""
@@ -49,6 +49,14 @@ class DQNAgent(dqn_agent.DqnAgent):
     target_q, _ = self._target_q_network(next_time_steps.observation,
                                          step_type=next_time_steps.step_type, training=False)
     return self.next_state_value(target_q)
+
+
+class DQNNStepAgent(DQNAgent):
+  """`dqn_nstep`: the standard target over a 5-step return (tf-agents `n_step_update=5`):
+  y = sum_{d<5} gamma^d r_{t+d} + gamma^5 max_a' Qbar(s_{t+5}, a'), cut at terminals."""
+
+  def __init__(self, *args, n_step_update: int = 5, **kwargs):
+    super().__init__(*args, n_step_update=n_step_update, **kwargs)
 
 
 class _SoftDQNAgent(DQNAgent):

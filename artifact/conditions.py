@@ -7,14 +7,14 @@ import tensorflow as tf
 from tf_agents.utils import common
 
 from agents.a2c import A2CNaiveAgent, A2CProperAgent, PGAgent
-from agents.dqn import DQNAgent, SoftDQNEntAgent, SoftDQNKLAgent
+from agents.dqn import DQNAgent, DQNNStepAgent, SoftDQNEntAgent, SoftDQNKLAgent
 from agents.networks import ActorCriticNetwork, QNetwork
 from agents.soft_ql import SoftQLAgent
 from artifact.dqn_loop import linear_epsilon
 
 A2C_AGENTS = {"a2c_1step": A2CNaiveAgent, "a2c_proper": A2CProperAgent, "pg": PGAgent,
               "soft_ql": SoftQLAgent}
-DQN_AGENTS = {"dqn": DQNAgent, "dqn_nstep": DQNAgent, "soft_dqn_ent": SoftDQNEntAgent,
+DQN_AGENTS = {"dqn": DQNAgent, "dqn_nstep": DQNNStepAgent, "soft_dqn_ent": SoftDQNEntAgent,
               "soft_dqn_kl": SoftDQNKLAgent}
 AGENTS = {**A2C_AGENTS, **DQN_AGENTS}
 

@@ -10,7 +10,7 @@ from tf_agents.networks import network
 from tf_agents.trajectories import trajectory
 from tf_agents.utils import common
 
-from agents.dqn import (DQNAgent, SoftDQNEntAgent, SoftDQNKLAgent, hard_value, soft_value_ent,
+from agents.dqn import (DQNAgent, DQNNStepAgent, SoftDQNEntAgent, SoftDQNKLAgent, hard_value, soft_value_ent,
                         soft_value_kl)
 from helpers import specs
 
@@ -92,7 +92,7 @@ def test_five_step_target_through_dqn_loss():
   discounts = np.ones((B, n + 1))
   discounts[2, 1] = 0.0                              # terminal after 2 rewards
   discounts[3, 4] = 0.0                              # terminal on the last reward
-  agent = make(DQNAgent, n_step=5)
+  agent = make(DQNNStepAgent, n_step=5)
   loss = loss_of(agent, experience(q, actions, rewards, discounts)).loss.numpy()
   y = np.zeros(B)
   for b in range(B):
