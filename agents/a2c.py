@@ -106,21 +106,25 @@ class A2CAgentBase(tf_agent.TFAgent):
 
   # --- tf-agents plumbing -------------------------------------------------------------------
   def rollout_terms(self, experience, training: bool = True) -> RolloutTerms:
-    """Runs the network once over all B * (T+1) observations and gathers the loss inputs."""
+    """Runs the network over the B * T rollout observations (with gradient) and the B bootstrap
+    observations s_{t+k} (stop-gradiented: no backward pass is spent on them)."""
     obs = experience.observation
     B = tf.shape(obs)[0]
-    T1 = obs.shape[1]
-    flat = tf.reshape(obs, tf.concat([[-1], tf.shape(obs)[2:]], 0))
+    T = obs.shape[1] - 1
+    flat = tf.reshape(obs[:, :-1], tf.concat([[-1], tf.shape(obs)[2:]], 0))
     (logits, values), _ = self._network(flat, training=training)
-    logits = tf.reshape(logits, [B, T1, -1])
-    values = tf.reshape(values, [B, T1])
-    log_pi, entropy, kl = entropy_and_kl(logits[:, :-1])
+    (_, bootstrap), _ = self._network(obs[:, -1], training=training)
+    bootstrap = tf.stop_gradient(bootstrap)
+    logits = tf.reshape(logits, [B, T, -1])
+    values = tf.reshape(values, [B, T])
+    log_pi, entropy, kl = entropy_and_kl(logits)
     actions = tf.cast(experience.action[:, :-1], tf.int32)
     log_pi_a = tf.gather(log_pi, actions, batch_dims=2)
     dtype = values.dtype
     return RolloutTerms(
-        log_pi_a=log_pi_a, values=values[:, :-1], next_values=values[:, 1:],
-        bootstrap=values[:, -1], entropy=entropy, kl=kl,
+        log_pi_a=log_pi_a, values=values,
+        next_values=tf.concat([values[:, 1:], bootstrap[:, None]], axis=1),
+        bootstrap=bootstrap, entropy=entropy, kl=kl,
         rewards=tf.cast(experience.reward[:, :-1], dtype),
         discounts=self.gamma * tf.cast(experience.discount[:, :-1], dtype))
 
