@@ -8,7 +8,8 @@ Measures, in one process and one run (so the ratios compare like with like):
   startup         a new process: interpreter + imports + env + agent + tracing to the end of the
                   first A2C update, seconds
   replay          bytes per stored transition of the frame-deduplicating replay (RSS growth while
-                  filling it from real Pong frames), and the 7,056-byte single-frame floor
+                  filling it from real Pong frames, then SpaceInvaders, whose screens repeat less;
+                  identical frames are stored once, so Pong can go below one 7,056-byte frame)
 Prints a table and writes reports/bench.csv with the core count and library versions.
 """
 from __future__ import annotations
@@ -94,13 +95,13 @@ def bench_startup() -> float:
   return time.time() - t0
 
 
-def bench_replay(transitions: int) -> float:
+def bench_replay(transitions: int, game: str = "Pong") -> float:
   import gc
   from tf_agents.specs import tensor_spec
   from tf_agents.trajectories import policy_step, trajectory
   from agents.replay import FrameStackReplayBuffer
   from envs import make_atari_env
-  env = make_atari_env("Pong", 1, seed=0, num_threads=1)
+  env = make_atari_env(game, 1, seed=0, num_threads=1)
   spec = tensor_spec.to_nest_array_spec(trajectory.Trajectory(
       step_type=tensor_spec.TensorSpec((), np.int32), observation=env.observation_spec(),
       action=env.action_spec(), policy_info=(), next_step_type=tensor_spec.TensorSpec((), np.int32),
@@ -155,6 +156,9 @@ def main(argv=None) -> int:
   add("replay_bytes_per_transition", per, "bytes", None, f"RSS growth over {n - 1000:,} Pong transitions")
   add("replay_frame_floor", 84 * 84, "bytes", None, "one 84x84 uint8 frame")
   add("replay_1M_transitions", per * 1e6 / 2 ** 30, "GiB", None, "projected for the paper's replay")
+  per_si = bench_replay(n, "SpaceInvaders")   # few repeated screens: close to the worst case
+  add("replay_bytes_per_transition_si", per_si, "bytes", None, "the same on SpaceInvaders")
+  add("replay_1M_transitions_si", per_si * 1e6 / 2 ** 30, "GiB", None, "projected, SpaceInvaders")
   df = pd.DataFrame(rows)
   df["cores"] = os.cpu_count()
   df["python"] = platform.python_version()
