@@ -13,6 +13,7 @@ windows never cross the write head (same rule as `PyUniformReplayBuffer._get_nex
 """
 from __future__ import annotations
 
+import sys
 from typing import Optional
 
 import numpy as np
@@ -101,5 +102,16 @@ class FrameStackReplayBuffer(_FastSampleMixin, py_hashed_replay_buffer.PyHashedR
     return len(self._frame_buffer)
 
   def frame_bytes(self) -> int:
-    """Bytes held by the unique frames (the dominant memory term)."""
+    """Bytes of pixel data held by the unique frames (the dominant memory term)."""
     return sum(f.nbytes for f, _ in self._frame_buffer._frames.values())  # pylint: disable=protected-access
+
+  def nbytes(self) -> int:
+    """All bytes the buffer holds: each unique frame with its array object, the (frame, refcount)
+    tuple and hash key, the frame dict itself, and the fixed numpy storage of the other fields
+    (allocated for the full capacity)."""
+    frames = self._frame_buffer._frames  # pylint: disable=protected-access
+    per_frame = sum(sys.getsizeof(f) + sys.getsizeof(entry) + sys.getsizeof(h)
+                    for h, entry in frames.items() for f in entry[:1])
+    storage = self._storage
+    arrays = sum(storage._array(i).nbytes for i in range(len(storage._flat_specs)))  # pylint: disable=protected-access
+    return per_frame + sys.getsizeof(frames) + arrays

@@ -7,9 +7,10 @@ Measures, in one process and one run (so the ratios compare like with like):
   dqn             DQN training at the paper's ratio (1 update of 32 per 4 agent steps), frames/s
   startup         a new process: interpreter + imports + env + agent + tracing to the end of the
                   first A2C update, seconds
-  replay          bytes per stored transition of the frame-deduplicating replay (RSS growth while
-                  filling it from real Pong frames, then SpaceInvaders, whose screens repeat less;
-                  identical frames are stored once, so Pong can go below one 7,056-byte frame)
+  replay          bytes per stored transition of a full frame-deduplicating replay filled from
+                  real Pong frames (then SpaceInvaders, whose screens repeat less), counting frame
+                  pixels, array objects, dict entries and the numpy storage of the other fields;
+                  identical frames are stored once, so a game can go below one 7,056-byte frame
 Prints a table and writes reports/bench.csv with the core count and library versions.
 """
 from __future__ import annotations
@@ -23,11 +24,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-
-def _rss() -> int:
-  with open("/proc/self/statm") as f:
-    return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def bench_env(seconds: float) -> float:
@@ -96,7 +92,8 @@ def bench_startup() -> float:
 
 
 def bench_replay(transitions: int, game: str = "Pong") -> float:
-  import gc
+  """Bytes per stored transition of a full `FrameStackReplayBuffer` (capacity = transitions)
+  filled from real `game` frames with random actions: `nbytes()` / transitions."""
   from tf_agents.specs import tensor_spec
   from tf_agents.trajectories import policy_step, trajectory
   from agents.replay import FrameStackReplayBuffer
@@ -109,19 +106,13 @@ def bench_replay(transitions: int, game: str = "Pong") -> float:
   rb = FrameStackReplayBuffer(spec, transitions)
   t = env.reset()
   rng = np.random.default_rng(0)
-  first = None
-  for i in range(transitions):
+  for _ in range(transitions):
     a = rng.integers(0, env.num_actions, 1)
     nt = env.step(a)
     rb.add_batch(trajectory.from_transition(t, policy_step.PolicyStep(a, (), ()), nt))
     t = nt
-    if i == 999:                     # storage arrays exist from here on; measure the growth after
-      gc.collect()
-      first = _rss()
-  gc.collect()
-  per = (_rss() - first) / (transitions - 1000)
   env.close()
-  return per
+  return rb.nbytes() / transitions
 
 
 def main(argv=None) -> int:
@@ -153,7 +144,7 @@ def main(argv=None) -> int:
   add("startup_to_first_update", bench_startup(), "s", None, "new process, A2C on Pong")
   n = 100_000 if args.long else 20_000
   per = bench_replay(n)
-  add("replay_bytes_per_transition", per, "bytes", None, f"RSS growth over {n - 1000:,} Pong transitions")
+  add("replay_bytes_per_transition", per, "bytes", None, f"full buffer of {n:,} Pong transitions")
   add("replay_frame_floor", 84 * 84, "bytes", None, "one 84x84 uint8 frame")
   add("replay_1M_transitions", per * 1e6 / 2 ** 30, "GiB", None, "projected for the paper's replay")
   per_si = bench_replay(n, "SpaceInvaders")   # few repeated screens: close to the worst case

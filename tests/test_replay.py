@@ -63,5 +63,7 @@ def test_replay_wraps_and_stores_each_frame_about_once():
   # about one unique 84x84 frame per stored transition (plus a few at game starts), not four
   assert rb.num_unique_frames <= 400 + 40
   assert rb.frame_bytes() == rb.num_unique_frames * 84 * 84
+  # all-in memory per transition: well under a stacked replay's 4 frames (28,224 bytes)
+  assert 84 * 84 * 0.5 < rb.nbytes() / 400 < 8_000
   windows = rb.sample(32, 2)
   assert windows.observation.shape == (32, 2, 4, 84, 84)
