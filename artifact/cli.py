@@ -20,7 +20,7 @@ from artifact.specs import FIGURES, SCALES, make_run_spec
 EPILOG = """
 Grid: every figure's every (game, condition, seed) unless filtered. Budgets per run, in emulator
 frames (= 4 x agent steps): smoke = Fig.1/3 6,400, Fig.2 1,200 (proves the pipeline on 2 CPU
-cores; the default ./run_all.sh takes about half an hour); paper = Fig.1/3 320M, Fig.2 40M.
+cores; the default ./run_all.sh took 15-17 minutes there); paper = Fig.1/3 320M, Fig.2 40M.
 
 Output under --out (default: the repository root):
   runs/figure{F}/{Game}/{condition}/seed{S}/  config.json, progress.csv, checkpoint/, policy/, done.json
@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--conditions", default=None, help="comma-separated condition names (default: all)")
   p.add_argument("--seeds", default=None, help="comma-separated integer seeds (default: the figure's)")
   p.add_argument("--frames", default=None, help="emulator frames per run, overrides the scale's budget")
-  p.add_argument("--out", default=".", help="directory for runs/ and reports/ (default: current)")
+  p.add_argument("--out", default=".", help="directory for runs/ and reports/ (default: ., the "
+                                             "repository root under ./run_all.sh)")
   p.add_argument("--jobs", type=int, default=2,
                  help="runs trained at once in worker processes (default 2: on 2 cores a run's "
                       "single-threaded tracing and saving overlap the other's training)")
@@ -98,7 +99,7 @@ def plan_from_args(args) -> Plan:
   all_games = sorted({g for f in figures for g in FIGURES[f].games})
   games = _csv(args.games) if args.games else None
   if games is not None:
-    from envs.atari import ATARI_GAMES
+    from envs.games import ATARI_GAMES
     for g in games:
       if g not in ATARI_GAMES:
         fail(f"unknown game {g!r}; valid for the selected figures: {', '.join(all_games)}")

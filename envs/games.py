@@ -1,0 +1,47 @@
+"""Atari game names (CamelCase, e.g. 'SpaceInvaders') from ale-py's ROM list; no TensorFlow import,
+so the command line can reject an unknown game instantly."""
+from __future__ import annotations
+
+import functools
+import re
+
+
+def _camel(rom_id: str) -> str:
+  return "".join(part.capitalize() for part in rom_id.split("_"))
+
+
+def _rom_id(game: str) -> str:
+  return re.sub(r"(?<!^)(?=[A-Z])", "_", game).lower()
+
+
+@functools.lru_cache(maxsize=1)
+def _all_games() -> tuple:
+  from ale_py import roms
+  return tuple(sorted(_camel(r) for r in roms.get_all_rom_ids()))
+
+
+class _Games:
+  """Lazy list of valid game names (CamelCase, e.g. 'SpaceInvaders'), from ale-py's ROM list."""
+
+  def __iter__(self):
+    return iter(_all_games())
+
+  def __contains__(self, name):
+    return name in _all_games()
+
+  def __len__(self):
+    return len(_all_games())
+
+  def __repr__(self):
+    return repr(list(_all_games()))
+
+
+ATARI_GAMES = _Games()
+
+
+def validate_game(game: str) -> str:
+  """Returns `game` if ale-py ships its ROM; raises ValueError listing the valid names otherwise."""
+  if game not in ATARI_GAMES:
+    raise ValueError(f"unknown Atari game {game!r}; valid games (ale-py ROMs): "
+                     f"{', '.join(ATARI_GAMES)}")
+  return game
