@@ -20,7 +20,7 @@ from artifact.specs import FIGURES, SCALES, make_run_spec
 EPILOG = """
 Grid: every figure's every (game, condition, seed) unless filtered. Budgets per run, in emulator
 frames (= 4 x agent steps): smoke = Fig.1/3 6,400, Fig.2 1,200 (proves the pipeline on 2 CPU
-cores; the default ./run_all.sh took 15-17 minutes there); paper = Fig.1/3 320M, Fig.2 40M.
+cores; the default ./run_all.sh took 13 minutes there); paper = Fig.1/3 320M, Fig.2 40M.
 
 Output under --out (default: the repository root):
   runs/figure{F}/{Game}/{condition}/seed{S}/  config.json, progress.csv, checkpoint/, policy/, done.json
@@ -148,12 +148,17 @@ def _init_worker(threads: int):
   tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
+def _cost(spec) -> float:
+  """Rough seconds a run takes on 2 cores (for the grid eta): ~8 s fixed + frames / family speed."""
+  return 8.0 + spec.frames / (2_500.0 if spec.family == "a2c" else 300.0)
+
+
 def _run_group(group, out: str, progress):
   """Worker entry point: train the runs of one group (seeds of one figure/game/condition) in
   order, so they share one traced trainer. Returns [(relpath, error text or None)]; never raises.
 
-  `progress` = (t0, done_frames_at_submit, total_frames, [run index], total_runs) for the
-  "[run i/N elapsed, grid eta]" prefix of every log line.
+  `progress` = (t0, cost done at submit, total cost, [run index], total_runs) for the
+  "[run i/N elapsed, grid eta]" prefix of every log line (cost: `_cost`, estimated seconds).
   """
   from artifact import runner
   t0, done, total, indices, n_runs = progress
@@ -162,7 +167,7 @@ def _run_group(group, out: str, progress):
     elapsed = time.time() - t0
     eta = "" if done == 0 else f", grid eta ~{_hms(elapsed / done * (total - done))}"
     prefix = f"[{i + 1}/{n_runs} {_hms(elapsed)}{eta}] "
-    done += spec.frames
+    done += _cost(spec)
     try:
       runner.run(spec, Path(out) / "runs" / spec.relpath(), log=lambda m: print(m, flush=True), prefix=prefix)
       results.append((spec.relpath(), None))
@@ -186,19 +191,19 @@ def _groups(specs):
 
 def _run_grid(plan: Plan, jobs: int, t0: float):
   """Runs every spec, `jobs` groups at a time in worker processes (here when jobs == 1)."""
-  total_frames = sum(s.frames for s in plan.specs) or 1
+  total_cost = sum(_cost(s) for s in plan.specs)
   index = {id(s): i for i, s in enumerate(plan.specs)}
-  state = dict(done_frames=0)
+  state = dict(done_cost=0.0)
   failed = []
 
   def prefixes(group):
-    return (t0, state["done_frames"], total_frames, [index[id(s)] for s in group], len(plan.specs))
+    return (t0, state["done_cost"], total_cost, [index[id(s)] for s in group], len(plan.specs))
 
   def collect(group, results):
     for rel, err in results:
       if err:
         failed.append((rel, err))
-    state["done_frames"] += sum(s.frames for s in group)
+    state["done_cost"] += sum(_cost(s) for s in group)
 
   groups = _groups(plan.specs)
   if jobs == 1:
