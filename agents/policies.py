@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import tensorflow as tf
 import tensorflow_probability as tfp
-from tf_agents.policies import tf_policy
+from tf_agents.policies import py_policy, tf_policy
+from tf_agents.specs import tensor_spec
 from tf_agents.trajectories import policy_step
+from tf_agents.trajectories import time_step as ts
 
 
 class CategoricalPolicy(tf_policy.TFPolicy):
@@ -33,34 +35,27 @@ class CategoricalPolicy(tf_policy.TFPolicy):
     return policy_step.PolicyStep(dist, policy_state)
 
 
-class CompiledPyPolicy:
+class CompiledPyPolicy(py_policy.PyPolicy):
   """A tf-agents `PyPolicy` view of a `TFPolicy` through one pre-traced concrete function.
 
   `py_tf_eager_policy.PyTFEagerPolicy` canonicalizes the nested TimeStep on every call
   (about 3 ms per call on the 2-core machine, more than the Nature-CNN forward pass); this calls a
-  concrete function on the four flat tensors instead. Acts on batched numpy time steps.
+  concrete function on the four flat tensors instead. Acts on batched numpy time steps of
+  `batch_size` environments.
   """
 
-  def __new__(cls, tf_policy_, batch_size: int):
-    from tf_agents.policies import py_policy
-    from tf_agents.specs import tensor_spec
-    from tf_agents.trajectories import time_step as ts
+  def __init__(self, policy: tf_policy.TFPolicy, batch_size: int):
+    super().__init__(tensor_spec.to_nest_array_spec(policy.time_step_spec),
+                     tensor_spec.to_nest_array_spec(policy.action_spec))
+    spec = policy.time_step_spec
+    sig = [tf.TensorSpec([batch_size] + list(s.shape), s.dtype)
+           for s in (spec.step_type, spec.reward, spec.discount, spec.observation)]
 
-    class _Impl(py_policy.PyPolicy):
-      def __init__(self):
-        super().__init__(tensor_spec.to_nest_array_spec(tf_policy_.time_step_spec),
-                         tensor_spec.to_nest_array_spec(tf_policy_.action_spec))
-        spec = tf_policy_.time_step_spec
-        sig = [tf.TensorSpec([batch_size] + list(s.shape), s.dtype)
-               for s in (spec.step_type, spec.reward, spec.discount, spec.observation)]
+    def act(step_type, reward, discount, observation):
+      return policy.action(ts.TimeStep(step_type, reward, discount, observation)).action
+    self._fn = tf.function(act, autograph=False).get_concrete_function(*sig)
 
-        def act(step_type, reward, discount, observation):
-          return tf_policy_.action(ts.TimeStep(step_type, reward, discount, observation)).action
-        self._fn = tf.function(act, autograph=False).get_concrete_function(*sig)
-
-      def _action(self, time_step, policy_state):
-        action = self._fn(tf.constant(time_step.step_type), tf.constant(time_step.reward),
-                          tf.constant(time_step.discount), tf.constant(time_step.observation))
-        return policy_step.PolicyStep(action.numpy(), (), ())
-
-    return _Impl()
+  def _action(self, time_step, policy_state):
+    action = self._fn(tf.constant(time_step.step_type), tf.constant(time_step.reward),
+                      tf.constant(time_step.discount), tf.constant(time_step.observation))
+    return policy_step.PolicyStep(action.numpy(), (), ())

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Optional
 
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from artifact.specs import FIGURES  # noqa: E402

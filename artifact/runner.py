@@ -20,17 +20,15 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import time
 from collections import deque
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List
 
 import numpy as np
 import tensorflow as tf
-from tf_agents.environments import tf_py_environment
 from tf_agents.policies import epsilon_greedy_policy, policy_saver
-from tf_agents.trajectories import time_step as ts_lib
+from tf_agents.specs import tensor_spec
 from tf_agents.utils import common
 
 from artifact import conditions
@@ -44,6 +42,7 @@ PROGRESS_COLUMNS = ["figure", "game", "condition", "seed", "frames", "agent_step
                     "fps", "wall_s", "loss", "entropy"]
 TRAIN_RETURN_WINDOW = 100          # finished training games averaged (baselines `eprewmean`)
 LOG_POINTS = 20                    # progress rows per run (at least)
+EVAL_SEED_OFFSET = 10_000          # evaluation envs use seed + this, apart from the training envs
 
 
 def evaluate(policy, py_env, num_games: int, max_frames: int) -> Dict[str, float]:
@@ -164,7 +163,7 @@ def run(spec: RunSpec, run_dir, log: Callable[[str], None] = print, prefix: str 
       now = time.time()
       fps = (frames - f_last) / max(now - t_last, 1e-9)
       row = dict(figure=spec.figure, game=spec.game, condition=spec.condition, seed=spec.seed,
-                 frames=frames, agent_steps=frames // 4,
+                 frames=frames, agent_steps=frames // trainer.env.frames_per_step,
                  train_return=float(np.mean(recent)) if recent else math.nan,
                  train_games=len(recent), fps=round(fps, 1), wall_s=round(now - t_start, 2))
       if loss_info is not None:
@@ -253,12 +252,23 @@ class _TrainerBase:
     self.eval_env.close()
 
   def _make_eval_env(self, spec: RunSpec):
-    self.eval_env = make_atari_env(spec.game, spec.eval_games, seed=spec.seed + 10_000,
+    self.eval_env = make_atari_env(spec.game, spec.eval_games, seed=spec.seed + EVAL_SEED_OFFSET,
                                    life_loss_terminal=False, max_frames_per_game=spec.eval_max_frames)
 
-  def _reseed_envs(self, spec: RunSpec):
+  def _tf_specs(self):
+    """(time_step_spec, action_spec) of the training env as TensorSpecs."""
+    return (tensor_spec.from_spec(self.env.time_step_spec()),
+            tensor_spec.from_spec(self.env.action_spec()))
+
+  def _restart(self, network, family: str, spec: RunSpec):
+    """Fresh weights (from a network built with the new seed), zeroed optimizer slots and train
+    counter, reseeded envs: the shared part of `reseed`."""
+    fresh = conditions.build_network(family, self.env.observation_spec(), self.env.num_actions, spec.seed)
+    network.set_weights(fresh.get_weights())
+    _reset_optimizer(self.agent._optimizer)  # pylint: disable=protected-access
+    self.agent.train_step_counter.assign(0)
     self.env.reseed(spec.seed)
-    self.eval_env.reseed(spec.seed + 10_000)
+    self.eval_env.reseed(spec.seed + EVAL_SEED_OFFSET)
     self.env.pop_finished_games()
     self.eval_env.pop_finished_games()
 
@@ -270,21 +280,16 @@ class _A2CTrainer(_TrainerBase):
     hp = spec.hparams
     self.env = make_atari_env(spec.game, hp["num_envs"], seed=spec.seed)
     self._make_eval_env(spec)
-    tf_env = tf_py_environment.TFPyEnvironment(self.env, check_dims=False)
     self.frames_per_update = hp["n_steps"] * hp["num_envs"] * self.env.frames_per_step
     total_updates = max(1, math.ceil(spec.frames / self.frames_per_update))
     self.agent = conditions.build_a2c_agent(
-        spec.agent, tf_env.time_step_spec(), tf_env.action_spec(), self.env.observation_spec(),
+        spec.agent, *self._tf_specs(), self.env.observation_spec(),
         self.env.num_actions, hp, total_updates, spec.seed)
     self.loop = A2CLoop(self.agent, self.env, hp["n_steps"])
     self.eval_policy = self.agent.policy
 
   def reseed(self, spec: RunSpec):
-    fresh = conditions.build_network("a2c", self.env.observation_spec(), self.env.num_actions, spec.seed)
-    self.agent.network.set_weights(fresh.get_weights())
-    _reset_optimizer(self.agent._optimizer)  # pylint: disable=protected-access
-    self.agent.train_step_counter.assign(0)
-    self._reseed_envs(spec)
+    self._restart(self.agent.network, "a2c", spec)
     self.loop.reset()
 
   def extra_checkpoint_objects(self):
@@ -304,11 +309,10 @@ class _DQNTrainer(_TrainerBase):
     hp = spec.hparams
     self.env = make_atari_env(spec.game, 1, seed=spec.seed)
     self._make_eval_env(spec)
-    tf_env = tf_py_environment.TFPyEnvironment(self.env, check_dims=False)
     self.frames_per_update = hp["train_period"] * self.env.frames_per_step
     self.step_var = tf.Variable(0, dtype=tf.int64, name="agent_steps")
     self.agent = conditions.build_dqn_agent(
-        spec.agent, tf_env.time_step_spec(), tf_env.action_spec(), self.env.observation_spec(),
+        spec.agent, *self._tf_specs(), self.env.observation_spec(),
         self.env.num_actions, hp, spec.frames // self.env.frames_per_step, spec.seed, self.step_var)
     self._learning_starts = hp["learning_starts"]
     self.loop = DQNLoop(self.agent, self.env, self.step_var, replay_capacity=hp["replay_capacity"],
@@ -317,13 +321,9 @@ class _DQNTrainer(_TrainerBase):
     self.eval_policy = epsilon_greedy_policy.EpsilonGreedyPolicy(self.agent.policy, hp["eval_epsilon"])
 
   def reseed(self, spec: RunSpec):
-    fresh = conditions.build_network("dqn", self.env.observation_spec(), self.env.num_actions, spec.seed)
-    self.agent._q_network.set_weights(fresh.get_weights())  # pylint: disable=protected-access
+    self._restart(self.agent._q_network, "dqn", spec)  # pylint: disable=protected-access
     self.agent.initialize()                                  # target network <- online network
     self.agent._update_target._counter.assign(0)  # pylint: disable=protected-access
-    _reset_optimizer(self.agent._optimizer)  # pylint: disable=protected-access
-    self.agent.train_step_counter.assign(0)
-    self._reseed_envs(spec)
     self.loop.new_replay(spec.seed, self._learning_starts)
 
   def extra_checkpoint_objects(self):

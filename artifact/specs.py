@@ -109,10 +109,10 @@ SCALES = {
     # smoke: proves the pipeline end to end on 2 CPU cores, not the science. Evaluation games are
     # capped at `eval_max_frames` (reported as truncated), replay is small, and the DQN
     # learning-start / epsilon schedules scale with the frame budget so every condition trains.
-    "smoke": dict(eval_games=2, eval_max_frames=1_000, evals_per_run=1, log_every_frames=None,
+    "smoke": dict(eval_games=2, eval_max_frames=1_000, evals_per_run=1,
                   replay_capacity=20_000),
     # paper: the paper's budgets; 10 evaluation games of at most 108,000 frames, 20 evaluations.
-    "paper": dict(eval_games=10, eval_max_frames=108_000, evals_per_run=20, log_every_frames=None,
+    "paper": dict(eval_games=10, eval_max_frames=108_000, evals_per_run=20,
                   replay_capacity=None),
 }
 

@@ -16,7 +16,7 @@ import numpy as np
 from tf_agents.specs import array_spec
 
 from envs.batched_env import BatchedGymnasiumEnv
-from envs.games import ATARI_GAMES, _rom_id, validate_game  # noqa: F401
+from envs.games import _rom_id, validate_game
 
 FRAMESKIP = 4                  # emulator frames per agent step (baselines MaxAndSkipEnv skip=4)
 MAX_FRAMES_PER_GAME = 108_000  # 30 minutes of play at 60 Hz (baselines TimeLimit, DQN protocol)

@@ -1,7 +1,6 @@
 """Small builders shared by the tests."""
 import numpy as np
 import tensorflow as tf
-from tf_agents.environments import tf_py_environment
 from tf_agents.specs import array_spec, tensor_spec
 from tf_agents.trajectories import time_step as ts
 

@@ -96,7 +96,7 @@ def test_five_step_target_through_dqn_loss():
   loss = loss_of(agent, experience(q, actions, rewards, discounts)).loss.numpy()
   y = np.zeros(B)
   for b in range(B):
-    acc, disc, alive = 0.0, 1.0, True
+    acc, disc = 0.0, 1.0
     for d in range(n):
       acc += disc * rewards[b, d]
       disc *= GAMMA * discounts[b, d]

@@ -1,6 +1,5 @@
 """The whole pipeline at a tiny budget: CLI -> runs -> reports, saved policies, resume, bad input."""
 import json
-import shutil
 
 import numpy as np
 import pandas as pd

@@ -1,7 +1,6 @@
 """The frame-deduplicating replay returns exactly the stacked observations that were inserted,
 across life losses and game overs, and stores each frame about once."""
 import numpy as np
-from tf_agents.environments import tf_py_environment
 from tf_agents.specs import tensor_spec
 from tf_agents.trajectories import policy_step, trajectory
 
