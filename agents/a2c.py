@@ -50,11 +50,13 @@ class A2CAgentBase(tf_agent.TFAgent):
     gamma: discount (0.99). tau: temperature in nats per step (0.01, paper Sec. 6).
     value_coef: c (0.5, baselines `vf_coef`). max_grad_norm: global-norm clip (0.5, baselines).
     regularizer: "entropy" (bonus tau*H) or "kl" (penalty -tau*KL against uniform pibar).
+    policy_seed: seed of the collect policy's action sampling (`CategoricalPolicy.reseed`).
   """
 
   def __init__(self, time_step_spec, action_spec, network, optimizer, *, gamma: float = 0.99,
                tau: float = 0.01, value_coef: float = 0.5, max_grad_norm: Optional[float] = 0.5,
-               regularizer: str = "entropy", train_step_counter=None, name: Optional[str] = None):
+               regularizer: str = "entropy", policy_seed: int = 0, train_step_counter=None,
+               name: Optional[str] = None):
     if regularizer not in ("entropy", "kl"):
       raise ValueError(f"regularizer must be 'entropy' or 'kl', got {regularizer!r}")
     if tau < 0:
@@ -66,7 +68,7 @@ class A2CAgentBase(tf_agent.TFAgent):
     self.gamma, self.tau, self.value_coef = float(gamma), float(tau), float(value_coef)
     self._max_grad_norm = max_grad_norm
     self.regularizer = regularizer
-    policy = CategoricalPolicy(time_step_spec, action_spec, network)
+    policy = CategoricalPolicy(time_step_spec, action_spec, network, seed=policy_seed)
     super().__init__(time_step_spec, action_spec, policy=policy, collect_policy=policy,
                      train_sequence_length=None, train_step_counter=train_step_counter)
     self.greedy_policy = CategoricalPolicy(time_step_spec, action_spec, network, greedy=True)

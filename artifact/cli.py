@@ -20,16 +20,24 @@ from artifact.specs import FIGURES, SCALES, make_run_spec
 EPILOG = """
 Grid: every figure's every (game, condition, seed) unless filtered. Budgets per run, in emulator
 frames (= 4 x agent steps): smoke = Fig.1/3 6,400, Fig.2 1,200 (proves the pipeline on 2 CPU
-cores; the default ./run_all.sh took 13 minutes there); paper = Fig.1/3 320M, Fig.2 40M.
+cores, nothing learns); short = Fig.1/3 10M, Fig.2 5M (policies leave random play on most games);
+paper = Fig.1/3 320M, Fig.2 40M.
 
 Output under --out (default: the repository root):
   runs/figure{F}/{Game}/{condition}/seed{S}/  config.json, progress.csv, checkpoint/, policy/, done.json
   reports/figure{F}.csv, figure{F}_summary.csv, figure{F}.pdf, theory.csv, theory.pdf
 Runs that finished are skipped; killed runs resume from their last checkpoint.
 
-Conditions: Fig.1 a2c_1step, a2c_proper; Fig.2 dqn, dqn_nstep, soft_dqn_ent_0.1, soft_dqn_kl_0.1,
-soft_dqn_ent_0.01, soft_dqn_kl_0.01; Fig.3 pg, soft_ql.
 """
+
+
+def _conditions_epilog() -> str:
+  lines = ["Conditions (from the figure specs):"]
+  for f, fig in FIGURES.items():
+    names = [c.name + (f" (= figure {c.same_run_as[0]} {c.same_run_as[1]}, trained once)"
+                       if c.same_run_as else "") for c in fig.conditions]
+    lines.append(f"  Fig.{f}: " + ", ".join(names))
+  return "\n".join(lines) + "\n"
 
 
 def _csv(s: str) -> List[str]:
@@ -41,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
       prog="run_all.sh",
       description="Reproduce Schulman, Chen, Abbeel (2017) 'Equivalence Between Policy Gradients "
                   "and Soft Q-Learning' on real Atari games: train, evaluate, report.",
-      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+      epilog=EPILOG + _conditions_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--scale", default="smoke", help=f"one of {', '.join(SCALES)} (default smoke)")
   p.add_argument("--figures", default=",".join(map(str, FIGURES)),
                  help="comma-separated figure numbers (default: all, %(default)s)")
@@ -60,8 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class Plan:
-  def __init__(self, specs, figures, out: Path, run_theory: bool):
+  """The validated grid: `specs` (each run once), `serves` (relpath -> the figure/condition
+  curves that run is reported as; two entries for a run shared by two figures)."""
+
+  def __init__(self, specs, figures, out: Path, run_theory: bool, serves=None):
     self.specs, self.figures, self.out, self.run_theory = specs, figures, out, run_theory
+    self.serves = serves or {}
 
 
 def plan_from_args(args) -> Plan:
@@ -120,7 +132,7 @@ def plan_from_args(args) -> Plan:
     probe.unlink()
   except OSError as e:
     fail(f"--out {str(out)!r} is not writable: {e}")
-  specs = []
+  specs, serves = [], {}
   for f in figures:
     fig = FIGURES[f]
     for game in fig.games:
@@ -130,10 +142,15 @@ def plan_from_args(args) -> Plan:
         if conds is not None and cond.name not in conds:
           continue
         for seed in (seeds if seeds is not None else fig.seeds):
-          specs.append(make_run_spec(f, game, cond.name, seed, args.scale, frames))
+          spec = make_run_spec(f, game, cond.name, seed, args.scale, frames)
+          rel = spec.relpath()
+          if rel not in serves:               # a run shared by two figures is trained once
+            specs.append(spec)
+            serves[rel] = []
+          serves[rel].append(f"figure {f} {cond.name}")
   if not specs and not (3 in figures and not args.no_theory):
     fail("the filters select no run")
-  return Plan(specs, figures, out, run_theory=(3 in figures and not args.no_theory))
+  return Plan(specs, figures, out, run_theory=(3 in figures and not args.no_theory), serves=serves)
 
 
 def _hms(s: float) -> str:
@@ -235,9 +252,14 @@ def main(argv=None) -> int:
   args = build_parser().parse_args(argv)
   plan = plan_from_args(args)
   if args.list:
+    shared = 0
     for s in plan.specs:
-      print(f"{s.relpath()}  frames={s.frames:,}")
-    print(f"{len(plan.specs)} runs")
+      uses = plan.serves.get(s.relpath(), [])
+      note = f"  (one run serving {' and '.join(uses)})" if len(uses) > 1 else ""
+      shared += len(uses) > 1
+      print(f"{s.relpath()}  frames={s.frames:,}{note}")
+    total = sum(s.frames for s in plan.specs)
+    print(f"{len(plan.specs)} runs ({shared} of them serve two figures), {total:,} frames in all")
     return 0
   t0 = time.time()
   print(f"== {len(plan.specs)} runs, scale {args.scale}, figures {plan.figures}, jobs {args.jobs}, "

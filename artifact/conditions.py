@@ -9,6 +9,7 @@ from tf_agents.utils import common
 from agents.a2c import A2CNaiveAgent, A2CProperAgent, PGAgent
 from agents.dqn import DQNAgent, DQNNStepAgent, SoftDQNEntAgent, SoftDQNKLAgent
 from agents.networks import ActorCriticNetwork, QNetwork
+from agents.optimizers import RMSpropTF1
 from agents.soft_ql import SoftQLAgent
 from artifact.dqn_loop import linear_epsilon
 
@@ -27,15 +28,17 @@ def build_network(family: str, observation_spec, num_actions: int, seed: int):
 
 
 def build_a2c_agent(agent_key: str, time_step_spec, action_spec, observation_spec, num_actions: int,
-                    hp: Dict, total_updates: int, seed: int):
-  """A2C-framework agent with RMSProp, lr linearly decayed to 0 over `total_updates` updates."""
+                    hp: Dict, total_updates: int, seed: int, policy_seed: int = 0):
+  """A2C-framework agent with TF1-style RMSProp (mean square starts at 1, baselines), lr linearly
+  decayed to 0 over `total_updates` updates. `seed`: weights; `policy_seed`: action sampling."""
   net = ActorCriticNetwork(observation_spec, num_actions, seed=seed)
   lr = tf.keras.optimizers.schedules.PolynomialDecay(hp["lr"], max(1, total_updates), 0.0, power=1.0)
-  opt = tf.keras.optimizers.RMSprop(lr, rho=hp["rmsprop_rho"], epsilon=hp["rmsprop_eps"])
+  opt = RMSpropTF1(lr, rho=hp["rmsprop_rho"], epsilon=hp["rmsprop_eps"])
   cls = A2C_AGENTS[agent_key]
   agent = cls(time_step_spec, action_spec, net, opt, gamma=hp["gamma"], tau=hp["tau"],
               value_coef=hp["value_coef"], max_grad_norm=hp["max_grad_norm"],
-              regularizer=hp["regularizer"], train_step_counter=tf.Variable(0, dtype=tf.int64))
+              regularizer=hp["regularizer"], policy_seed=policy_seed,
+              train_step_counter=tf.Variable(0, dtype=tf.int64))
   agent.initialize()
   return agent
 

@@ -13,7 +13,7 @@ import tensorflow as tf
 from tf_agents.drivers import py_driver
 from tf_agents.specs import tensor_spec
 
-from agents.policies import CompiledPyPolicy
+from agents.policies import CompiledPyPolicy, EpsilonGreedyPyPolicy
 from agents.replay import FrameStackReplayBuffer, UniformReplay
 
 
@@ -44,10 +44,15 @@ class DQNLoop:
     step_var: tf.Variable(int64) holding the agent-step count (drives the epsilon schedule).
     replay_capacity: transitions kept. batch_size: 32. train_period: agent steps per update (4).
     learning_starts: agent steps before the first update.
+    epsilon: callable () -> float, the exploration rate now (reads `step_var`); acting is
+      `EpsilonGreedyPyPolicy` over the agent's greedy policy, the same rule as the agent's
+      tf-agents `collect_policy` but with a reseedable numpy stream.
+    seed: replay sampling seed. policy_seed: exploration seed.
   """
 
   def __init__(self, agent, py_env, step_var, *, replay_capacity: int, batch_size: int = 32,
-               train_period: int = 4, learning_starts: int = 10_000, seed: Optional[int] = None):
+               train_period: int = 4, learning_starts: int = 10_000, epsilon=None,
+               seed: Optional[int] = None, policy_seed: int = 0):
     if py_env.batch_size != 1:
       raise ValueError(f"the DQN loop runs one env (baselines deepq), got batch size {py_env.batch_size}")
     self.agent, self.py_env, self.step_var = agent, py_env, step_var
@@ -55,17 +60,24 @@ class DQNLoop:
     self.learning_starts = int(learning_starts)
     self._replay_capacity = int(replay_capacity)
     self._num_steps = agent.train_sequence_length   # n_step_update + 1
-    self._policy = CompiledPyPolicy(agent.collect_policy, batch_size=1)
-    self.new_replay(seed)
+    if epsilon is None:
+      epsilon = agent.collect_policy._get_epsilon  # pylint: disable=protected-access
+    self._policy = EpsilonGreedyPyPolicy(CompiledPyPolicy(agent.policy, batch_size=1),
+                                         lambda: float(epsilon()), py_env.num_actions, policy_seed)
+    self.new_replay(seed, policy_seed=policy_seed)
     data_spec = agent.collect_data_spec
     batched = tf.nest.map_structure(
         lambda s: tf.TensorSpec([self.batch_size, self._num_steps] + list(s.shape), s.dtype), data_spec)
     self._train_fn = tf.function(lambda exp: agent.train(exp), autograph=False).get_concrete_function(batched)
 
-  def new_replay(self, seed: Optional[int], learning_starts: Optional[int] = None):
-    """Empty replay (seeded sampling) and a fresh driver feeding it; agent-step count to 0."""
+  def new_replay(self, seed: Optional[int], learning_starts: Optional[int] = None,
+                 policy_seed: Optional[int] = None):
+    """Empty replay (seeded sampling) and a fresh driver feeding it; agent-step count to 0;
+    the exploration stream restarted from `policy_seed` (if given)."""
     self.replay = make_replay(self.agent.collect_data_spec, self._replay_capacity)
     self.replay.seed(seed)
+    if policy_seed is not None:
+      self._policy.reseed(policy_seed)
     self._driver = py_driver.PyDriver(self.py_env, self._policy, observers=[self.replay.add_batch],
                                       max_steps=self.train_period)
     self._time_step = None

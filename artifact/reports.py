@@ -6,7 +6,10 @@ Per figure F, under the reports dir:
   figure{F}_summary.csv  per (game, condition): seeds, final eval and train mean/std over seeds;
                          Figure 3 adds curve_gap, seed_spread and gap_over_spread per game
   figure{F}.pdf          the paper's layout: one panel per game, mean over seeds with a +-1 std
-                         band, x in frames
+                         band, x in frames; evaluation returns in the top rows (what the paper
+                         plots), training returns (last-100-game mean) in their own rows below
+A curve that is the same run as another figure's (Figure 3's `pg` = Figure 1's `a2c_proper`) is
+read from that run's directory and relabelled.
 """
 from __future__ import annotations
 
@@ -18,20 +21,33 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from artifact.progress import COLUMNS as PROGRESS_COLUMNS  # noqa: E402
 from artifact.specs import FIGURES  # noqa: E402
 
-LONG_COLUMNS = ["figure", "game", "condition", "seed", "frames", "agent_steps", "train_return",
-                "train_games", "eval_return", "eval_std", "eval_games", "eval_truncated", "fps",
-                "wall_s"]
+# The long format: the progress.csv schema without the per-update loss diagnostics.
+LONG_COLUMNS = [c for c in PROGRESS_COLUMNS if c not in ("loss", "entropy")]
 SUMMARY_COLUMNS = ["figure", "game", "condition", "seeds", "frames", "final_eval_mean",
                    "final_eval_std", "final_train_mean", "final_train_std"]
 
 
+def progress_files(runs_dir, figure: int):
+  """[(condition name, progress.csv path)] of every run of a figure found under `runs_dir`."""
+  out = []
+  for cond in FIGURES[figure].conditions:
+    src_fig, src_cond = cond.same_run_as or (figure, cond.name)
+    for f in sorted(Path(runs_dir).glob(f"figure{src_fig}/*/{src_cond}/seed*/progress.csv")):
+      out.append((cond.name, f))
+  return out
+
+
 def load_progress(runs_dir, figure: int) -> pd.DataFrame:
-  """Concatenates runs/figure{F}/*/*/seed*/progress.csv (empty frame with the columns if none)."""
-  files = sorted(Path(runs_dir).glob(f"figure{figure}/*/*/seed*/progress.csv"))
-  frames = [pd.read_csv(f) for f in files]
-  frames = [f for f in frames if len(f)]
+  """Concatenates the figure's progress.csv files (empty frame with the columns if none), with
+  `figure` and `condition` set to this figure's names."""
+  frames = []
+  for cond, f in progress_files(runs_dir, figure):
+    df = pd.read_csv(f)
+    if len(df):
+      frames.append(df.assign(figure=figure, condition=cond))
   if not frames:
     return pd.DataFrame(columns=LONG_COLUMNS)
   df = pd.concat(frames, ignore_index=True)
@@ -62,7 +78,8 @@ def summarize(df: pd.DataFrame, figure: int) -> pd.DataFrame:
 
 
 def _curve_metric(df_game: pd.DataFrame) -> str:
-  return "train_return" if df_game["train_return"].notna().any() else "eval_return"
+  """The curve the paper plots (evaluation returns) when there is one, else training returns."""
+  return "eval_return" if df_game["eval_return"].notna().any() else "train_return"
 
 
 def curve_agreement(df: pd.DataFrame, a: str = "pg", b: str = "soft_ql") -> pd.DataFrame:
@@ -87,48 +104,62 @@ def curve_agreement(df: pd.DataFrame, a: str = "pg", b: str = "soft_ql") -> pd.D
 
 
 def plot_figure(df: pd.DataFrame, figure: int, path, scale_note: str = ""):
-  """One panel per game: mean over seeds with a +-1 std band, x in frames."""
+  """Panels per game: evaluation returns (top rows, what the paper plots) and training returns
+  (bottom rows), each the mean over seeds with a +-1 std band, x in frames. Evaluation points
+  whose games hit the frame cap are drawn hollow (their scores are of truncated games)."""
   spec = FIGURES[figure]
   games = [g for g in spec.games if g in set(df["game"])] or list(spec.games)
-  ncols = 3
-  nrows = max(1, math.ceil(len(games) / ncols))
-  fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows), squeeze=False)
+  games += sorted(set(df["game"]) - set(games))          # extension games (not in the paper)
+  ncols = min(3, len(games))
+  grid_rows = max(1, math.ceil(len(games) / ncols))
+  fig, axes = plt.subplots(2 * grid_rows, ncols, figsize=(4.2 * ncols, 3.0 * 2 * grid_rows),
+                           squeeze=False)
   labels = {c.name: c.label or c.name for c in spec.conditions}
-  for ax, game in zip(axes.flat, games):
-    g = df[df["game"] == game]
-    metric = _curve_metric(g) if len(g) else "train_return"
-    for cond in [c.name for c in spec.conditions]:
-      gc = g[g["condition"] == cond]
-      if gc.empty or gc[metric].notna().sum() == 0:
-        continue
-      piv = gc.pivot_table(index="frames", columns="seed", values=metric)
-      mean, std = piv.mean(axis=1), piv.std(axis=1, ddof=0).fillna(0.0)
-      sparse = mean.notna().sum() <= 3             # e.g. smoke scale: a single evaluation point
-      line, = ax.plot(piv.index, mean, label=f"{labels[cond]} ({piv.shape[1]} seeds)", lw=1.4,
-                      marker="o" if sparse else None, ms=4)
-      if sparse:
-        ax.errorbar(piv.index, mean, yerr=std, fmt="none", ecolor=line.get_color(), capsize=3)
-      else:
-        ax.fill_between(piv.index, mean - std, mean + std, color=line.get_color(), alpha=0.2)
-    ax.set_title(f"{game}" + ("" if metric == "train_return" else " (eval games)"), fontsize=10)
-    ax.set_xlabel("frames")
-    ax.set_ylabel("raw game score")
-    ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 3))
-    ax.grid(alpha=0.3)
-  for ax in list(axes.flat)[len(games):]:
+  colors = {c.name: f"C{i}" for i, c in enumerate(spec.conditions)}
+  for block, metric in enumerate(("eval_return", "train_return")):
+    panels = axes[block * grid_rows:(block + 1) * grid_rows].flat
+    for ax, game in zip(panels, games):
+      g = df[df["game"] == game]
+      for cond in [c.name for c in spec.conditions]:
+        gc = g[(g["condition"] == cond) & g[metric].notna()]
+        if gc.empty:
+          continue
+        piv = gc.pivot_table(index="frames", columns="seed", values=metric)
+        mean, std = piv.mean(axis=1), piv.std(axis=1, ddof=0).fillna(0.0)
+        ax.plot(piv.index, mean, color=colors[cond], lw=1.4, marker="o" if len(mean) <= 12 else None,
+                ms=3.5, label=f"{labels[cond]} ({piv.shape[1]} seeds)")
+        ax.fill_between(piv.index, mean - std, mean + std, color=colors[cond], alpha=0.2)
+        if metric == "eval_return":
+          capped = gc[gc["eval_truncated"].fillna(0) > 0]["frames"].unique()
+          if len(capped):
+            ax.plot(capped, mean.loc[capped], ls="none", marker="o", ms=6, mfc="white",
+                    mec=colors[cond])
+      extension = "" if game in spec.games else " [extension]"
+      what = "evaluation games" if metric == "eval_return" else "training, last 100 games"
+      ax.set_title(f"{game}{extension}: {what}", fontsize=9)
+      ax.set_xlabel("frames")
+      ax.set_ylabel("raw game score")
+      ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 3))
+      ax.grid(alpha=0.3)
+  for ax in axes[grid_rows:].flat:
+    if not ax.has_data() and ax.get_title():
+      ax.text(0.5, 0.5, "no finished training game yet", ha="center", va="center",
+              transform=ax.transAxes, fontsize=8, color="0.4")
+  for ax in list(axes[:grid_rows].flat)[len(games):] + list(axes[grid_rows:].flat)[len(games):]:
     ax.axis("off")
   handles, lbls = [], []
   for ax in axes.flat:
-    h, l = ax.get_legend_handles_labels()
-    for hh, ll in zip(h, l):
-      key = ll.rsplit(" (", 1)[0]
-      if key not in [x.rsplit(" (", 1)[0] for x in lbls]:
+    for hh, ll in zip(*ax.get_legend_handles_labels()):
+      if ll.rsplit(" (", 1)[0] not in [x.rsplit(" (", 1)[0] for x in lbls]:
         handles.append(hh)
         lbls.append(ll)
+  if df["eval_truncated"].fillna(0).gt(0).any():
+    handles.append(plt.Line2D([], [], ls="none", marker="o", mfc="white", mec="0.3"))
+    lbls.append("evaluation games stopped by the frame cap")
   if handles:
     fig.legend(handles, lbls, loc="lower center", ncol=min(3, len(handles)), fontsize=8)
   fig.suptitle(f"Figure {figure} ({spec.section}): {spec.title}{scale_note}", fontsize=10)
-  fig.tight_layout(rect=(0, 0.08 if handles else 0, 1, 0.95))
+  fig.tight_layout(rect=(0, 0.06 if handles else 0, 1, 0.96))
   fig.savefig(path)
   plt.close(fig)
 

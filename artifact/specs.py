@@ -43,12 +43,17 @@ DQN_HPARAMS = dict(                 # openai/baselines deepq Atari defaults (run
 
 @dataclasses.dataclass(frozen=True)
 class Condition:
-  """One curve of a figure: `name` is the run directory name, `agent` the agents/ class key."""
+  """One curve of a figure: `name` is the run directory name, `agent` the agents/ class key.
+
+  `same_run_as=(figure, condition)`: this curve is the very same run as that one (same network,
+  hyperparameters, games and seeds), trained once and reported in both figures.
+  """
   name: str
   agent: str                       # key in artifact.conditions.AGENTS
   family: str                      # "a2c" (A2C framework) or "dqn"
   overrides: Tuple[Tuple[str, object], ...] = ()   # hyperparameter overrides, e.g. (("tau", 0.1),)
   label: str = ""
+  same_run_as: Optional[Tuple[int, str]] = None
 
   def hparams(self) -> Dict[str, object]:
     base = A2C_HPARAMS if self.family == "a2c" else DQN_HPARAMS
@@ -66,7 +71,6 @@ class FigureSpec:
   conditions: Tuple[Condition, ...]
   seeds: Tuple[int, ...]
   paper_frames: int                # emulator frames per run at paper scale
-  smoke_frames: int                # emulator frames per run at smoke scale
 
   def condition(self, name: str) -> Condition:
     for c in self.conditions:
@@ -85,7 +89,7 @@ FIGURES: Dict[int, FigureSpec] = {
         section="Sec. 6.1, Fig. 1", games=FIG1_GAMES,
         conditions=(Condition("a2c_1step", "a2c_1step", "a2c", label="A2C, 1-step entropy bonus (eq. 79)"),
                     Condition("a2c_proper", "a2c_proper", "a2c", label="A2C, entropy in returns (eq. 80)")),
-        seeds=(0, 1, 2), paper_frames=320_000_000, smoke_frames=6_400),
+        seeds=(0, 1, 2), paper_frames=320_000_000),
     2: FigureSpec(
         number=2, title="DQN: standard vs soft Q-learning targets",
         section="Sec. 6.2, Fig. 2", games=FIG2_GAMES,
@@ -95,25 +99,47 @@ FIGURES: Dict[int, FigureSpec] = {
                     Condition("soft_dqn_kl_0.1", "soft_dqn_kl", "dqn", (("tau", 0.1),), "soft, KL, tau=0.1 (eq. 82)"),
                     Condition("soft_dqn_ent_0.01", "soft_dqn_ent", "dqn", (("tau", 0.01),), "soft, entropy, tau=0.01 (eq. 83)"),
                     Condition("soft_dqn_kl_0.01", "soft_dqn_kl", "dqn", (("tau", 0.01),), "soft, KL, tau=0.01 (eq. 82)")),
-        seeds=(0, 1), paper_frames=40_000_000, smoke_frames=1_200),
+        seeds=(0, 1), paper_frames=40_000_000),
     3: FigureSpec(
         number=3, title="Policy gradient vs soft Q-learning in the A2C framework",
         section="Sec. 6.3, Fig. 3", games=FIG1_GAMES,
-        conditions=(Condition("pg", "pg", "a2c", label="PG, entropy in returns"),
+        conditions=(Condition("pg", "pg", "a2c", label="PG, entropy in returns",
+                              same_run_as=(1, "a2c_proper")),
                     Condition("soft_ql", "soft_ql", "a2c", label="soft Q-learning (eq. 46-47)")),
-        seeds=(0, 1, 2), paper_frames=320_000_000, smoke_frames=6_400),
+        seeds=(0, 1, 2), paper_frames=320_000_000),
 }
 
 # --- scales ------------------------------------------------------------------------------------
-SCALES = {
+@dataclasses.dataclass(frozen=True)
+class Scale:
+  """Budgets, evaluation and schedule rules of one scale (see the README's "Scales")."""
+  name: str
+  frames: Optional[Dict[str, int]]  # emulator frames per run by family; None: the figure's paper budget
+  eval_games: int                   # games per evaluation, played in parallel
+  eval_max_frames: int              # cap per evaluation game, emulator frames (108,000 = 30 min)
+  evals_per_run: int                # evaluations, evenly spaced in updates, the last at the end
+  replay_capacity: Optional[int]    # DQN replay cap in transitions; None: the hyperparameter (1M)
+  shrink_dqn_schedules: bool        # learning starts / target period shrink with a tiny budget
+
+  def frames_for(self, fig: "FigureSpec", family: str) -> int:
+    return fig.paper_frames if self.frames is None else self.frames[family]
+
+
+SCALES: Dict[str, Scale] = {
     # smoke: proves the pipeline end to end on 2 CPU cores, not the science. Evaluation games are
-    # capped at `eval_max_frames` (reported as truncated), replay is small, and the DQN
-    # learning-start / epsilon schedules scale with the frame budget so every condition trains.
-    "smoke": dict(eval_games=2, eval_max_frames=1_000, evals_per_run=1,
-                  replay_capacity=20_000),
+    # capped at 500 frames (reported as truncated), replay is small, and the DQN learning-start /
+    # target schedules shrink with the budget so that every condition trains.
+    "smoke": Scale("smoke", frames={"a2c": 6_400, "dqn": 1_200}, eval_games=2, eval_max_frames=500,
+                   evals_per_run=5, replay_capacity=20_000, shrink_dqn_schedules=True),
+    # short: a budget where published curves have left random play on most games (SPEC section 8:
+    # SB3-zoo A2C at 10M frames, Dopamine DQN at 10M); the paper's schedules, evaluation games
+    # capped at 27,000 frames (7.5 minutes of play) to keep evaluation under ~10% of the run.
+    "short": Scale("short", frames={"a2c": 10_000_000, "dqn": 5_000_000}, eval_games=8,
+                   eval_max_frames=27_000, evals_per_run=10, replay_capacity=250_000,
+                   shrink_dqn_schedules=False),
     # paper: the paper's budgets; 10 evaluation games of at most 108,000 frames, 20 evaluations.
-    "paper": dict(eval_games=10, eval_max_frames=108_000, evals_per_run=20,
-                  replay_capacity=None),
+    "paper": Scale("paper", frames=None, eval_games=10, eval_max_frames=108_000, evals_per_run=20,
+                   replay_capacity=None, shrink_dqn_schedules=False),
 }
 
 
@@ -150,8 +176,10 @@ def make_run_spec(figure: int, game: str, condition: str, seed: int, scale: str,
                   frames: Optional[int] = None, **hparam_overrides) -> RunSpec:
   """Builds the RunSpec of one run at a scale; `frames` overrides the scale's budget.
 
-  At smoke scale the DQN schedules shrink with the budget: learning starts after 10% of the
-  agent steps, epsilon decays over the first 10%, the target syncs every max(1, 1%) agent steps.
+  A condition with `same_run_as` returns the spec of that run (Figure 3's `pg` is Figure 1's
+  `a2c_proper`). Epsilon always decays over the first 10% of the run's agent steps. At smoke scale
+  the DQN schedules also shrink with the budget: learning starts after 10% of the agent steps and
+  the target syncs every min(1,000, 5% of the agent steps) agent steps (at least `train_period`).
   Raises ValueError for an unknown figure, condition or scale, or frames <= 0.
   """
   if figure not in FIGURES:
@@ -160,20 +188,23 @@ def make_run_spec(figure: int, game: str, condition: str, seed: int, scale: str,
     raise ValueError(f"unknown scale {scale!r}; valid: {', '.join(SCALES)}")
   fig = FIGURES[figure]
   cond = fig.condition(condition)
+  if cond.same_run_as is not None:
+    src_figure, src_condition = cond.same_run_as
+    return make_run_spec(src_figure, game, src_condition, seed, scale, frames, **hparam_overrides)
   sc = SCALES[scale]
   if frames is None:
-    frames = fig.paper_frames if scale == "paper" else fig.smoke_frames
+    frames = sc.frames_for(fig, cond.family)
   if int(frames) <= 0:
     raise ValueError(f"frames must be > 0, got {frames}")
   hp = cond.hparams()
   if cond.family == "dqn":
     steps = int(frames) // 4
-    if sc["replay_capacity"]:
-      hp["replay_capacity"] = min(hp["replay_capacity"], sc["replay_capacity"])
-    if scale != "paper":
+    if sc.replay_capacity:
+      hp["replay_capacity"] = min(hp["replay_capacity"], sc.replay_capacity)
+    if sc.shrink_dqn_schedules:
       hp["learning_starts"] = max(hp["batch_size"] + 8, steps // 10)
       hp["target_update_period"] = max(hp["train_period"], min(hp["target_update_period"], steps // 20))
   hp.update(hparam_overrides)
   return RunSpec(figure=figure, game=game, condition=condition, seed=int(seed), frames=int(frames),
-                 scale=scale, hparams=hp, eval_games=sc["eval_games"],
-                 eval_max_frames=sc["eval_max_frames"], evals_per_run=sc["evals_per_run"])
+                 scale=scale, hparams=hp, eval_games=sc.eval_games,
+                 eval_max_frames=sc.eval_max_frames, evals_per_run=sc.evals_per_run)

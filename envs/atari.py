@@ -9,6 +9,7 @@ game reports its raw score.
 """
 from __future__ import annotations
 
+import functools
 import os
 from typing import Dict, List, Optional, Tuple
 
@@ -44,34 +45,43 @@ _POOL: Dict[Tuple, List] = {}
 
 
 class _PooledVectorEnv:
-  """Forwards to an AtariVectorEnv; `close()` parks it in the pool instead of destroying it."""
+  """Forwards to an AtariVectorEnv; `close()` parks it in the pool (if `pooled`) instead of
+  destroying it. `reset(seed=[...])` passes a list of per-env seeds as the int array ale-py takes."""
 
-  def __init__(self, key, vec):
-    self._key, self._vec = key, vec
+  def __init__(self, key, vec, pooled: bool = True):
+    self._key, self._vec, self._pooled = key, vec, pooled
 
   def __getattr__(self, name):
     return getattr(self._vec, name)
 
-  def reset(self, *args, **kwargs):
-    return self._vec.reset(*args, **kwargs)
+  def reset(self, *, seed=None, **kwargs):
+    if isinstance(seed, (list, tuple)):
+      seed = np.asarray(seed, np.int64)
+    return self._vec.reset(seed=seed, **kwargs)
 
   def step(self, action):
     return self._vec.step(action)
 
   def close(self):
     if self._vec is not None:
-      _POOL.setdefault(self._key, []).append(self._vec)
+      if self._pooled:
+        _POOL.setdefault(self._key, []).append(self._vec)
+      else:
+        self._vec.close()
       self._vec = None
 
 
-def make_atari_env(game: str, num_envs: int = 16, seed: Optional[int] = 0, *,
+def make_atari_env(game: str, num_envs: int = 16, seed=0, *,
                    num_threads: Optional[int] = None, life_loss_terminal: bool = True,
                    max_frames_per_game: int = MAX_FRAMES_PER_GAME,
                    reuse: bool = True) -> BatchedGymnasiumEnv:
   """Batched Atari `game` (CamelCase, e.g. 'Pong') as a tf-agents PyEnvironment.
 
   Observations uint8 [num_envs, 4, 84, 84], oldest frame first. Rewards sign-clipped.
-  `life_loss_terminal=False` gives whole-game episodes (used for evaluation).
+  `seed`: an int (sub-env i gets seed + i, ale-py's convention), one int per sub-env, or None.
+  `life_loss_terminal=False` gives whole-game episodes (used for evaluation). With
+  `life_loss_terminal=True` (training) FIRE is also pressed on the first step of every new life
+  in games whose action 1 is FIRE, as baselines' `FireResetEnv` under `EpisodicLifeEnv` does.
   `max_frames_per_game`: the game cap in emulator frames (108,000 = 30 min, SPEC section 2).
   `reuse`: take an identical closed env from this process's pool if there is one (it is reset
   with `seed` on first use, like a new one).
@@ -89,8 +99,23 @@ def make_atari_env(game: str, num_envs: int = 16, seed: Optional[int] = 0, *,
     vec = _POOL[key].pop()
   else:
     vec = _new_vector_env(game, num_envs, threads, life_loss_terminal, max_frames_per_game)
-  return BatchedGymnasiumEnv(_PooledVectorEnv(key, vec) if reuse else vec, spec, clip_rewards=True,
-                             game_over_fn=_game_over, frames_per_step=FRAMESKIP, seed=seed)
+  fire = 1 if life_loss_terminal and has_fire_reset(game) else None
+  return BatchedGymnasiumEnv(_PooledVectorEnv(key, vec, pooled=reuse), spec, clip_rewards=True,
+                             game_over_fn=_game_over, frames_per_step=FRAMESKIP, seed=seed,
+                             fire_action=fire)
+
+
+@functools.lru_cache(maxsize=None)
+def has_fire_reset(game: str) -> bool:
+  """True if the game's minimal action set has FIRE at index 1 and at least 3 actions: the test
+  baselines' `FireResetEnv` applies (`get_action_meanings()[1] == 'FIRE'`)."""
+  import ale_py
+  from ale_py import roms
+  ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
+  ale = ale_py.ALEInterface()
+  ale.loadROM(roms.get_rom_path(_rom_id(game)))
+  actions = list(ale.getMinimalActionSet())
+  return len(actions) >= 3 and actions[1] == ale_py.Action.FIRE
 
 
 def _new_vector_env(game, num_envs, threads, life_loss_terminal, max_frames_per_game):

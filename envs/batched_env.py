@@ -52,6 +52,12 @@ class BatchedGymnasiumEnv(py_environment.PyEnvironment):
     clip_rewards: learn from sign(r) (SPEC section 2, baselines `ClipRewardEnv`).
     game_over_fn: tells a game over from a life loss; default: every terminal is a game over.
     frames_per_step: emulator frames per agent step (4 for Atari's frameskip, 1 otherwise).
+    seed: seeds the first reset: an int (gymnasium/ale-py: sub-env i gets seed + i), a sequence
+      of one int per sub-env (what the runner passes, see `artifact.seeding`), or None.
+    fire_action: if set, the action executed on the first agent step of every new life after a
+      life loss that is not a game over (baselines `FireResetEnv` under `EpisodicLifeEnv`; in
+      Breakout the ball is not served until FIRE). The agent's own action on that step is
+      ignored by the game (the trajectory still records it).
 
   Time steps: observation [num_envs, *obs_shape], reward float32 [num_envs] (clipped when
   `clip_rewards`), discount float32 [num_envs] in {0, 1}, step_type int32 [num_envs].
@@ -59,7 +65,7 @@ class BatchedGymnasiumEnv(py_environment.PyEnvironment):
 
   def __init__(self, vector_env, observation_spec: array_spec.ArraySpec, *,
                clip_rewards: bool, game_over_fn: GameOverFn = _every_terminal_is_game_over,
-               frames_per_step: int = 1, seed: Optional[int] = None):
+               frames_per_step: int = 1, seed=None, fire_action: Optional[int] = None):
     super().__init__(handle_auto_reset=False)
     self._env = vector_env
     self._num_envs = int(vector_env.num_envs)
@@ -70,6 +76,8 @@ class BatchedGymnasiumEnv(py_environment.PyEnvironment):
     self._game_over_fn = game_over_fn
     self.frames_per_step = int(frames_per_step)
     self._seed = seed
+    self._fire_action = fire_action
+    self._fire_pending = np.zeros(self._num_envs, bool)
     self._prev_info: Optional[dict] = None
     self._score = np.zeros(self._num_envs, np.float64)
     self._length = np.zeros(self._num_envs, np.int64)
@@ -96,9 +104,10 @@ class BatchedGymnasiumEnv(py_environment.PyEnvironment):
     return self._action_spec
 
   def _reset(self):
-    obs, info = self._env.reset(seed=self._seed)
+    obs, info = self._env.reset(seed=_as_reset_seed(self._seed, self._num_envs))
     self._seed = None  # seed only the first reset; later games follow from the RNG state
     self._prev_info = info
+    self._fire_pending[:] = False
     self._score[:] = 0.0
     self._length[:] = 0
     n = self._num_envs
@@ -110,6 +119,8 @@ class BatchedGymnasiumEnv(py_environment.PyEnvironment):
 
   def _step(self, action):
     action = np.asarray(action).reshape(self._num_envs)
+    if self._fire_pending.any():
+      action = np.where(self._fire_pending, self._fire_action, action).astype(action.dtype)
     obs, reward, terminated, truncated, info = self._env.step(action)
     reward = np.asarray(reward, np.float64)
     terminated = np.asarray(terminated, bool)
@@ -125,6 +136,8 @@ class BatchedGymnasiumEnv(py_environment.PyEnvironment):
       self._score[i] = 0.0
       self._length[i] = 0
     self._prev_info = info
+    if self._fire_action is not None:
+      self._fire_pending = terminated & ~game_over        # a life lost, the game goes on
 
     learn_reward = np.sign(reward) if self._clip else reward
     done = np.logical_or(terminated, truncated)
@@ -134,8 +147,9 @@ class BatchedGymnasiumEnv(py_environment.PyEnvironment):
         discount=(1.0 - done).astype(np.float32),
         observation=self._cast(obs))
 
-  def reseed(self, seed: Optional[int]):
-    """The next `reset()` reseeds every sub-environment with `seed` (as a new env would)."""
+  def reseed(self, seed):
+    """The next `reset()` reseeds every sub-environment with `seed` (int, one int per sub-env,
+    or None), as a new env would."""
     self._seed = seed
 
   def close(self):
@@ -154,3 +168,16 @@ class BatchedGymnasiumEnv(py_environment.PyEnvironment):
 
   def _cast(self, obs):
     return np.asarray(obs, dtype=self._observation_spec.dtype)
+
+
+def _as_reset_seed(seed, num_envs: int):
+  """int -> int (sub-env i gets seed + i); a sequence -> list of `num_envs` Python ints (the
+  gymnasium vector-env convention); None -> None.
+
+  Raises ValueError if a sequence does not have one seed per sub-environment."""
+  if seed is None or isinstance(seed, (int, np.integer)):
+    return None if seed is None else int(seed)
+  seeds = [int(x) for x in np.asarray(seed).reshape(-1)]
+  if len(seeds) != num_envs:
+    raise ValueError(f"need one seed per sub-environment ({num_envs}), got {len(seeds)}")
+  return seeds
