@@ -25,7 +25,8 @@ paper = Fig.1/3 320M, Fig.2 40M.
 
 Output under --out (default: the repository root):
   runs/figure{F}/{Game}/{condition}/seed{S}/  config.json, progress.csv, checkpoint/, policy/, done.json
-  reports/figure{F}.csv, figure{F}_summary.csv, figure{F}.pdf, theory.csv, theory.pdf
+  reports/figure{F}.csv, figure{F}_summary.csv, figure{F}.pdf, statistics.csv/.pdf (rliable
+          intervals), claims.csv/.md (a verdict per claim, docs/decision_rules.md), theory.csv/.pdf
 Runs that finished are skipped; killed runs resume from their last checkpoint.
 
 """
@@ -64,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "single-threaded tracing and saving overlap the other's training)")
   p.add_argument("--no-theory", action="store_true", help="skip the numerical theorem checks")
   p.add_argument("--list", action="store_true", help="print the selected runs and exit")
+  p.add_argument("--reports-only", action="store_true",
+                 help="train nothing: write the figure, statistics and claims reports from the runs "
+                      "already under --out (finished or partial; missing ones are listed)")
   return p
 
 
@@ -267,23 +271,46 @@ def main(argv=None) -> int:
     print(f"{len(plan.specs)} runs ({shared} of them serve two figures), {total:,} frames in all")
     return 0
   t0 = time.time()
-  print(f"== {len(plan.specs)} runs, scale {args.scale}, figures {plan.figures}, jobs {args.jobs}, "
-        f"out {plan.out.resolve()}", flush=True)
-  failed = _run_grid(plan, args.jobs, t0)
-  from artifact import reports   # heavy imports after validation
-  note = f" [{args.scale} scale]"
-  for f in plan.figures:
-    paths = reports.write_figure_reports(f, plan.out / "runs", plan.out / "reports", note)
-    print(f"figure {f}: " + ", ".join(str(p) for p in paths.values()), flush=True)
-  if plan.run_theory:
-    from artifact import theory
-    paths = theory.write_theory_report(plan.out / "reports")
-    print("theory: " + ", ".join(str(p) for p in paths.values()), flush=True)
+  failed = []
+  if not args.reports_only:
+    print(f"== {len(plan.specs)} runs, scale {args.scale}, figures {plan.figures}, jobs {args.jobs}, "
+          f"out {plan.out.resolve()}", flush=True)
+    failed = _run_grid(plan, args.jobs, t0)
+  write_reports(plan, f" [{args.scale} scale]")
+  if args.reports_only:
+    return 0
   print(f"== finished in {_hms(time.time() - t0)}; {len(plan.specs) - len(failed)} runs ok, {len(failed)} failed",
         flush=True)
   for name, err in failed:
     print(f"   FAILED {name}: {err}")
   return 1 if failed else 0
+
+
+def write_reports(plan: Plan, note: str = ""):
+  """Figure CSV/PDF, statistics and claims from whatever runs exist under plan.out/runs; says
+  which of the plan's runs are missing or unfinished (and reports the rest)."""
+  from artifact import claims, reports, statistics   # heavy imports after validation
+  runs, out = plan.out / "runs", plan.out / "reports"
+  unfinished = [s.relpath() for s in plan.specs if not (runs / s.relpath() / "done.json").exists()]
+  if unfinished:
+    started = [r for r in unfinished if (runs / r / "progress.csv").exists()]
+    print(f"reports: {len(plan.specs) - len(unfinished)} of {len(plan.specs)} runs finished; "
+          f"{len(started)} partial (reported up to their last row), "
+          f"{len(unfinished) - len(started)} missing:", flush=True)
+    for r in unfinished:
+      print(f"   {'partial' if r in started else 'missing'} {r}")
+  frames = {}
+  for f in plan.figures:
+    paths = reports.write_figure_reports(f, runs, out, note)
+    frames[f] = reports.load_progress(runs, f)
+    print(f"figure {f}: " + ", ".join(str(p) for p in paths.values()), flush=True)
+  paths = statistics.write_statistics(frames, out, note)
+  paths.update(claims.write_claims(frames, out, note))
+  print("statistics and claims: " + ", ".join(str(p) for p in paths.values()), flush=True)
+  if plan.run_theory:
+    from artifact import theory
+    paths = theory.write_theory_report(out)
+    print("theory: " + ", ".join(str(p) for p in paths.values()), flush=True)
 
 
 if __name__ == "__main__":

@@ -71,6 +71,9 @@ class FigureSpec:
   conditions: Tuple[Condition, ...]
   seeds: Tuple[int, ...]
   paper_frames: int                # emulator frames per run at paper scale
+  # (x, y) condition pairs compared by the statistics (probability that x beats y); the first
+  # pair of Figure 3 is the "almost identical curves" pair of its summary.
+  pairs: Tuple[Tuple[str, str], ...] = ()
 
   def condition(self, name: str) -> Condition:
     for c in self.conditions:
@@ -89,7 +92,7 @@ FIGURES: Dict[int, FigureSpec] = {
         section="Sec. 6.1, Fig. 1", games=FIG1_GAMES,
         conditions=(Condition("a2c_1step", "a2c_1step", "a2c", label="A2C, 1-step entropy bonus (eq. 79)"),
                     Condition("a2c_proper", "a2c_proper", "a2c", label="A2C, entropy in returns (eq. 80)")),
-        seeds=(0, 1, 2), paper_frames=320_000_000),
+        seeds=(0, 1, 2), paper_frames=320_000_000, pairs=(("a2c_proper", "a2c_1step"),)),
     2: FigureSpec(
         number=2, title="DQN: standard vs soft Q-learning targets",
         section="Sec. 6.2, Fig. 2", games=FIG2_GAMES,
@@ -99,14 +102,16 @@ FIGURES: Dict[int, FigureSpec] = {
                     Condition("soft_dqn_kl_0.1", "soft_dqn_kl", "dqn", (("tau", 0.1),), "soft, KL, tau=0.1 (eq. 82)"),
                     Condition("soft_dqn_ent_0.01", "soft_dqn_ent", "dqn", (("tau", 0.01),), "soft, entropy, tau=0.01 (eq. 83)"),
                     Condition("soft_dqn_kl_0.01", "soft_dqn_kl", "dqn", (("tau", 0.01),), "soft, KL, tau=0.01 (eq. 82)")),
-        seeds=(0, 1), paper_frames=40_000_000),
+        seeds=(0, 1), paper_frames=40_000_000,
+        pairs=(("soft_dqn_ent_0.1", "dqn"), ("soft_dqn_ent_0.1", "soft_dqn_kl_0.1"),
+               ("dqn_nstep", "dqn"), ("soft_dqn_ent_0.01", "dqn"), ("soft_dqn_ent_0.01", "soft_dqn_kl_0.01"))),
     3: FigureSpec(
         number=3, title="Policy gradient vs soft Q-learning in the A2C framework",
         section="Sec. 6.3, Fig. 3", games=FIG1_GAMES,
         conditions=(Condition("pg", "pg", "a2c", label="PG, entropy in returns",
                               same_run_as=(1, "a2c_proper")),
                     Condition("soft_ql", "soft_ql", "a2c", label="soft Q-learning (eq. 46-47)")),
-        seeds=(0, 1, 2), paper_frames=320_000_000),
+        seeds=(0, 1, 2), paper_frames=320_000_000, pairs=(("soft_ql", "pg"),)),
 }
 
 # --- scales ------------------------------------------------------------------------------------

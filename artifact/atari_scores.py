@@ -1,0 +1,26 @@
+"""Random and human reference scores for human-normalized scores (HNS).
+
+Source: Mnih et al. (2015), "Human-level control through deep reinforcement learning", Nature
+518, Extended Data Table 2 ("Random play" and "Professional human games tester" columns); the
+same table is used by Dopamine, rliable's Atari notebooks and most Atari papers since.
+HNS = (score - random) / (human - random): 0 is random play, 1 is the human tester.
+"""
+from __future__ import annotations
+
+import math
+
+RANDOM = {"BeamRider": 363.9, "Breakout": 1.7, "Enduro": 0.0, "Pong": -20.7, "Qbert": 163.9,
+          "Seaquest": 68.4, "SpaceInvaders": 148.0}
+HUMAN = {"BeamRider": 16926.5, "Breakout": 30.5, "Enduro": 860.5, "Pong": 14.6, "Qbert": 13455.0,
+         "Seaquest": 42054.7, "SpaceInvaders": 1668.7}
+
+
+def has_reference(game: str) -> bool:
+  return game in RANDOM and game in HUMAN
+
+
+def human_normalized(game: str, score: float) -> float:
+  """HNS of a raw game score; NaN for a game without reference scores."""
+  if not has_reference(game):
+    return math.nan
+  return (score - RANDOM[game]) / (HUMAN[game] - RANDOM[game])

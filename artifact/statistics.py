@@ -1,0 +1,271 @@
+"""Reviewer-grade statistics with rliable (Agarwal et al., NeurIPS 2021): interval estimates, not
+point estimates, over a handful of seeds.
+
+Every interval is a 95% percentile interval of rliable's stratified bootstrap
+(`rliable.library.get_interval_estimates`, `BOOTSTRAP_REPS` replications, random state 0, so the
+statistics are a pure function of the scores). Nothing here re-implements an rliable function.
+
+Inputs are the long progress frames of `artifact.reports.load_progress`. The final score of a run
+is the mean evaluation return over its last `FINAL_EVALS` evaluations (docs/decision_rules.md says
+why). Outputs (`write_statistics`): reports/statistics.csv in the long format `COLUMNS` (one row
+per figure / metric / condition or pair / game or "aggregate" / frames point / threshold) and
+reports/statistics.pdf.
+"""
+from __future__ import annotations
+
+import math
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import pandas as pd
+from rliable import library as rly
+from rliable import metrics
+
+from artifact.atari_scores import has_reference, human_normalized
+
+FINAL_EVALS = 3            # evaluations averaged into a run's final score
+BOOTSTRAP_REPS = 2000      # stratified bootstrap replications per interval
+CI_SIZE = 0.95
+AGGREGATE = "aggregate"    # the `game` of a row aggregated over games
+PROFILE_TAUS = np.linspace(0.0, 2.0, 41)   # HNS thresholds of the performance profiles
+
+COLUMNS = ["figure", "metric", "condition", "game", "point", "ci_low", "ci_high", "seeds",
+           "games", "frames", "threshold"]
+
+AGGREGATES = {   # name -> rliable aggregate over a [runs x games] matrix
+    "iqm_hns": metrics.aggregate_iqm,
+    "median_hns": metrics.aggregate_median,
+    "mean_hns": metrics.aggregate_mean,
+    "optimality_gap_hns": metrics.aggregate_optimality_gap,
+}
+
+
+def _rng():
+  return np.random.RandomState(0)
+
+
+def interval(arrays: Sequence[np.ndarray], func) -> Tuple[float, float, float]:
+  """(point, ci_low, ci_high) of `func(*arrays)` (a scalar) under rliable's stratified bootstrap.
+
+  `arrays`: one or more [runs x games] matrices; several are resampled with the same run indices
+  (a paired bootstrap, used for conditions that share seeds). Fewer than 2 runs: the CI is the
+  point (NaN-free but uninformative; callers report seeds so a reader can tell).
+  """
+  arrays = [np.asarray(a, np.float64) for a in arrays]
+  f = lambda *xs: np.array([func(*xs)])  # noqa: E731
+  if arrays[0].shape[0] < 2:
+    p = float(func(*arrays))
+    return p, p, p
+  point, ci = rly.get_interval_estimates({"x": arrays if len(arrays) > 1 else arrays[0]}, f,
+                                         reps=BOOTSTRAP_REPS, confidence_interval_size=CI_SIZE,
+                                         random_state=_rng())
+  return float(point["x"][0]), float(ci["x"][0][0]), float(ci["x"][1][0])
+
+
+def final_scores(df: pd.DataFrame, last: int = FINAL_EVALS) -> pd.DataFrame:
+  """One row per run: game, condition, seed, final_score (raw), final_hns, first_score (its
+  first evaluation), best_score (its best evaluation), evals, frames (its last frame point)."""
+  ev = df[df["eval_return"].notna()].sort_values("frames")
+  rows = []
+  for (game, cond, seed), g in ev.groupby(["game", "condition", "seed"]):
+    scores = g["eval_return"].to_numpy(np.float64)
+    final = float(scores[-last:].mean())
+    rows.append(dict(game=game, condition=cond, seed=int(seed), final_score=final,
+                     final_hns=human_normalized(game, final), first_score=float(scores[0]),
+                     best_score=float(scores.max()), evals=len(scores),
+                     frames=int(df[(df.game == game) & (df.condition == cond) & (df.seed == seed)]["frames"].max())))
+  return pd.DataFrame(rows, columns=["game", "condition", "seed", "final_score", "final_hns",
+                                     "first_score", "best_score", "evals", "frames"])
+
+
+def score_matrix(finals: pd.DataFrame, conditions: Sequence[str], games: Sequence[str],
+                 column: str = "final_hns") -> Tuple[Dict[str, np.ndarray], List[int]]:
+  """{condition: [seeds x games]} over the seeds that every listed (condition, game) has, so the
+  rows pair up across conditions. Returns (matrices, seeds); empty matrices if no common seed."""
+  seeds = None
+  for c in conditions:
+    for g in games:
+      s = set(finals[(finals.condition == c) & (finals.game == g)]["seed"])
+      seeds = s if seeds is None else seeds & s
+  seeds = sorted(seeds or [])
+  out = {}
+  for c in conditions:
+    sub = finals[finals.condition == c].set_index(["game", "seed"])[column]
+    out[c] = np.array([[sub[(g, s)] for g in games] for s in seeds], np.float64).reshape(len(seeds), len(games))
+  return out, seeds
+
+
+def _row(figure, metric, condition, game, pit, seeds, games, frames, threshold=math.nan):
+  point, lo, hi = pit
+  return dict(figure=figure, metric=metric, condition=condition, game=game, point=point,
+              ci_low=lo, ci_high=hi, seeds=seeds, games=games, frames=frames, threshold=threshold)
+
+
+def figure_statistics(df: pd.DataFrame, figure: int, conditions: Sequence[str],
+                      pairs: Sequence[Tuple[str, str]]) -> pd.DataFrame:
+  """All statistics of one figure as rows of `COLUMNS` (see the module docstring)."""
+  finals = final_scores(df)
+  rows = []
+  if finals.empty:
+    return pd.DataFrame(rows, columns=COLUMNS)
+  present = [c for c in conditions if c in set(finals.condition)]
+  # per game and condition: mean and IQM of raw final scores over seeds
+  for (game, cond), g in finals.groupby(["game", "condition"]):
+    x = g["final_score"].to_numpy()[:, None]
+    fr = int(g["frames"].max())
+    rows.append(_row(figure, "final_score_mean", cond, game, interval([x], metrics.aggregate_mean), len(x), 1, fr))
+    rows.append(_row(figure, "final_score_iqm", cond, game, interval([x], metrics.aggregate_iqm), len(x), 1, fr))
+  # across games: human-normalized aggregates
+  norm_games = sorted(g for g in set(finals.game) if has_reference(g))
+  for cond in present:
+    games = [g for g in norm_games if g in set(finals[finals.condition == cond].game)]
+    if not games:
+      continue
+    mats, seeds = score_matrix(finals, [cond], games)
+    if not seeds:
+      continue
+    fr = int(finals[finals.condition == cond]["frames"].max())
+    for name, fn in AGGREGATES.items():
+      rows.append(_row(figure, name, cond, AGGREGATE, interval([mats[cond]], fn), len(seeds), len(games), fr))
+  # probability of improvement of each declared pair, over the games both conditions ran
+  for x, y in pairs:
+    games = sorted(set(finals[finals.condition == x].game) & set(finals[finals.condition == y].game))
+    if not games:
+      continue
+    mats, seeds = score_matrix(finals, [x, y], games, column="final_score")
+    if len(seeds) < 1:
+      continue
+    fr = int(finals[finals.condition.isin([x, y])]["frames"].max())
+    rows.append(_row(figure, "probability_of_improvement", f"{x}>{y}", AGGREGATE,
+                     interval([mats[x], mats[y]], metrics.probability_of_improvement),
+                     len(seeds), len(games), fr))
+    for j, game in enumerate(games):
+      rows.append(_row(figure, "probability_of_improvement", f"{x}>{y}", game,
+                       interval([mats[x][:, [j]], mats[y][:, [j]]], metrics.probability_of_improvement),
+                       len(seeds), 1, fr))
+  # performance profiles (fraction of runs with HNS > tau) and sample-efficiency curves
+  rows += _profiles(figure, finals, present, norm_games)
+  rows += _sample_efficiency(figure, df, present, norm_games)
+  return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _profiles(figure, finals, conditions, norm_games) -> List[Dict]:
+  rows = []
+  for cond in conditions:
+    games = [g for g in norm_games if g in set(finals[finals.condition == cond].game)]
+    mats, seeds = score_matrix(finals, [cond], games)
+    if not games or len(seeds) < 2:
+      continue
+    prof, cis = rly.create_performance_profile(mats, PROFILE_TAUS, reps=BOOTSTRAP_REPS)
+    fr = int(finals[finals.condition == cond]["frames"].max())
+    for i, tau in enumerate(PROFILE_TAUS):
+      rows.append(_row(figure, "performance_profile", cond, AGGREGATE,
+                       (float(prof[cond][i]), float(cis[cond][0][i]), float(cis[cond][1][i])),
+                       len(seeds), len(games), fr, float(tau)))
+  return rows
+
+
+def eval_curves_hns(df: pd.DataFrame, condition: str, games: Sequence[str]):
+  """[seeds x games x points] HNS evaluation returns at the frame points every run has.
+  Returns (array, frame points, seeds)."""
+  ev = df[(df.condition == condition) & df.eval_return.notna() & df.game.isin(games)]
+  if ev.empty:
+    return np.zeros((0, 0, 0)), [], []
+  runs = ev.groupby(["game", "seed"])
+  points = sorted(set.intersection(*[set(g.frames) for _, g in runs]))
+  seeds = sorted(set.intersection(*[set(ev[ev.game == g].seed) for g in games])) if games else []
+  arr = np.full((len(seeds), len(games), len(points)), np.nan)
+  for (game, seed), g in runs:
+    if seed in seeds and game in games:
+      s = g.set_index("frames")["eval_return"]
+      arr[seeds.index(seed), list(games).index(game)] = [human_normalized(game, s[p]) for p in points]
+  return arr, points, seeds
+
+
+def _sample_efficiency(figure, df, conditions, norm_games) -> List[Dict]:
+  rows = []
+  for cond in conditions:
+    games = [g for g in norm_games if g in set(df[df.condition == cond].game)]
+    arr, points, seeds = eval_curves_hns(df, cond, games)
+    if not points or not seeds:
+      continue
+    for k, fr in enumerate(points):
+      rows.append(_row(figure, "iqm_hns_curve", cond, AGGREGATE,
+                       interval([arr[:, :, k]], metrics.aggregate_iqm), len(seeds), len(games), int(fr)))
+  return rows
+
+
+def plot_statistics(stats: pd.DataFrame, path, title: str = ""):
+  """statistics.pdf: per figure, aggregate IQM/median/mean/optimality gap with CIs, probability of
+  improvement per pair, performance profiles and the sample-efficiency curves (IQM HNS vs frames)."""
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  from matplotlib.backends.backend_pdf import PdfPages
+  with PdfPages(path) as pdf:
+    if stats.empty:
+      fig = plt.figure(figsize=(8, 2))
+      fig.text(0.5, 0.5, "no finished evaluations: nothing to report yet", ha="center")
+      pdf.savefig(fig)
+      plt.close(fig)
+      return
+    for figure, s in stats.groupby("figure"):
+      fig, axes = plt.subplots(1, 4, figsize=(18, 4.2))
+      agg = s[s.metric.isin(AGGREGATES) & (s.game == AGGREGATE)]
+      conds = list(dict.fromkeys(agg.condition))
+      for i, name in enumerate(AGGREGATES):
+        a = agg[agg.metric == name].set_index("condition").reindex(conds)
+        pt, lo, hi = (a[c].to_numpy(np.float64) for c in ("point", "ci_low", "ci_high"))
+        axes[0].errorbar(pt, np.arange(len(conds)) + 0.18 * (i - 1.5), xerr=[pt - lo, hi - pt],
+                         fmt="o", label=name.replace("_hns", ""), capsize=2)
+      axes[0].set_yticks(range(len(conds)), conds, fontsize=7)
+      axes[0].set_xlabel("human-normalized score")
+      axes[0].legend(fontsize=7)
+      axes[0].set_title("aggregates over games, 95% CIs", fontsize=9)
+      poi = s[(s.metric == "probability_of_improvement") & (s.game == AGGREGATE)]
+      pt, lo, hi = (poi[c].to_numpy(np.float64) for c in ("point", "ci_low", "ci_high"))
+      axes[1].errorbar(pt, np.arange(len(poi)), xerr=[pt - lo, hi - pt], fmt="o", capsize=3)
+      axes[1].axvline(0.5, color="0.5", ls="--")
+      axes[1].set_yticks(range(len(poi)), [c.replace(">", " > ") for c in poi.condition], fontsize=7)
+      axes[1].set_xlim(0, 1)
+      axes[1].set_xlabel("P(X > Y)")
+      axes[1].set_title("probability of improvement", fontsize=9)
+      for cond, p in s[s.metric == "performance_profile"].groupby("condition"):
+        line, = axes[2].plot(p.threshold, p.point, label=cond)
+        axes[2].fill_between(p.threshold, p.ci_low, p.ci_high, color=line.get_color(), alpha=0.2)
+      axes[2].set_xlabel("human-normalized score tau")
+      axes[2].set_ylabel("fraction of runs > tau")
+      axes[2].set_title("performance profiles", fontsize=9)
+      for cond, p in s[s.metric == "iqm_hns_curve"].groupby("condition"):
+        line, = axes[3].plot(p.frames, p.point, marker="o", ms=3, label=cond)
+        axes[3].fill_between(p.frames, p.ci_low, p.ci_high, color=line.get_color(), alpha=0.2)
+      axes[3].set_xlabel("frames")
+      axes[3].set_ylabel("IQM human-normalized score")
+      axes[3].set_title("sample efficiency (IQM over runs, 95% CI)", fontsize=9)
+      for ax in axes[2:]:
+        if ax.has_data():
+          ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+      fig.suptitle(f"Figure {figure}: statistics (rliable, stratified bootstrap){title}", fontsize=10)
+      fig.tight_layout(rect=(0, 0, 1, 0.94))
+      pdf.savefig(fig)
+      plt.close(fig)
+
+
+def write_statistics(frames_by_figure: Dict[int, pd.DataFrame], reports_dir, title: str = "",
+                     figure_specs: Optional[Dict] = None) -> Dict[str, object]:
+  """Writes reports/statistics.csv and statistics.pdf for the given {figure: long progress frame}."""
+  from pathlib import Path
+  from artifact.files import atomic_write_text
+  from artifact.specs import FIGURES
+  specs = figure_specs or FIGURES
+  parts = [figure_statistics(df, f, [c.name for c in specs[f].conditions], specs[f].pairs)
+           for f, df in frames_by_figure.items()]
+  stats = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
+  reports_dir = Path(reports_dir)
+  paths = dict(statistics_csv=reports_dir / "statistics.csv", statistics_pdf=reports_dir / "statistics.pdf")
+  atomic_write_text(paths["statistics_csv"], stats.to_csv(index=False))
+  tmp = reports_dir / ".statistics.pdf.tmp"
+  plot_statistics(stats, tmp, title)
+  tmp.replace(paths["statistics_pdf"])
+  return paths
