@@ -66,10 +66,15 @@ def _games_run(finals: pd.DataFrame, conditions: Sequence[str]) -> List[str]:
   return out
 
 
-def _missing(finals, conditions) -> str:
+def _undecidable(v: Verdict, finals, conditions) -> Verdict:
+  """NOT_RUN if a condition has no finished evaluation at all, else INCONCLUSIVE (too few seeds)."""
   absent = [c for c in conditions if c not in set(finals.condition)]
-  return f"condition(s) {', '.join(absent)} not run" if absent else \
-      f"fewer than {MIN_SEEDS} seeds per condition on every game"
+  if absent:
+    v.verdict, v.reason = NOT_RUN, f"condition(s) {', '.join(absent)} not run"
+  else:
+    v.verdict = INCONCLUSIVE
+    v.reason = f"fewer than {MIN_SEEDS} seeds per condition on every game"
+  return v
 
 
 def _poi_claim(claim, finals, x, y, decide: Callable[[float, float], Optional[str]], rule: str) -> Verdict:
@@ -77,8 +82,7 @@ def _poi_claim(claim, finals, x, y, decide: Callable[[float, float], Optional[st
   v = Verdict(claim, fig, text, f"P({x} > {y}) on final scores")
   games = _games_run(finals, [x, y])
   if not games:
-    v.reason = _missing(finals, [x, y])
-    return v
+    return _undecidable(v, finals, [x, y])
   mats, seeds = score_matrix(finals, [x, y], games, column="final_score")
   v.point, v.ci_low, v.ci_high = interval([mats[x], mats[y]], metrics.probability_of_improvement)
   v.seeds, v.games = len(seeds), ",".join(games)
@@ -115,8 +119,7 @@ def claim_c4(finals) -> Verdict:
   v = Verdict("C4", fig, text, f"per game P({x} > {y}); point/CI: the game farthest from the claim")
   games = _games_run(finals, [x, y])
   if not games:
-    v.reason = _missing(finals, [x, y])
-    return v
+    return _undecidable(v, finals, [x, y])
   agree, oppose, parts, worst = 0, 0, [], None
   for g in games:
     mats, seeds = score_matrix(finals, [x, y], [g], column="final_score")
@@ -157,8 +160,7 @@ def claim_c5(df, finals) -> Verdict:
                                f"({b} - {a}) / mean; point/CI: median game")
   games = _games_run(finals, [a, b])
   if not games:
-    v.reason = _missing(finals, [a, b])
-    return v
+    return _undecidable(v, finals, [a, b])
   rel = lambda x, y: (x.mean() - y.mean()) / max(abs(0.5 * (x.mean() + y.mean())), 1e-12)  # noqa: E731
   results, parts = [], []
   for g in games:
@@ -190,8 +192,7 @@ def claim_c6(df, finals) -> Verdict:
                                "evaluation (HNS); point/CI: median game")
   games = _games_run(finals, ["soft_ql"])
   if not games:
-    v.reason = _missing(finals, ["soft_ql"])
-    return v
+    return _undecidable(v, finals, ["soft_ql"])
   improved, pg_only, collapsed_games, parts, results = 0, 0, 0, [], []
   for g in games:
     f = finals[(finals.condition == "soft_ql") & (finals.game == g)]

@@ -87,7 +87,7 @@ def test_a_different_config_in_the_same_dir_is_refused(out):
     (["--games", "Pongg"], "unknown game 'Pongg'"),
     (["--figures", "2", "--games", "SpaceInvaders"], "not in figure(s) 2"),
     (["--figures", "1", "--conditions", "dqn"], "unknown condition 'dqn' for figure(s) 1; valid: a2c_1step, a2c_proper"),
-    (["--scale", "huge"], "unknown scale 'huge'; valid: smoke, paper"),
+    (["--scale", "huge"], "unknown scale 'huge'; valid: smoke, short, paper"),
     (["--frames", "-5"], "--frames must be a positive integer"),
     (["--frames", "0"], "--frames must be a positive integer"),
     (["--seeds", "a"], "--seeds must be"),
@@ -114,4 +114,8 @@ def test_unwritable_out_dir(tmp_path):
 
 def test_list_prints_the_full_default_grid(capsys):
   assert cli.main(["--list"]) == 0
-  assert capsys.readouterr().out.strip().endswith("144 runs")
+  out = capsys.readouterr().out
+  # 144 (figure, game, condition, seed) curves; Figure 3's 18 pg runs are Figure 1's a2c_proper
+  assert "126 runs (18 of them serve two figures)" in out.strip().splitlines()[-1]
+  assert out.count("serving figure 1 a2c_proper and figure 3 pg") == 18
+  assert "figure3/Pong/pg" not in out
