@@ -51,7 +51,7 @@ def load_progress(runs_dir, figure: int) -> pd.DataFrame:
   if not frames:
     return pd.DataFrame(columns=LONG_COLUMNS)
   df = pd.concat(frames, ignore_index=True)
-  return df[LONG_COLUMNS].sort_values(["game", "condition", "seed", "frames"]).reset_index(drop=True)
+  return df.reindex(columns=LONG_COLUMNS).sort_values(["game", "condition", "seed", "frames"]).reset_index(drop=True)
 
 
 def _last_valid(s: pd.Series) -> float:

@@ -1,0 +1,163 @@
+"""Statistics (rliable) against hand-computed values, each claim's rule on synthetic data built to
+be supported, contradicted and inconclusive, and reports on empty or partial runs directories."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from artifact import claims, cli, reports
+from artifact import statistics as st
+from artifact.atari_scores import HUMAN, RANDOM, human_normalized
+from artifact.progress import COLUMNS
+
+
+@pytest.fixture(autouse=True)
+def few_reps(monkeypatch):
+  monkeypatch.setattr(st, "BOOTSTRAP_REPS", 400)
+
+
+def curves(spec, games=("Seaquest",), seeds=3, points=10, noise=5.0, seed=0):
+  """Long progress frame: condition -> (start, gain per evaluation) in raw points."""
+  rng = np.random.default_rng(seed)
+  rows = []
+  for game in games:
+    for cond, (start, gain) in spec.items():
+      for s in range(seeds):
+        for k in range(points):
+          rows.append(dict(figure=0, game=game, condition=cond, seed=s, frames=(k + 1) * 1000,
+                           eval_return=start + gain * k + rng.normal(0, noise), loss=0.1))
+  return pd.DataFrame(rows)
+
+
+def test_final_score_is_the_mean_of_the_last_three_evaluations():
+  df = pd.DataFrame(dict(game="Pong", condition="x", seed=0, frames=[1, 2, 3, 4, 5],
+                         eval_return=[-21.0, -20, -10, -8, -6]))
+  f = st.final_scores(df)
+  assert f.final_score.item() == pytest.approx(-8.0)
+  assert f.first_score.item() == -21 and f.best_score.item() == -6 and f.frames.item() == 5
+  assert f.final_hns.item() == pytest.approx((-8.0 + 20.7) / (14.6 + 20.7))
+
+
+def test_iqm_of_known_data_and_a_ci_that_contains_the_truth():
+  # IQM of 0..7 (rliable: scipy trim_mean 25%) = mean of 2..5 = 3.5
+  x = np.arange(8, dtype=float)[:, None]
+  point, lo, hi = st.interval([x], st.metrics.aggregate_iqm)
+  assert point == pytest.approx(3.5) and lo <= 3.5 <= hi and lo < hi
+  # the mean of 40 draws from N(10, 1): the 95% CI covers 10
+  draws = np.random.default_rng(1).normal(10.0, 1.0, (40, 1))
+  point, lo, hi = st.interval([draws], st.metrics.aggregate_mean)
+  assert lo < 10.0 < hi and hi - lo < 1.5
+
+
+def test_probability_of_improvement_of_a_dominating_condition_is_one():
+  x, y = np.full((4, 2), 10.0) + np.arange(4)[:, None], np.zeros((4, 2))
+  assert st.interval([x, y], st.metrics.probability_of_improvement) == (1.0, 1.0, 1.0)
+  assert st.interval([y, x], st.metrics.probability_of_improvement)[0] == 0.0
+
+
+def test_figure_statistics_rows():
+  df = curves({"a2c_proper": (100, 60), "a2c_1step": (100, 0)}, games=("Seaquest", "Pong"), noise=1)
+  s = st.figure_statistics(df, 1, ["a2c_1step", "a2c_proper"], [("a2c_proper", "a2c_1step")])
+  assert list(s.columns) == st.COLUMNS
+  poi = s[(s.metric == "probability_of_improvement") & (s.game == st.AGGREGATE)]
+  assert poi.point.item() == 1.0 and poi.seeds.item() == 3 and poi.games.item() == 2
+  iqm = s[(s.metric == "iqm_hns") & (s.condition == "a2c_1step")]
+  expected = np.mean([human_normalized(g, 100.0) for g in ("Seaquest", "Pong")])
+  assert iqm.point.item() == pytest.approx(expected, abs=0.05)
+  assert set(s.metric) >= {"final_score_mean", "final_score_iqm", "median_hns", "mean_hns",
+                           "optimality_gap_hns", "performance_profile", "iqm_hns_curve"}
+  curve = s[(s.metric == "iqm_hns_curve") & (s.condition == "a2c_proper")]
+  assert len(curve) == 10 and curve.point.is_monotonic_increasing
+  assert (s.ci_low <= s.point + 1e-12).all() and (s.point <= s.ci_high + 1e-12).all()
+
+
+def test_reference_scores_are_the_standard_table():
+  assert RANDOM["Seaquest"] == 68.4 and HUMAN["Seaquest"] == 42054.7
+  assert RANDOM["Pong"] == -20.7 and HUMAN["Pong"] == 14.6
+  assert np.isnan(human_normalized("Tetris", 5.0))
+
+
+# --- claims ---------------------------------------------------------------------------------------
+def _verdict(claim, frames):
+  return {v.claim: v for v in claims.judge(frames)}[claim]
+
+
+@pytest.mark.parametrize("gains,expected", [
+    ((80, 0), claims.SUPPORTED), ((0, 80), claims.CONTRADICTED), ((40, 40), claims.INCONCLUSIVE)])
+def test_c1_non_inferiority(gains, expected):
+  df = curves({"a2c_proper": (100, gains[0]), "a2c_1step": (100, gains[1])}, noise=20, seeds=4)
+  v = _verdict("C1", {1: df})
+  assert v.verdict == expected, v
+  assert v.seeds == 4 and v.frames == 10_000 and v.ci_low <= v.point <= v.ci_high
+
+
+@pytest.mark.parametrize("gains,expected", [
+    ((80, 0), claims.SUPPORTED), ((0, 80), claims.CONTRADICTED), ((40, 40), claims.INCONCLUSIVE)])
+def test_c2_and_c3_superiority(gains, expected):
+  df = curves({"soft_dqn_ent_0.1": (100, gains[0]), "dqn": (100, gains[1]),
+               "soft_dqn_kl_0.1": (100, gains[1])}, noise=20, seeds=4)
+  assert _verdict("C2", {2: df}).verdict == expected
+  assert _verdict("C3", {2: df}).verdict == expected
+
+
+def test_c4_per_game_direction():
+  games = ("Pong", "Qbert", "Seaquest")
+  claim = pd.concat([curves({"dqn_nstep": (0, 50 if g in ("Pong", "Qbert") else 0),
+                             "dqn": (0, 0 if g in ("Pong", "Qbert") else 50)}, games=(g,), seeds=4, noise=1)
+                     for g in games])
+  assert _verdict("C4", {2: claim}).verdict == claims.SUPPORTED
+  opposite = claim.assign(condition=claim.condition.map({"dqn": "dqn_nstep", "dqn_nstep": "dqn"}))
+  assert _verdict("C4", {2: opposite}).verdict == claims.CONTRADICTED
+
+
+@pytest.mark.parametrize("gains,noise,expected", [
+    ((300, 303), 1, claims.SUPPORTED), ((300, 30), 1, claims.CONTRADICTED),
+    ((300, 150), 600, claims.INCONCLUSIVE)])
+def test_c5_equivalence(gains, noise, expected):
+  df = curves({"pg": (1000, gains[0]), "soft_ql": (1000, gains[1])}, noise=noise)
+  assert _verdict("C5", {3: df}).verdict == expected
+
+
+def test_c6_learning_and_collapse():
+  learns = curves({"soft_ql": (100, 50), "pg": (100, 50)}, noise=1)
+  assert _verdict("C6", {3: learns}).verdict == claims.SUPPORTED
+  flat = curves({"soft_ql": (100, 0), "pg": (100, 50)}, noise=1)
+  assert _verdict("C6", {3: flat}).verdict == claims.CONTRADICTED        # pg learned, soft_ql not
+  collapse = learns.copy()
+  late = (collapse.condition == "soft_ql") & (collapse.frames >= 8000)
+  collapse.loc[late, "eval_return"] = 100.0                              # gave back all its gains
+  assert _verdict("C6", {3: collapse}).verdict == claims.CONTRADICTED
+  assert _verdict("C6", {3: curves({"soft_ql": (100, 50)}, seeds=1)}).verdict == claims.INCONCLUSIVE
+
+
+def test_claims_without_their_conditions_say_not_run(tmp_path):
+  paths = claims.write_claims({}, tmp_path)
+  table = pd.read_csv(paths["claims_csv"])
+  assert list(table.claim) == ["C1", "C2", "C3", "C4", "C5", "C6"]
+  assert (table.verdict == claims.NOT_RUN).all()
+  assert "not run" in paths["claims_md"].read_text()
+
+
+# --- reports on empty and partial runs directories -----------------------------------------------
+def test_reports_on_an_empty_runs_dir_list_every_missing_run(tmp_path, capsys):
+  assert cli.main(["--figures", "1", "--games", "Pong", "--seeds", "0", "--out", str(tmp_path),
+                   "--reports-only"]) == 0
+  out = capsys.readouterr().out
+  assert "0 of 2 runs finished" in out and "missing figure1/Pong/a2c_1step/seed0" in out
+  for name in ("figure1.csv", "figure1.pdf", "statistics.csv", "statistics.pdf", "claims.md"):
+    assert (tmp_path / "reports" / name).exists(), name
+
+
+def test_reports_on_a_partial_runs_dir_report_what_exists(tmp_path, capsys):
+  run = tmp_path / "runs" / "figure1/Pong/a2c_1step/seed0"
+  run.mkdir(parents=True)
+  df = curves({"a2c_1step": (-20, 1)}, games=("Pong",), seeds=1).assign(figure=1, seed=0)
+  df.reindex(columns=COLUMNS).to_csv(run / "progress.csv", index=False)
+  assert cli.main(["--figures", "1", "--games", "Pong", "--seeds", "0", "--out", str(tmp_path),
+                   "--reports-only"]) == 0
+  out = capsys.readouterr().out
+  assert "1 partial" in out and "partial figure1/Pong/a2c_1step/seed0" in out
+  assert "missing figure1/Pong/a2c_proper/seed0" in out
+  long = pd.read_csv(tmp_path / "reports" / "figure1.csv")
+  assert len(long) == 10 and list(long.columns) == reports.LONG_COLUMNS
+  stats = pd.read_csv(tmp_path / "reports" / "statistics.csv")
+  assert (stats.condition == "a2c_1step").any()
