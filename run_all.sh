@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/ensure_venv.sh
-export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore}"
+
 exec .venv/bin/python -m artifact "$@"

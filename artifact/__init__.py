@@ -1,1 +1,2 @@
-"""Reproducibility artifact for Schulman, Chen, Abbeel (2017), arXiv:1704.06440."""
+"""The experiment layer: figure specs, runs, trainers, evaluation, reports, statistics, claims."""
+from artifact import quiet  # noqa: F401  (known third-party notices, filtered at their source)

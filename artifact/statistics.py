@@ -216,7 +216,7 @@ def plot_statistics(stats: pd.DataFrame, path, title: str = ""):
       for i, name in enumerate(AGGREGATES):
         a = agg[agg.metric == name].set_index("condition").reindex(conds)
         pt, lo, hi = (a[c].to_numpy(np.float64) for c in ("point", "ci_low", "ci_high"))
-        axes[0].errorbar(pt, np.arange(len(conds)) + 0.18 * (i - 1.5), xerr=[pt - lo, hi - pt],
+        axes[0].errorbar(pt, np.arange(len(conds)) + 0.18 * (i - 1.5), xerr=np.vstack([pt - lo, hi - pt]),
                          fmt="o", label=name.replace("_hns", ""), capsize=2)
       axes[0].set_yticks(range(len(conds)), conds, fontsize=7)
       axes[0].set_xlabel("human-normalized score")
@@ -224,7 +224,7 @@ def plot_statistics(stats: pd.DataFrame, path, title: str = ""):
       axes[0].set_title("aggregates over games, 95% CIs", fontsize=9)
       poi = s[(s.metric == "probability_of_improvement") & (s.game == AGGREGATE)]
       pt, lo, hi = (poi[c].to_numpy(np.float64) for c in ("point", "ci_low", "ci_high"))
-      axes[1].errorbar(pt, np.arange(len(poi)), xerr=[pt - lo, hi - pt], fmt="o", capsize=3)
+      axes[1].errorbar(pt, np.arange(len(poi)), xerr=np.vstack([pt - lo, hi - pt]), fmt="o", capsize=3)
       axes[1].axvline(0.5, color="0.5", ls="--")
       axes[1].set_yticks(range(len(poi)), [c.replace(">", " > ") for c in poi.condition], fontsize=7)
       axes[1].set_xlim(0, 1)
