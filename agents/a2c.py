@@ -5,7 +5,7 @@ parallel envs; steps 0..n-1 are the rollout (reward_t, discount_t belong to the 
 of s_t) and step n only supplies s_{t+k} for the bootstrap V(s_{t+k}) (its action, reward and
 discount are ignored), the convention of tf-agents' PPO agents.
 
-Conditions (SPEC.md section 4, entropy-bonus form with tau = 0.01; `regularizer="kl"` gives the
+Conditions (docs/protocol.md section 4, entropy-bonus form with tau = 0.01; `regularizer="kl"` gives the
 KL-penalty form, replacing +tau*H by -tau*KL):
 - `A2CNaiveAgent` (`a2c_1step`, eq. 79; openai/baselines A2C): the return carries rewards only.
 - `A2CProperAgent` (`a2c_proper`, eq. 80, 36, 52-54): the return carries the entropy bonuses
@@ -13,7 +13,7 @@ KL-penalty form, replacing +tau*H by -tau*KL):
 Both keep the local -tau*H_t gradient term. The only difference is `_return_bonus`.
 
 loss = mean_{b,t} [ -log pi(a_t|s_t) * sg(R_t - V(s_t)) - tau*H_t + c * 0.5 * (R_t - V(s_t))^2 ]
-(openai/baselines writes the value term as vf_coef * mean((R - V)^2); SPEC's c * 0.5 * (.)^2
+(openai/baselines writes the value term as vf_coef * mean((R - V)^2); the paper's c * 0.5 * (.)^2
 with c = 0.5 is the form whose gradient c * (V - R) matches the soft-Q condition of Sec. 6.3.)
 """
 from __future__ import annotations

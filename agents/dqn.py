@@ -3,7 +3,7 @@
 Everything but the backup target is tf-agents' `DqnAgent`: epsilon-greedy collection, target
 network Qbar, Huber TD loss, optimizer, n-step returns (`n_step_update`). Like tf-agents'
 `DdqnAgent`, each condition overrides only `_compute_next_q_values`, i.e. the value of the next
-state that the target bootstraps from (SPEC.md section 4):
+state that the target bootstraps from (docs/protocol.md section 4):
 
     dqn          (eq. 81)  y = r + gamma * max_a' Qbar(s', a')
     soft_dqn_kl  (eq. 82)  y = r + gamma * tau * (logsumexp_a' Qbar(s', a') / tau - log|A|)

@@ -1,4 +1,4 @@
-"""Replay for Figure 2, built on tf-agents' Python replay buffers (SPEC.md section 5).
+"""Replay for Figure 2, built on tf-agents' Python replay buffers (docs/protocol.md section 5).
 
 `FrameStackReplayBuffer`: a 1M-transition replay of stacked uint8 (4, 84, 84) observations would
 need 28 GB; consecutive stacks share 3 of their 4 frames. tf-agents' `PyHashedReplayBuffer`

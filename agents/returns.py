@@ -1,4 +1,4 @@
-"""n-step returns over a rollout, and the entropy / KL of a Boltzmann policy (SPEC.md sections 3-4).
+"""n-step returns over a rollout, and the entropy / KL of a Boltzmann policy (docs/protocol.md sections 3-4).
 
 Shapes: [B, T] for per-step quantities (B parallel envs, T rollout steps), [B] for bootstraps.
 `discounts` are gamma * (1 - done_t): zero after a terminal, so nothing is bootstrapped through it.

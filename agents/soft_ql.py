@@ -1,7 +1,7 @@
 """`soft_ql` of Figure 3 (Sec. 6.3): soft Q-learning in the A2C framework, as a tf-agents TFAgent.
 
 Same network, rollouts, optimizer and hyperparameters as A2C; only the update rule differs.
-Q is parameterized dueling-style by the A2C network (eq. 46-47, SPEC.md section 4):
+Q is parameterized dueling-style by the A2C network (eq. 46-47, docs/protocol.md section 4):
 
     Q(s, a) = V(s) + tau * log pi(a|s)            (KL form: + tau * log(pi(a|s) / pibar(a)))
 

@@ -1,4 +1,4 @@
-"""Builds the tf-agents agent of a condition: one agent class per paper condition (SPEC section 4)."""
+"""Builds the tf-agents agent of a condition: one agent class per paper condition (docs/protocol.md section 4)."""
 from __future__ import annotations
 
 from typing import Dict

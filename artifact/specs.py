@@ -1,6 +1,6 @@
 """Experiment specs: one readable spec per figure, flat hyperparameter dicts with sources and units.
 
-Units: "frames" are emulator frames = 4 x agent steps (SPEC.md section 2). Budgets are per run,
+Units: "frames" are emulator frames = 4 x agent steps (docs/protocol.md section 2). Budgets are per run,
 i.e. per (figure, game, condition, seed), summed over the run's parallel envs.
 """
 from __future__ import annotations
@@ -136,7 +136,7 @@ SCALES: Dict[str, Scale] = {
     # target schedules shrink with the budget so that every condition trains.
     "smoke": Scale("smoke", frames={"a2c": 6_400, "dqn": 1_200}, eval_games=2, eval_max_frames=500,
                    evals_per_run=5, replay_capacity=20_000, shrink_dqn_schedules=True),
-    # short: a budget where published curves have left random play on most games (SPEC section 8:
+    # short: a budget where published curves have left random play on most games (docs/protocol.md section 8:
     # SB3-zoo A2C at 10M frames, Dopamine DQN at 10M); the paper's schedules, evaluation games
     # capped at 27,000 frames (7.5 minutes of play) to keep evaluation under ~10% of the run.
     "short": Scale("short", frames={"a2c": 10_000_000, "dqn": 5_000_000}, eval_games=8,

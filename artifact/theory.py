@@ -3,7 +3,7 @@
 Each check computes both sides of an identity with autodiff and returns the max abs error, the
 size of the terms compared, and a *contrast*: a quantity that must NOT vanish (a per-sample
 version that only agrees in expectation, or a different update direction), so that a check
-cannot pass vacuously. Notation as SPEC.md section 3: Q = V + tau*log(pi/pibar), pibar uniform,
+cannot pass vacuously. Notation as docs/protocol.md section 3: Q = V + tau*log(pi/pibar), pibar uniform,
 lr(a) = log(pi(a)/pibar(a)), KL = sum_a pi(a) lr(a).
 
 - `check_bandit` (Sec. 2, eq. 7): E_{a~pi} grad 0.5*(Q(a) - r(a))^2

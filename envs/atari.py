@@ -1,4 +1,4 @@
-"""Real Atari (ale-py ROMs) as a batched tf-agents environment with the SPEC section 2 protocol.
+"""Real Atari (ale-py ROMs) as a batched tf-agents environment with the docs/protocol.md section 2 protocol.
 
 DeepMind preprocessing as openai/baselines `atari_wrappers`, done in C++ by
 `ale_py.vector_env.AtariVectorEnv`: 1..30 no-op starts, frameskip 4 with a max-pool over the
@@ -82,7 +82,7 @@ def make_atari_env(game: str, num_envs: int = 16, seed=0, *,
   `life_loss_terminal=False` gives whole-game episodes (used for evaluation). With
   `life_loss_terminal=True` (training) FIRE is also pressed on the first step of every new life
   in games whose action 1 is FIRE, as baselines' `FireResetEnv` under `EpisodicLifeEnv` does.
-  `max_frames_per_game`: the game cap in emulator frames (108,000 = 30 min, SPEC section 2).
+  `max_frames_per_game`: the game cap in emulator frames (108,000 = 30 min, docs/protocol.md section 2).
   `reuse`: take an identical closed env from this process's pool if there is one (it is reset
   with `seed` on first use, like a new one).
   Raises ValueError for an unknown game (message lists the valid ones) or num_envs < 1.

@@ -1,6 +1,6 @@
 """A batched tf-agents `PyEnvironment` over a gymnasium vector env in SAME_STEP autoreset mode.
 
-tf-agents 0.19 ships no gymnasium wrapper, so this is the adapter (SPEC.md section 1).
+tf-agents 0.19 ships no gymnasium wrapper, so this is the adapter (docs/protocol.md section 1).
 
 Semantics (one convention for every agent in this repo):
 - Every `step(action)` advances every sub-environment once: there is no tf-agents "reset step"
@@ -12,7 +12,7 @@ Semantics (one convention for every agent in this repo):
 - `step_type` is FIRST on the time step returned by `reset()` and MID afterwards. Terminals are
   carried by the discount alone so that tf-agents' `DqnAgent` (which masks transitions that
   *start* on a LAST step) keeps every real transition.
-- `reward` is what the agent learns from (sign-clipped for Atari, SPEC section 2); the raw game
+- `reward` is what the agent learns from (sign-clipped for Atari, docs/protocol.md section 2); the raw game
   score of every finished *game* is collected separately (`pop_finished_games`).
 """
 from __future__ import annotations
@@ -49,7 +49,7 @@ class BatchedGymnasiumEnv(py_environment.PyEnvironment):
   Args:
     vector_env: a gymnasium vector env constructed with SAME_STEP autoreset; discrete actions.
     observation_spec: `array_spec` of one observation (e.g. uint8 (4, 84, 84)).
-    clip_rewards: learn from sign(r) (SPEC section 2, baselines `ClipRewardEnv`).
+    clip_rewards: learn from sign(r) (docs/protocol.md section 2, baselines `ClipRewardEnv`).
     game_over_fn: tells a game over from a life loss; default: every terminal is a game over.
     frames_per_step: emulator frames per agent step (4 for Atari's frameskip, 1 otherwise).
     seed: seeds the first reset: an int (gymnasium/ale-py: sub-env i gets seed + i), a sequence

@@ -1,5 +1,8 @@
-# Sourced by run_all.sh and test.sh: create .venv from requirements.txt if missing or stale.
-if [ ! -x .venv/bin/python ] || [ ! -f .venv/.installed ] || [ requirements.txt -nt .venv/.installed ]; then
+# Sourced by run_all.sh and test.sh: create .venv from requirements.txt if missing or stale, and
+# install this repository into it (`pip install -e .`: `import agents, envs, artifact` from any
+# directory, and the `pg-softq` command, the same as ./run_all.sh).
+if [ ! -x .venv/bin/python ] || [ ! -f .venv/.installed ] || [ requirements.txt -nt .venv/.installed ] \
+   || [ pyproject.toml -nt .venv/.installed ]; then
   PY=""
   for c in python3.11 python3 python; do
     if command -v "$c" >/dev/null 2>&1 && "$c" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)'; then
@@ -7,13 +10,18 @@ if [ ! -x .venv/bin/python ] || [ ! -f .venv/.installed ] || [ requirements.txt 
     fi
   done
   if [ -z "$PY" ]; then
-    echo "error: Python 3.11 is required (TF 2.15 and tf-agents 0.19; see SPEC section 1)" >&2
+    echo "error: Python 3.11 is required (TF 2.15 and tf-agents 0.19; see docs/protocol.md section 1)" >&2
     exit 2
   fi
   echo "== creating .venv with $PY and installing requirements.txt (first use only)"
   "$PY" -m venv .venv
-  .venv/bin/pip install --quiet --upgrade pip
-  .venv/bin/pip install --quiet -r requirements.txt
+  # pip's own notices go to a log, shown only if an install fails
+  log=.venv/pip-install.log
+  { .venv/bin/pip install --quiet --upgrade pip setuptools \
+    && .venv/bin/pip install --quiet -r requirements.txt \
+    && .venv/bin/pip install --quiet --no-deps --no-build-isolation -e . ; } >"$log" 2>&1 \
+    || { cat "$log" >&2; echo "error: installing requirements.txt failed (log: $log)" >&2; exit 1; }
   touch .venv/.installed
+  echo "== .venv ready"
 fi
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"

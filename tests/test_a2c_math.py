@@ -1,5 +1,5 @@
 """Exact-math tests: the n-step returns and losses of a2c_1step, a2c_proper (pg) and soft_ql
-against hand-written numpy references of SPEC.md section 4."""
+against hand-written numpy references of docs/protocol.md section 4."""
 import math
 
 import numpy as np
@@ -42,7 +42,7 @@ def to_terms(d):
 
 
 def numpy_returns(rewards, bonus, done, bootstrap):
-  """SPEC: R_t = sum_{d<k} gamma^d (r_{t+d} + bonus_{t+d}) + gamma^k V(s_{t+k}), cut at terminals."""
+  """protocol: R_t = sum_{d<k} gamma^d (r_{t+d} + bonus_{t+d}) + gamma^k V(s_{t+k}), cut at terminals."""
   B, T = rewards.shape
   R = np.zeros((B, T))
   for b in range(B):

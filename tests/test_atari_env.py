@@ -1,5 +1,5 @@
 """The Atari adapter on real ROMs (ale-py): shapes, dtypes, step types, clipped vs raw rewards,
-life loss vs game over (SPEC.md section 2)."""
+life loss vs game over (docs/protocol.md section 2)."""
 import numpy as np
 import pytest
 from tf_agents.trajectories import time_step as ts

@@ -1,4 +1,4 @@
-"""Exact-math tests of Figure 2's backup targets (SPEC.md section 4, eq. 81-83), through the
+"""Exact-math tests of Figure 2's backup targets (docs/protocol.md section 4, eq. 81-83), through the
 real tf-agents `DqnAgent` loss: the Q network used here returns its observation as the Q values,
 so every target can be computed by hand."""
 import math
