@@ -24,7 +24,7 @@ import tensorflow as tf
 from tf_agents.agents import tf_agent
 
 from agents.policies import CategoricalPolicy
-from agents.returns import discounted_sum, entropy_and_kl
+from agents import losses
 
 
 class RolloutTerms(NamedTuple):
@@ -91,20 +91,14 @@ class A2CAgentBase(tf_agent.TFAgent):
 
   def n_step_returns(self, terms: RolloutTerms):
     """R_t = sum_{d<k} gamma^d (r_{t+d} + bonus_{t+d}) + gamma^k V(s_{t+k}), stop-gradiented. [B, T]."""
-    bonus = tf.stop_gradient(self._return_bonus(terms))
-    return tf.stop_gradient(discounted_sum(terms.rewards + bonus, terms.discounts,
-                                           tf.stop_gradient(terms.bootstrap)))
+    return losses.n_step_returns(terms.rewards, self._return_bonus(terms), terms.discounts,
+                                 terms.bootstrap)
 
   def _loss_from_terms(self, terms: RolloutTerms):
     """eq. (79)/(80): policy-gradient term + local regularizer gradient + value regression."""
-    returns = self.n_step_returns(terms)
-    advantages = tf.stop_gradient(returns - terms.values)
-    pg_loss = -tf.reduce_mean(terms.log_pi_a * advantages)
-    reg_loss = -tf.reduce_mean(self._regularizer(terms))      # -tau*H_t (or +tau*KL_t)
-    value_loss = tf.reduce_mean(0.5 * tf.square(returns - terms.values))
-    total = pg_loss + reg_loss + self.value_coef * value_loss
-    return total, dict(pg_loss=pg_loss, regularizer_loss=reg_loss, value_loss=value_loss,
-                       entropy=tf.reduce_mean(terms.entropy))
+    total, parts = losses.a2c_loss(terms.log_pi_a, terms.values, self.n_step_returns(terms),
+                                   self._regularizer(terms), self.value_coef)
+    return total, dict(parts, entropy=tf.reduce_mean(terms.entropy))
 
   # --- tf-agents plumbing -------------------------------------------------------------------
   def rollout_terms(self, experience, training: bool = True) -> RolloutTerms:
@@ -119,7 +113,7 @@ class A2CAgentBase(tf_agent.TFAgent):
     bootstrap = tf.stop_gradient(bootstrap)
     logits = tf.reshape(logits, [B, T, -1])
     values = tf.reshape(values, [B, T])
-    log_pi, entropy, kl = entropy_and_kl(logits)
+    log_pi, entropy, kl = losses.entropy_and_kl(logits)
     actions = tf.cast(experience.action[:, :-1], tf.int32)
     log_pi_a = tf.gather(log_pi, actions, batch_dims=2)
     dtype = values.dtype

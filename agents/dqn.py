@@ -16,29 +16,13 @@ episodes). `tf.reduce_logsumexp` is the numerically stable logsumexp (max-shifte
 """
 from __future__ import annotations
 
-import math
-
-import tensorflow as tf
 from tf_agents.agents.dqn import dqn_agent
 
-
-def hard_value(q):
-  """max_a Q(s, a). q: float [B, |A|] -> [B]."""
-  return tf.reduce_max(q, axis=-1)
+from agents.losses import hard_value, soft_value_ent, soft_value_kl  # noqa: F401 (re-exported)
 
 
-def soft_value_ent(q, tau: float):
-  """Entropy form (eq. 83): tau * logsumexp_a Q(s, a) / tau. q: float [B, |A|] -> [B]."""
-  return tau * tf.reduce_logsumexp(q / tau, axis=-1)
-
-
-def soft_value_kl(q, tau: float):
-  """KL form (eq. 82): tau * (logsumexp_a Q(s, a) / tau - log|A|). q: float [B, |A|] -> [B]."""
-  return tau * (tf.reduce_logsumexp(q / tau, axis=-1) - math.log(q.shape[-1]))
-
-
-class DQNAgent(dqn_agent.DqnAgent):
-  """`dqn` (eq. 81). Same constructor as tf-agents' `DqnAgent`."""
+class StandardDQNAgent(dqn_agent.DqnAgent):
+  """`dqn` (eq. 81), the paper's "standard DQN" target. Same constructor as tf-agents' `DqnAgent`."""
 
   def next_state_value(self, target_q):
     """The backup's value of s' from the target network's Q values [B, |A|] -> [B]."""
@@ -51,7 +35,7 @@ class DQNAgent(dqn_agent.DqnAgent):
     return self.next_state_value(target_q)
 
 
-class DQNNStepAgent(DQNAgent):
+class DQNNStepAgent(StandardDQNAgent):
   """`dqn_nstep`: the standard target over a 5-step return (tf-agents `n_step_update=5`):
   y = sum_{d<5} gamma^d r_{t+d} + gamma^5 max_a' Qbar(s_{t+5}, a'), cut at terminals."""
 
@@ -59,7 +43,7 @@ class DQNNStepAgent(DQNAgent):
     super().__init__(*args, n_step_update=n_step_update, **kwargs)
 
 
-class _SoftDQNAgent(DQNAgent):
+class _SoftDQNAgent(StandardDQNAgent):
   def __init__(self, *args, tau: float, **kwargs):
     if not tau > 0:
       raise ValueError(f"tau must be > 0 for soft Q-learning, got {tau}")

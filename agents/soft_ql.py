@@ -22,12 +22,10 @@ no epsilon-greedy.
 """
 from __future__ import annotations
 
-import math
-
 import tensorflow as tf
 
+from agents import losses
 from agents.a2c import A2CAgentBase, RolloutTerms
-from agents.returns import discounted_sum
 
 
 class SoftQLAgent(A2CAgentBase):
@@ -35,23 +33,18 @@ class SoftQLAgent(A2CAgentBase):
 
   def q_values(self, terms: RolloutTerms):
     """Q(s_t, a_t) = V(s_t) + tau * log pi(a_t|s_t) [+ tau*log|A| in the KL form]; [B, T]."""
-    log_ratio = terms.log_pi_a + (math.log(self._n_actions()) if self.regularizer == "kl" else 0.0)
-    return terms.values + self.tau * log_ratio
+    return losses.soft_q_values(terms.values, terms.log_pi_a, self.tau,
+                                self._n_actions() if self.regularizer == "kl" else 0)
 
   def soft_targets(self, terms: RolloutTerms):
     """y_t of eq. (46-47), stop-gradiented; [B, T]."""
-    reg = tf.stop_gradient(self._regularizer(terms))         # +tau*H_t (or -tau*KL_t)
-    v = tf.stop_gradient(terms.values)
-    v_next = tf.stop_gradient(terms.next_values)
-    delta = terms.rewards + reg + terms.discounts * v_next - v
-    big_delta = discounted_sum(delta, terms.discounts, tf.zeros_like(terms.bootstrap))
-    return tf.stop_gradient(-reg + v + big_delta)
+    return losses.soft_q_targets(terms.rewards, self._regularizer(terms), terms.values,
+                                 terms.next_values, terms.discounts)
 
   def _loss_from_terms(self, terms: RolloutTerms):
     q = self.q_values(terms)
     y = self.soft_targets(terms)
-    td = tf.stop_gradient(q - y)
-    surrogate = tf.reduce_mean(td * (terms.log_pi_a + self.value_coef * terms.values))
+    surrogate = losses.soft_q_surrogate(q, y, terms.log_pi_a, terms.values, self.value_coef)
     return surrogate, dict(q_loss=tf.reduce_mean(0.5 * tf.square(q - y)),
                            entropy=tf.reduce_mean(terms.entropy))
 

@@ -15,7 +15,7 @@ import traceback
 from pathlib import Path
 from typing import List
 
-from artifact.specs import FIGURES, SCALES, make_run_spec
+from artifact.specs import FIGURES, SCALES, make_run_spec, parse_overrides
 
 EPILOG = """
 Grid: every figure's every (game, condition, seed) unless filtered. Budgets per run, in emulator
@@ -54,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--scale", default="smoke", help=f"one of {', '.join(SCALES)} (default smoke)")
   p.add_argument("--figures", default=",".join(map(str, FIGURES)),
                  help="comma-separated figure numbers (default: all, %(default)s)")
-  p.add_argument("--games", default=None, help="comma-separated games, e.g. Pong,Breakout (default: each figure's)")
+  p.add_argument("--games", default=None,
+                 help="comma-separated games, e.g. Pong,Breakout (default: each figure's). Any ALE "
+                      "game works; games the paper did not run are marked [extension] in the reports")
   p.add_argument("--conditions", default=None, help="comma-separated condition names (default: all)")
   p.add_argument("--seeds", default=None, help="comma-separated integer seeds (default: the figure's)")
   p.add_argument("--frames", default=None, help="emulator frames per run, overrides the scale's budget")
@@ -64,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
                  help="runs trained at once in worker processes (default 2: on 2 cores a run's "
                       "single-threaded tracing and saving overlap the other's training)")
   p.add_argument("--no-theory", action="store_true", help="skip the numerical theorem checks")
+  p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                 help="override a hyperparameter of the selected runs (repeatable), e.g. --set lr=3e-4 "
+                      "--set tau=0.05; recorded in each run's config.json. Keys: the A2C / DQN "
+                      "hyperparameters (docs/protocol.md section 5) and condition arguments (tau)")
   p.add_argument("--list", action="store_true", help="print the selected runs and exit")
   p.add_argument("--reports-only", action="store_true",
                  help="train nothing: write the figure, statistics and claims reports from the runs "
@@ -118,15 +124,19 @@ def plan_from_args(args) -> Plan:
     from envs.games import ATARI_GAMES
     for g in games:
       if g not in ATARI_GAMES:
-        fail(f"unknown game {g!r}; valid for the selected figures: {', '.join(all_games)}")
-      if g not in all_games:
-        fail(f"game {g!r} is not in figure(s) {', '.join(map(str, figures))}; valid: {', '.join(all_games)}")
+        fail(f"unknown game {g!r}; the paper's games for the selected figures: {', '.join(all_games)}; "
+             f"any ALE game also works: {', '.join(ATARI_GAMES)}")
   all_conds = [c.name for f in figures for c in FIGURES[f].conditions]
   conds = _csv(args.conditions) if args.conditions else None
   if conds is not None:
     for c in conds:
       if c not in all_conds:
         fail(f"unknown condition {c!r} for figure(s) {', '.join(map(str, figures))}; valid: {', '.join(all_conds)}")
+  selected = [c for f in figures for c in FIGURES[f].conditions if conds is None or c.name in conds]
+  try:
+    overrides = parse_overrides(args.set, selected)
+  except ValueError as e:
+    fail(str(e))
   out = Path(args.out)
   try:
     (out / "runs").mkdir(parents=True, exist_ok=True)
@@ -139,14 +149,18 @@ def plan_from_args(args) -> Plan:
   specs, serves = [], {}
   for f in figures:
     fig = FIGURES[f]
-    for game in fig.games:
-      if games is not None and game not in games:
-        continue
+    # a paper game runs in the selected figures that have it; any other ALE game runs in every
+    # selected figure, as an extension
+    for game in (fig.games if games is None else
+                 [g for g in games if g in fig.games or g not in all_games]):
       for cond in fig.conditions:
         if conds is not None and cond.name not in conds:
           continue
         for seed in (seeds if seeds is not None else fig.seeds):
-          spec = make_run_spec(f, game, cond.name, seed, args.scale, frames)
+          try:
+            spec = make_run_spec(f, game, cond.name, seed, args.scale, frames, overrides)
+          except ValueError as e:
+            fail(str(e))
           rel = spec.relpath()
           if rel not in serves:               # a run shared by two figures is trained once
             specs.append(spec)
@@ -265,6 +279,8 @@ def main(argv=None) -> int:
     for s in plan.specs:
       uses = plan.serves.get(s.relpath(), [])
       note = f"  (one run serving {' and '.join(uses)})" if len(uses) > 1 else ""
+      if s.game not in FIGURES[s.figure].games:
+        note += "  [extension: not a game of the paper's figure]"
       shared += len(uses) > 1
       print(f"{s.relpath()}  frames={s.frames:,}{note}")
     total = sum(s.frames for s in plan.specs)

@@ -1,23 +1,23 @@
-"""Builds the tf-agents agent of a condition: one agent class per paper condition (docs/protocol.md section 4)."""
+"""Builds the tf-agents agent of a condition from its registry entry (`artifact.specs.Condition`):
+the class named there, the family's typed hyperparameters and the condition's agent arguments.
+One agent class per paper condition (docs/protocol.md section 4)."""
 from __future__ import annotations
 
-from typing import Dict
+import importlib
 
 import tensorflow as tf
 from tf_agents.utils import common
 
-from agents.a2c import A2CNaiveAgent, A2CProperAgent, PGAgent
-from agents.dqn import DQNAgent, DQNNStepAgent, SoftDQNEntAgent, SoftDQNKLAgent
 from agents.networks import ActorCriticNetwork, QNetwork
 from agents.optimizers import RMSpropTF1
-from agents.soft_ql import SoftQLAgent
 from artifact.dqn_loop import linear_epsilon
+from artifact.specs import A2CHparams, Condition, DQNHparams
 
-A2C_AGENTS = {"a2c_1step": A2CNaiveAgent, "a2c_proper": A2CProperAgent, "pg": PGAgent,
-              "soft_ql": SoftQLAgent}
-DQN_AGENTS = {"dqn": DQNAgent, "dqn_nstep": DQNNStepAgent, "soft_dqn_ent": SoftDQNEntAgent,
-              "soft_dqn_kl": SoftDQNKLAgent}
-AGENTS = {**A2C_AGENTS, **DQN_AGENTS}
+
+def agent_class(condition: Condition):
+  """The agents/ class a condition names ("module.Class" under `agents`)."""
+  module, name = condition.agent.rsplit(".", 1)
+  return getattr(importlib.import_module(f"agents.{module}"), name)
 
 
 def build_network(family: str, observation_spec, num_actions: int, seed: int):
@@ -27,37 +27,36 @@ def build_network(family: str, observation_spec, num_actions: int, seed: int):
   return net
 
 
-def build_a2c_agent(agent_key: str, time_step_spec, action_spec, observation_spec, num_actions: int,
-                    hp: Dict, total_updates: int, seed: int, policy_seed: int = 0):
+def build_a2c_agent(condition: Condition, time_step_spec, action_spec, observation_spec,
+                    num_actions: int, hp: A2CHparams, total_updates: int, seed: int,
+                    policy_seed: int = 0):
   """A2C-framework agent with TF1-style RMSProp (mean square starts at 1, baselines), lr linearly
   decayed to 0 over `total_updates` updates. `seed`: weights; `policy_seed`: action sampling."""
   net = ActorCriticNetwork(observation_spec, num_actions, seed=seed)
-  lr = tf.keras.optimizers.schedules.PolynomialDecay(hp["lr"], max(1, total_updates), 0.0, power=1.0)
-  opt = RMSpropTF1(lr, rho=hp["rmsprop_rho"], epsilon=hp["rmsprop_eps"])
-  cls = A2C_AGENTS[agent_key]
-  agent = cls(time_step_spec, action_spec, net, opt, gamma=hp["gamma"], tau=hp["tau"],
-              value_coef=hp["value_coef"], max_grad_norm=hp["max_grad_norm"],
-              regularizer=hp["regularizer"], policy_seed=policy_seed,
-              train_step_counter=tf.Variable(0, dtype=tf.int64))
+  lr = tf.keras.optimizers.schedules.PolynomialDecay(hp.lr, max(1, total_updates), 0.0, power=1.0)
+  opt = RMSpropTF1(lr, rho=hp.rmsprop_rho, epsilon=hp.rmsprop_eps)
+  agent = agent_class(condition)(
+      time_step_spec, action_spec, net, opt, gamma=hp.gamma, tau=hp.tau, value_coef=hp.value_coef,
+      max_grad_norm=hp.max_grad_norm, regularizer=hp.regularizer, policy_seed=policy_seed,
+      train_step_counter=tf.Variable(0, dtype=tf.int64), **dict(condition.agent_kwargs))
   agent.initialize()
   return agent
 
 
-def build_dqn_agent(agent_key: str, time_step_spec, action_spec, observation_spec, num_actions: int,
-                    hp: Dict, total_agent_steps: int, seed: int, step_var):
-  """DQN-family agent; epsilon reads `step_var` (agent steps). Target period in agent steps."""
+def build_dqn_agent(condition: Condition, time_step_spec, action_spec, observation_spec,
+                    num_actions: int, hp: DQNHparams, total_agent_steps: int, seed: int, step_var,
+                    agent_kwargs=None):
+  """DQN-family agent; epsilon reads `step_var` (agent steps). Target period in agent steps.
+  `agent_kwargs` (default: the condition's) are passed to the class, e.g. tau of a soft target."""
   net = QNetwork(observation_spec, num_actions, seed=seed)
-  eps = linear_epsilon(step_var, hp["epsilon_start"], hp["epsilon_end"],
-                       int(hp["epsilon_fraction"] * total_agent_steps))
-  kwargs = dict(
-      q_network=net, optimizer=tf.keras.optimizers.Adam(hp["lr"], epsilon=hp["adam_eps"]),
-      epsilon_greedy=eps, n_step_update=int(hp.get("n_step", 1)),
-      target_update_period=max(1, int(hp["target_update_period"]) // int(hp["train_period"])),
-      td_errors_loss_fn=common.element_wise_huber_loss, gamma=hp["gamma"],
-      gradient_clipping=hp["grad_clip"], train_step_counter=tf.Variable(0, dtype=tf.int64))
-  cls = DQN_AGENTS[agent_key]
-  if cls in (SoftDQNEntAgent, SoftDQNKLAgent):
-    kwargs["tau"] = hp["tau"]
-  agent = cls(time_step_spec, action_spec, **kwargs)
+  eps = linear_epsilon(step_var, hp.epsilon_start, hp.epsilon_end,
+                       int(hp.epsilon_fraction * total_agent_steps))
+  kwargs = dict(condition.agent_kwargs if agent_kwargs is None else agent_kwargs)
+  agent = agent_class(condition)(
+      time_step_spec, action_spec, q_network=net,
+      optimizer=tf.keras.optimizers.Adam(hp.lr, epsilon=hp.adam_eps), epsilon_greedy=eps,
+      target_update_period=max(1, hp.target_update_period // hp.train_period),
+      td_errors_loss_fn=common.element_wise_huber_loss, gamma=hp.gamma,
+      gradient_clipping=hp.grad_clip, train_step_counter=tf.Variable(0, dtype=tf.int64), **kwargs)
   agent.initialize()
   return agent

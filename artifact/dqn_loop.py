@@ -39,7 +39,7 @@ class DQNLoop:
   """Drives `agent.collect_policy` in the single-env batched `py_env` and trains from replay.
 
   Args:
-    agent: an `agents.dqn.DQNAgent` (or subclass), built with `epsilon_greedy` reading `step_var`.
+    agent: an `agents.dqn.StandardDQNAgent` (or subclass), built with `epsilon_greedy` reading `step_var`.
     py_env: batched PyEnvironment with batch size 1.
     step_var: tf.Variable(int64) holding the agent-step count (drives the epsilon schedule).
     replay_capacity: transitions kept. batch_size: 32. train_period: agent steps per update (4).

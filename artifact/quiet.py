@@ -54,8 +54,10 @@ class _DropMessages(logging.Filter):
     return not any(n in msg for n in self.needles)
 
 
-# TF's deprecation notice for tf-agents' ReplayBuffer.gather_all (the A2C rollout read, the
-# documented way to read a whole rollout in a traced function) and absl's notice that PolicySaver
-# renames nested argument names ("0/step_type" -> "arg_0_step_type").
-logging.getLogger("tensorflow").addFilter(_DropMessages("gather_all (from tf_agents"))
+# TF's deprecation notices for tf-agents' ReplayBuffer.gather_all (the A2C rollout read, the
+# documented way to read a whole rollout in a traced function) and for tf-agents' own n-step
+# return (`common.discounted_return` calls tf.foldr with back_prop=False; `dqn_nstep`), and
+# absl's notice that PolicySaver renames nested argument names ("0/step_type" -> "arg_0_step_type").
+logging.getLogger("tensorflow").addFilter(_DropMessages(
+    "gather_all (from tf_agents", "calling foldr_v2 (from tensorflow.python.ops.functional_ops) with back_prop=False"))
 logging.getLogger("absl").addFilter(_DropMessages("is not a valid tf.function parameter name"))

@@ -1,4 +1,5 @@
-"""Experiment specs: one readable spec per figure, flat hyperparameter dicts with sources and units.
+"""Experiment specs: the registry (one line per condition in its figure spec), typed hyperparameters
+with sources and units, scales, and the RunSpec that determines a run.
 
 Units: "frames" are emulator frames = 4 x agent steps (docs/protocol.md section 2). Budgets are per run,
 i.e. per (figure, game, condition, seed), summed over the run's parallel envs.
@@ -10,56 +11,117 @@ import json
 from typing import Dict, Optional, Tuple
 
 # --- hyperparameters ---------------------------------------------------------------------------
-A2C_HPARAMS = dict(                 # openai/baselines a2c/a2c.py defaults, paper Sec. 6.1
-    num_envs=16,                    # parallel envs (baselines run_atari num_env=16)
-    n_steps=5,                      # rollout length n, agent steps per env per update
-    gamma=0.99,                     # discount per agent step
-    lr=7e-4,                        # RMSProp learning rate, linearly decayed to 0 over the run
-    rmsprop_rho=0.99,               # RMSProp decay (baselines alpha)
-    rmsprop_eps=1e-5,               # RMSProp epsilon
-    max_grad_norm=0.5,              # global gradient-norm clip
-    value_coef=0.5,                 # c, weight of 0.5*(R - V)^2 (baselines vf_coef)
-    tau=0.01,                       # temperature, nats per agent step (paper Sec. 6.1, 6.3)
-    regularizer="entropy",          # entropy-bonus form (paper Sec. 6.1); "kl" = KL-penalty form
-)
+@dataclasses.dataclass(frozen=True)
+class A2CHparams:
+  """A2C framework (Fig. 1 and 3): openai/baselines `a2c/a2c.py` defaults and paper Sec. 6.1.
 
-DQN_HPARAMS = dict(                 # openai/baselines deepq Atari defaults (run_atari.py, deepq.py)
-    num_envs=1,                     # one env
-    lr=1e-4,                        # Adam learning rate
-    adam_eps=1e-8,                  # Adam epsilon (TF default, as baselines)
-    batch_size=32,                  # transitions per gradient step
-    replay_capacity=1_000_000,      # transitions (frame-deduplicated storage)
-    learning_starts=10_000,         # agent steps of pure collection before the first update
-    train_period=4,                 # agent steps per gradient step
-    target_update_period=1_000,     # agent steps between target-network syncs
-    epsilon_start=1.0,
-    epsilon_end=0.01,
-    epsilon_fraction=0.1,           # epsilon decays linearly over this fraction of the run
-    gamma=0.99,
-    grad_clip=10.0,                 # per-variable gradient-norm clip (baselines grad_norm_clipping)
-    eval_epsilon=0.05,              # epsilon of the evaluation policy (Mnih et al. 2015)
-)
+  Attributes:
+    num_envs: parallel envs (baselines `run_atari` num_env = 16).
+    n_steps: rollout length n, agent steps per env per update (baselines nsteps = 5).
+    gamma: discount per agent step.
+    lr: RMSProp learning rate, linearly decayed to 0 over the run (baselines lr = 7e-4, 'linear').
+    rmsprop_rho: RMSProp decay (baselines alpha = 0.99).
+    rmsprop_eps: RMSProp epsilon, inside the square root (baselines epsilon = 1e-5).
+    max_grad_norm: global gradient-norm clip (baselines max_grad_norm = 0.5).
+    value_coef: c, the weight of 0.5 * (R - V)^2 (baselines vf_coef = 0.5; paper eq. 85-86).
+    tau: temperature, nats per agent step (paper Sec. 6.1, 6.3: 0.01).
+    regularizer: "entropy" (bonus +tau*H, paper Sec. 6.1) or "kl" (penalty -tau*KL to uniform).
+  """
+  num_envs: int = 16
+  n_steps: int = 5
+  gamma: float = 0.99
+  lr: float = 7e-4
+  rmsprop_rho: float = 0.99
+  rmsprop_eps: float = 1e-5
+  max_grad_norm: float = 0.5
+  value_coef: float = 0.5
+  tau: float = 0.01
+  regularizer: str = "entropy"
+
+  def validate(self):
+    if self.regularizer not in ("entropy", "kl"):
+      raise ValueError(f"regularizer must be one of entropy, kl; got {self.regularizer!r}")
+    _positive(self, "num_envs", "n_steps", "lr", "rmsprop_rho", "rmsprop_eps", "max_grad_norm")
+    _in_unit(self, "gamma")
+    if self.tau < 0 or self.value_coef < 0:
+      raise ValueError(f"tau and value_coef must be >= 0; got {self.tau}, {self.value_coef}")
+
+
+@dataclasses.dataclass(frozen=True)
+class DQNHparams:
+  """DQN family (Fig. 2): openai/baselines `deepq` Atari defaults (run_atari.py, deepq.py).
+
+  Attributes:
+    num_envs: environments; the DQN loop runs exactly one (baselines deepq).
+    lr: Adam learning rate (1e-4).
+    adam_eps: Adam epsilon (1e-8, the TF default, as baselines).
+    batch_size: transitions per gradient step (32).
+    replay_capacity: transitions kept (1M; frame-deduplicated storage; capped by the scale).
+    learning_starts: agent steps of pure collection before the first update (10k).
+    train_period: agent steps per gradient step (4).
+    target_update_period: agent steps between target-network syncs (1,000).
+    epsilon_start, epsilon_end: exploration rate, linearly 1.0 -> 0.01 ...
+    epsilon_fraction: ... over this fraction of the run's agent steps (0.1).
+    gamma: discount per agent step (0.99).
+    grad_clip: per-variable gradient-norm clip (baselines grad_norm_clipping = 10).
+    eval_epsilon: epsilon of the evaluation policy (0.05, Mnih et al. 2015).
+  """
+  num_envs: int = 1
+  lr: float = 1e-4
+  adam_eps: float = 1e-8
+  batch_size: int = 32
+  replay_capacity: int = 1_000_000
+  learning_starts: int = 10_000
+  train_period: int = 4
+  target_update_period: int = 1_000
+  epsilon_start: float = 1.0
+  epsilon_end: float = 0.01
+  epsilon_fraction: float = 0.1
+  gamma: float = 0.99
+  grad_clip: float = 10.0
+  eval_epsilon: float = 0.05
+
+  def validate(self):
+    if self.num_envs != 1:
+      raise ValueError(f"num_envs must be 1 for the DQN family (baselines deepq), got {self.num_envs}")
+    _positive(self, "lr", "adam_eps", "batch_size", "replay_capacity", "train_period",
+              "target_update_period", "grad_clip")
+    if self.learning_starts < 0:
+      raise ValueError(f"learning_starts must be >= 0, got {self.learning_starts}")
+    _in_unit(self, "gamma", "epsilon_start", "epsilon_end", "epsilon_fraction", "eval_epsilon")
+
+
+HPARAMS = {"a2c": A2CHparams, "dqn": DQNHparams}
+
+
+def _positive(hp, *names):
+  for n in names:
+    if not getattr(hp, n) > 0:
+      raise ValueError(f"{n} must be > 0, got {getattr(hp, n)!r}")
+
+
+def _in_unit(hp, *names):
+  for n in names:
+    if not 0 <= getattr(hp, n) <= 1:
+      raise ValueError(f"{n} must be in [0, 1], got {getattr(hp, n)!r}")
 
 
 @dataclasses.dataclass(frozen=True)
 class Condition:
-  """One curve of a figure: `name` is the run directory name, `agent` the agents/ class key.
+  """One curve of a figure, registered in one line of its figure spec.
 
+  name: the run directory and report name. agent: the agents/ class ("module.Class"), built by
+  `artifact.conditions`. family: "a2c" (A2C framework) or "dqn". agent_kwargs: what the class
+  needs beyond the family's hyperparameters (e.g. tau of a soft DQN target), as pairs.
   `same_run_as=(figure, condition)`: this curve is the very same run as that one (same network,
   hyperparameters, games and seeds), trained once and reported in both figures.
   """
   name: str
-  agent: str                       # key in artifact.conditions.AGENTS
-  family: str                      # "a2c" (A2C framework) or "dqn"
-  overrides: Tuple[Tuple[str, object], ...] = ()   # hyperparameter overrides, e.g. (("tau", 0.1),)
+  agent: str
+  family: str
+  agent_kwargs: Tuple[Tuple[str, object], ...] = ()
   label: str = ""
   same_run_as: Optional[Tuple[int, str]] = None
-
-  def hparams(self) -> Dict[str, object]:
-    base = A2C_HPARAMS if self.family == "a2c" else DQN_HPARAMS
-    out = dict(base)
-    out.update(dict(self.overrides))
-    return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,27 +152,29 @@ FIGURES: Dict[int, FigureSpec] = {
     1: FigureSpec(
         number=1, title="A2C: entropy bonus only in the gradient vs entropy in the returns",
         section="Sec. 6.1, Fig. 1", games=FIG1_GAMES,
-        conditions=(Condition("a2c_1step", "a2c_1step", "a2c", label="A2C, 1-step entropy bonus (eq. 79)"),
-                    Condition("a2c_proper", "a2c_proper", "a2c", label="A2C, entropy in returns (eq. 80)")),
+        conditions=(
+            Condition("a2c_1step", "a2c.A2CNaiveAgent", "a2c", label="A2C, 1-step entropy bonus (eq. 79)"),
+            Condition("a2c_proper", "a2c.A2CProperAgent", "a2c", label="A2C, entropy in returns (eq. 80)")),
         seeds=(0, 1, 2), paper_frames=320_000_000, pairs=(("a2c_proper", "a2c_1step"),)),
     2: FigureSpec(
         number=2, title="DQN: standard vs soft Q-learning targets",
         section="Sec. 6.2, Fig. 2", games=FIG2_GAMES,
-        conditions=(Condition("dqn", "dqn", "dqn", label="DQN (eq. 81)"),
-                    Condition("dqn_nstep", "dqn_nstep", "dqn", (("n_step", 5),), "5-step DQN"),
-                    Condition("soft_dqn_ent_0.1", "soft_dqn_ent", "dqn", (("tau", 0.1),), "soft, entropy, tau=0.1 (eq. 83)"),
-                    Condition("soft_dqn_kl_0.1", "soft_dqn_kl", "dqn", (("tau", 0.1),), "soft, KL, tau=0.1 (eq. 82)"),
-                    Condition("soft_dqn_ent_0.01", "soft_dqn_ent", "dqn", (("tau", 0.01),), "soft, entropy, tau=0.01 (eq. 83)"),
-                    Condition("soft_dqn_kl_0.01", "soft_dqn_kl", "dqn", (("tau", 0.01),), "soft, KL, tau=0.01 (eq. 82)")),
+        conditions=(
+            Condition("dqn", "dqn.StandardDQNAgent", "dqn", label="DQN (eq. 81)"),
+            Condition("dqn_nstep", "dqn.DQNNStepAgent", "dqn", label="5-step DQN"),
+            Condition("soft_dqn_ent_0.1", "dqn.SoftDQNEntAgent", "dqn", (("tau", 0.1),), "soft, entropy, tau=0.1 (eq. 83)"),
+            Condition("soft_dqn_kl_0.1", "dqn.SoftDQNKLAgent", "dqn", (("tau", 0.1),), "soft, KL, tau=0.1 (eq. 82)"),
+            Condition("soft_dqn_ent_0.01", "dqn.SoftDQNEntAgent", "dqn", (("tau", 0.01),), "soft, entropy, tau=0.01 (eq. 83)"),
+            Condition("soft_dqn_kl_0.01", "dqn.SoftDQNKLAgent", "dqn", (("tau", 0.01),), "soft, KL, tau=0.01 (eq. 82)")),
         seeds=(0, 1), paper_frames=40_000_000,
         pairs=(("soft_dqn_ent_0.1", "dqn"), ("soft_dqn_ent_0.1", "soft_dqn_kl_0.1"),
                ("dqn_nstep", "dqn"), ("soft_dqn_ent_0.01", "dqn"), ("soft_dqn_ent_0.01", "soft_dqn_kl_0.01"))),
     3: FigureSpec(
         number=3, title="Policy gradient vs soft Q-learning in the A2C framework",
         section="Sec. 6.3, Fig. 3", games=FIG1_GAMES,
-        conditions=(Condition("pg", "pg", "a2c", label="PG, entropy in returns",
-                              same_run_as=(1, "a2c_proper")),
-                    Condition("soft_ql", "soft_ql", "a2c", label="soft Q-learning (eq. 46-47)")),
+        conditions=(
+            Condition("pg", "a2c.PGAgent", "a2c", label="PG, entropy in returns", same_run_as=(1, "a2c_proper")),
+            Condition("soft_ql", "soft_ql.SoftQLAgent", "a2c", label="soft Q-learning (eq. 46-47)")),
         seeds=(0, 1, 2), paper_frames=320_000_000, pairs=(("soft_ql", "pg"),)),
 }
 
@@ -157,7 +221,8 @@ class RunSpec:
   seed: int
   frames: int                      # emulator frames to train for
   scale: str
-  hparams: Dict[str, object]
+  hparams: object                  # A2CHparams or DQNHparams
+  agent_kwargs: Dict[str, object]  # the condition's extra agent arguments (e.g. tau of soft DQN)
   eval_games: int                  # games per evaluation (played in parallel)
   eval_max_frames: int             # cap per evaluation game, emulator frames
   evals_per_run: int               # evaluations, evenly spaced; the last one at the end
@@ -170,6 +235,10 @@ class RunSpec:
   def agent(self) -> str:
     return FIGURES[self.figure].condition(self.condition).agent
 
+  @property
+  def condition_spec(self) -> Condition:
+    return FIGURES[self.figure].condition(self.condition)
+
   def relpath(self) -> str:
     return f"figure{self.figure}/{self.game}/{self.condition}/seed{self.seed}"
 
@@ -178,14 +247,17 @@ class RunSpec:
 
 
 def make_run_spec(figure: int, game: str, condition: str, seed: int, scale: str,
-                  frames: Optional[int] = None, **hparam_overrides) -> RunSpec:
+                  frames: Optional[int] = None, overrides: Optional[Dict[str, object]] = None) -> RunSpec:
   """Builds the RunSpec of one run at a scale; `frames` overrides the scale's budget.
 
   A condition with `same_run_as` returns the spec of that run (Figure 3's `pg` is Figure 1's
   `a2c_proper`). Epsilon always decays over the first 10% of the run's agent steps. At smoke scale
-  the DQN schedules also shrink with the budget: learning starts after 10% of the agent steps and
-  the target syncs every min(1,000, 5% of the agent steps) agent steps (at least `train_period`).
-  Raises ValueError for an unknown figure, condition or scale, or frames <= 0.
+  the DQN schedules also shrink with the budget: learning starts after max(batch + 8, 10% of the
+  agent steps) and the target syncs every min(1,000, 5% of the agent steps) agent steps (at least
+  `train_period`). `overrides` ({key: value}, from `--set`) replace hyperparameters of the run's
+  family or the condition's agent arguments, after the scale's rules; keys that belong to neither
+  are ignored here (`parse_overrides` rejects keys that belong to no selected run).
+  Raises ValueError for an unknown figure, condition or scale, frames <= 0, or a bad value.
   """
   if figure not in FIGURES:
     raise ValueError(f"unknown figure {figure!r}; valid: {', '.join(map(str, FIGURES))}")
@@ -195,21 +267,84 @@ def make_run_spec(figure: int, game: str, condition: str, seed: int, scale: str,
   cond = fig.condition(condition)
   if cond.same_run_as is not None:
     src_figure, src_condition = cond.same_run_as
-    return make_run_spec(src_figure, game, src_condition, seed, scale, frames, **hparam_overrides)
+    return make_run_spec(src_figure, game, src_condition, seed, scale, frames, overrides)
   sc = SCALES[scale]
   if frames is None:
     frames = sc.frames_for(fig, cond.family)
   if int(frames) <= 0:
     raise ValueError(f"frames must be > 0, got {frames}")
-  hp = cond.hparams()
+  hp = HPARAMS[cond.family]()
   if cond.family == "dqn":
     steps = int(frames) // 4
     if sc.replay_capacity:
-      hp["replay_capacity"] = min(hp["replay_capacity"], sc.replay_capacity)
+      hp = dataclasses.replace(hp, replay_capacity=min(hp.replay_capacity, sc.replay_capacity))
     if sc.shrink_dqn_schedules:
-      hp["learning_starts"] = max(hp["batch_size"] + 8, steps // 10)
-      hp["target_update_period"] = max(hp["train_period"], min(hp["target_update_period"], steps // 20))
-  hp.update(hparam_overrides)
+      hp = dataclasses.replace(
+          hp, learning_starts=max(hp.batch_size + 8, steps // 10),
+          target_update_period=max(hp.train_period, min(hp.target_update_period, steps // 20)))
+  kwargs = dict(cond.agent_kwargs)
+  overrides = overrides or {}
+  fields = {f.name for f in dataclasses.fields(hp)}
+  hp = dataclasses.replace(hp, **{k: v for k, v in overrides.items() if k in fields})
+  kwargs.update({k: v for k, v in overrides.items() if k in kwargs})
+  hp.validate()
   return RunSpec(figure=figure, game=game, condition=condition, seed=int(seed), frames=int(frames),
-                 scale=scale, hparams=hp, eval_games=sc.eval_games,
+                 scale=scale, hparams=hp, agent_kwargs=kwargs, eval_games=sc.eval_games,
                  eval_max_frames=sc.eval_max_frames, evals_per_run=sc.evals_per_run)
+
+
+def settable_keys(conditions) -> Dict[str, type]:
+  """{key: type} that `--set` accepts for the given Conditions: their families' hyperparameter
+  fields and their agent arguments."""
+  keys: Dict[str, type] = {}
+  for c in conditions:
+    for f in dataclasses.fields(HPARAMS[c.family]):
+      keys[f.name] = type(getattr(HPARAMS[c.family](), f.name))
+    for k, v in c.agent_kwargs:
+      keys[k] = type(v)
+  return keys
+
+
+def parse_overrides(items, conditions) -> Dict[str, object]:
+  """Parses `--set key=value` items against `settable_keys(conditions)`.
+
+  Raises ValueError naming the bad item and the valid keys (unknown key, no '=', or a value
+  that does not parse as the key's type)."""
+  valid = settable_keys(conditions)
+  out: Dict[str, object] = {}
+  for item in items or []:
+    if "=" not in item:
+      raise ValueError(f"--set {item!r}: expected key=value")
+    key, raw = (x.strip() for x in item.split("=", 1))
+    if key not in valid:
+      raise ValueError(f"--set {item!r}: unknown key {key!r}; valid for the selected runs: "
+                       f"{', '.join(sorted(valid))}")
+    typ = valid[key]
+    try:
+      value = _parse(typ, raw)
+    except ValueError:
+      raise ValueError(f"--set {item!r}: {key} takes a {typ.__name__}, got {raw!r}") from None
+    out[key] = value
+  return out
+
+
+def _parse(typ, raw: str):
+  """int accepts '1e6' and '1_000' (but not 0.5), float any float literal, str anything."""
+  if typ is int:
+    x = float(raw)
+    if x != int(x):
+      raise ValueError(raw)
+    return int(x)
+  if typ is float:
+    return float(raw)
+  return raw
+
+
+def find_condition(name: str) -> Condition:
+  """The registered Condition called `name` (first figure that has it). Raises ValueError."""
+  for fig in FIGURES.values():
+    for c in fig.conditions:
+      if c.name == name:
+        return c
+  raise ValueError(f"unknown condition {name!r}; valid: "
+                   f"{', '.join(c.name for f in FIGURES.values() for c in f.conditions)}")

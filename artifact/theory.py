@@ -29,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 from tf_agents.specs import array_spec
 
+from agents import losses
 from agents.networks import ActorCriticNetwork
 
 TAU = 0.01          # the paper's temperature in Fig. 1 and 3 (nats)
@@ -59,12 +60,11 @@ def _net(kind: str, num_actions: int, seed: int):
 
 
 def _heads(net, states):
+  """The training code's heads (agents/losses.py): log pi, log(pi/pibar), pi, KL to uniform, V."""
   (logits, values), _ = net(states)
-  log_pi = tf.nn.log_softmax(logits)
+  log_pi, _, kl = losses.entropy_and_kl(logits)
   lr = log_pi + math.log(logits.shape[-1])          # log(pi / pibar), pibar uniform
-  pi = tf.exp(log_pi)
-  kl = tf.reduce_sum(pi * lr, -1)
-  return log_pi, lr, pi, kl, values
+  return log_pi, lr, tf.exp(log_pi), kl, values
 
 
 def check_bandit(tau: float = TAU, num_actions: int = 5, seed: int = 0) -> Dict:
@@ -76,7 +76,7 @@ def check_bandit(tau: float = TAU, num_actions: int = 5, seed: int = 0) -> Dict:
 
   def lhs_terms():
     log_pi, lr, pi, kl, v = _heads(net, states)
-    q = v[0] + tau * lr[0]
+    q = losses.soft_q_values(v[0], log_pi[0], tau, num_actions)   # V + tau*log(pi/pibar)
     return tf.stop_gradient(pi[0]), 0.5 * tf.square(q - r)
 
   with tf.GradientTape() as tape:
@@ -96,7 +96,7 @@ def check_bandit(tau: float = TAU, num_actions: int = 5, seed: int = 0) -> Dict:
     with tf.GradientTape() as tape:
       log_pi, lr, pi, kl, v = _heads(net, states)
       eta = tf.stop_gradient(tf.reduce_sum(pi[0] * r) - tau * kl[0])
-      q = v[0] + tau * lr[0, a]
+      q = losses.soft_q_values(v[0], log_pi[0, a], tau, num_actions)
       diff = (0.5 * tf.square(q - r[a])
               - (-tau * log_pi[0, a] * tf.stop_gradient(r[a] - tau * lr[0, a]) + 0.5 * tf.square(v[0] - eta)))
     contrast = max(contrast, float(np.abs(_flat(tape.gradient(diff, variables), variables)).max()))
@@ -120,7 +120,7 @@ def check_sec4(tau: float = TAU, coef: float = None, network: str = "mlp", num_a
     def sides():
       log_pi, lr, pi, kl, v = _heads(net, st)
       w = tf.stop_gradient(pi[0])                           # weights held constant (eq. 59)
-      q = v[0] + tau * lr[0]
+      q = losses.soft_q_values(v[0], log_pi[0], tau, num_actions)   # V + tau*log(pi/pibar)
       y = tf.stop_gradient(v[0]) + delta[s]
       vhat = tf.stop_gradient(v[0] + tf.reduce_sum(w * delta[s]) - tau * kl[0])
       lhs_a = 0.5 * tf.square(q - y)
@@ -186,7 +186,8 @@ def _small_torso():
 
 
 def check_soft_ql_surrogate(tau: float = TAU, c: float = 0.5, num_actions: int = 6, seed: int = 0) -> Dict:
-  """Surrogate sg(Q - y)*(log pi(a) + c*V) vs 0.5*(Q - y)^2 with gradient scaled 1/tau (adv) and c (V)."""
+  """`agents.losses.soft_q_surrogate` (what SoftQLAgent trains on) vs 0.5*(Q - y)^2 with the
+  gradient scaled 1/tau (advantage stream) and c (V)."""
   net, states = _net("mlp", num_actions, seed)
   rng = np.random.default_rng(seed + 3)
   actions = tf.constant(rng.integers(0, num_actions, size=states.shape[0]))
@@ -195,8 +196,9 @@ def check_soft_ql_surrogate(tau: float = TAU, c: float = 0.5, num_actions: int =
   with tf.GradientTape() as tape:
     log_pi, lr, pi, kl, v = _heads(net, states)
     lp_a = tf.gather(log_pi, actions, batch_dims=1)
-    q = v + tau * lp_a
-    surrogate = tf.reduce_sum(tf.stop_gradient(q - y) * (lp_a + c * v))
+    q = losses.soft_q_values(v[None], lp_a[None], tau)          # [1, N]: the agents' [B, T] layout
+    n = float(states.shape[0])
+    surrogate = n * losses.soft_q_surrogate(q, y[None], lp_a[None], v[None], c)   # mean -> sum
   g_sur = _flat(tape.gradient(surrogate, variables), variables)
   # the scaled squared error: route the gradient through V and tau*log pi separately
   with tf.GradientTape(persistent=True) as tape:

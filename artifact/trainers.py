@@ -87,13 +87,13 @@ class A2CTrainer(Trainer):
 
   def __init__(self, spec: RunSpec, seeds: RunSeeds):
     hp = spec.hparams
-    self._make_envs(spec, hp["num_envs"], seeds)
-    self.frames_per_update = hp["n_steps"] * hp["num_envs"] * self.env.frames_per_step
+    self._make_envs(spec, hp.num_envs, seeds)
+    self.frames_per_update = hp.n_steps * hp.num_envs * self.env.frames_per_step
     total_updates = max(1, math.ceil(spec.frames / self.frames_per_update))
     self.agent = conditions.build_a2c_agent(
-        spec.agent, *self._tf_specs(), self.env.observation_spec(), self.env.num_actions, hp,
+        spec.condition_spec, *self._tf_specs(), self.env.observation_spec(), self.env.num_actions, hp,
         total_updates, seeds.network, policy_seed=seeds.policy)
-    self.loop = A2CLoop(self.agent, self.env, hp["n_steps"])
+    self.loop = A2CLoop(self.agent, self.env, hp.n_steps)
     tf_policy = CategoricalPolicy(self.agent.time_step_spec, self.agent.action_spec,
                                   self.agent.network, seed=seeds.eval_policy)
     self.eval_policy = _Reseedable(CompiledPyPolicy(tf_policy, spec.eval_games), tf_policy.reseed)
@@ -111,19 +111,20 @@ class DQNTrainer(Trainer):
   def __init__(self, spec: RunSpec, seeds: RunSeeds):
     hp = spec.hparams
     self._make_envs(spec, 1, seeds)
-    self.frames_per_update = hp["train_period"] * self.env.frames_per_step
+    self.frames_per_update = hp.train_period * self.env.frames_per_step
     self.step_var = tf.Variable(0, dtype=tf.int64, name="agent_steps")
-    epsilon = linear_epsilon(self.step_var, hp["epsilon_start"], hp["epsilon_end"],
-                             int(hp["epsilon_fraction"] * (spec.frames // self.env.frames_per_step)))
+    epsilon = linear_epsilon(self.step_var, hp.epsilon_start, hp.epsilon_end,
+                             int(hp.epsilon_fraction * (spec.frames // self.env.frames_per_step)))
     self.agent = conditions.build_dqn_agent(
-        spec.agent, *self._tf_specs(), self.env.observation_spec(), self.env.num_actions, hp,
-        spec.frames // self.env.frames_per_step, seeds.network, self.step_var)
-    self._learning_starts = hp["learning_starts"]
-    self.loop = DQNLoop(self.agent, self.env, self.step_var, replay_capacity=hp["replay_capacity"],
-                        batch_size=hp["batch_size"], train_period=hp["train_period"],
-                        learning_starts=hp["learning_starts"], epsilon=epsilon, seed=seeds.replay,
+        spec.condition_spec, *self._tf_specs(), self.env.observation_spec(), self.env.num_actions,
+        hp, spec.frames // self.env.frames_per_step, seeds.network, self.step_var,
+        agent_kwargs=spec.agent_kwargs)
+    self._learning_starts = hp.learning_starts
+    self.loop = DQNLoop(self.agent, self.env, self.step_var, replay_capacity=hp.replay_capacity,
+                        batch_size=hp.batch_size, train_period=hp.train_period,
+                        learning_starts=hp.learning_starts, epsilon=epsilon, seed=seeds.replay,
                         policy_seed=seeds.policy)
-    eval_eps = float(hp["eval_epsilon"])
+    eval_eps = float(hp.eval_epsilon)
     self.eval_policy = EpsilonGreedyPyPolicy(CompiledPyPolicy(self.agent.policy, spec.eval_games),
                                              lambda: eval_eps, self.env.num_actions, seeds.eval_policy)
 
@@ -168,7 +169,7 @@ def _structure_key(spec: RunSpec) -> str:
 def acquire(spec: RunSpec) -> Trainer:
   """A trainer in the start state of `spec`'s run: the cached one for the same structure, reseeded,
   or a new one. Closes any other cached trainer (one trainer's envs alive at a time)."""
-  seeds = run_seeds(spec.seed, spec.hparams["num_envs"] if spec.family == "a2c" else 1)
+  seeds = run_seeds(spec.seed, spec.hparams.num_envs)
   trainer = _CACHE.pop(_structure_key(spec), None)
   close_all()
   if trainer is None:

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from agents.a2c import A2CNaiveAgent, A2CProperAgent, PGAgent, RolloutTerms
 from agents.networks import ActorCriticNetwork
-from agents.returns import discounted_sum, entropy_and_kl
+from agents.losses import discounted_sum, entropy_and_kl
 from agents.soft_ql import SoftQLAgent
 from helpers import specs
 

@@ -10,7 +10,7 @@ from tf_agents.networks import network
 from tf_agents.trajectories import trajectory
 from tf_agents.utils import common
 
-from agents.dqn import (DQNAgent, DQNNStepAgent, SoftDQNEntAgent, SoftDQNKLAgent, hard_value, soft_value_ent,
+from agents.dqn import (StandardDQNAgent, DQNNStepAgent, SoftDQNEntAgent, SoftDQNKLAgent, hard_value, soft_value_ent,
                         soft_value_kl)
 from helpers import specs
 
@@ -63,7 +63,7 @@ def ref_next_value(q_next, kind, tau):
   return tau * (np_lse(q_next / tau) - math.log(A))
 
 
-CASES = [(DQNAgent, "hard", None), (SoftDQNEntAgent, "ent", 0.1), (SoftDQNKLAgent, "kl", 0.1),
+CASES = [(StandardDQNAgent, "hard", None), (SoftDQNEntAgent, "ent", 0.1), (SoftDQNKLAgent, "kl", 0.1),
          (SoftDQNEntAgent, "ent", 0.01), (SoftDQNKLAgent, "kl", 0.01)]
 
 

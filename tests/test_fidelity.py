@@ -16,18 +16,19 @@ from artifact import conditions, runner, trainers
 from artifact.progress import COLUMNS, TIMING_COLUMNS
 from artifact.runner import eval_schedule
 from artifact.seeding import run_seeds
-from artifact.specs import A2C_HPARAMS, FIGURES, SCALES, make_run_spec
+from artifact.specs import A2CHparams, FIGURES, SCALES, find_condition, make_run_spec
 from envs import make_atari_env, make_cartpole_env
 
 REPO = Path(__file__).resolve().parents[1]
+HP = A2CHparams()
 
 
 # --- 1. RMSProp starts its mean square at 1 (TF1 / openai/baselines) ----------------------------
 def _cartpole_a2c():
   env = make_cartpole_env(4, seed=0)
   tf_env = tf_py_environment.TFPyEnvironment(env)
-  agent = conditions.build_a2c_agent("a2c_1step", tf_env.time_step_spec(), tf_env.action_spec(),
-                                     env.observation_spec(), env.num_actions, A2C_HPARAMS,
+  agent = conditions.build_a2c_agent(find_condition("a2c_1step"), tf_env.time_step_spec(),
+                                     tf_env.action_spec(), env.observation_spec(), env.num_actions, HP,
                                      total_updates=100, seed=3)
   rng = np.random.default_rng(0)
   B, T = 4, 6
@@ -45,9 +46,9 @@ def test_first_update_equals_tf1_rmsprop_numpy_reference():
   before = [v.numpy().astype(np.float64) for v in variables]
   with tf.GradientTape() as tape:
     loss = agent._loss(exp, training=True).loss
-  grads, _ = tf.clip_by_global_norm(tape.gradient(loss, variables), A2C_HPARAMS["max_grad_norm"])
+  grads, _ = tf.clip_by_global_norm(tape.gradient(loss, variables), HP.max_grad_norm)
   agent.train(exp)
-  lr, rho, eps = A2C_HPARAMS["lr"], A2C_HPARAMS["rmsprop_rho"], A2C_HPARAMS["rmsprop_eps"]
+  lr, rho, eps = HP.lr, HP.rmsprop_rho, HP.rmsprop_eps
   for v, b, g in zip(variables, before, grads):
     g = g.numpy().astype(np.float64)
     ms = rho * 1.0 + (1 - rho) * g ** 2              # TF1 RMSPropOptimizer: ms starts at 1
@@ -177,8 +178,8 @@ def test_every_run_has_at_least_five_evaluations(scale):
   for f, fig in FIGURES.items():
     cond = fig.conditions[0]
     spec = make_run_spec(f, fig.games[0], cond.name, 0, scale)
-    per_update = (spec.hparams["n_steps"] * spec.hparams["num_envs"] * 4 if cond.family == "a2c"
-                  else spec.hparams["train_period"] * 4)
+    per_update = (spec.hparams.n_steps * spec.hparams.num_envs * 4 if cond.family == "a2c"
+                  else spec.hparams.train_period * 4)
     updates = -(-spec.frames // per_update)
     at = eval_schedule(updates, spec.evals_per_run)
     assert len(at) >= 5 and at[-1] == updates, (scale, f)

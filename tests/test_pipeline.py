@@ -85,7 +85,11 @@ def test_a_different_config_in_the_same_dir_is_refused(out):
 @pytest.mark.parametrize("argv,needle", [
     (["--figures", "4"], "unknown figure '4'; valid: 1, 2, 3"),
     (["--games", "Pongg"], "unknown game 'Pongg'"),
-    (["--figures", "2", "--games", "SpaceInvaders"], "not in figure(s) 2"),
+    (["--figures", "2", "--games", "Pong", "--set", "nope=1"], "unknown key 'nope'; valid for the selected runs: adam_eps"),
+    (["--figures", "1", "--set", "lr=fast"], "lr takes a float, got 'fast'"),
+    (["--figures", "1", "--set", "n_steps=2.5"], "n_steps takes a int, got '2.5'"),
+    (["--figures", "1", "--set", "gamma=2"], "gamma must be in [0, 1], got 2.0"),
+    (["--figures", "1", "--set", "lr"], "expected key=value"),
     (["--figures", "1", "--conditions", "dqn"], "unknown condition 'dqn' for figure(s) 1; valid: a2c_1step, a2c_proper"),
     (["--scale", "huge"], "unknown scale 'huge'; valid: smoke, short, paper"),
     (["--frames", "-5"], "--frames must be a positive integer"),
