@@ -42,10 +42,11 @@ def bench_env(seconds: float) -> float:
 
 
 def bench_a2c(condition: str, seconds: float) -> float:
-  from artifact.runner import _A2CTrainer
+  from artifact import trainers
   from artifact.specs import make_run_spec
   figure = 3 if condition in ("pg", "soft_ql") else 1
-  trainer = _A2CTrainer(make_run_spec(figure, "Pong", condition, 0, "paper"))
+  trainers.close_all()
+  trainer = trainers.acquire(make_run_spec(figure, "Pong", condition, 0, "paper"))
   for _ in range(5):                       # trace and warm up
     trainer.update()
   return _steady_fps(trainer, seconds)
@@ -63,10 +64,11 @@ def _steady_fps(trainer, seconds: float) -> float:
 
 
 def bench_dqn(seconds: float) -> float:
-  from artifact.runner import _DQNTrainer
+  from artifact import trainers
   from artifact.specs import make_run_spec
-  spec = make_run_spec(2, "Pong", "dqn", 0, "paper", learning_starts=200, replay_capacity=50_000)
-  trainer = _DQNTrainer(spec)
+  spec = make_run_spec(2, "Pong", "dqn", 0, "paper", overrides=dict(learning_starts=200, replay_capacity=50_000))
+  trainers.close_all()
+  trainer = trainers.acquire(spec)
   while trainer.loop.agent_steps < 200 + 40:   # fill past learning_starts, trace the update
     trainer.update()
   return _steady_fps(trainer, seconds)
@@ -75,16 +77,16 @@ def bench_dqn(seconds: float) -> float:
 STARTUP_SNIPPET = """
 import time, sys
 sys.path.insert(0, {root!r})
-from artifact.runner import _A2CTrainer
+from artifact import trainers
 from artifact.specs import make_run_spec
-t = _A2CTrainer(make_run_spec(1, "Pong", "a2c_1step", 0, "smoke"))
+t = trainers.acquire(make_run_spec(1, "Pong", "a2c_1step", 0, "smoke"))
 t.update()
 """
 
 
 def bench_startup() -> float:
   root = str(Path(__file__).resolve().parent.parent)
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONWARNINGS="ignore")
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   t0 = time.time()
   subprocess.run([sys.executable, "-c", STARTUP_SNIPPET.format(root=root)], check=True, env=env,
                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -26,7 +26,7 @@ from artifact.specs import FIGURES  # noqa: E402
 
 # The long format: the progress.csv schema without the per-update loss diagnostics.
 LONG_COLUMNS = [c for c in PROGRESS_COLUMNS if c not in ("loss", "entropy")]
-SUMMARY_COLUMNS = ["figure", "game", "condition", "seeds", "frames", "final_eval_mean",
+SUMMARY_COLUMNS = ["figure", "game", "condition", "extension", "seeds", "frames", "final_eval_mean",
                    "final_eval_std", "final_train_mean", "final_train_std"]
 
 
@@ -72,8 +72,9 @@ def summarize(df: pd.DataFrame, figure: int) -> pd.DataFrame:
               final_train_mean=("final_train", "mean"), final_train_std=("final_train", lambda s: s.std(ddof=0)))
          .reset_index())
   out.insert(0, "figure", figure)
-  if figure == 3:
-    out = out.merge(curve_agreement(df), on="game", how="left")
+  out.insert(3, "extension", ~out["game"].isin(FIGURES[figure].games))   # not a game of the paper
+  if FIGURES[figure].agreement:
+    out = out.merge(curve_agreement(df, *FIGURES[figure].agreement), on="game", how="left")
   return out
 
 
@@ -82,8 +83,9 @@ def _curve_metric(df_game: pd.DataFrame) -> str:
   return "eval_return" if df_game["eval_return"].notna().any() else "train_return"
 
 
-def curve_agreement(df: pd.DataFrame, a: str = "pg", b: str = "soft_ql") -> pd.DataFrame:
-  """Figure 3's "almost identical learning curves", per game.
+def curve_agreement(df: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
+  """A figure's "almost identical learning curves" of conditions a and b (Figure 3: pg and
+  soft_ql, from its spec's `agreement`), per game, on the evaluation curves.
 
   curve_gap: mean over shared frame points of |mean_seeds(a) - mean_seeds(b)|.
   seed_spread: mean over frame points and both conditions of the std between seeds.

@@ -136,6 +136,9 @@ class FigureSpec:
   # (x, y) condition pairs compared by the statistics (probability that x beats y); the first
   # pair of Figure 3 is the "almost identical curves" pair of its summary.
   pairs: Tuple[Tuple[str, str], ...] = ()
+  # (a, b): the figure claims these two conditions' curves are almost identical (Fig. 3's pg and
+  # soft_ql); its summary then reports their curve gap against the seed spread.
+  agreement: Optional[Tuple[str, str]] = None
 
   def condition(self, name: str) -> Condition:
     for c in self.conditions:
@@ -175,7 +178,8 @@ FIGURES: Dict[int, FigureSpec] = {
         conditions=(
             Condition("pg", "a2c.PGAgent", "a2c", label="PG, entropy in returns", same_run_as=(1, "a2c_proper")),
             Condition("soft_ql", "soft_ql.SoftQLAgent", "a2c", label="soft Q-learning (eq. 46-47)")),
-        seeds=(0, 1, 2), paper_frames=320_000_000, pairs=(("soft_ql", "pg"),)),
+        seeds=(0, 1, 2), paper_frames=320_000_000, pairs=(("soft_ql", "pg"),),
+        agreement=("pg", "soft_ql")),
 }
 
 # --- scales ------------------------------------------------------------------------------------

@@ -1,0 +1,136 @@
+"""The experiment layer: scale rules of make_run_spec, --set overrides, the registry, the reports'
+summary and Figure 3 agreement on a hand-made CSV, and the progress schema in the README."""
+import json
+import math
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from artifact import cli, reports, trainers
+from artifact.progress import COLUMNS, SCHEMA
+from artifact.specs import FIGURES, SCALES, A2CHparams, DQNHparams, find_condition, make_run_spec
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+# --- make_run_spec and the scales ------------------------------------------------------------------
+def test_dqn_schedules_at_smoke_scale():
+  spec = make_run_spec(2, "Pong", "dqn", 0, "smoke")            # 1,200 frames = 300 agent steps
+  hp = spec.hparams
+  assert spec.frames == 1_200
+  assert hp.learning_starts == 40                                # max(32 + 8, 300 // 10 = 30)
+  assert hp.target_update_period == 15                           # max(4, min(1000, 300 // 20))
+  assert hp.replay_capacity == 20_000 and hp.epsilon_fraction == 0.1
+  big = make_run_spec(2, "Pong", "dqn", 0, "smoke", frames=4_000_000)   # 1M agent steps
+  assert big.hparams.learning_starts == 100_000                  # 10% of the agent steps
+  assert big.hparams.target_update_period == 1_000               # capped at the paper's 1,000
+
+
+def test_dqn_schedules_at_paper_and_short_scale_are_the_papers():
+  for scale, frames, replay in (("paper", 40_000_000, 1_000_000), ("short", 5_000_000, 250_000)):
+    spec = make_run_spec(2, "Breakout", "soft_dqn_ent_0.1", 1, scale)
+    hp = spec.hparams
+    assert spec.frames == frames and hp.replay_capacity == replay
+    assert hp.learning_starts == 10_000 and hp.target_update_period == 1_000
+    assert (hp.epsilon_start, hp.epsilon_end, hp.epsilon_fraction) == (1.0, 0.01, 0.1)
+    assert spec.agent_kwargs == {"tau": 0.1}
+
+
+def test_a2c_budgets_and_evaluations_per_scale():
+  expect = {"smoke": (6_400, 5, 2, 500), "short": (10_000_000, 10, 8, 27_000),
+            "paper": (320_000_000, 20, 10, 108_000)}
+  for scale, (frames, evals, games, cap) in expect.items():
+    spec = make_run_spec(1, "Qbert", "a2c_1step", 0, scale)
+    assert (spec.frames, spec.evals_per_run, spec.eval_games, spec.eval_max_frames) == (frames, evals, games, cap)
+    assert spec.hparams == A2CHparams()
+  assert set(SCALES) == {"smoke", "short", "paper"}
+
+
+def test_registry_names_one_agent_class_per_condition():
+  from artifact.conditions import agent_class
+  seen = {}
+  for fig in FIGURES.values():
+    for c in fig.conditions:
+      cls = agent_class(c)
+      assert cls.__name__ == c.agent.rsplit(".", 1)[1]
+      seen.setdefault(c.name, cls)
+  assert seen["dqn_nstep"].__name__ == "DQNNStepAgent" and find_condition("dqn_nstep").agent_kwargs == ()
+  assert find_condition("soft_dqn_kl_0.01").agent_kwargs == (("tau", 0.01),)
+
+
+# --- --set ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("condition,figure", [("soft_dqn_kl_0.1", 2), ("soft_ql", 3)])
+def test_set_reaches_the_agent_and_config_json(tmp_path, condition, figure):
+  plan = cli.plan_from_args(cli.build_parser().parse_args(
+      ["--figures", str(figure), "--games", "Pong", "--conditions", condition, "--seeds", "0",
+       "--set", "tau=0.05", "--set", "lr=3e-4", "--out", str(tmp_path)]))
+  (spec,) = plan.specs
+  trainers.close_all()
+  trainer = trainers.acquire(spec)
+  assert trainer.agent.tau == pytest.approx(0.05)
+  lr = trainer.agent._optimizer.learning_rate
+  lr = float(lr(0)) if callable(lr) else float(lr.numpy())
+  assert lr == pytest.approx(3e-4)
+  trainers.close_all()
+  from artifact.runner import Run
+  Run(spec, tmp_path / "run").prepare()
+  cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+  assert cfg["hparams"]["lr"] == pytest.approx(3e-4)
+  tau = cfg["agent_kwargs"]["tau"] if figure == 2 else cfg["hparams"]["tau"]
+  assert tau == pytest.approx(0.05)
+
+
+def test_a_bad_set_key_fails_before_any_work(tmp_path):
+  with pytest.raises(SystemExit) as e:
+    cli.main(["--figures", "1", "--set", "learning_rate=1e-3", "--out", str(tmp_path / "o")])
+  assert "unknown key 'learning_rate'" in str(e.value) and "lr" in str(e.value)
+  assert not (tmp_path / "o").exists()
+
+
+def test_dqn_hparams_validate():
+  with pytest.raises(ValueError, match="num_envs must be 1"):
+    DQNHparams(num_envs=4).validate()
+
+
+# --- reports on a hand-made CSV --------------------------------------------------------------------
+def _hand_made():
+  rows = []
+  # pg and soft_ql on one game, 2 seeds, evaluations at 100 and 200 frames
+  evals = {("pg", 0): (10.0, 20.0), ("pg", 1): (14.0, 24.0),
+           ("soft_ql", 0): (11.0, 23.0), ("soft_ql", 1): (15.0, 25.0)}
+  for (cond, seed), (e1, e2) in evals.items():
+    for fr, ev in ((50, math.nan), (100, e1), (150, math.nan), (200, ev2 := e2)):
+      rows.append(dict(figure=3, game="Seaquest", condition=cond, seed=seed, frames=fr,
+                       train_return=ev if not math.isnan(ev) else 5.0, eval_return=ev))
+  return pd.DataFrame(rows).reindex(columns=reports.LONG_COLUMNS)
+
+
+def test_summarize_and_agreement_on_a_hand_made_csv():
+  df = _hand_made()
+  s = reports.summarize(df, 3).set_index("condition")
+  assert s.loc["pg", "final_eval_mean"] == pytest.approx(22.0)          # (20 + 24) / 2
+  assert s.loc["pg", "final_eval_std"] == pytest.approx(2.0)            # population std
+  assert s.loc["soft_ql", "final_eval_mean"] == pytest.approx(24.0)
+  assert s.loc["pg", "seeds"] == 2 and s.loc["pg", "frames"] == 200 and not s.loc["pg", "extension"]
+  # gap: mean over frames 100 and 200 of |mean pg - mean soft_ql| = (|12 - 13| + |22 - 24|) / 2
+  assert s.loc["pg", "curve_gap"] == pytest.approx(1.5)
+  # spread: mean of the std between seeds at each frame point, both conditions: all 2.0 or 1.0
+  assert s.loc["pg", "seed_spread"] == pytest.approx((2 + 2 + 2 + 1) / 4)
+  assert s.loc["pg", "gap_over_spread"] == pytest.approx(1.5 / 1.75)
+  assert s.loc["pg", "curve_metric"] == "eval_return"
+
+
+def test_extension_games_are_marked():
+  df = _hand_made().assign(game="Tetris")
+  assert reports.summarize(df, 3)["extension"].all()
+
+
+# --- the progress schema, defined once -------------------------------------------------------------
+def test_readme_documents_the_progress_schema():
+  text = README.read_text()
+  table = re.findall(r"^\| `(\w+)` \|", text, flags=re.M)
+  assert [c for c in table if c in COLUMNS] == COLUMNS, "README's progress.csv table != artifact.progress.SCHEMA"
+  assert len(SCHEMA) == len(COLUMNS)
+  assert reports.LONG_COLUMNS == [c for c in COLUMNS if c not in ("loss", "entropy")]
