@@ -177,10 +177,27 @@ def _hms(s: float) -> str:
 
 
 def _init_worker(threads: int):
-  """Worker process setup: share the cores between concurrent runs instead of oversubscribing."""
+  """Worker process setup: share the cores between concurrent runs instead of oversubscribing,
+  and exit when the grid's process is gone (a killed grid must not leave workers training)."""
   import tensorflow as tf
   tf.config.threading.set_intra_op_parallelism_threads(threads)
   tf.config.threading.set_inter_op_parallelism_threads(threads)
+  _exit_with_parent()
+
+
+def _exit_with_parent(poll_s: float = 2.0):
+  """A daemon thread that ends this process when its parent dies (it is re-parented: the ppid
+  changes). Spawned workers are not in the parent's process group on every launcher, so a kill of
+  the grid alone would otherwise leave them training and writing into the run directories."""
+  import threading
+  parent = os.getppid()
+
+  def watch():
+    while True:
+      time.sleep(poll_s)
+      if os.getppid() != parent:
+        os._exit(3)
+  threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _cost(spec) -> float:

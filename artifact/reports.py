@@ -51,6 +51,9 @@ def load_progress(runs_dir, figure: int) -> pd.DataFrame:
   if not frames:
     return pd.DataFrame(columns=LONG_COLUMNS)
   df = pd.concat(frames, ignore_index=True)
+  # one row per (run, frame point): the last written wins (a resumed run never writes a point
+  # twice, but a file written by two processes at once, before run locks existed, could)
+  df = df.drop_duplicates(subset=["game", "condition", "seed", "frames"], keep="last")
   return df.reindex(columns=LONG_COLUMNS).sort_values(["game", "condition", "seed", "frames"]).reset_index(drop=True)
 
 

@@ -68,8 +68,11 @@ class Run:
 
   # --- phases -------------------------------------------------------------------------------------
   def prepare(self) -> Optional[Dict]:
-    """Writes config.json; returns done.json's contents if the run already finished.
-    Raises ValueError if the directory holds a different run's config."""
+    """Takes the run directory's lock, writes config.json; returns done.json's contents if the
+    run already finished. Raises ValueError if the directory holds a different run's config, or
+    RuntimeError if another live process is training this run."""
+    self.dir.mkdir(parents=True, exist_ok=True)
+    self._lock = lock_run_dir(self.dir)
     cfg_path = self.dir / "config.json"
     if cfg_path.exists():
       old, new = json.loads(cfg_path.read_text()), json.loads(self.spec.to_json())
@@ -80,7 +83,6 @@ class Run:
       if (self.dir / "done.json").exists():
         self.log(f"{self.spec.relpath()}: already finished, skipping")
         return json.loads((self.dir / "done.json").read_text())
-    self.dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(cfg_path, self.spec.to_json())
     return None
 
@@ -173,7 +175,16 @@ class Run:
 
   # --- the whole run ----------------------------------------------------------------------------
   def execute(self) -> Dict:
-    """Trains (or resumes, or skips if finished) the run; returns the contents of done.json."""
+    """Trains (or resumes, or skips if finished) the run; returns the contents of done.json.
+    The run directory's lock is released however this ends."""
+    try:
+      return self._execute()
+    finally:
+      lock = getattr(self, "_lock", None)
+      if lock is not None:
+        lock.close()
+
+  def _execute(self) -> Dict:
     finished = self.prepare()
     if finished is not None:
       return finished
@@ -207,6 +218,27 @@ class Run:
              f"  {row['fps']:,.0f} fps  train return {_fmt(row['train_return'])} ({row['train_games']} games)"
              + (f"  eval {_fmt(row['eval_return'])}" if "eval_return" in row else "")
              + f"  eta {eta:,.0f}s")
+
+
+def lock_run_dir(run_dir: Path):
+  """An exclusive `fcntl.flock` on run_dir/.lock, held until the process exits (or the returned
+  file is closed): two processes can never train the same run into the same files. The kernel
+  drops the lock when its holder dies, however it dies. Raises RuntimeError naming the holder."""
+  import fcntl
+  import os
+  f = open(run_dir / ".lock", "a+")
+  try:
+    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  except BlockingIOError:
+    f.seek(0)
+    holder = f.read().strip() or "another process"
+    f.close()
+    raise RuntimeError(f"{run_dir} is being trained by {holder}; wait for it or stop it") from None
+  f.seek(0)
+  f.truncate()
+  f.write(f"pid {os.getpid()}")
+  f.flush()
+  return f
 
 
 def run(spec: RunSpec, run_dir, log: Callable[[str], None] = print, prefix: str = "") -> Dict:

@@ -224,3 +224,21 @@ def test_eval_row_survives_a_kill_before_the_checkpoint(tmp_path, monkeypatch):
   assert rows["frames"].is_unique and rows["frames"].max() == 1600
   assert rows["eval_return"].notna().sum() == 5
   assert json.loads((run_dir / "done.json").read_text())["frames"] == 1600
+
+
+# --- 8. One process per run directory ------------------------------------------------------------
+def test_a_run_directory_is_trained_by_one_process_at_a_time(tmp_path):
+  from artifact.runner import lock_run_dir
+  held = subprocess.Popen([sys.executable, "-c", (
+      "import sys, time; sys.path.insert(0, %r)\n"
+      "from pathlib import Path\nfrom artifact.runner import lock_run_dir\n"
+      "lock = lock_run_dir(Path(%r)); print('locked', flush=True); time.sleep(60)") % (str(REPO), str(tmp_path))],
+      stdout=subprocess.PIPE, text=True)
+  try:
+    assert held.stdout.readline().strip() == "locked"
+    with pytest.raises(RuntimeError, match=f"being trained by pid {held.pid}"):
+      lock_run_dir(tmp_path)
+  finally:
+    held.kill()
+    held.wait()
+  lock_run_dir(tmp_path).close()          # the kernel released the dead holder's lock
