@@ -200,9 +200,24 @@ def _exit_with_parent(poll_s: float = 2.0):
   threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
+# Training frames/s of one run while another runs beside it on the 2-core machine (--jobs 2),
+# evaluation included: A2C framework measured on the Seaquest reference runs (~1,900), DQN from
+# the benchmark's single-run 298 frames/s less the sharing (an estimate). The README quotes these.
+FPS_PER_RUN = {"a2c": 1_900.0, "dqn": 250.0}
+
+
 def _cost(spec) -> float:
-  """Rough seconds a run takes on 2 cores (for the grid eta): ~8 s fixed + frames / family speed."""
-  return 8.0 + spec.frames / (2_500.0 if spec.family == "a2c" else 300.0)
+  """Rough seconds a run takes beside another on 2 cores: ~8 s fixed + frames / family speed."""
+  return 8.0 + spec.frames / FPS_PER_RUN[spec.family]
+
+
+def _grid_cost_line(specs, jobs: int) -> str:
+  seconds = sum(_cost(s) for s in specs)          # one core per run
+  cores = os.cpu_count() or 1
+  wall = seconds / max(1, min(jobs, cores, len(specs) or 1))
+  return (f"estimated cost: {seconds / 3600:,.1f} core-hours; wall time at --jobs {jobs} on this "
+          f"{cores}-core machine ~{_hms(wall)} (at {FPS_PER_RUN['a2c']:,.0f} A2C-framework / "
+          f"{FPS_PER_RUN['dqn']:,.0f} DQN frames/s per run, 2-core machine figures)")
 
 
 def _run_group(group, out: str, progress):
@@ -302,6 +317,7 @@ def main(argv=None) -> int:
       print(f"{s.relpath()}  frames={s.frames:,}{note}")
     total = sum(s.frames for s in plan.specs)
     print(f"{len(plan.specs)} runs ({shared} of them serve two figures), {total:,} frames in all")
+    print(_grid_cost_line(plan.specs, args.jobs))
     return 0
   t0 = time.time()
   failed = []

@@ -120,6 +120,7 @@ def test_list_prints_the_full_default_grid(capsys):
   assert cli.main(["--list"]) == 0
   out = capsys.readouterr().out
   # 144 (figure, game, condition, seed) curves; Figure 3's 18 pg runs are Figure 1's a2c_proper
-  assert "126 runs (18 of them serve two figures)" in out.strip().splitlines()[-1]
+  assert "126 runs (18 of them serve two figures), 432,000 frames in all" in out
+  assert out.strip().splitlines()[-1].startswith("estimated cost: ")
   assert out.count("serving figure 1 a2c_proper and figure 3 pg") == 18
   assert "figure3/Pong/pg" not in out
