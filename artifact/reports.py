@@ -117,7 +117,8 @@ def plot_figure(df: pd.DataFrame, figure: int, path, scale_note: str = ""):
   games += sorted(set(df["game"]) - set(games))          # extension games (not in the paper)
   ncols = min(3, len(games))
   grid_rows = max(1, math.ceil(len(games) / ncols))
-  fig, axes = plt.subplots(2 * grid_rows, ncols, figsize=(4.2 * ncols, 3.0 * 2 * grid_rows),
+  width = max(7.5, 4.2 * ncols)
+  fig, axes = plt.subplots(2 * grid_rows, ncols, figsize=(width, 3.0 * 2 * grid_rows + 0.6),
                            squeeze=False)
   labels = {c.name: c.label or c.name for c in spec.conditions}
   colors = {c.name: f"C{i}" for i, c in enumerate(spec.conditions)}
@@ -162,9 +163,13 @@ def plot_figure(df: pd.DataFrame, figure: int, path, scale_note: str = ""):
     handles.append(plt.Line2D([], [], ls="none", marker="o", mfc="white", mec="0.3"))
     lbls.append("evaluation games stopped by the frame cap")
   if handles:
-    fig.legend(handles, lbls, loc="lower center", ncol=min(3, len(handles)), fontsize=8)
-  fig.suptitle(f"Figure {figure} ({spec.section}): {spec.title}{scale_note}", fontsize=10)
-  fig.tight_layout(rect=(0, 0.06 if handles else 0, 1, 0.96))
+    fig.legend(handles, lbls, loc="lower center", ncol=1 if ncols == 1 else min(3, len(handles)),
+               fontsize=8)
+  import textwrap
+  fig.suptitle(textwrap.fill(f"Figure {figure} ({spec.section}): {spec.title}{scale_note}",
+                             int(width * 13)), fontsize=10)
+  legend_h = (0.035 * len(handles) if ncols == 1 else 0.06) if handles else 0
+  fig.tight_layout(rect=(0, legend_h, 1, 0.95))
   fig.savefig(path)
   plt.close(fig)
 
