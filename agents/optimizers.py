@@ -33,12 +33,13 @@ class RMSpropTF1(tf.keras.optimizers.RMSprop):
       raise ValueError(f"RMSpropTF1 supports momentum=0, centered=False only; got momentum="
                        f"{self.momentum}, centered={self.centered}")
 
-  def build(self, var_list):
-    fresh = not getattr(self, "_built", False)
-    super().build(var_list)
-    if fresh:
-      for v in self._velocities:
-        v.assign(tf.ones_like(v))
+  def add_variable_from_reference(self, model_variable, variable_name, shape=None, initial_value=None):
+    """The mean-square slots ("velocity") are created at 1. Created, not assigned after: a
+    checkpoint restored before the first update (a resumed run) fills the slots as they are
+    created, and an assignment after `build` would overwrite the restored values."""
+    if variable_name == "velocity" and initial_value is None:
+      initial_value = tf.ones(model_variable.shape if shape is None else shape, model_variable.dtype)
+    return super().add_variable_from_reference(model_variable, variable_name, shape, initial_value)
 
   def reset(self):
     """Iterations back to 0 and every mean-square slot back to 1 (the state at build)."""

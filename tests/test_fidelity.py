@@ -242,3 +242,18 @@ def test_a_run_directory_is_trained_by_one_process_at_a_time(tmp_path):
     held.kill()
     held.wait()
   lock_run_dir(tmp_path).close()          # the kernel released the dead holder's lock
+
+
+def test_a_restored_optimizer_keeps_its_checkpointed_mean_squares(tmp_path):
+  from tf_agents.utils import common
+  agent, exp = _cartpole_a2c()
+  for _ in range(3):
+    agent.train(exp)
+  saved = [v.numpy().copy() for v in agent._optimizer._velocities]
+  common.Checkpointer(str(tmp_path), max_to_keep=1, agent=agent).save(global_step=agent.train_step_counter)
+  resumed, _ = _cartpole_a2c()                           # a new process's agent: slots not built
+  common.Checkpointer(str(tmp_path), max_to_keep=1, agent=resumed).initialize_or_restore()
+  resumed._optimizer.build(resumed.network.trainable_variables)
+  assert int(resumed._optimizer.iterations.numpy()) == 3
+  for v, s in zip(resumed._optimizer._velocities, saved):
+    np.testing.assert_array_equal(v.numpy(), s)          # not reset to 1 by the TF1 start value
