@@ -78,6 +78,31 @@ def main(argv=None):
 """
   (dest / "RUN.md").write_text(text)
   print(text)
+  (dest / "SUMMARY.md").write_text(summary(dest))
+  print((dest / "SUMMARY.md").read_text())
+
+
+def summary(dest: Path) -> str:
+  """Markdown: final scores with CIs per condition and the claims' verdicts, for the README."""
+  stats = pd.read_csv(dest / "reports" / "statistics.csv")
+  claims = pd.read_csv(dest / "reports" / "claims.csv")
+  lines = ["| figure | condition | seeds | frames per run | final score: mean [95% CI] | IQM [95% CI] |",
+           "|---|---|---|---|---|---|"]
+  for (fig, cond), g in stats[stats.metric.isin(["final_score_mean", "final_score_iqm"])].groupby(
+      ["figure", "condition"], sort=False):
+    m = g[g.metric == "final_score_mean"].iloc[0]
+    q = g[g.metric == "final_score_iqm"].iloc[0]
+    lines.append(f"| {fig} | `{cond}` | {m.seeds} | {int(m.frames):,} | {m.point:.0f} "
+                 f"[{m.ci_low:.0f}, {m.ci_high:.0f}] | {q.point:.0f} [{q.ci_low:.0f}, {q.ci_high:.0f}] |")
+  poi = stats[(stats.metric == "probability_of_improvement") & (stats.game == "aggregate")]
+  lines += ["", "| pair | P(X > Y) [95% CI] |", "|---|---|"]
+  for _, r in poi.iterrows():
+    lines.append(f"| {r.condition.replace('>', ' > ')} | {r.point:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}] |")
+  lines += ["", "| claim | verdict | statistic | point [95% CI] |", "|---|---|---|---|"]
+  for _, c in claims.iterrows():
+    ci = "" if pd.isna(c.ci_low) else f"{c.point:.3g} [{c.ci_low:.3g}, {c.ci_high:.3g}]"
+    lines.append(f"| {c.claim} | **{c.verdict}** | {c.statistic} | {ci} |")
+  return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
