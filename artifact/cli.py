@@ -11,10 +11,10 @@ import argparse
 import os
 import sys
 import time
-import traceback
 from pathlib import Path
 from typing import List
 
+from artifact.monitor import hms
 from artifact.specs import FIGURES, SCALES, make_run_spec, parse_overrides
 
 EPILOG = """
@@ -65,6 +65,23 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--jobs", type=int, default=2,
                  help="runs trained at once in worker processes (default 2: on 2 cores a run's "
                       "single-threaded tracing and saving overlap the other's training)")
+  p.add_argument("--executor", default="local",
+                 help="local (default: --jobs worker processes on this machine) or ray (each run a "
+                      "Ray task, retried and resumed from its checkpoint if its node dies; README "
+                      "'Running on a Ray cluster')")
+  p.add_argument("--ray-address", default=None, metavar="HOST:PORT",
+                 help="a running Ray cluster's head (ray start --head); default with --executor ray: "
+                      "start a local Ray instance on 127.0.0.1")
+  p.add_argument("--cpus-per-run", type=float, default=None,
+                 help="CPUs a run declares to Ray (default 1) and its TF threads; with --executor "
+                      "local, TF threads per worker (default: cores / --jobs)")
+  p.add_argument("--gpus-per-run", type=float, default=None,
+                 help="GPUs a run declares to Ray, e.g. 0.5 (default 0; --executor ray only)")
+  p.add_argument("--checkpoint-every", type=float, default=300.0, metavar="SECONDS",
+                 help="wall-clock seconds between checkpoints, on top of those at evaluations "
+                      "(default 300): a kill loses at most this much training")
+  p.add_argument("--status-every", type=float, default=15.0, metavar="SECONDS",
+                 help="seconds between the grid's summary lines (default 15)")
   p.add_argument("--no-theory", action="store_true", help="skip the numerical theorem checks")
   p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                  help="override a hyperparameter of the selected runs (repeatable), e.g. --set lr=3e-4 "
@@ -93,6 +110,17 @@ def plan_from_args(args) -> Plan:
 
   if args.jobs < 1:
     fail(f"--jobs must be >= 1, got {args.jobs}")
+  from artifact.executors import EXECUTORS
+  if args.executor not in EXECUTORS:
+    fail(f"unknown --executor {args.executor!r}; valid: {', '.join(EXECUTORS)}")
+  for name in ("cpus_per_run", "gpus_per_run", "checkpoint_every"):
+    value = getattr(args, name)
+    if value is not None and not value > 0:
+      fail(f"--{name.replace('_', '-')} must be > 0, got {value:g}")
+  if args.executor == "local" and args.ray_address:
+    fail(f"--ray-address {args.ray_address!r} needs --executor ray")
+  if args.executor == "local" and args.gpus_per_run:
+    fail("--gpus-per-run is for --executor ray (local runs use whatever device TensorFlow finds)")
   if args.scale not in SCALES:
     fail(f"unknown scale {args.scale!r}; valid: {', '.join(SCALES)}")
   figures = []
@@ -137,11 +165,10 @@ def plan_from_args(args) -> Plan:
     overrides = parse_overrides(args.set, selected)
   except ValueError as e:
     fail(str(e))
-  out = Path(args.out)
+  out = Path(args.out).resolve()
   try:
-    (out / "runs").mkdir(parents=True, exist_ok=True)
-    (out / "reports").mkdir(parents=True, exist_ok=True)
-    probe = out / "reports" / f".write_test_{os.getpid()}"
+    out.mkdir(parents=True, exist_ok=True)
+    probe = out / f".write_test_{os.getpid()}"
     probe.write_text("ok")
     probe.unlink()
   except OSError as e:
@@ -171,135 +198,99 @@ def plan_from_args(args) -> Plan:
   return Plan(specs, figures, out, run_theory=(3 in figures and not args.no_theory), serves=serves)
 
 
-def _hms(s: float) -> str:
-  s = int(s)
-  return f"{s // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
-
-
-def _init_worker(threads: int):
-  """Worker process setup: share the cores between concurrent runs instead of oversubscribing,
-  and exit when the grid's process is gone (a killed grid must not leave workers training)."""
-  import tensorflow as tf
-  tf.config.threading.set_intra_op_parallelism_threads(threads)
-  tf.config.threading.set_inter_op_parallelism_threads(threads)
-  _exit_with_parent()
-
-
-def _exit_with_parent(poll_s: float = 2.0):
-  """A daemon thread that ends this process when its parent dies (it is re-parented: the ppid
-  changes). Spawned workers are not in the parent's process group on every launcher, so a kill of
-  the grid alone would otherwise leave them training and writing into the run directories."""
-  import threading
-  parent = os.getppid()
-
-  def watch():
-    while True:
-      time.sleep(poll_s)
-      if os.getppid() != parent:
-        os._exit(3)
-  threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
-
-
 # Training frames/s of one run while another runs beside it on the 2-core machine (--jobs 2),
 # evaluation included: A2C framework measured on the Seaquest reference runs (~1,900), DQN from
-# the benchmark's single-run 298 frames/s less the sharing (an estimate). The README quotes these.
+# the benchmark's single-run 298 frames/s less the sharing (an estimate). Used when no
+# reports/bench.csv exists; the README quotes these.
 FPS_PER_RUN = {"a2c": 1_900.0, "dqn": 250.0}
+# bench.csv metrics, best first: per-run speed in a two-run grid, then a lone run's speed
+BENCH_METRICS = {"a2c": ("grid_a2c_fps_per_run", "a2c_train"), "dqn": ("grid_dqn_fps_per_run", "dqn_train")}
 
 
-def _cost(spec) -> float:
-  """Rough seconds a run takes beside another on 2 cores: ~8 s fixed + frames / family speed."""
-  return 8.0 + spec.frames / FPS_PER_RUN[spec.family]
+def throughput_per_run(out: Path):
+  """({family: frames/s per run}, source text): from the first reports/bench.csv found (under
+  --out, then the repository), else the built-in FPS_PER_RUN."""
+  repo = Path(__file__).resolve().parent.parent
+  for path in (out / "reports" / "bench.csv", repo / "reports" / "bench.csv"):
+    if not path.is_file():
+      continue
+    try:
+      import csv
+      with open(path, newline="") as f:
+        values = {r["metric"]: float(r["value"]) for r in csv.DictReader(f)}
+    except (OSError, KeyError, ValueError):
+      continue
+    fps, used = {}, []
+    for fam, names in BENCH_METRICS.items():
+      name = next((n for n in names if values.get(n, 0) > 0), None)
+      fps[fam] = values[name] if name else FPS_PER_RUN[fam]
+      used.append(name or f"built-in {fam}")
+    return fps, f"{path} ({', '.join(used)})"
+  return dict(FPS_PER_RUN), "built-in 2-core machine figures (README; no reports/bench.csv)"
 
 
-def _grid_cost_line(specs, jobs: int) -> str:
-  seconds = sum(_cost(s) for s in specs)          # one core per run
+def _cost(spec, fps) -> float:
+  """Rough seconds a run takes: ~8 s fixed + frames / the family's frames/s per run."""
+  return 8.0 + spec.frames / fps[spec.family]
+
+
+def _grid_cost_line(specs, jobs: int, out: Path) -> str:
+  fps, source = throughput_per_run(out)
+  seconds = sum(_cost(s, fps) for s in specs)          # one core per run
   cores = os.cpu_count() or 1
   wall = seconds / max(1, min(jobs, cores, len(specs) or 1))
   return (f"estimated cost: {seconds / 3600:,.1f} core-hours; wall time at --jobs {jobs} on this "
-          f"{cores}-core machine ~{_hms(wall)} (at {FPS_PER_RUN['a2c']:,.0f} A2C-framework / "
-          f"{FPS_PER_RUN['dqn']:,.0f} DQN frames/s per run, 2-core machine figures)")
+          f"{cores}-core machine ~{hms(wall)} (at {fps['a2c']:,.0f} A2C-framework / "
+          f"{fps['dqn']:,.0f} DQN frames/s per run, from {source})")
 
 
-def _run_group(group, out: str, progress):
-  """Worker entry point: train the runs of one group (seeds of one figure/game/condition) in
-  order, so they share one traced trainer. Returns [(relpath, error text or None)]; never raises.
-
-  `progress` = (t0, cost done at submit, total cost, [run index], total_runs) for the
-  "[run i/N elapsed, grid eta]" prefix of every log line (cost: `_cost`, estimated seconds).
-  """
-  from artifact import runner
-  t0, done, total, indices, n_runs = progress
-  results = []
-  for spec, i in zip(group, indices):
-    elapsed = time.time() - t0
-    eta = "" if done == 0 else f", grid eta ~{_hms(elapsed / done * (total - done))}"
-    prefix = f"[{i + 1}/{n_runs} {_hms(elapsed)}{eta}] "
-    done += _cost(spec)
-    try:
-      runner.run(spec, Path(out) / "runs" / spec.relpath(), log=lambda m: print(m, flush=True), prefix=prefix)
-      results.append((spec.relpath(), None))
-    except Exception as e:  # keep going: the other runs' results are still worth having
-      traceback.print_exc()
-      print(f"{prefix}{spec.relpath()} FAILED: {e!r}", flush=True)
-      results.append((spec.relpath(), repr(e)))
-  return results
+# --- disk: what the runs' checkpoints need -------------------------------------------------------
+A2C_CHECKPOINT_BYTES = 14e6        # weights + RMSProp mean squares (measured: 13 MB)
+DQN_CHECKPOINT_BYTES = 28e6        # online + target weights + Adam moments
+POLICY_BYTES = 7e6                 # PolicySaver SavedModel
+REPLAY_CHECKPOINT_BYTES_PER_TRANSITION = 7_400.0   # measured, see the README (replay checkpoints)
 
 
-def _groups(specs, jobs: int = 1):
-  """Consecutive runs that differ only in the seed, to be trained in order by one worker (they
-  share one traced trainer). With fewer groups than 2 x jobs (e.g. one game, three conditions,
-  two workers) every run is its own group, so that no worker idles while another works through
-  a whole group: there the saved tracing (~8 s a run) is small against the runs."""
-  out = []
-  for s in specs:
-    if out and (out[-1][0].figure, out[-1][0].game, out[-1][0].condition) == (s.figure, s.game, s.condition):
-      out[-1].append(s)
-    else:
-      out.append([s])
-  if jobs > 1 and len(out) < 2 * jobs:
-    out = [[s] for g in out for s in g]
-  return out
+def disk_needed(specs, concurrent: int) -> float:
+  """Bytes the grid's runs need on disk: every run's final checkpoint and policy, plus, for the
+  `concurrent` largest runs training at once, two checkpoints kept and a third being written
+  (for DQN each with its replay: min(capacity, agent steps) transitions)."""
+  def final(s):
+    return (A2C_CHECKPOINT_BYTES if s.family == "a2c" else DQN_CHECKPOINT_BYTES) + POLICY_BYTES
+
+  def training(s):
+    if s.family == "a2c":
+      return 3 * A2C_CHECKPOINT_BYTES
+    transitions = min(s.hparams.replay_capacity, s.frames // 4)
+    return 3 * (DQN_CHECKPOINT_BYTES + transitions * REPLAY_CHECKPOINT_BYTES_PER_TRANSITION)
+  peaks = sorted((training(s) for s in specs), reverse=True)[:max(1, concurrent)]
+  return sum(final(s) for s in specs) + sum(peaks)
 
 
-def _run_grid(plan: Plan, jobs: int, t0: float):
-  """Runs every spec, `jobs` groups at a time in worker processes (here when jobs == 1)."""
-  total_cost = sum(_cost(s) for s in plan.specs)
-  index = {id(s): i for i, s in enumerate(plan.specs)}
-  state = dict(done_cost=0.0)
-  failed = []
+def check_disk(specs, out: Path, concurrent: int):
+  import shutil
+  need, free = disk_needed(specs, concurrent), shutil.disk_usage(out).free
+  if need > free:
+    raise SystemExit(f"run_all.sh: error: --out {str(out)!r} has {free / 1e9:,.1f} GB free, but the "
+                     f"selected runs' checkpoints need about {need / 1e9:,.1f} GB ({concurrent} "
+                     f"training at once; DQN checkpoints hold the replay, "
+                     f"~{REPLAY_CHECKPOINT_BYTES_PER_TRANSITION:,.0f} bytes per transition). Free "
+                     f"space, use another --out, or select fewer runs")
 
-  def prefixes(group):
-    return (t0, state["done_cost"], total_cost, [index[id(s)] for s in group], len(plan.specs))
 
-  def collect(group, results):
-    for rel, err in results:
-      if err:
-        failed.append((rel, err))
-    state["done_cost"] += sum(_cost(s) for s in group)
+def _executor_from(args, plan: Plan):
+  from artifact.executors import make_executor
+  return make_executor(args.executor, jobs=args.jobs, checkpoint_every=args.checkpoint_every,
+                       ray_address=args.ray_address, cpus_per_run=args.cpus_per_run,
+                       gpus_per_run=args.gpus_per_run)
 
-  groups = _groups(plan.specs, jobs)
-  if jobs == 1:
-    for g in groups:
-      collect(g, _run_group(g, str(plan.out), prefixes(g)))
-    return failed
-  import concurrent.futures as cf
-  import multiprocessing as mp
-  threads = max(1, (os.cpu_count() or 1) // jobs)
-  with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
-                              initializer=_init_worker, initargs=(threads,)) as pool:
-    pending = {}
-    while groups or pending:
-      while groups and len(pending) < jobs:
-        g = groups.pop(0)
-        pending[pool.submit(_run_group, g, str(plan.out), prefixes(g))] = g
-      finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-      for fut in finished:
-        g = pending.pop(fut)
-        try:
-          results = fut.result()
-        except Exception as e:  # a worker died (e.g. killed for memory)
-          results = [(s.relpath(), repr(e)) for s in g]
-        collect(g, results)
+
+def _run_grid(plan: Plan, executor, interval_s: float = 15.0):
+  """Trains every spec with `executor`, printing the live summary. Returns the failures."""
+  from artifact.monitor import GridMonitor
+  monitor = GridMonitor({s.relpath(): s.frames for s in plan.specs}, interval_s=interval_s)
+  failed = executor.run(plan.specs, plan.out, monitor)
+  monitor.maybe_print_summary(force=True)
   return failed
 
 
@@ -317,22 +308,39 @@ def main(argv=None) -> int:
       print(f"{s.relpath()}  frames={s.frames:,}{note}")
     total = sum(s.frames for s in plan.specs)
     print(f"{len(plan.specs)} runs ({shared} of them serve two figures), {total:,} frames in all")
-    print(_grid_cost_line(plan.specs, args.jobs))
+    print(_grid_cost_line(plan.specs, args.jobs, plan.out))
     return 0
   t0 = time.time()
   failed = []
   if not args.reports_only:
-    print(f"== {len(plan.specs)} runs, scale {args.scale}, figures {plan.figures}, jobs {args.jobs}, "
-          f"out {plan.out.resolve()}", flush=True)
-    failed = _run_grid(plan, args.jobs, t0)
+    executor = _executor_from(args, plan)
+    try:
+      try:
+        executor.start(plan.out)
+      except ValueError as e:          # ExecutorError: before any run directory is written
+        raise SystemExit(f"run_all.sh: error: {e}") from None
+      concurrent = args.jobs if args.executor == "local" else _ray_slots(args)
+      check_disk(plan.specs, plan.out, min(concurrent, len(plan.specs)))
+      print(f"== {len(plan.specs)} runs, scale {args.scale}, figures {plan.figures}, "
+            f"{executor.describe()}, checkpoints every {args.checkpoint_every:g}s, "
+            f"out {plan.out.resolve()}", flush=True)
+      failed = _run_grid(plan, executor, args.status_every)
+    finally:
+      executor.close()
   write_reports(plan, f" [{args.scale} scale]")
   if args.reports_only:
     return 0
-  print(f"== finished in {_hms(time.time() - t0)}; {len(plan.specs) - len(failed)} runs ok, {len(failed)} failed",
+  print(f"== finished in {hms(time.time() - t0)}; {len(plan.specs) - len(failed)} runs ok, {len(failed)} failed",
         flush=True)
   for name, err in failed:
     print(f"   FAILED {name}: {err}")
   return 1 if failed else 0
+
+
+def _ray_slots(args) -> int:
+  """Runs the started Ray cluster trains at once: its CPUs / --cpus-per-run."""
+  import ray
+  return max(1, int(ray.cluster_resources().get("CPU", 1) // (args.cpus_per_run or 1.0)))
 
 
 def write_reports(plan: Plan, note: str = ""):
@@ -340,6 +348,7 @@ def write_reports(plan: Plan, note: str = ""):
   which of the plan's runs are missing or unfinished (and reports the rest)."""
   from artifact import claims, reports, statistics   # heavy imports after validation
   runs, out = plan.out / "runs", plan.out / "reports"
+  out.mkdir(parents=True, exist_ok=True)
   unfinished = [s.relpath() for s in plan.specs if not (runs / s.relpath() / "done.json").exists()]
   if unfinished:
     started = [r for r in unfinished if (runs / r / "progress.csv").exists()]

@@ -39,8 +39,9 @@ class ProgressLog:
   """progress.csv that survives kills and resumes.
 
   On open, rows past `restored_frames` (written after the checkpoint a resumed run restarts
-  from) are dropped, so every frame point appears exactly once. Each `write` appends one row
-  and flushes it to disk before returning.
+  from) are dropped, so every frame point appears exactly once. Each `write` adds one row by
+  replacing the file atomically (the file is small: a few dozen rows), so a kill never leaves a
+  torn last line.
   """
 
   def __init__(self, path, restored_frames: int):
@@ -53,11 +54,11 @@ class ProgressLog:
     w = csv.DictWriter(buf, COLUMNS, lineterminator="\n")
     w.writeheader()
     w.writerows({k: r.get(k, "") for k in COLUMNS} for r in rows)
-    atomic_write_text(self.path, buf.getvalue())
+    self._text = buf.getvalue()
+    atomic_write_text(self.path, self._text)
 
   def write(self, row: Dict):
     buf = io.StringIO()
     csv.DictWriter(buf, COLUMNS, lineterminator="\n").writerow({k: row.get(k, "") for k in COLUMNS})
-    with open(self.path, "a", newline="") as f:
-      f.write(buf.getvalue())
-      f.flush()
+    self._text += buf.getvalue()
+    atomic_write_text(self.path, self._text)

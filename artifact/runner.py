@@ -2,22 +2,33 @@
 
 Dopamine-style phases, each a small method of `Run`:
   prepare()      check/write config.json (a finished run is skipped, another run's dir refused)
-  build()        the family's trainer (reused across seeds in a process, reseeded), checkpointer
-  restore()      resume from the last checkpoint, drop progress rows written after it
-  train_phase()  updates until the next logging point; returns the progress row
+  build()        the family's trainer (reused across seeds in a process, reseeded), checkpoints
+  restore()      resume from the newest checkpoint that loads (an older one, with a warning, if
+                 the newest is damaged), drop progress rows written after it
+  train_phase()  updates until the next logging point (a clock checkpoint in between when
+                 `checkpoint_every` seconds passed); returns the progress row
   eval_phase()   evaluation games (whole games, raw scores) at the scheduled updates
-  checkpoint()   tf-agents Checkpointer: agent, optimizer, counters
+  checkpoint()   `tf.train.Checkpoint`: agent, optimizer, counters, the training-return window,
+                 and for DQN the replay buffer (tf-agents' checkpointable replay, as Dopamine
+                 saves its replay), so a resumed DQN run goes on with the replay it had
   summarize()    TensorBoard scalars of the row (`tensorboard --logdir runs` shows the grid)
-  finish()       final checkpoint, PolicySaver export, done.json
+  finish()       final checkpoint (without the replay), PolicySaver export, done.json
 
-Kill safety: an evaluation's progress row is written (and flushed) before the checkpoint that
-follows it, so a kill between the two never loses the row; rows past the restored checkpoint
-are dropped on resume, so every frame point appears exactly once.
+What the run reports goes out as `artifact.events.RunEvent`s (started, progress, evaluation,
+checkpoint, finished) to the `on_event` sink; by default their messages are printed.
+
+Kill safety: checkpoints come at every evaluation and every `checkpoint_every` seconds (default
+300), so a kill loses at most that much training. An evaluation's progress row is written
+before the checkpoint that follows it, so a kill between the two never loses the row; rows past
+the restored checkpoint are dropped on resume, so every frame point appears exactly once. Every
+file is replaced atomically (config.json, progress.csv, done.json, the policy directory; TF
+writes checkpoints to a temporary name and renames), and the two newest checkpoints are kept so
+that a damaged one falls back to the one before.
 
 Run directory layout (`runs/figure{F}/{Game}/{condition}/seed{S}/`):
   config.json    the RunSpec (every hyperparameter used)
   progress.csv   one row per logged point (schema: `artifact.progress.SCHEMA`)
-  checkpoint/    tf-agents `Checkpointer` (agent, optimizer, counters)
+  checkpoint/    `tf.train.CheckpointManager`, the 2 newest (1 once finished)
   policy/        `PolicySaver` SavedModel of the final policy (load with
                  `tf_agents.policies.py_tf_eager_policy.SavedModelPyTFEagerPolicy`)
   tb/            TensorBoard event files: returns, loss, entropy, frames/s against frames
@@ -27,16 +38,19 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 import time
+import warnings
 from collections import deque
 from pathlib import Path
-from typing import Callable, Dict, Optional
+from typing import Dict, Optional
 
 import numpy as np
 import tensorflow as tf
-from tf_agents.utils import common
 
 from artifact import trainers
+from artifact.events import EventSink, RunEvent, print_messages
 from artifact.evaluation import evaluate
 from artifact.files import atomic_write_text
 from artifact.progress import ProgressLog
@@ -45,6 +59,12 @@ from artifact.specs import RunSpec
 
 TRAIN_RETURN_WINDOW = 100          # finished training games averaged (baselines `eprewmean`)
 LOG_POINTS = 20                    # progress rows per run (at least)
+CHECKPOINT_EVERY_S = 300.0         # default seconds of wall clock between checkpoints
+CHECKPOINTS_KEPT = 2               # while training: the newest and a fallback
+
+
+class CheckpointLoadError(RuntimeError):
+  """No checkpoint of a run directory could be loaded (the run is not restarted from zero)."""
 
 
 def eval_schedule(total_updates: int, evals_per_run: int):
@@ -59,12 +79,28 @@ def _fmt(x) -> str:
 class Run:
   """One run in phases (see the module docstring). `Run(spec, dir).execute()` does them all."""
 
-  def __init__(self, spec: RunSpec, run_dir, log: Callable[[str], None] = print, prefix: str = ""):
+  def __init__(self, spec: RunSpec, run_dir, on_event: Optional[EventSink] = None,
+               checkpoint_every: float = CHECKPOINT_EVERY_S, lock_wait_s: float = 0.0):
+    """Args:
+      spec: the run. run_dir: its directory (created).
+      on_event: sink for the run's `RunEvent`s (default: print their messages).
+      checkpoint_every: seconds of wall clock between checkpoints (> 0), on top of the ones
+        at evaluations. lock_wait_s: how long to wait for another process's lock on run_dir
+        (a retried Ray task waits for its dead predecessor's lock to be released).
+    Raises ValueError for checkpoint_every <= 0.
+    """
+    if not checkpoint_every > 0:
+      raise ValueError(f"checkpoint_every must be > 0 seconds, got {checkpoint_every!r}")
     self.spec, self.dir = spec, Path(run_dir)
-    self.log = lambda m: log(f"{prefix}{m}")
+    self.on_event = on_event or print_messages()
+    self.checkpoint_every, self.lock_wait_s = float(checkpoint_every), float(lock_wait_s)
     self.phases: Dict[str, float] = {}
     self.recent = deque(maxlen=TRAIN_RETURN_WINDOW)
     self.trainer = None
+
+  def emit(self, kind: str, message: str = "", frames: int = 0, **kw):
+    self.on_event(RunEvent(kind=kind, run=self.spec.relpath(), frames=int(frames),
+                           total_frames=self.spec.frames, message=message, **kw))
 
   # --- phases -------------------------------------------------------------------------------------
   def prepare(self) -> Optional[Dict]:
@@ -72,7 +108,7 @@ class Run:
     run already finished. Raises ValueError if the directory holds a different run's config, or
     RuntimeError if another live process is training this run."""
     self.dir.mkdir(parents=True, exist_ok=True)
-    self._lock = lock_run_dir(self.dir)
+    self._lock = lock_run_dir(self.dir, self.lock_wait_s)
     cfg_path = self.dir / "config.json"
     if cfg_path.exists():
       old, new = json.loads(cfg_path.read_text()), json.loads(self.spec.to_json())
@@ -81,8 +117,10 @@ class Run:
                          f"or delete that directory (differs in: "
                          f"{sorted(k for k in new if old.get(k) != new[k])})")
       if (self.dir / "done.json").exists():
-        self.log(f"{self.spec.relpath()}: already finished, skipping")
-        return json.loads((self.dir / "done.json").read_text())
+        done = json.loads((self.dir / "done.json").read_text())
+        self.emit("finished", f"{self.spec.relpath()}: already finished, skipping",
+                  frames=done.get("frames", 0), data=dict(done, skipped=True))
+        return done
     atomic_write_text(cfg_path, self.spec.to_json())
     return None
 
@@ -92,24 +130,52 @@ class Run:
     np.random.seed(self.seeds.tf_global)
     self.trainer = trainers.acquire(self.spec)
     self.frames_var = tf.Variable(0, dtype=tf.int64, name="frames")
-    self.ckpt = common.Checkpointer(str(self.dir / "checkpoint"), max_to_keep=1,
-                                    agent=self.trainer.agent, frames=self.frames_var,
+    self.recent_var = tf.Variable(np.zeros(TRAIN_RETURN_WINDOW), dtype=tf.float64, name="recent_returns")
+    self.recent_n = tf.Variable(0, dtype=tf.int64, name="recent_count")
+    self.ckpt = tf.train.Checkpoint(agent=self.trainer.agent, frames=self.frames_var,
+                                    recent_returns=self.recent_var, recent_count=self.recent_n,
                                     **self.trainer.extra_checkpoint_objects())
+    self.ckpt_manager = tf.train.CheckpointManager(self.ckpt, str(self.dir / "checkpoint"),
+                                                   max_to_keep=CHECKPOINTS_KEPT)
     self.per_update = self.trainer.frames_per_update
     self.total_updates = max(1, math.ceil(self.spec.frames / self.per_update))
     self.log_every = max(1, self.total_updates // LOG_POINTS)
     self.eval_at = eval_schedule(self.total_updates, self.spec.evals_per_run)
 
   def restore(self) -> int:
-    self.ckpt.initialize_or_restore()
-    frames = int(self.frames_var.numpy())
-    if frames:
-      self.log(f"{self.spec.relpath()}: resuming from checkpoint at {frames:,} frames")
+    """Loads the newest checkpoint that loads; returns the frames it holds (0: fresh start).
+    Raises CheckpointLoadError if checkpoints exist and none of them loads."""
+    frames = self._load_newest_good_checkpoint()
+    n = int(self.recent_n.numpy())
+    self.recent.clear()
+    self.recent.extend(self.recent_var.numpy()[:n].tolist())
+    self.emit("started", f"{self.spec.relpath()}: resuming from checkpoint at {frames:,} frames"
+              if frames else "", frames=frames)
     self.trainer.on_restore(frames)
     self.progress = ProgressLog(self.dir / "progress.csv", frames)
     self.writer = tf.summary.create_file_writer(str(self.dir / "tb"))
     self.update = frames // self.per_update
+    self.last_checkpoint_t = time.time()
     return frames
+
+  def _load_newest_good_checkpoint(self) -> int:
+    self.trainer.build_optimizer_slots()       # restore every variable now, none deferred
+    paths = list(self.ckpt_manager.checkpoints)  # oldest first
+    errors = []
+    for path in reversed(paths):
+      try:
+        self.ckpt.read(path).assert_existing_objects_matched()
+      except Exception as e:  # pylint: disable=broad-except  (any damage: try the one before)
+        errors.append(f"{path}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+        warnings.warn(f"{self.spec.relpath()}: checkpoint {path} does not load "
+                      f"({type(e).__name__}); falling back to the one before", RuntimeWarning)
+        continue
+      return int(self.frames_var.numpy())
+    if paths:
+      raise CheckpointLoadError(
+          f"{self.dir}: none of its {len(paths)} checkpoints loads, so the run is not restarted "
+          f"from zero silently; delete {self.dir} to retrain it. Errors: " + "; ".join(errors))
+    return 0
 
   def train_phase(self) -> Dict:
     """Updates until the next logging point. Returns the progress row (without evaluation)."""
@@ -121,6 +187,9 @@ class Run:
         self.phases["first_update_s"] = time.time() - t0
       self.update += 1
       self.recent.extend(g.score for g in self.trainer.env.pop_finished_games())
+      if (time.time() - self.last_checkpoint_t >= self.checkpoint_every
+          and self.update < self.total_updates and self.update not in self.eval_at):
+        self.checkpoint("clock")
       if (self.update % self.log_every == 0 or self.update in self.eval_at
           or self.update == self.total_updates):
         break
@@ -155,14 +224,35 @@ class Run:
           tf.summary.scalar(key, float(value))
     self.writer.flush()
 
-  def checkpoint(self):
-    self.frames_var.assign(self.update * self.per_update)
-    self.ckpt.save(global_step=self.frames_var)
+  def checkpoint(self, reason: str = "evaluation", keep: int = CHECKPOINTS_KEPT):
+    """Saves agent, optimizer, counters, the training-return window (and DQN's replay)."""
+    frames = self.update * self.per_update
+    self.frames_var.assign(frames)
+    window = np.zeros(TRAIN_RETURN_WINDOW)
+    window[:len(self.recent)] = list(self.recent)
+    self.recent_var.assign(window)
+    self.recent_n.assign(len(self.recent))
+    manager = self.ckpt_manager
+    if keep != CHECKPOINTS_KEPT:      # the final save also deletes the fallback before it
+      manager = tf.train.CheckpointManager(self.ckpt, str(self.dir / "checkpoint"), max_to_keep=keep)
+    path = manager.save(checkpoint_number=frames)
+    self.last_checkpoint_t = time.time()
+    self.emit("checkpoint", frames=frames, data=dict(reason=reason, path=path))
+
+  def export_policy(self):
+    """PolicySaver SavedModel into policy/, replaced atomically (written beside it, renamed)."""
+    final, tmp = self.dir / "policy", self.dir / f".policy.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    self.trainer.policy_saver().save(str(tmp))
+    if final.exists():
+      shutil.rmtree(final)
+    os.rename(tmp, final)
 
   def finish(self) -> Dict:
     t = time.time()
-    self.checkpoint()
-    self.trainer.policy_saver().save(str(self.dir / "policy"))
+    self.trainer.before_final_checkpoint()
+    self.checkpoint("final", keep=1)
+    self.export_policy()
     self.phases["save_s"] = time.time() - t
     self.writer.close()
     trainers.release(self.spec, self.trainer)
@@ -171,6 +261,8 @@ class Run:
                 final_train_return=float(np.mean(self.recent)) if self.recent else None,
                 phases_s={k: round(v, 2) for k, v in self.phases.items()})
     atomic_write_text(self.dir / "done.json", json.dumps(done, indent=2))
+    self.emit("finished", f"{self.spec.relpath()}: finished in {done['wall_s']:,.0f}s",
+              frames=done["frames"], data=done)
     return done
 
   # --- the whole run ----------------------------------------------------------------------------
@@ -200,40 +292,49 @@ class Run:
         row.update(self.eval_phase())
         self.progress.write(row)                     # the row first, then the checkpoint
         self.summarize(row)
+        self._report(row)
         if self.update < self.total_updates:         # the final checkpoint is in finish()
-          self.checkpoint()
+          self.checkpoint("evaluation")
         t_eval += time.time() - t
       else:
         self.progress.write(row)
         self.summarize(row)
-      self._print(row)
+        self._report(row)
     self.phases["train_loop_s"] = time.time() - self.t_start - self.phases["build_s"]
     self.phases["eval_and_checkpoint_s"] = t_eval
     return self.finish()
 
-  def _print(self, row: Dict):
+  def _report(self, row: Dict):
     frames, spec = row["frames"], self.spec
     eta = (self.total_updates - self.update) * self.per_update / max(row["fps"], 1e-9)
-    self.log(f"{spec.relpath()}  frames {frames:,}/{spec.frames:,} ({100 * frames / spec.frames:.0f}%)"
+    self.emit("evaluation" if "eval_return" in row else "progress", fps=float(row["fps"]),
+              frames=frames, data=dict(row), message=
+             f"{spec.relpath()}  frames {frames:,}/{spec.frames:,} ({100 * frames / spec.frames:.0f}%)"
              f"  {row['fps']:,.0f} fps  train return {_fmt(row['train_return'])} ({row['train_games']} games)"
              + (f"  eval {_fmt(row['eval_return'])}" if "eval_return" in row else "")
              + f"  eta {eta:,.0f}s")
 
 
-def lock_run_dir(run_dir: Path):
+def lock_run_dir(run_dir: Path, wait_s: float = 0.0):
   """An exclusive `fcntl.flock` on run_dir/.lock, held until the process exits (or the returned
   file is closed): two processes can never train the same run into the same files. The kernel
-  drops the lock when its holder dies, however it dies. Raises RuntimeError naming the holder."""
+  drops the lock when its holder dies, however it dies. Waits up to `wait_s` seconds for it.
+  Raises RuntimeError naming the holder."""
   import fcntl
-  import os
   f = open(run_dir / ".lock", "a+")
-  try:
-    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-  except BlockingIOError:
-    f.seek(0)
-    holder = f.read().strip() or "another process"
-    f.close()
-    raise RuntimeError(f"{run_dir} is being trained by {holder}; wait for it or stop it") from None
+  deadline = time.time() + wait_s
+  while True:
+    try:
+      fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+      break
+    except BlockingIOError:
+      if time.time() < deadline:
+        time.sleep(0.5)
+        continue
+      f.seek(0)
+      holder = f.read().strip() or "another process"
+      f.close()
+      raise RuntimeError(f"{run_dir} is being trained by {holder}; wait for it or stop it") from None
   f.seek(0)
   f.truncate()
   f.write(f"pid {os.getpid()}")
@@ -241,9 +342,11 @@ def lock_run_dir(run_dir: Path):
   return f
 
 
-def run(spec: RunSpec, run_dir, log: Callable[[str], None] = print, prefix: str = "") -> Dict:
+def run(spec: RunSpec, run_dir, on_event: Optional[EventSink] = None,
+        checkpoint_every: float = CHECKPOINT_EVERY_S, lock_wait_s: float = 0.0) -> Dict:
   """Trains (or resumes, or skips if finished) one run; returns the contents of done.json.
 
-  Raises ValueError if `run_dir` holds a different run's config.
+  Raises ValueError if `run_dir` holds a different run's config, RuntimeError if another live
+  process trains it, CheckpointLoadError if it has checkpoints and none of them loads.
   """
-  return Run(spec, run_dir, log, prefix).execute()
+  return Run(spec, run_dir, on_event, checkpoint_every, lock_wait_s).execute()

@@ -44,6 +44,17 @@ class Trainer:
   def extra_checkpoint_objects(self) -> Dict:
     return {}
 
+  def trainable_variables(self):
+    return self.agent.network.trainable_variables
+
+  def build_optimizer_slots(self):
+    """Creates the optimizer's slot variables now (as its first update would), so a checkpoint
+    restores into them at once: a damaged checkpoint then fails at restore, not mid-training."""
+    self.agent._optimizer.build(self.trainable_variables())  # pylint: disable=protected-access
+
+  def before_final_checkpoint(self):
+    """Drops what a finished run's checkpoint need not keep."""
+
   def on_restore(self, frames: int):
     del frames
 
@@ -135,14 +146,22 @@ class DQNTrainer(Trainer):
     self.agent._update_target._counter.assign(0)  # pylint: disable=protected-access
     self.loop.new_replay(seeds.replay, self._learning_starts, policy_seed=seeds.policy)
 
+  def trainable_variables(self):
+    return self.agent._q_network.trainable_variables  # pylint: disable=protected-access
+
   def extra_checkpoint_objects(self):
-    return {"agent_steps": self.step_var}
+    # tf-agents' Python replay buffers are checkpointable (numpy storage + the frame dict as
+    # `PythonState`), so the replay goes into the same checkpoint as the weights it trained.
+    return {"agent_steps": self.step_var, "replay": self.loop.replay}
+
+  def before_final_checkpoint(self):
+    self.loop.replay.clear()               # a finished run keeps its weights, not its replay
 
   def on_restore(self, frames: int):
-    # Replay restarts empty after a resume: refill it before updating again.
     self.loop.agent_steps = frames // self.env.frames_per_step
     self.step_var.assign(self.loop.agent_steps)
-    if frames:
+    if frames and self.loop.replay.size == 0:
+      # a checkpoint without replay (the final one): refill before updating again
       self.loop.learning_starts = self.loop.agent_steps + self._learning_starts
 
 

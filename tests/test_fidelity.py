@@ -99,7 +99,7 @@ sys.path.insert(0, {repo!r})
 from artifact import runner
 from artifact.specs import make_run_spec
 spec = make_run_spec({fig}, "Pong", {cond!r}, 1, "smoke", {frames})
-runner.run(spec, {out!r}, log=lambda m: None)
+runner.run(spec, {out!r}, on_event=lambda e: None)
 """
 
 
@@ -112,7 +112,7 @@ def _table(path):
 def test_seed1_after_seed0_equals_seed1_alone_and_repeats(tmp_path, fig, cond, frames):
   for seed in (0, 1):                                   # in this process, trainer reused for seed 1
     spec = make_run_spec(fig, "Pong", cond, seed, "smoke", frames)
-    runner.run(spec, tmp_path / "grid" / spec.relpath(), log=lambda m: None)
+    runner.run(spec, tmp_path / "grid" / spec.relpath(), on_event=lambda e: None)
   rel = make_run_spec(fig, "Pong", cond, 1, "smoke", frames).relpath()
   for name in ("alone1", "alone2"):                     # fresh processes, seed 1 only
     code = ALONE.format(repo=str(REPO), fig=fig, cond=cond, frames=frames, out=str(tmp_path / name))
@@ -214,12 +214,12 @@ def test_eval_row_survives_a_kill_before_the_checkpoint(tmp_path, monkeypatch):
     raise KeyboardInterrupt("killed between the row and the checkpoint")
   monkeypatch.setattr(runner.Run, "checkpoint", killed)
   with pytest.raises(KeyboardInterrupt):
-    runner.run(spec, run_dir, log=lambda m: None)
+    runner.run(spec, run_dir, on_event=lambda e: None)
   rows = pd.read_csv(run_dir / "progress.csv")
   assert rows["eval_return"].notna().sum() == 1 and list(rows.columns) == COLUMNS
   monkeypatch.undo()
   trainers.close_all()
-  runner.run(spec, run_dir, log=lambda m: None)          # no checkpoint yet: restarts from 0
+  runner.run(spec, run_dir, on_event=lambda e: None)          # no checkpoint yet: restarts from 0
   rows = pd.read_csv(run_dir / "progress.csv")
   assert rows["frames"].is_unique and rows["frames"].max() == 1600
   assert rows["eval_return"].notna().sum() == 5

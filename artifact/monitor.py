@@ -1,0 +1,101 @@
+"""The grid's live summary, built from the runs' `RunEvent`s (whatever executor delivers them).
+
+Every `interval_s` seconds (and at the end) it prints one block:
+
+  [12m30s] runs: 40 done, 2 running, 84 queued, 0 failed | 4,210 frames/s | grid eta ~25m10s
+     figure1/Pong/a2c_proper/seed0  frames 3,200/6,400 (50%)  2,100 fps  train return ...
+
+and one line as each run finishes or fails. Total frames/s is the sum of the running runs'
+latest training speeds; the ETA is the frames left in the grid (unfinished runs' budgets less
+what they trained) over that speed.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import Dict, List, Optional, TextIO
+
+from artifact.events import RunEvent
+
+
+def hms(s: float) -> str:
+  s = int(max(0, s))
+  return f"{s // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+class GridMonitor:
+  """Consumes events (call it), keeps each run's state, prints the summary.
+
+  Args: runs: relpaths of the grid's runs with their budgets in frames. interval_s: seconds
+  between summary blocks (0: only at the end). stream: where to print (stdout).
+  """
+
+  def __init__(self, runs: Dict[str, int], interval_s: float = 15.0, stream: Optional[TextIO] = None):
+    self.total = dict(runs)
+    self.state = {r: "queued" for r in runs}
+    self.frames = {r: 0 for r in runs}
+    self.fps: Dict[str, float] = {}
+    self.line: Dict[str, str] = {}
+    self.errors: Dict[str, str] = {}
+    self.events: List[RunEvent] = []
+    self.interval_s, self.stream = float(interval_s), stream or sys.stdout
+    self.t0 = self._last_block = time.time()
+
+  def __call__(self, e: RunEvent):
+    self.events.append(e)
+    if e.run not in self.state:
+      return
+    if e.kind in ("started", "progress", "evaluation", "checkpoint") and self.state[e.run] != "done":
+      self.state[e.run] = "running"
+      self.frames[e.run] = max(e.frames, 0) if e.kind == "started" else max(self.frames[e.run], e.frames)
+    if e.kind == "started":
+      self.fps.pop(e.run, None)
+      if e.message:
+        self._print(e.message)
+    elif e.kind in ("progress", "evaluation"):
+      if not math.isnan(e.fps):
+        self.fps[e.run] = e.fps
+      self.line[e.run] = e.message
+    elif e.kind == "finished":
+      self.state[e.run], self.frames[e.run] = "done", self.total[e.run]
+      self.fps.pop(e.run, None)
+      self._print(f"done   {e.message}")
+    elif e.kind == "failed":
+      self.state[e.run] = "failed"
+      self.fps.pop(e.run, None)
+      self.errors[e.run] = e.data.get("error", e.message)
+      self._print(f"FAILED {e.run}: {e.message}")
+    self.maybe_print_summary()
+
+  def counts(self) -> Dict[str, int]:
+    out = {k: 0 for k in ("done", "running", "queued", "failed")}
+    for s in self.state.values():
+      out[s] += 1
+    return out
+
+  def total_fps(self) -> float:
+    return sum(v for r, v in self.fps.items() if self.state.get(r) == "running")
+
+  def summary(self) -> str:
+    c, fps = self.counts(), self.total_fps()
+    left = sum(self.total[r] - self.frames[r] for r, s in self.state.items() if s in ("queued", "running"))
+    eta = f" | grid eta ~{hms(left / fps)}" if fps > 0 and left > 0 else ""
+    head = (f"[{hms(time.time() - self.t0)}] runs: {c['done']} done, {c['running']} running, "
+            f"{c['queued']} queued, {c['failed']} failed | {fps:,.0f} frames/s{eta}")
+    lines = [head] + [f"   {self.line.get(r, r + '  starting')}"
+                      for r, s in self.state.items() if s == "running"]
+    return "\n".join(lines)
+
+  def maybe_print_summary(self, force: bool = False):
+    now = time.time()
+    if force or (self.interval_s > 0 and now - self._last_block >= self.interval_s):
+      text = self.summary()
+      body = text.split("] ", 1)[-1]
+      if force and body == getattr(self, "_last_body", None):
+        return                                   # nothing new since the last block
+      self._last_block, self._last_body = now, body
+      self._print(text)
+
+  def _print(self, text: str):
+    print(text, file=self.stream, flush=True)
