@@ -96,6 +96,34 @@ def bench_startup() -> float:
 def bench_replay(transitions: int, game: str = "Pong") -> float:
   """Bytes per stored transition of a full `FrameStackReplayBuffer` (capacity = transitions)
   filled from real `game` frames with random actions: `nbytes()` / transitions."""
+  return filled_replay(transitions, game).nbytes() / transitions
+
+
+def bench_replay_checkpoint(transitions: int, game: str = "Pong"):
+  """(bytes on disk per transition, seconds to save, peak extra RAM in bytes) of a checkpoint
+  of a full replay of `transitions`, written as the runner writes DQN checkpoints: the
+  transitions in a `tf.train.Checkpoint`, the frames streamed beside it (`save_frames`)."""
+  import resource
+  import shutil
+  import tempfile
+  import tensorflow as tf
+  rb = filled_replay(transitions, game)
+  d = tempfile.mkdtemp(prefix="replay-ckpt-")
+  try:
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    t0 = time.time()
+    tf.train.Checkpoint(replay=rb).write(os.path.join(d, "ckpt"))
+    rb.save_frames(os.path.join(d, "ckpt.replay-frames.npz"))
+    seconds = time.time() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+    size = sum(f.stat().st_size for f in Path(d).iterdir())
+  finally:
+    shutil.rmtree(d, ignore_errors=True)
+  return size / transitions, seconds, max(0, peak)
+
+
+def filled_replay(transitions: int, game: str = "Pong"):
+  """A `FrameStackReplayBuffer` of capacity `transitions`, filled from `game` with random actions."""
   from tf_agents.specs import tensor_spec
   from tf_agents.trajectories import policy_step, trajectory
   from agents.replay import FrameStackReplayBuffer
@@ -114,7 +142,7 @@ def bench_replay(transitions: int, game: str = "Pong") -> float:
     rb.add_batch(trajectory.from_transition(t, policy_step.PolicyStep(a, (), ()), nt))
     t = nt
   env.close()
-  return rb.nbytes() / transitions
+  return rb
 
 
 def main(argv=None) -> int:
@@ -152,6 +180,11 @@ def main(argv=None) -> int:
   per_si = bench_replay(n, "SpaceInvaders")   # few repeated screens: close to the worst case
   add("replay_bytes_per_transition_si", per_si, "bytes", None, "the same on SpaceInvaders")
   add("replay_1M_transitions_si", per_si * 1e6 / 2 ** 30, "GiB", None, "projected, SpaceInvaders")
+  disk, save_s, ram = bench_replay_checkpoint(n)
+  add("replay_checkpoint_bytes_per_transition", disk, "bytes", None, f"on disk, {n:,} Pong transitions")
+  add("replay_checkpoint_save_s_per_1M", save_s * 1e6 / n, "s", None, "projected save time for 1M")
+  add("replay_checkpoint_peak_ram_per_transition", ram / n, "bytes", None,
+      "extra RAM while saving")
   df = pd.DataFrame(rows)
   df["cores"] = os.cpu_count()
   df["python"] = platform.python_version()

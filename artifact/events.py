@@ -28,7 +28,8 @@ class RunEvent:
   time: Unix time, seconds. frames: emulator frames trained at that moment (for `started`: the
   frames restored from a checkpoint, 0 for a fresh start). total_frames: the run's budget.
   fps: training frames/s since the previous row (progress/evaluation), else NaN.
-  where: "host:pid" of the process that emitted it. message: the console line.
+  where: "host:pid" of the process that emitted it ("host:pid@node_id" on Ray).
+  message: the console line.
   data: the progress row (progress/evaluation), done.json (finished), {"reason": ...}
   (checkpoint), {"error": ...} (failed).
   """

@@ -212,7 +212,13 @@ def _ray_train(spec, out: str, checkpoint_every: float, threads: int, events) ->
     tf.config.threading.set_inter_op_parallelism_threads(threads)
   except RuntimeError:
     pass                                   # TF already initialized in this worker process
-  return train_one(spec, out, events.put, checkpoint_every, lock_wait_s=LOCK_WAIT_S)
+  import dataclasses
+  import ray
+  node = ray.get_runtime_context().get_node_id()
+
+  def sink(e: RunEvent):                   # tag events with the Ray node that trains the run
+    events.put(dataclasses.replace(e, where=f"{e.where}@{node}"))
+  return train_one(spec, out, sink, checkpoint_every, lock_wait_s=LOCK_WAIT_S)
 
 
 def _probe_node(path: str, token: str, node: str) -> str:
@@ -255,6 +261,10 @@ class RayExecutor(Executor):
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")   # no usage reports to the internet
     if self.address:
       check_address_reachable(self.address)
+    else:
+      # a local instance serves this machine only: Ray's single-machine mode puts every node,
+      # worker and server on 127.0.0.1 (read before `import ray`, inherited by its processes)
+      os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     t0 = time.time()
     import ray
     self._ray = ray
@@ -262,8 +272,8 @@ class RayExecutor(Executor):
       kw = dict(log_to_driver=False, logging_level="ERROR", configure_logging=True)
       if self.address:
         ray.init(address=self.address, **kw)
-      else:
-        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, _node_ip_address="127.0.0.1",
+      else:                    # "local": a new instance, never an unrelated cluster found on disk
+        ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False,
                  object_store_memory=200 * 2 ** 20, **kw)
     self.start_s = time.time() - t0
     cpus = ray.cluster_resources().get("CPU", 0)
@@ -280,6 +290,7 @@ class RayExecutor(Executor):
     ray = self._ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
     out = out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex
     probe = out / f".ray-probe-{token[:12]}"
     probe.write_text(token)

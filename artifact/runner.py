@@ -165,6 +165,7 @@ class Run:
     for path in reversed(paths):
       try:
         self.ckpt.read(path).assert_existing_objects_matched()
+        self.trainer.load_beside_checkpoint(path)
       except Exception as e:  # pylint: disable=broad-except  (any damage: try the one before)
         errors.append(f"{path}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
         warnings.warn(f"{self.spec.relpath()}: checkpoint {path} does not load "
@@ -233,9 +234,19 @@ class Run:
     self.recent_var.assign(window)
     self.recent_n.assign(len(self.recent))
     manager = self.ckpt_manager
+    if manager.latest_checkpoint and manager.latest_checkpoint.endswith(f"ckpt-{frames}"):
+      return                 # saved at this point already (a run resumed at its very end)
     if keep != CHECKPOINTS_KEPT:      # the final save also deletes the fallback before it
       manager = tf.train.CheckpointManager(self.ckpt, str(self.dir / "checkpoint"), max_to_keep=keep)
+    prefix = str(self.dir / "checkpoint" / f"ckpt-{frames}")
+    (self.dir / "checkpoint").mkdir(exist_ok=True)
+    self.trainer.save_beside_checkpoint(prefix)     # first: a checkpoint never lacks its files
     path = manager.save(checkpoint_number=frames)
+    assert path == prefix, (path, prefix)
+    live = set(manager.checkpoints)
+    for old in (self.dir / "checkpoint").glob("ckpt-*.*.npz"):   # files of deleted checkpoints
+      if old.name.split(".", 1)[0] not in {Path(p).name for p in live}:
+        old.unlink(missing_ok=True)
     self.last_checkpoint_t = time.time()
     self.emit("checkpoint", frames=frames, data=dict(reason=reason, path=path))
 

@@ -55,6 +55,19 @@ class Trainer:
   def before_final_checkpoint(self):
     """Drops what a finished run's checkpoint need not keep."""
 
+  def save_beside_checkpoint(self, prefix: str):
+    """Writes what the TF checkpoint `prefix` (e.g. .../ckpt-1600) does not hold, beside it."""
+    del prefix
+
+  def load_beside_checkpoint(self, prefix: str):
+    """Loads what `save_beside_checkpoint(prefix)` wrote; raises if it is missing or damaged."""
+    del prefix
+
+  def files_beside_checkpoint(self, prefix: str):
+    """The paths `save_beside_checkpoint(prefix)` writes (deleted with their checkpoint)."""
+    del prefix
+    return []
+
   def on_restore(self, frames: int):
     del frames
 
@@ -156,6 +169,19 @@ class DQNTrainer(Trainer):
 
   def before_final_checkpoint(self):
     self.loop.replay.clear()               # a finished run keeps its weights, not its replay
+
+  # The replay's frames go to a file beside each checkpoint (streamed, see agents/replay.py);
+  # the rest of the replay (its transitions as frame hashes, counters) is in the TF checkpoint.
+  def files_beside_checkpoint(self, prefix: str):
+    return [f"{prefix}.replay-frames.npz"] if hasattr(self.loop.replay, "save_frames") else []
+
+  def save_beside_checkpoint(self, prefix: str):
+    for path in self.files_beside_checkpoint(prefix):
+      self.loop.replay.save_frames(path)
+
+  def load_beside_checkpoint(self, prefix: str):
+    for path in self.files_beside_checkpoint(prefix):
+      self.loop.replay.load_frames(path)
 
   def on_restore(self, frames: int):
     self.loop.agent_steps = frames // self.env.frames_per_step

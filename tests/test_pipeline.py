@@ -96,6 +96,19 @@ def test_a_different_config_in_the_same_dir_is_refused(out):
     (["--frames", "0"], "--frames must be a positive integer"),
     (["--seeds", "a"], "--seeds must be"),
     (["--jobs", "0"], "--jobs must be >= 1"),
+    (["--executor", "slurm"], "unknown --executor 'slurm'; valid: local, ray"),
+    (["--cpus-per-run", "0"], "--cpus-per-run must be > 0, got 0"),
+    (["--executor", "ray", "--gpus-per-run", "-1"], "--gpus-per-run must be > 0, got -1"),
+    (["--checkpoint-every", "0"], "--checkpoint-every must be > 0, got 0"),
+    (["--checkpoint-every", "-30"], "--checkpoint-every must be > 0, got -30"),
+    (["--ray-address", "127.0.0.1:1"], "--ray-address '127.0.0.1:1' needs --executor ray"),
+    (["--gpus-per-run", "1"], "--gpus-per-run is for --executor ray"),
+    # nothing listens on port 1 of this machine: refused before Ray starts or any run is written
+    (["--executor", "ray", "--ray-address", "127.0.0.1:1", "--figures", "1", "--games", "Pong",
+      "--conditions", "a2c_1step", "--seeds", "0"], "--ray-address '127.0.0.1:1' is unreachable"),
+    # a replay of 1e8 transitions (~7 KB each in a checkpoint) needs more disk than this machine has
+    (["--figures", "2", "--games", "Pong", "--conditions", "dqn", "--seeds", "0", "--frames", "4e12",
+      "--set", "replay_capacity=100000000"], "the selected runs' checkpoints need about"),
 ])
 def test_bad_input_fails_early_with_the_allowed_values(tmp_path, argv, needle):
   keep = tmp_path / "reports" / "figure1.csv"
