@@ -7,6 +7,11 @@
 - `ActorCriticNetwork`: shared torso -> pi-logits head (orthogonal gain 0.01) and V head (gain 1.0)
   (baselines `policies.py`). Used by every A2C-framework condition (Fig. 1 and 3).
 - `QNetwork`: torso -> Q head with one output per action (Fig. 2).
+
+Precision (`precision` argument, `--set precision=bfloat16`): "float32" (default) or "bfloat16":
+the torso (convolutions and fc512) computes in bfloat16 with float32 variables (Keras
+"mixed_bfloat16" policy); heads, losses and the optimizer stay float32 (the heads cast their
+input back to float32).
 """
 from __future__ import annotations
 
@@ -25,11 +30,28 @@ def _seed(seed: Optional[int], k: int) -> Optional[int]:
   return None if seed is None else seed * 101 + k
 
 
-def nature_cnn_torso(seed: Optional[int] = None, dtype: str = "float32") -> tf.keras.Sequential:
-  """Nature-CNN feature extractor: [B, 4, 84, 84] uint8 -> [B, 512] `dtype` features."""
+PRECISIONS = ("float32", "bfloat16")
+
+
+def torso_dtype(precision: str, dtype: str = "float32"):
+  """The torso layers' dtype: `dtype`, or the Keras "mixed_bfloat16" policy for bfloat16.
+  Raises ValueError for a precision not in PRECISIONS."""
+  if precision not in PRECISIONS:
+    raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+  return dtype if precision == "float32" else tf.keras.mixed_precision.Policy("mixed_bfloat16")
+
+
+def _compute_dtype(dtype):
+  return getattr(dtype, "compute_dtype", dtype)
+
+
+def nature_cnn_torso(seed: Optional[int] = None, dtype="float32") -> tf.keras.Sequential:
+  """Nature-CNN feature extractor: [B, 4, 84, 84] uint8 -> [B, 512] features in `dtype`'s
+  compute dtype (`dtype`: a dtype name or a Keras mixed-precision Policy)."""
   g = math.sqrt(2.0)
+  compute = _compute_dtype(dtype)
   return tf.keras.Sequential([
-      tf.keras.layers.Lambda(lambda x: tf.transpose(tf.cast(x, dtype) / 255.0, [0, 2, 3, 1]),
+      tf.keras.layers.Lambda(lambda x: tf.transpose(tf.cast(x, compute) / 255.0, [0, 2, 3, 1]),
                              dtype=dtype, name="scale_nhwc"),
       tf.keras.layers.Conv2D(32, 8, 4, activation="relu", kernel_initializer=_ortho(g, _seed(seed, 1)), dtype=dtype),
       tf.keras.layers.Conv2D(64, 4, 2, activation="relu", kernel_initializer=_ortho(g, _seed(seed, 2)), dtype=dtype),
@@ -39,17 +61,18 @@ def nature_cnn_torso(seed: Optional[int] = None, dtype: str = "float32") -> tf.k
   ], name="nature_cnn")
 
 
-def mlp_torso(seed: Optional[int] = None, units=(64, 64), dtype: str = "float32") -> tf.keras.Sequential:
+def mlp_torso(seed: Optional[int] = None, units=(64, 64), dtype="float32") -> tf.keras.Sequential:
   """MLP feature extractor for vector observations: [B, d] -> [B, units[-1]] (tanh)."""
   g = math.sqrt(2.0)
-  layers = [tf.keras.layers.Lambda(lambda x: tf.cast(x, dtype), dtype=dtype, name="cast")]
+  compute = _compute_dtype(dtype)
+  layers = [tf.keras.layers.Lambda(lambda x: tf.cast(x, compute), dtype=dtype, name="cast")]
   for i, u in enumerate(units):
     layers.append(tf.keras.layers.Dense(u, activation="tanh", dtype=dtype,
                                         kernel_initializer=_ortho(g, _seed(seed, 10 + i))))
   return tf.keras.Sequential(layers, name="mlp")
 
 
-def make_torso(observation_spec, seed: Optional[int] = None, dtype: str = "float32"):
+def make_torso(observation_spec, seed: Optional[int] = None, dtype="float32"):
   """Nature CNN for image observations (rank 3), MLP for vectors (rank 1)."""
   rank = len(observation_spec.shape)
   if rank == 3:
@@ -63,13 +86,14 @@ class ActorCriticNetwork(network.Network):
   """Shared torso with pi-logits and V heads.
 
   call(observation [B, ...]) -> ((logits [B, |A|], value [B]), ()) in `dtype` (float32 default).
+  `precision` "bfloat16" runs the torso in bfloat16 (module docstring).
   """
 
   def __init__(self, observation_spec, num_actions: int, seed: Optional[int] = None,
-               dtype: str = "float32", name: str = "ActorCriticNetwork"):
+               dtype: str = "float32", name: str = "ActorCriticNetwork", precision: str = "float32"):
     super().__init__(input_tensor_spec=observation_spec, state_spec=(), name=name)
     self.num_actions = int(num_actions)
-    self._torso = make_torso(observation_spec, seed, dtype)
+    self._torso = make_torso(observation_spec, seed, torso_dtype(precision, dtype))
     self._logits = tf.keras.layers.Dense(num_actions, kernel_initializer=_ortho(0.01, _seed(seed, 20)),
                                          dtype=dtype, name="pi_logits")
     self._value = tf.keras.layers.Dense(1, kernel_initializer=_ortho(1.0, _seed(seed, 21)),
@@ -82,12 +106,13 @@ class ActorCriticNetwork(network.Network):
 
 
 class QNetwork(network.Network):
-  """Torso -> Q head. call(observation [B, ...]) -> (q_values [B, |A|] float32, ())."""
+  """Torso -> Q head. call(observation [B, ...]) -> (q_values [B, |A|] float32, ()).
+  `precision` "bfloat16" runs the torso in bfloat16 (module docstring)."""
 
   def __init__(self, observation_spec, num_actions: int, seed: Optional[int] = None,
-               name: str = "QNetwork"):
+               name: str = "QNetwork", precision: str = "float32"):
     super().__init__(input_tensor_spec=observation_spec, state_spec=(), name=name)
-    self._torso = make_torso(observation_spec, seed)
+    self._torso = make_torso(observation_spec, seed, torso_dtype(precision))
     self._q = tf.keras.layers.Dense(num_actions, kernel_initializer=_ortho(1.0, _seed(seed, 30)),
                                     name="q_values")
 

@@ -5,13 +5,16 @@ Measures, in one process and one run (so the ratios compare like with like):
   a2c             A2C training (driver collect + update), steady state after tracing, frames/s
   soft_ql         soft Q-learning in the A2C framework, same, frames/s
   dqn             DQN training at the paper's ratio (1 update of 32 per 4 agent steps), frames/s
+  grid_*          two runs side by side in two processes (`--jobs 2`): total and per-run frames/s
+                  (`run_all.sh --list` estimates the grid's cost from the per-run figures)
   startup         a new process: interpreter + imports + env + agent + tracing to the end of the
                   first A2C update, seconds
   replay          bytes per stored transition of a full frame-deduplicating replay filled from
                   real Pong frames (then SpaceInvaders, whose screens repeat less), counting frame
                   pixels, array objects, dict entries and the numpy storage of the other fields;
                   identical frames are stored once, so a game can go below one 7,056-byte frame
-Prints a table and writes reports/bench.csv with the core count and library versions.
+Prints a table and writes reports/bench.csv with the core count, the device TensorFlow used
+(CPU, or the GPU's name) and library versions.
 """
 from __future__ import annotations
 
@@ -72,6 +75,50 @@ def bench_dqn(seconds: float) -> float:
   while trainer.loop.agent_steps < 200 + 40:   # fill past learning_starts, trace the update
     trainer.update()
   return _steady_fps(trainer, seconds)
+
+
+def _grid_worker(args):
+  """One of two side-by-side runs: TF threads = cores / 2 (as `--jobs 2`), warm up, then
+  measure from a shared start time for `seconds`. Returns frames/s."""
+  family, seconds, start_at = args
+  import tensorflow as tf
+  threads = max(1, (os.cpu_count() or 1) // 2)
+  tf.config.threading.set_intra_op_parallelism_threads(threads)
+  tf.config.threading.set_inter_op_parallelism_threads(threads)
+  from artifact import trainers
+  from artifact.specs import make_run_spec
+  if family == "a2c":
+    trainer = trainers.acquire(make_run_spec(1, "Pong", "a2c_1step", 0, "paper"))
+    for _ in range(5):
+      trainer.update()
+  else:
+    trainer = trainers.acquire(make_run_spec(2, "Pong", "dqn", 0, "paper",
+                                             overrides=dict(learning_starts=200, replay_capacity=50_000)))
+    while trainer.loop.agent_steps < 240:
+      trainer.update()
+  while time.time() < start_at:                 # both start measuring together
+    trainer.update()
+  return _steady_fps(trainer, seconds)
+
+
+def bench_grid(family: str, seconds: float):
+  """Two runs of `family` side by side in two processes (`--jobs 2`): (total, per run) frames/s."""
+  import concurrent.futures as cf
+  import multiprocessing as mp
+  start_at = time.time() + 60.0                  # after both have built and traced
+  with cf.ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as pool:
+    fps = list(pool.map(_grid_worker, [(family, seconds, start_at)] * 2))
+  return sum(fps), sum(fps) / 2
+
+
+def tf_device() -> str:
+  """The device TensorFlow places the networks on: 'GPU:0 (name)' if a GPU is visible, else 'CPU'."""
+  import tensorflow as tf
+  gpus = tf.config.list_physical_devices("GPU")
+  if not gpus:
+    return "CPU"
+  details = tf.config.experimental.get_device_details(gpus[0])
+  return f"GPU:0 ({details.get('device_name', 'unknown')})"
 
 
 STARTUP_SNIPPET = """
@@ -165,12 +212,20 @@ def main(argv=None) -> int:
           + (f" {value / ceiling:6.3f} x env ceiling" if ceiling else "") + (f"  {note}" if note else ""),
           flush=True)
 
-  print(f"== benchmark on Pong, {os.cpu_count()} cores, {secs:.0f} s per measurement", flush=True)
+  device = tf_device()
+  print(f"== benchmark on Pong, {os.cpu_count()} cores, TensorFlow device {device}, "
+        f"{secs:.0f} s per measurement", flush=True)
   ceiling = bench_env(secs)
   add("env_ceiling", ceiling, "frames/s", None, "16 envs, random actions")
   add("a2c_train", bench_a2c("a2c_1step", secs), "frames/s", ceiling, "a2c_1step, 16 envs x 5 steps per update")
   add("soft_ql_train", bench_a2c("soft_ql", secs), "frames/s", ceiling, "soft_ql, same rollouts")
   add("dqn_train", bench_dqn(secs), "frames/s", ceiling, "1 env, batch 32 every 4 agent steps")
+  grid, per_run = bench_grid("a2c", secs)
+  add("grid_a2c_fps", grid, "frames/s", ceiling, "two a2c_1step runs side by side (--jobs 2), total")
+  add("grid_a2c_fps_per_run", per_run, "frames/s", ceiling, "the same, per run (--list uses it)")
+  grid, per_run = bench_grid("dqn", secs)
+  add("grid_dqn_fps", grid, "frames/s", ceiling, "two DQN runs side by side (--jobs 2), total")
+  add("grid_dqn_fps_per_run", per_run, "frames/s", ceiling, "the same, per run (--list uses it)")
   add("startup_to_first_update", bench_startup(), "s", None, "new process, A2C on Pong")
   n = 100_000 if args.long else 20_000
   per = bench_replay(n)
@@ -187,6 +242,7 @@ def main(argv=None) -> int:
       "extra RAM while saving")
   df = pd.DataFrame(rows)
   df["cores"] = os.cpu_count()
+  df["device"] = device
   df["python"] = platform.python_version()
   df["tensorflow"] = tf.__version__
   df["tf_agents"] = tf_agents.__version__

@@ -1,7 +1,8 @@
 """Command line: run every (figure, game, condition, seed) of the selected grid, then write reports.
 
-  python -m artifact [--scale smoke|paper] [--figures 1,2,3] [--games Pong,...]
+  python -m artifact [--scale smoke|short|paper] [--figures 1,2,3] [--games Pong,...]
                      [--conditions a2c_1step,...] [--seeds 0,1] [--frames N] [--out DIR]
+                     [--executor local|ray] [--checkpoint-every SECONDS] ...
 
 `./run_all.sh` is this command inside the project's virtualenv. See --help.
 """
@@ -27,7 +28,14 @@ Output under --out (default: the repository root):
   runs/figure{F}/{Game}/{condition}/seed{S}/  config.json, progress.csv, checkpoint/, policy/, done.json
   reports/figure{F}.csv, figure{F}_summary.csv, figure{F}.pdf, statistics.csv/.pdf (rliable
           intervals), claims.csv/.md (a verdict per claim, docs/decision_rules.md), theory.csv/.pdf
-Runs that finished are skipped; killed runs resume from their last checkpoint.
+Runs that finished are skipped; killed runs resume from their last checkpoint (taken at every
+evaluation and every --checkpoint-every seconds; DQN checkpoints include the replay).
+
+Executors: --executor local (default) trains --jobs runs at once in worker processes on this
+machine; --executor ray trains each run as a Ray task (--cpus-per-run, --gpus-per-run), retried
+on another node when its node dies and resumed from its checkpoint. Without --ray-address a local
+Ray instance on 127.0.0.1 is started; on a cluster --out must be a filesystem every node mounts
+(checked before the grid starts). README, "Running on a Ray cluster".
 
 """
 

@@ -20,9 +20,10 @@ def agent_class(condition: Condition):
   return getattr(importlib.import_module(f"agents.{module}"), name)
 
 
-def build_network(family: str, observation_spec, num_actions: int, seed: int):
+def build_network(family: str, observation_spec, num_actions: int, seed: int, precision: str = "float32"):
   """The network of a family: `ActorCriticNetwork` ("a2c") or `QNetwork` ("dqn"), variables built."""
-  net = (ActorCriticNetwork if family == "a2c" else QNetwork)(observation_spec, num_actions, seed=seed)
+  net = (ActorCriticNetwork if family == "a2c" else QNetwork)(observation_spec, num_actions, seed=seed,
+                                                              precision=precision)
   net.create_variables()
   return net
 
@@ -32,7 +33,7 @@ def build_a2c_agent(condition: Condition, time_step_spec, action_spec, observati
                     policy_seed: int = 0):
   """A2C-framework agent with TF1-style RMSProp (mean square starts at 1, baselines), lr linearly
   decayed to 0 over `total_updates` updates. `seed`: weights; `policy_seed`: action sampling."""
-  net = ActorCriticNetwork(observation_spec, num_actions, seed=seed)
+  net = ActorCriticNetwork(observation_spec, num_actions, seed=seed, precision=hp.precision)
   lr = tf.keras.optimizers.schedules.PolynomialDecay(hp.lr, max(1, total_updates), 0.0, power=1.0)
   opt = RMSpropTF1(lr, rho=hp.rmsprop_rho, epsilon=hp.rmsprop_eps)
   agent = agent_class(condition)(
@@ -48,7 +49,7 @@ def build_dqn_agent(condition: Condition, time_step_spec, action_spec, observati
                     agent_kwargs=None):
   """DQN-family agent; epsilon reads `step_var` (agent steps). Target period in agent steps.
   `agent_kwargs` (default: the condition's) are passed to the class, e.g. tau of a soft target."""
-  net = QNetwork(observation_spec, num_actions, seed=seed)
+  net = QNetwork(observation_spec, num_actions, seed=seed, precision=hp.precision)
   eps = linear_epsilon(step_var, hp.epsilon_start, hp.epsilon_end,
                        int(hp.epsilon_fraction * total_agent_steps))
   kwargs = dict(condition.agent_kwargs if agent_kwargs is None else agent_kwargs)

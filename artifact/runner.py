@@ -112,6 +112,9 @@ class Run:
     cfg_path = self.dir / "config.json"
     if cfg_path.exists():
       old, new = json.loads(cfg_path.read_text()), json.loads(self.spec.to_json())
+      for k, v in new["hparams"].items():      # fields added since, at their defaults, match
+        if k not in old.get("hparams", {}) and v == getattr(type(self.spec.hparams)(), k):
+          old["hparams"][k] = v
       if old != new:
         raise ValueError(f"{self.dir} holds a run with a different config; use another --out "
                          f"or delete that directory (differs in: "

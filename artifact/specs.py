@@ -26,6 +26,8 @@ class A2CHparams:
     value_coef: c, the weight of 0.5 * (R - V)^2 (baselines vf_coef = 0.5; paper eq. 85-86).
     tau: temperature, nats per agent step (paper Sec. 6.1, 6.3: 0.01).
     regularizer: "entropy" (bonus +tau*H, paper Sec. 6.1) or "kl" (penalty -tau*KL to uniform).
+    precision: "float32" (default, the paper's) or "bfloat16": the CNN torso computes in
+      bfloat16 (float32 variables); heads, losses and optimizer stay float32 (agents/networks.py).
   """
   num_envs: int = 16
   n_steps: int = 5
@@ -37,10 +39,12 @@ class A2CHparams:
   value_coef: float = 0.5
   tau: float = 0.01
   regularizer: str = "entropy"
+  precision: str = "float32"
 
   def validate(self):
     if self.regularizer not in ("entropy", "kl"):
       raise ValueError(f"regularizer must be one of entropy, kl; got {self.regularizer!r}")
+    _check_precision(self)
     _positive(self, "num_envs", "n_steps", "lr", "rmsprop_rho", "rmsprop_eps", "max_grad_norm")
     _in_unit(self, "gamma")
     if self.tau < 0 or self.value_coef < 0:
@@ -65,6 +69,7 @@ class DQNHparams:
     gamma: discount per agent step (0.99).
     grad_clip: per-variable gradient-norm clip (baselines grad_norm_clipping = 10).
     eval_epsilon: epsilon of the evaluation policy (0.05, Mnih et al. 2015).
+    precision: "float32" (default) or "bfloat16" for the torso, as in A2CHparams.
   """
   num_envs: int = 1
   lr: float = 1e-4
@@ -80,8 +85,10 @@ class DQNHparams:
   gamma: float = 0.99
   grad_clip: float = 10.0
   eval_epsilon: float = 0.05
+  precision: str = "float32"
 
   def validate(self):
+    _check_precision(self)
     if self.num_envs != 1:
       raise ValueError(f"num_envs must be 1 for the DQN family (baselines deepq), got {self.num_envs}")
     _positive(self, "lr", "adam_eps", "batch_size", "replay_capacity", "train_period",
@@ -92,6 +99,14 @@ class DQNHparams:
 
 
 HPARAMS = {"a2c": A2CHparams, "dqn": DQNHparams}
+
+
+PRECISIONS = ("float32", "bfloat16")     # = agents.networks.PRECISIONS (no TF import here)
+
+
+def _check_precision(hp):
+  if hp.precision not in PRECISIONS:
+    raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {hp.precision!r}")
 
 
 def _positive(hp, *names):

@@ -92,7 +92,7 @@ class Trainer:
     """The shared part of `reseed`: weights of a network built with the new seed, optimizer and
     train counter back to their start, environments reseeded."""
     fresh = conditions.build_network(family, self.env.observation_spec(), self.env.num_actions,
-                                     seeds.network)
+                                     seeds.network, self.precision)
     network.set_weights(fresh.get_weights())
     opt = self.agent._optimizer  # pylint: disable=protected-access
     if hasattr(opt, "reset"):
@@ -111,6 +111,7 @@ class A2CTrainer(Trainer):
 
   def __init__(self, spec: RunSpec, seeds: RunSeeds):
     hp = spec.hparams
+    self.precision = hp.precision
     self._make_envs(spec, hp.num_envs, seeds)
     self.frames_per_update = hp.n_steps * hp.num_envs * self.env.frames_per_step
     total_updates = max(1, math.ceil(spec.frames / self.frames_per_update))
@@ -134,6 +135,7 @@ class DQNTrainer(Trainer):
 
   def __init__(self, spec: RunSpec, seeds: RunSeeds):
     hp = spec.hparams
+    self.precision = hp.precision
     self._make_envs(spec, 1, seeds)
     self.frames_per_update = hp.train_period * self.env.frames_per_step
     self.step_var = tf.Variable(0, dtype=tf.int64, name="agent_steps")

@@ -1,7 +1,19 @@
-# Sourced by run_all.sh and test.sh: create .venv from requirements.txt if missing or stale, and
-# install this repository into it (`pip install -e .`: `import agents, envs, artifact` from any
+# Sourced by run_all.sh and test.sh: create .venv from requirements.txt (or the file named by
+# PG_SOFTQ_REQUIREMENTS, e.g. requirements-gpu.txt) if missing or stale, and install this
+# repository into it (`pip install -e .`: `import agents, envs, artifact` from any
 # directory, and the `pg-softq` command, the same as ./run_all.sh).
-if [ ! -x .venv/bin/python ] || [ ! -f .venv/.installed ] || [ requirements.txt -nt .venv/.installed ] \
+REQ="${PG_SOFTQ_REQUIREMENTS:-requirements.txt}"
+if [ ! -f "$REQ" ]; then
+  echo "error: PG_SOFTQ_REQUIREMENTS=$REQ: no such file (requirements.txt or requirements-gpu.txt)" >&2
+  exit 2
+fi
+INSTALLED_FROM="$(cat .venv/.installed 2>/dev/null || true)"
+if [ -n "$INSTALLED_FROM" ] && [ "$INSTALLED_FROM" != "$REQ" ]; then
+  # another requirements file (CPU <-> GPU TensorFlow): two TF builds must not mix in one venv
+  echo "== .venv was installed from $INSTALLED_FROM; recreating it from $REQ"
+  rm -rf .venv
+fi
+if [ ! -x .venv/bin/python ] || [ ! -f .venv/.installed ] || [ "$REQ" -nt .venv/.installed ] \
    || [ pyproject.toml -nt .venv/.installed ]; then
   PY=""
   for c in python3.11 python3 python; do
@@ -13,15 +25,15 @@ if [ ! -x .venv/bin/python ] || [ ! -f .venv/.installed ] || [ requirements.txt 
     echo "error: Python 3.11 is required (TF 2.15 and tf-agents 0.19; see docs/protocol.md section 1)" >&2
     exit 2
   fi
-  echo "== creating .venv with $PY and installing requirements.txt (first use only)"
+  echo "== creating .venv with $PY and installing $REQ (first use only)"
   "$PY" -m venv .venv
   # pip's own notices go to a log, shown only if an install fails
   log=.venv/pip-install.log
   { .venv/bin/pip install --quiet --upgrade pip setuptools \
-    && .venv/bin/pip install --quiet -r requirements.txt \
+    && .venv/bin/pip install --quiet -r "$REQ" \
     && .venv/bin/pip install --quiet --no-deps --no-build-isolation -e . ; } >"$log" 2>&1 \
-    || { cat "$log" >&2; echo "error: installing requirements.txt failed (log: $log)" >&2; exit 1; }
-  touch .venv/.installed
+    || { cat "$log" >&2; echo "error: installing $REQ failed (log: $log)" >&2; exit 1; }
+  echo "$REQ" > .venv/.installed
   echo "== .venv ready"
 fi
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"

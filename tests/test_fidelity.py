@@ -210,8 +210,8 @@ def test_eval_row_survives_a_kill_before_the_checkpoint(tmp_path, monkeypatch):
   spec = make_run_spec(1, "Pong", "a2c_1step", 0, "smoke", 1600)
   run_dir = tmp_path / spec.relpath()
 
-  def killed(self):
-    raise KeyboardInterrupt("killed between the row and the checkpoint")
+  def killed(self, reason="evaluation", keep=2):
+    raise KeyboardInterrupt(f"killed between the row and the {reason} checkpoint")
   monkeypatch.setattr(runner.Run, "checkpoint", killed)
   with pytest.raises(KeyboardInterrupt):
     runner.run(spec, run_dir, on_event=lambda e: None)

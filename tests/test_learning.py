@@ -14,11 +14,11 @@ from envs import make_cartpole_env
 RANDOM_POLICY_SCORE = 22.0
 
 
-def _learn_a2c(agent_key, max_updates=3000, threshold=150.0, window=20):
+def _learn_a2c(agent_key, max_updates=3000, threshold=150.0, window=20, precision="float32"):
   tf.random.set_seed(0)
   env = make_cartpole_env(8, seed=0)
   tf_env = tf_py_environment.TFPyEnvironment(env)
-  hp = A2CHparams(lr=2e-3)
+  hp = A2CHparams(lr=2e-3, precision=precision)
   agent = conditions.build_a2c_agent(find_condition(agent_key), tf_env.time_step_spec(), tf_env.action_spec(),
                                      env.observation_spec(), env.num_actions, hp,
                                      total_updates=10 * max_updates, seed=0)  # lr decays 10% here
@@ -39,12 +39,12 @@ def test_a2c_framework_condition_learns_cartpole(agent_key):
   assert score >= 150.0 > 5 * RANDOM_POLICY_SCORE
 
 
-def _learn_dqn(condition, total=16_000, threshold=100.0, window=10):
+def _learn_dqn(condition, total=16_000, threshold=100.0, window=10, precision="float32"):
   tf.random.set_seed(0)
   np.random.seed(0)
   env = make_cartpole_env(1, seed=0)
   tf_env = tf_py_environment.TFPyEnvironment(env)
-  hp = DQNHparams(lr=1e-3, target_update_period=100, train_period=1, epsilon_end=0.02)
+  hp = DQNHparams(lr=1e-3, target_update_period=100, train_period=1, epsilon_end=0.02, precision=precision)
   step = tf.Variable(0, dtype=tf.int64)
   agent = conditions.build_dqn_agent(find_condition(condition), tf_env.time_step_spec(), tf_env.action_spec(),
                                      env.observation_spec(), env.num_actions, hp, total, 0, step)
@@ -64,3 +64,16 @@ def test_dqn_condition_learns_cartpole(condition):
   steps, score = _learn_dqn(condition)
   assert steps is not None, f"{condition}: mean of last 10 games only {score:.1f} after 16k agent steps"
   assert score >= 100.0 > 4 * RANDOM_POLICY_SCORE
+
+
+# --- mixed precision (--set precision=bfloat16): the torso in bfloat16 still learns -----------
+@pytest.mark.parametrize("family,condition", [("a2c", "soft_ql"), ("dqn", "soft_dqn_kl_0.1")])
+def test_bfloat16_torso_learns_cartpole_like_float32(family, condition):
+  learn = _learn_a2c if family == "a2c" else _learn_dqn
+  steps32, score32 = learn(condition)
+  steps16, score16 = learn(condition, precision="bfloat16")
+  assert steps16 is not None, f"{condition} bfloat16: mean of the last games only {score16:.1f}"
+  # parity: reaches the same threshold within 2x the float32 agent steps
+  assert steps16 <= 2 * steps32, (steps16, steps32)
+  print(f"\n{condition}: float32 solved at {steps32} agent steps ({score32:.0f}), "
+        f"bfloat16 at {steps16} ({score16:.0f})")

@@ -134,3 +134,15 @@ def test_readme_documents_the_progress_schema():
   assert [c for c in table if c in COLUMNS] == COLUMNS, "README's progress.csv table != artifact.progress.SCHEMA"
   assert len(SCHEMA) == len(COLUMNS)
   assert reports.LONG_COLUMNS == [c for c in COLUMNS if c not in ("loss", "entropy")]
+
+
+def test_gpu_requirements_differ_from_the_cpu_ones_only_in_tensorflow():
+  root = Path(__file__).resolve().parent.parent
+
+  def pins(name):
+    lines = [l.split("#")[0].strip() for l in (root / name).read_text().splitlines()]
+    return [l for l in lines if l]
+  cpu, gpu = pins("requirements.txt"), pins("requirements-gpu.txt")
+  assert [l for l in cpu if not l.startswith("tensorflow-cpu")] == \
+         [l for l in gpu if not l.startswith("tensorflow[and-cuda]")]
+  assert "tensorflow-cpu==2.15.1" in cpu and "tensorflow[and-cuda]==2.15.1" in gpu
