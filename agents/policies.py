@@ -104,7 +104,11 @@ class EpsilonGreedyPyPolicy(py_policy.PyPolicy):
     self._rng = np.random.Generator(np.random.PCG64(int(seed)))
 
   def _action(self, time_step, policy_state):
+    shape = np.shape(time_step.step_type)
+    explore = self._rng.random(shape) < float(self._epsilon())
+    random = self._rng.integers(0, self._num_actions, size=shape)
+    dtype = self.action_spec.dtype
+    if explore.all():          # the greedy action would be discarded: skip the network
+      return policy_step.PolicyStep(random.astype(dtype), (), ())
     greedy = np.asarray(self._greedy.action(time_step).action)
-    explore = self._rng.random(greedy.shape) < float(self._epsilon())
-    random = self._rng.integers(0, self._num_actions, size=greedy.shape)
-    return policy_step.PolicyStep(np.where(explore, random, greedy).astype(greedy.dtype), (), ())
+    return policy_step.PolicyStep(np.where(explore, random, greedy).astype(dtype), (), ())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+import numpy as np
 import tensorflow as tf
 from tf_agents.drivers import py_driver
 from tf_agents.specs import tensor_spec
@@ -17,14 +18,31 @@ from agents.policies import CompiledPyPolicy, EpsilonGreedyPyPolicy
 from agents.replay import FrameStackReplayBuffer, UniformReplay
 
 
-def linear_epsilon(step_var, start: float, end: float, decay_steps: int):
-  """Callable: epsilon decays linearly from `start` to `end` over `decay_steps` agent steps."""
-  decay_steps = max(1, int(decay_steps))
+class LinearEpsilon:
+  """Exploration rate decaying linearly from `start` to `end` over `decay_steps` agent steps.
 
-  def epsilon():
-    frac = tf.minimum(tf.cast(step_var, tf.float32) / float(decay_steps), 1.0)
-    return start + frac * (end - start)
-  return epsilon
+  `epsilon()` reads `step_var` in TensorFlow (what the agent's tf-agents `collect_policy` takes);
+  `at(agent_steps)` is the same float32 arithmetic in numpy, bit for bit, without the half-dozen
+  eager TF ops per agent step that `float(epsilon())` costs the acting loop.
+  """
+
+  def __init__(self, step_var, start: float, end: float, decay_steps: int):
+    self.step_var, self.start, self.end = step_var, float(start), float(end)
+    self.decay_steps = max(1, int(decay_steps))
+
+  def __call__(self):
+    frac = tf.minimum(tf.cast(self.step_var, tf.float32) / float(self.decay_steps), 1.0)
+    return self.start + frac * (self.end - self.start)
+
+  def at(self, agent_steps: int) -> float:
+    f32 = np.float32
+    frac = np.minimum(f32(agent_steps) / f32(self.decay_steps), f32(1.0))
+    return float(f32(self.start) + frac * (f32(self.end) - f32(self.start)))
+
+
+def linear_epsilon(step_var, start: float, end: float, decay_steps: int) -> LinearEpsilon:
+  """Callable: epsilon decays linearly from `start` to `end` over `decay_steps` agent steps."""
+  return LinearEpsilon(step_var, start, end, decay_steps)
 
 
 def make_replay(data_spec, capacity: int):
@@ -62,8 +80,12 @@ class DQNLoop:
     self._num_steps = agent.train_sequence_length   # n_step_update + 1
     if epsilon is None:
       epsilon = agent.collect_policy._get_epsilon  # pylint: disable=protected-access
+    if isinstance(epsilon, LinearEpsilon):
+      read = lambda: epsilon.at(self.agent_steps)   # == float(epsilon()): step_var == agent_steps
+    else:
+      read = lambda: float(epsilon())
     self._policy = EpsilonGreedyPyPolicy(CompiledPyPolicy(agent.policy, batch_size=1),
-                                         lambda: float(epsilon()), py_env.num_actions, policy_seed)
+                                         read, py_env.num_actions, policy_seed)
     self.new_replay(seed, policy_seed=policy_seed)
     data_spec = agent.collect_data_spec
     batched = tf.nest.map_structure(
