@@ -5,6 +5,7 @@ Measures, in one process and one run (so the ratios compare like with like):
   a2c             A2C training (driver collect + update), steady state after tracing, frames/s
   soft_ql         soft Q-learning in the A2C framework, same, frames/s
   dqn             DQN training at the paper's ratio (1 update of 32 per 4 agent steps), frames/s
+  *_bf16          the same with `--set precision=bfloat16` (the torso in bfloat16)
   grid_*          two runs side by side in two processes (`--jobs 2`): total and per-run frames/s
                   (`run_all.sh --list` estimates the grid's cost from the per-run figures)
   startup         a new process: interpreter + imports + env + agent + tracing to the end of the
@@ -44,12 +45,13 @@ def bench_env(seconds: float) -> float:
   return fps
 
 
-def bench_a2c(condition: str, seconds: float) -> float:
+def bench_a2c(condition: str, seconds: float, precision: str = "float32") -> float:
   from artifact import trainers
   from artifact.specs import make_run_spec
   figure = 3 if condition in ("pg", "soft_ql") else 1
   trainers.close_all()
-  trainer = trainers.acquire(make_run_spec(figure, "Pong", condition, 0, "paper"))
+  trainer = trainers.acquire(make_run_spec(figure, "Pong", condition, 0, "paper",
+                                           overrides=dict(precision=precision)))
   for _ in range(5):                       # trace and warm up
     trainer.update()
   return _steady_fps(trainer, seconds)
@@ -66,10 +68,11 @@ def _steady_fps(trainer, seconds: float) -> float:
   return fps
 
 
-def bench_dqn(seconds: float) -> float:
+def bench_dqn(seconds: float, precision: str = "float32") -> float:
   from artifact import trainers
   from artifact.specs import make_run_spec
-  spec = make_run_spec(2, "Pong", "dqn", 0, "paper", overrides=dict(learning_starts=200, replay_capacity=50_000))
+  spec = make_run_spec(2, "Pong", "dqn", 0, "paper", overrides=dict(
+      learning_starts=200, replay_capacity=50_000, precision=precision))
   trainers.close_all()
   trainer = trainers.acquire(spec)
   while trainer.loop.agent_steps < 200 + 40:   # fill past learning_starts, trace the update
@@ -220,6 +223,9 @@ def main(argv=None) -> int:
   add("a2c_train", bench_a2c("a2c_1step", secs), "frames/s", ceiling, "a2c_1step, 16 envs x 5 steps per update")
   add("soft_ql_train", bench_a2c("soft_ql", secs), "frames/s", ceiling, "soft_ql, same rollouts")
   add("dqn_train", bench_dqn(secs), "frames/s", ceiling, "1 env, batch 32 every 4 agent steps")
+  add("a2c_train_bf16", bench_a2c("a2c_1step", secs, "bfloat16"), "frames/s", ceiling,
+      "a2c_1step with --set precision=bfloat16")
+  add("dqn_train_bf16", bench_dqn(secs, "bfloat16"), "frames/s", ceiling, "DQN with --set precision=bfloat16")
   grid, per_run = bench_grid("a2c", secs)
   add("grid_a2c_fps", grid, "frames/s", ceiling, "two a2c_1step runs side by side (--jobs 2), total")
   add("grid_a2c_fps_per_run", per_run, "frames/s", ceiling, "the same, per run (--list uses it)")

@@ -62,6 +62,16 @@ def test_grid_finishes_with_every_row_once_while_a_worker_node_is_removed(cluste
   starts = [e for e in events if e.kind == "started" and e.run == victim]
   assert len(starts) == 2 and victim_node not in starts[1].where      # retried on the other node
   assert starts[1].frames > 0                                          # ... from its checkpoint
+  # never more runs training on a node than its CPUs (1): a task blocked in `ray.get` would lend
+  # its CPU to another task
+  on_node = {}
+  for e in events:
+    if e.kind == "started":
+      on_node[e.run] = e.where.rsplit("@", 1)[1]
+    elif e.kind in ("finished", "failed"):
+      on_node.pop(e.run, None)
+    busy = list(on_node.values())
+    assert all(busy.count(n) <= 1 for n in busy), (e, on_node)
   ray_rows = _rows(tmp_path / "ray", specs)
   for rel, df in ray_rows.items():
     assert df["frames"].is_unique and df["frames"].max() == 6400, rel
