@@ -7,7 +7,8 @@ Every `interval_s` seconds (and at the end) it prints one block:
 
 and one line as each run finishes or fails. Total frames/s is the sum of the running runs'
 latest training speeds; the ETA is the frames left in the grid (unfinished runs' budgets less
-what they trained) over that speed.
+what they trained) over that speed, or, if longer, the runs left at the pace of the runs done so
+far (short runs are dominated by start-up and evaluation, which frames/s does not see).
 """
 from __future__ import annotations
 
@@ -80,7 +81,11 @@ class GridMonitor:
   def summary(self) -> str:
     c, fps = self.counts(), self.total_fps()
     left = sum(self.total[r] - self.frames[r] for r, s in self.state.items() if s in ("queued", "running"))
-    eta = f" | grid eta ~{hms(left / fps)}" if fps > 0 and left > 0 else ""
+    eta_s = left / fps if fps > 0 and left > 0 else 0.0
+    runs_left = c["queued"] + c["running"]
+    if c["done"] and runs_left:        # short runs are start-up bound: also the pace of runs done
+      eta_s = max(eta_s, (time.time() - self.t0) / c["done"] * runs_left)
+    eta = f" | grid eta ~{hms(eta_s)}" if eta_s > 0 else ""
     head = (f"[{hms(time.time() - self.t0)}] runs: {c['done']} done, {c['running']} running, "
             f"{c['queued']} queued, {c['failed']} failed | {fps:,.0f} frames/s{eta}")
     lines = [head] + [f"   {self.line.get(r, r + '  starting')}"

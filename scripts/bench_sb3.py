@@ -3,7 +3,7 @@
 Run in its own virtualenv (SB3 needs PyTorch, which this project does not depend on), in the
 same sitting as `python -m artifact.bench`:
 
-  python3.11 -m venv /tmp/sb3 && /tmp/sb3/bin/pip install stable-baselines3==2.9.2 ale-py==0.12.1 \
+  python3.11 -m venv /tmp/sb3 && /tmp/sb3/bin/pip install stable-baselines3==2.9.2 ale-py==0.12.1 opencv-python-headless \
       gymnasium==1.3.0 "numpy<2"
   /tmp/sb3/bin/python scripts/bench_sb3.py [--seconds 15] [--out reports]
 
