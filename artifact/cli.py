@@ -80,10 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--ray-address", default=None, metavar="HOST:PORT",
                  help="a running Ray cluster's head (ray start --head); default with --executor ray: "
                       "start a local Ray instance on 127.0.0.1")
-  p.add_argument("--cpus-per-run", type=float, default=None,
+  p.add_argument("--cpus-per-run", type=float, default=None, metavar="N",
                  help="CPUs a run declares to Ray (default 1) and its TF threads; with --executor "
                       "local, TF threads per worker (default: cores / --jobs)")
-  p.add_argument("--gpus-per-run", type=float, default=None,
+  p.add_argument("--gpus-per-run", type=float, default=None, metavar="N",
                  help="GPUs a run declares to Ray, e.g. 0.5 (default 0; --executor ray only)")
   p.add_argument("--checkpoint-every", type=float, default=300.0, metavar="SECONDS",
                  help="wall-clock seconds between checkpoints, on top of those at evaluations "
@@ -94,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                  help="override a hyperparameter of the selected runs (repeatable), e.g. --set lr=3e-4 "
                       "--set tau=0.05; recorded in each run's config.json. Keys: the A2C / DQN "
-                      "hyperparameters (docs/protocol.md section 5) and condition arguments (tau)")
+                      "hyperparameters (docs/protocol.md section 5; precision=bfloat16 runs the CNN "
+                      "torso in bfloat16) and condition arguments (tau)")
   p.add_argument("--list", action="store_true", help="print the selected runs and exit")
   p.add_argument("--reports-only", action="store_true",
                  help="train nothing: write the figure, statistics and claims reports from the runs "
