@@ -39,7 +39,7 @@ def test_sigkilled_run_resumes_each_time_and_writes_every_row_once(tmp_path):
           "a2c_1step", "--seeds", "0", "--frames", str(frames), "--out", str(tmp_path), "--jobs", "1",
           "--checkpoint-every", str(every), "--no-theory"]
   rng = np.random.default_rng(20261122)
-  lost_s, resumed_from = [], []
+  lost_s = []
   for _ in range(3):
     rows_before = _rows(run_dir / "progress.csv")
     proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -55,7 +55,6 @@ def test_sigkilled_run_resumes_each_time_and_writes_every_row_once(tmp_path):
     proc.wait()
     proc.stdout.close()
     lost_s.append(killed_at - _newest_checkpoint_mtime(run_dir / "checkpoint"))
-    resumed_from.append(_rows(run_dir / "progress.csv"))
   # the newest checkpoint at each kill was at most --checkpoint-every old (plus one update and
   # the save itself, well under a second here)
   assert max(lost_s) <= every + 1.5, lost_s
@@ -68,7 +67,6 @@ def test_sigkilled_run_resumes_each_time_and_writes_every_row_once(tmp_path):
   progress = pd.read_csv(run_dir / "progress.csv")
   # every row exactly once, and as many as an unkilled run writes (same logging schedule)
   assert progress["frames"].is_unique and progress["frames"].is_monotonic_increasing
-  r = runner.Run(spec, run_dir)
   total = -(-frames // 320)
   log_every = max(1, total // runner.LOG_POINTS)
   evals = runner.eval_schedule(total, spec.evals_per_run)
@@ -77,7 +75,6 @@ def test_sigkilled_run_resumes_each_time_and_writes_every_row_once(tmp_path):
   assert progress["eval_return"].notna().sum() == spec.evals_per_run
   report = pd.read_csv(tmp_path / "reports" / "figure1.csv")
   assert len(report[report["condition"] == "a2c_1step"]) == len(expected)
-  del r
 
 
 def _dqn_run(tmp_path, frames=2_400):

@@ -7,7 +7,6 @@ import time
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")   # 127.0.0.1 only
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-import ray  # noqa: E402
 from ray._private.node import Node  # noqa: E402
 from ray._private.parameter import RayParams  # noqa: E402
 
