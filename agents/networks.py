@@ -21,6 +21,8 @@ from typing import Optional
 import tensorflow as tf
 from tf_agents.networks import network
 
+from artifact.specs import PRECISIONS
+
 
 def _ortho(gain: float, seed: Optional[int]):
   return tf.keras.initializers.Orthogonal(gain=gain, seed=seed)
@@ -28,9 +30,6 @@ def _ortho(gain: float, seed: Optional[int]):
 
 def _seed(seed: Optional[int], k: int) -> Optional[int]:
   return None if seed is None else seed * 101 + k
-
-
-PRECISIONS = ("float32", "bfloat16")
 
 
 def torso_dtype(precision: str, dtype: str = "float32"):

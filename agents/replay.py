@@ -80,14 +80,6 @@ class _CopyingFrameBuffer:
     self._frames = {}
 
 
-def _flat_paths(spec):
-  """[(top-level field name, leaf)] in `tf.nest.flatten` order of a Trajectory spec."""
-  out = []
-  for name in spec._fields:
-    out += [(name, leaf) for leaf in tf.nest.flatten(getattr(spec, name))]
-  return out
-
-
 class FrameStackReplayBuffer(_FastSampleMixin, py_hashed_replay_buffer.PyHashedReplayBuffer):
   """Uniform replay of `Trajectory`s (batch size 1) whose observation is a frame stack on axis 0.
 
@@ -164,17 +156,16 @@ class FrameStackReplayBuffer(_FastSampleMixin, py_hashed_replay_buffer.PyHashedR
         int(h): (frames[i].copy(), int(n)) for i, (h, n) in enumerate(zip(hashes, counts))}
     size = int(self._np_state.size)
     if size:
-      used = self._storage._array(  # pylint: disable=protected-access
-          self._encoded_spec_index("observation"))
-      if size < self._capacity:
-        used = used[:size]
+      used = self._stored_hashes()[:size]
       missing = set(np.unique(used).tolist()) - self._frame_buffer._frames.keys()  # pylint: disable=protected-access
       if missing:
         raise KeyError(f"{path}: {len(missing)} frames the replay refers to are missing")
 
-  def _encoded_spec_index(self, field: str) -> int:
-    names = [p for p, _ in _flat_paths(self._encoded_data_spec())]
-    return names.index(field)
+  def _stored_hashes(self):
+    """The storage array of the observation field: frame hashes [capacity, stack] int64."""
+    spec = self._encoded_data_spec()      # flat order of the storage: field by field
+    names = [name for name in spec._fields for _ in tf.nest.flatten(getattr(spec, name))]
+    return self._storage._array(names.index("observation"))  # pylint: disable=protected-access
 
   @property
   def num_unique_frames(self) -> int:

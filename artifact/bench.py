@@ -45,7 +45,8 @@ def bench_env(seconds: float) -> float:
   return fps
 
 
-def bench_a2c(condition: str, seconds: float, precision: str = "float32") -> float:
+def warm_a2c_trainer(condition: str = "a2c_1step", precision: str = "float32"):
+  """A Pong trainer of an A2C-framework condition at paper settings, traced and warmed up."""
   from artifact import trainers
   from artifact.specs import make_run_spec
   figure = 3 if condition in ("pg", "soft_ql") else 1
@@ -54,7 +55,26 @@ def bench_a2c(condition: str, seconds: float, precision: str = "float32") -> flo
                                            overrides=dict(precision=precision)))
   for _ in range(5):                       # trace and warm up
     trainer.update()
-  return _steady_fps(trainer, seconds)
+  return trainer
+
+
+def warm_dqn_trainer(precision: str = "float32"):
+  """A Pong DQN trainer past learning_starts with its update traced. Epsilon is already at its
+  final 0.01, as in the last 90% of a run (at epsilon ~1 the acting loop skips the network,
+  which would flatter a measurement)."""
+  from artifact import trainers
+  from artifact.specs import make_run_spec
+  spec = make_run_spec(2, "Pong", "dqn", 0, "paper", overrides=dict(
+      learning_starts=200, replay_capacity=50_000, precision=precision, epsilon_fraction=1e-9))
+  trainers.close_all()
+  trainer = trainers.acquire(spec)
+  while trainer.loop.agent_steps < 200 + 40:   # fill past learning_starts, trace the update
+    trainer.update()
+  return trainer
+
+
+def bench_a2c(condition: str, seconds: float, precision: str = "float32") -> float:
+  return _steady_fps(warm_a2c_trainer(condition, precision), seconds)
 
 
 def _steady_fps(trainer, seconds: float) -> float:
@@ -69,38 +89,16 @@ def _steady_fps(trainer, seconds: float) -> float:
 
 
 def bench_dqn(seconds: float, precision: str = "float32") -> float:
-  from artifact import trainers
-  from artifact.specs import make_run_spec
-  # epsilon already at its final 0.01, as in the last 90% of a run (at epsilon ~1 the acting
-  # loop skips the network, which would flatter the measurement)
-  spec = make_run_spec(2, "Pong", "dqn", 0, "paper", overrides=dict(
-      learning_starts=200, replay_capacity=50_000, precision=precision, epsilon_fraction=1e-9))
-  trainers.close_all()
-  trainer = trainers.acquire(spec)
-  while trainer.loop.agent_steps < 200 + 40:   # fill past learning_starts, trace the update
-    trainer.update()
-  return _steady_fps(trainer, seconds)
+  return _steady_fps(warm_dqn_trainer(precision), seconds)
 
 
 def _grid_worker(args):
   """One of two side-by-side runs: TF threads = cores / 2 (as `--jobs 2`), warm up, then
   measure from a shared start time for `seconds`. Returns frames/s."""
   family, seconds, start_at = args
-  import tensorflow as tf
-  threads = max(1, (os.cpu_count() or 1) // 2)
-  tf.config.threading.set_intra_op_parallelism_threads(threads)
-  tf.config.threading.set_inter_op_parallelism_threads(threads)
-  from artifact import trainers
-  from artifact.specs import make_run_spec
-  if family == "a2c":
-    trainer = trainers.acquire(make_run_spec(1, "Pong", "a2c_1step", 0, "paper"))
-    for _ in range(5):
-      trainer.update()
-  else:
-    trainer = trainers.acquire(make_run_spec(2, "Pong", "dqn", 0, "paper", overrides=dict(
-        learning_starts=200, replay_capacity=50_000, epsilon_fraction=1e-9)))
-    while trainer.loop.agent_steps < 240:
-      trainer.update()
+  from artifact.executors import set_tf_threads
+  set_tf_threads(max(1, (os.cpu_count() or 1) // 2))
+  trainer = warm_a2c_trainer() if family == "a2c" else warm_dqn_trainer()
   while time.time() < start_at:                 # both start measuring together
     trainer.update()
   return _steady_fps(trainer, seconds)
@@ -145,21 +143,21 @@ def bench_startup() -> float:
   return time.time() - t0
 
 
-def bench_replay(transitions: int, game: str = "Pong") -> float:
-  """Bytes per stored transition of a full `FrameStackReplayBuffer` (capacity = transitions)
-  filled from real `game` frames with random actions: `nbytes()` / transitions."""
-  return filled_replay(transitions, game).nbytes() / transitions
+def bench_replay(rb) -> float:
+  """Bytes per stored transition of a full `FrameStackReplayBuffer` (`filled_replay`), counting
+  frame pixels, array objects, dict entries and the numpy storage: `nbytes()` / transitions."""
+  return rb.nbytes() / int(rb.size)
 
 
-def bench_replay_checkpoint(transitions: int, game: str = "Pong"):
+def bench_replay_checkpoint(rb):
   """(bytes on disk per transition, seconds to save, peak extra RAM in bytes) of a checkpoint
-  of a full replay of `transitions`, written as the runner writes DQN checkpoints: the
-  transitions in a `tf.train.Checkpoint`, the frames streamed beside it (`save_frames`)."""
+  of the full replay `rb`, written as the runner writes DQN checkpoints: the transitions in a
+  `tf.train.Checkpoint`, the frames streamed beside it (`save_frames`)."""
   import resource
   import shutil
   import tempfile
   import tensorflow as tf
-  rb = filled_replay(transitions, game)
+  transitions = int(rb.size)
   d = tempfile.mkdtemp(prefix="replay-ckpt-")
   try:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -236,18 +234,20 @@ def main(argv=None) -> int:
   add("grid_dqn_fps_per_run", per_run, "frames/s", ceiling, "the same, per run (--list uses it)")
   add("startup_to_first_update", bench_startup(), "s", None, "new process, A2C on Pong")
   n = 100_000 if args.long else 20_000
-  per = bench_replay(n)
+  pong = filled_replay(n)                      # one Pong fill serves both measurements
+  per = bench_replay(pong)
   add("replay_bytes_per_transition", per, "bytes", None, f"full buffer of {n:,} Pong transitions")
   add("replay_frame_floor", 84 * 84, "bytes", None, "one 84x84 uint8 frame")
   add("replay_1M_transitions", per * 1e6 / 2 ** 30, "GiB", None, "projected for the paper's replay")
-  per_si = bench_replay(n, "SpaceInvaders")   # few repeated screens: close to the worst case
-  add("replay_bytes_per_transition_si", per_si, "bytes", None, "the same on SpaceInvaders")
-  add("replay_1M_transitions_si", per_si * 1e6 / 2 ** 30, "GiB", None, "projected, SpaceInvaders")
-  disk, save_s, ram = bench_replay_checkpoint(n)
+  disk, save_s, ram = bench_replay_checkpoint(pong)
   add("replay_checkpoint_bytes_per_transition", disk, "bytes", None, f"on disk, {n:,} Pong transitions")
   add("replay_checkpoint_save_s_per_1M", save_s * 1e6 / n, "s", None, "projected save time for 1M")
   add("replay_checkpoint_peak_ram_per_transition", ram / n, "bytes", None,
       "extra RAM while saving")
+  del pong
+  per_si = bench_replay(filled_replay(n, "SpaceInvaders"))   # few repeated screens: near the worst case
+  add("replay_bytes_per_transition_si", per_si, "bytes", None, "the same on SpaceInvaders")
+  add("replay_1M_transitions_si", per_si * 1e6 / 2 ** 30, "GiB", None, "projected, SpaceInvaders")
   df = pd.DataFrame(rows)
   df["cores"] = os.cpu_count()
   df["device"] = device

@@ -15,7 +15,7 @@ import dataclasses
 import os
 import socket
 import time
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict
 
 KINDS = ("started", "progress", "evaluation", "checkpoint", "finished", "failed")
 
@@ -51,24 +51,9 @@ class RunEvent:
 EventSink = Callable[[RunEvent], None]
 
 
-def print_messages(prefix: str = "") -> EventSink:
+def print_messages() -> EventSink:
   """A sink that prints each event's message (a run driven by hand, outside a grid)."""
   def sink(event: RunEvent):
     if event.message:
-      print(f"{prefix}{event.message}", flush=True)
-  return sink
-
-
-def discard(event: RunEvent) -> None:
-  """A sink that drops everything."""
-  del event
-
-
-def fan_out(*sinks: Optional[EventSink]) -> EventSink:
-  """A sink calling every given sink in order."""
-  live = [s for s in sinks if s is not None]
-
-  def sink(event: RunEvent):
-    for s in live:
-      s(event)
+      print(event.message, flush=True)
   return sink

@@ -57,6 +57,21 @@ def groups_of(specs, jobs: int = 1):
   return out
 
 
+def set_tf_threads(threads: int):
+  """TF intra- and inter-op threads of this process (before TF runs anything). Raises
+  RuntimeError if TF is already initialized."""
+  import tensorflow as tf
+  tf.config.threading.set_intra_op_parallelism_threads(threads)
+  tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def failed_event(spec, error: str, details: Optional[str] = None) -> RunEvent:
+  """The `failed` event of a run: `error` the one-line message, `details` (default: the same)
+  the traceback or what the executor knows."""
+  return RunEvent("failed", spec.relpath(), total_frames=spec.frames, message=error,
+                  data=dict(error=details or error))
+
+
 def train_one(spec, out: str, sink: EventSink, checkpoint_every: float,
               lock_wait_s: float = 0.0) -> Optional[str]:
   """Trains one run into out/runs/<relpath>; returns None, or the error text after emitting a
@@ -67,8 +82,7 @@ def train_one(spec, out: str, sink: EventSink, checkpoint_every: float,
                checkpoint_every=checkpoint_every, lock_wait_s=lock_wait_s)
     return None
   except Exception as e:  # pylint: disable=broad-except
-    sink(RunEvent("failed", spec.relpath(), total_frames=spec.frames, message=repr(e),
-                  data=dict(error=traceback.format_exc())))
+    sink(failed_event(spec, repr(e), traceback.format_exc()))
     return repr(e)
 
 
@@ -80,6 +94,10 @@ class Executor:
 
   def start(self, out: Path) -> None:
     del out
+
+  def slots(self) -> int:
+    """Runs trained at once (after `start`)."""
+    raise NotImplementedError
 
   def run(self, specs: Sequence, out: Path, on_event: EventSink) -> List[Failure]:
     raise NotImplementedError
@@ -100,9 +118,7 @@ def _init_worker(threads: int, events):
   send events to the grid's queue, and exit when the grid's process is gone (a killed grid
   must not leave workers training)."""
   global _WORKER_EVENTS
-  import tensorflow as tf
-  tf.config.threading.set_intra_op_parallelism_threads(threads)
-  tf.config.threading.set_inter_op_parallelism_threads(threads)
+  set_tf_threads(threads)
   _WORKER_EVENTS = events
   _exit_with_parent()
 
@@ -139,6 +155,9 @@ class LocalExecutor(Executor):
   def describe(self) -> str:
     return f"local, --jobs {self.jobs}"
 
+  def slots(self) -> int:
+    return self.jobs
+
   def run(self, specs, out, on_event):
     groups, failures = groups_of(list(specs), self.jobs), []
     if self.jobs == 1:
@@ -168,17 +187,16 @@ class LocalExecutor(Executor):
           except Exception as e:  # pylint: disable=broad-except  (a worker died, e.g. for memory)
             errors = [repr(e)] * len(g)
             for spec in g:
-              on_event(RunEvent("failed", spec.relpath(), total_frames=spec.frames, message=repr(e),
-                                data=dict(error=repr(e))))
+              on_event(failed_event(spec, repr(e)))
           failures += [(s.relpath(), err) for s, err in zip(g, errors) if err]
       _drain(events, on_event)
     return failures
 
 
-def _drain(events, on_event, get=None):
+def _drain(events, on_event):
   while True:
     try:
-      e = events.get_nowait() if get is None else get()
+      e = events.get_nowait()
     except queue_lib.Empty:
       return
     on_event(e)
@@ -207,9 +225,7 @@ def check_address_reachable(address: str, timeout_s: float = 5.0) -> Tuple[str, 
 def _ray_train(spec, out: str, checkpoint_every: float, threads: int, events) -> Optional[str]:
   """The Ray task: one run. A retry after its node died resumes from the run's checkpoint."""
   try:
-    import tensorflow as tf
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    set_tf_threads(threads)
   except RuntimeError:
     pass                                   # TF already initialized in this worker process
   import dataclasses
@@ -259,6 +275,10 @@ class RayExecutor(Executor):
   def describe(self) -> str:
     return (f"ray at {self.address or 'a local instance'}, {self.cpus:g} CPU"
             f"{f' + {self.gpus:g} GPU' if self.gpus else ''} per run")
+
+  def slots(self) -> int:
+    """The started cluster's CPUs / CPUs per run."""
+    return max(1, int(self._ray.cluster_resources().get("CPU", 1) // self.cpus))
 
   def start(self, out: Path) -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")   # no usage reports to the internet
@@ -340,8 +360,7 @@ class RayExecutor(Executor):
           err = ray.get(ref)
         except Exception as e:  # pylint: disable=broad-except  (retries exhausted: node kept dying)
           err = repr(e)
-          on_event(RunEvent("failed", spec.relpath(), total_frames=spec.frames, message=err,
-                            data=dict(error=err)))
+          on_event(failed_event(spec, err))
         if err:
           failures.append((spec.relpath(), err))
     time.sleep(0.2)

@@ -246,9 +246,9 @@ class Run:
     self.trainer.save_beside_checkpoint(prefix)     # first: a checkpoint never lacks its files
     path = manager.save(checkpoint_number=frames)
     assert path == prefix, (path, prefix)
-    live = set(manager.checkpoints)
+    live = {Path(p).name for p in manager.checkpoints}
     for old in (self.dir / "checkpoint").glob("ckpt-*.*.npz"):   # files of deleted checkpoints
-      if old.name.split(".", 1)[0] not in {Path(p).name for p in live}:
+      if old.name.split(".", 1)[0] not in live:
         old.unlink(missing_ok=True)
     self.last_checkpoint_t = time.time()
     self.emit("checkpoint", frames=frames, data=dict(reason=reason, path=path))

@@ -101,7 +101,7 @@ class DQNHparams:
 HPARAMS = {"a2c": A2CHparams, "dqn": DQNHparams}
 
 
-PRECISIONS = ("float32", "bfloat16")     # = agents.networks.PRECISIONS (no TF import here)
+PRECISIONS = ("float32", "bfloat16")     # torso precisions (agents/networks.py `torso_dtype`)
 
 
 def _check_precision(hp):

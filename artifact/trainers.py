@@ -63,11 +63,6 @@ class Trainer:
     """Loads what `save_beside_checkpoint(prefix)` wrote; raises if it is missing or damaged."""
     del prefix
 
-  def files_beside_checkpoint(self, prefix: str):
-    """The paths `save_beside_checkpoint(prefix)` writes (deleted with their checkpoint)."""
-    del prefix
-    return []
-
   def on_restore(self, frames: int):
     del frames
 
@@ -165,25 +160,24 @@ class DQNTrainer(Trainer):
     return self.agent._q_network.trainable_variables  # pylint: disable=protected-access
 
   def extra_checkpoint_objects(self):
-    # tf-agents' Python replay buffers are checkpointable (numpy storage + the frame dict as
-    # `PythonState`), so the replay goes into the same checkpoint as the weights it trained.
+    # tf-agents' Python replay buffers are checkpointable (numpy storage of the transitions), so
+    # the replay goes into the same checkpoint as the weights it trained; the frame dictionary
+    # is not trackable and goes beside the checkpoint (`save_beside_checkpoint`).
     return {"agent_steps": self.step_var, "replay": self.loop.replay}
 
   def before_final_checkpoint(self):
     self.loop.replay.clear()               # a finished run keeps its weights, not its replay
 
-  # The replay's frames go to a file beside each checkpoint (streamed, see agents/replay.py);
-  # the rest of the replay (its transitions as frame hashes, counters) is in the TF checkpoint.
-  def files_beside_checkpoint(self, prefix: str):
-    return [f"{prefix}.replay-frames.npz"] if hasattr(self.loop.replay, "save_frames") else []
-
+  # The replay's frames go to `<prefix>.replay-frames.npz` beside each checkpoint (streamed, see
+  # agents/replay.py); the rest of the replay (transitions as frame hashes, counters) is in the
+  # TF checkpoint. Vector-observation replays (CartPole) have no frames.
   def save_beside_checkpoint(self, prefix: str):
-    for path in self.files_beside_checkpoint(prefix):
-      self.loop.replay.save_frames(path)
+    if hasattr(self.loop.replay, "save_frames"):
+      self.loop.replay.save_frames(f"{prefix}.replay-frames.npz")
 
   def load_beside_checkpoint(self, prefix: str):
-    for path in self.files_beside_checkpoint(prefix):
-      self.loop.replay.load_frames(path)
+    if hasattr(self.loop.replay, "load_frames"):
+      self.loop.replay.load_frames(f"{prefix}.replay-frames.npz")
 
   def on_restore(self, frames: int):
     self.loop.agent_steps = frames // self.env.frames_per_step
