@@ -51,11 +51,14 @@ class A2CAgentBase(tf_agent.TFAgent):
     value_coef: c (0.5, baselines `vf_coef`). max_grad_norm: global-norm clip (0.5, baselines).
     regularizer: "entropy" (bonus tau*H) or "kl" (penalty -tau*KL against uniform pibar).
     policy_seed: seed of the collect policy's action sampling (`CategoricalPolicy.reseed`).
+    num_envs: the number of training envs B (the collect policy's noise rows, see
+      `agents.policies.gumbel_max_sample`); 0: the batch size of each call.
   """
 
   def __init__(self, time_step_spec, action_spec, network, optimizer, *, gamma: float = 0.99,
                tau: float = 0.01, value_coef: float = 0.5, max_grad_norm: Optional[float] = 0.5,
-               regularizer: str = "entropy", policy_seed: int = 0, train_step_counter=None,
+               regularizer: str = "entropy", policy_seed: int = 0, num_envs: int = 0,
+               train_step_counter=None,
                name: Optional[str] = None):
     if regularizer not in ("entropy", "kl"):
       raise ValueError(f"regularizer must be 'entropy' or 'kl', got {regularizer!r}")
@@ -68,7 +71,8 @@ class A2CAgentBase(tf_agent.TFAgent):
     self.gamma, self.tau, self.value_coef = float(gamma), float(tau), float(value_coef)
     self._max_grad_norm = max_grad_norm
     self.regularizer = regularizer
-    policy = CategoricalPolicy(time_step_spec, action_spec, network, seed=policy_seed)
+    policy = CategoricalPolicy(time_step_spec, action_spec, network, seed=policy_seed,
+                               num_envs=num_envs)
     super().__init__(time_step_spec, action_spec, policy=policy, collect_policy=policy,
                      train_sequence_length=None, train_step_counter=train_step_counter)
     self.greedy_policy = CategoricalPolicy(time_step_spec, action_spec, network, greedy=True)

@@ -10,38 +10,82 @@ from tf_agents.trajectories import policy_step
 from tf_agents.trajectories import time_step as ts
 
 
+def gumbel_max_sample(logits, seed, step, env_ids, num_envs: int):
+  """Samples a ~ Categorical(softmax(logits)) per row by the Gumbel-max trick, with the noise of
+  env `env_ids[i]` at agent step `step` fixed by (seed, step, env id) alone.
+
+  The noise is one stateless uniform draw of shape [max(num_envs, max(env_ids) + 1), |A|] keyed by
+  (seed, step), and row i takes row `env_ids[i]` of it: an env gets the same action whether it is
+  sampled in the full batch or in a group of envs (the overlapped A2C collection,
+  `artifact.a2c_loop`), which the rollout-equivalence test relies on.
+
+  Args: logits float32 [b, |A|]; seed, step int64 scalars; env_ids int32 [b] (distinct, in
+  [0, num_envs) for the runs' use); num_envs: Python int, the run's env count.
+  Returns int64 [b]. argmax(logits + G), G ~ Gumbel(0, 1), is an exact Categorical sample.
+  """
+  rows = tf.maximum(tf.constant(num_envs, tf.int32), tf.reduce_max(env_ids) + 1)
+  u = tf.random.stateless_uniform(tf.stack([rows, tf.shape(logits)[1]]),
+                                  seed=tf.stack([seed, step]), minval=1e-20, maxval=1.0)
+  gumbel = -tf.math.log(-tf.math.log(u))
+  return tf.argmax(logits + tf.gather(gumbel, env_ids), axis=-1, output_type=tf.int64)
+
+
 class CategoricalPolicy(tf_policy.TFPolicy):
   """Samples a ~ Categorical(logits) from the network's pi head; `greedy=True` takes the argmax.
 
-  Sampling draws from the policy's own `tf.random.Generator` (stateless categorical sampling with
-  seeds split off the generator), not from TF's per-op random streams: `reseed(seed)` puts the
-  policy back exactly where a new one built with `seed` starts, even inside an already traced
-  `tf.function`, so a run does not depend on what ran before it in the process.
+  Sampling is `gumbel_max_sample` keyed by the policy's seed, its agent-step counter and the
+  env's index in the batch, not TF's per-op random streams: `reseed(seed)` puts the policy back
+  exactly where a new one built with `seed` starts, even inside an already traced `tf.function`,
+  so a run does not depend on what ran before it in the process; and a group of the envs can be
+  sampled on its own (`sample_actions`) with the actions the full batch would have got. Each
+  `action()` call is one agent step of every env in the batch (the counter advances by one).
+  Seed and counter are variables: checkpoints and exported policies carry them.
   Exportable with `tf_agents.policies.policy_saver.PolicySaver`.
+
+  Args: num_envs: the batch size the policy acts on in training (noise rows; see
+  `gumbel_max_sample`); 0 means the batch size of each call.
   """
 
   def __init__(self, time_step_spec, action_spec, actor_critic_network, greedy: bool = False,
-               seed: int = 0, name=None):
+               seed: int = 0, num_envs: int = 0, name=None):
     super().__init__(time_step_spec, action_spec, policy_state_spec=(), name=name)
     self._net = actor_critic_network
     self._greedy = greedy
-    self._rng = tf.random.Generator.from_seed(int(seed))
+    self._num_envs = int(num_envs)
+    self._seed = tf.Variable(int(seed), dtype=tf.int64, trainable=False, name="sampling_seed")
+    self._step = tf.Variable(0, dtype=tf.int64, trainable=False, name="sampling_step")
 
   def reseed(self, seed: int):
     """Restarts the action-sampling stream from `seed` (eager; traced functions see it)."""
-    self._rng.reset_from_seed(int(seed))
+    self._seed.assign(int(seed))
+    self._step.assign(0)
+
+  @property
+  def sampling_step(self) -> tf.Variable:
+    """Agent steps per env sampled since `reseed` (int64 variable)."""
+    return self._step
 
   def _variables(self):
-    return self._net.variables
+    return self._net.variables + [self._seed, self._step]
+
+  def sample_actions(self, observation, env_ids, step):
+    """Actions of the envs `env_ids` (int32 [b]) at agent step `step` (int64 scalar) from their
+    observations [b, ...]: the actions `action()` gives those envs at that step in the full
+    batch. Does not advance the counter (the caller advances `sampling_step` per step taken).
+    Returns int64 [b]."""
+    (logits, _), _ = self._net(observation)
+    return gumbel_max_sample(tf.cast(logits, tf.float32), self._seed, step, env_ids, self._num_envs)
 
   def _action(self, time_step, policy_state, seed):
-    del seed  # the policy's own generator, see the class docstring
+    del seed  # the policy's own seed and counter, see the class docstring
     (logits, _), _ = self._net(time_step.observation, step_type=time_step.step_type)
     logits = tf.cast(logits, tf.float32)
     if self._greedy:
       action = tf.argmax(logits, -1)
     else:
-      action = tf.random.stateless_categorical(logits, 1, seed=self._rng.make_seeds(1)[:, 0])[:, 0]
+      env_ids = tf.range(tf.shape(logits)[0], dtype=tf.int32)
+      step = self._step.assign_add(1) - 1
+      action = gumbel_max_sample(logits, self._seed, step, env_ids, self._num_envs)
     return policy_step.PolicyStep(tf.cast(action, self.action_spec.dtype), policy_state, ())
 
   def _distribution(self, time_step, policy_state):

@@ -2,7 +2,8 @@
 
 Measures, in one process and one run (so the ratios compare like with like):
   env_ceiling     the batched environment alone (16 envs, random actions), frames/s
-  a2c             A2C training (driver collect + update), steady state after tracing, frames/s
+  a2c             A2C training (driver collect + update), steady state after tracing, frames/s;
+                  also with the other --env-groups (synchronous vs overlapped collection)
   soft_ql         soft Q-learning in the A2C framework, same, frames/s
   dqn             DQN training at the paper's ratio (1 update of 32 per 4 agent steps), frames/s
   *_bf16          the same with `--set precision=bfloat16` (the torso in bfloat16)
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -73,8 +75,21 @@ def warm_dqn_trainer(precision: str = "float32"):
   return trainer
 
 
-def bench_a2c(condition: str, seconds: float, precision: str = "float32") -> float:
-  return _steady_fps(warm_a2c_trainer(condition, precision), seconds)
+def bench_a2c(condition: str, seconds: float, precision: str = "float32",
+              env_groups: Optional[int] = None) -> float:
+  """Frames/s of an A2C-framework run; `env_groups` forces the collection (`--env-groups`),
+  None keeps the default."""
+  from artifact.executors import ENV_GROUPS_VAR
+  saved = os.environ.get(ENV_GROUPS_VAR)
+  if env_groups is not None:
+    os.environ[ENV_GROUPS_VAR] = str(env_groups)
+  try:
+    return _steady_fps(warm_a2c_trainer(condition, precision), seconds)
+  finally:
+    if saved is None:
+      os.environ.pop(ENV_GROUPS_VAR, None)
+    else:
+      os.environ[ENV_GROUPS_VAR] = saved
 
 
 def _steady_fps(trainer, seconds: float) -> float:
@@ -220,7 +235,14 @@ def main(argv=None) -> int:
         f"{secs:.0f} s per measurement", flush=True)
   ceiling = bench_env(secs)
   add("env_ceiling", ceiling, "frames/s", None, "16 envs, random actions")
-  add("a2c_train", bench_a2c("a2c_1step", secs), "frames/s", ceiling, "a2c_1step, 16 envs x 5 steps per update")
+  from artifact.trainers import a2c_env_groups
+  groups = a2c_env_groups(16)
+  add("a2c_train", bench_a2c("a2c_1step", secs), "frames/s", ceiling,
+      f"a2c_1step, 16 envs x 5 steps per update, --env-groups {groups} (the default here)")
+  other = 2 if groups == 1 else 1
+  add(f"a2c_train_env_groups_{other}", bench_a2c("a2c_1step", secs, env_groups=other), "frames/s",
+      ceiling, f"the same with --env-groups {other} ("
+      + ("overlapped" if other > 1 else "synchronous") + " collection, same rollouts)")
   add("soft_ql_train", bench_a2c("soft_ql", secs), "frames/s", ceiling, "soft_ql, same rollouts")
   add("dqn_train", bench_dqn(secs), "frames/s", ceiling, "1 env, batch 32 every 4 agent steps, epsilon 0.01")
   add("a2c_train_bf16", bench_a2c("a2c_1step", secs, "bfloat16"), "frames/s", ceiling,

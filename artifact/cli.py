@@ -88,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--checkpoint-every", type=float, default=300.0, metavar="SECONDS",
                  help="wall-clock seconds between checkpoints, on top of those at evaluations "
                       "(default 300): a kill loses at most this much training")
+  p.add_argument("--env-groups", default="auto", metavar="auto|K",
+                 help="A2C collection (Fig. 1/3): 1 = synchronous; K >= 2 = the 16 envs in K groups, "
+                      "the policy acting on one group while the others' emulators step; auto "
+                      "(default) = 2 if TensorFlow sees a GPU, else 1 (on 2 CPU cores overlapping "
+                      "measured slower). Same rollouts bit for bit either way (a test checks it)")
   p.add_argument("--status-every", type=float, default=15.0, metavar="SECONDS",
                  help="seconds between the grid's summary lines (default 15)")
   p.add_argument("--no-theory", action="store_true", help="skip the numerical theorem checks")
@@ -126,6 +131,12 @@ def plan_from_args(args) -> Plan:
     value = getattr(args, name)
     if value is not None and not value > 0:
       fail(f"--{name.replace('_', '-')} must be > 0, got {value:g}")
+  if args.env_groups != "auto":
+    from artifact.executors import ENV_GROUPS_VAR
+    if not (args.env_groups.isdigit() and 1 <= int(args.env_groups) <= 16):
+      fail(f"--env-groups must be auto or an integer in [1, 16] (16 envs per A2C run), "
+           f"got {args.env_groups!r}")
+    os.environ[ENV_GROUPS_VAR] = str(int(args.env_groups))   # inherited by every run's process
   if args.executor == "local" and args.ray_address:
     fail(f"--ray-address {args.ray_address!r} needs --executor ray")
   if args.executor == "local" and args.gpus_per_run:

@@ -39,7 +39,7 @@ def build_a2c_agent(condition: Condition, time_step_spec, action_spec, observati
   agent = agent_class(condition)(
       time_step_spec, action_spec, net, opt, gamma=hp.gamma, tau=hp.tau, value_coef=hp.value_coef,
       max_grad_norm=hp.max_grad_norm, regularizer=hp.regularizer, policy_seed=policy_seed,
-      train_step_counter=tf.Variable(0, dtype=tf.int64), **dict(condition.agent_kwargs))
+      num_envs=hp.num_envs, train_step_counter=tf.Variable(0, dtype=tf.int64), **dict(condition.agent_kwargs))
   agent.initialize()
   return agent
 

@@ -57,6 +57,11 @@ def groups_of(specs, jobs: int = 1):
   return out
 
 
+# Settings of the driver that every run's process must see (set from the command line).
+ENV_GROUPS_VAR = "PG_SOFTQ_ENV_GROUPS"     # --env-groups (artifact.trainers.a2c_env_groups)
+FORWARDED_ENV_VARS = (ENV_GROUPS_VAR,)
+
+
 def set_tf_threads(threads: int):
   """TF intra- and inter-op threads of this process (before TF runs anything). Raises
   RuntimeError if TF is already initialized."""
@@ -293,6 +298,9 @@ class RayExecutor(Executor):
     self._ray = ray
     if not ray.is_initialized():
       kw = dict(log_to_driver=False, logging_level="ERROR", configure_logging=True)
+      forwarded = {k: os.environ[k] for k in FORWARDED_ENV_VARS if k in os.environ}
+      if forwarded:                        # e.g. --env-groups, to the tasks on every node
+        kw["runtime_env"] = {"env_vars": forwarded}
       if self.address:
         ray.init(address=self.address, **kw)
       else:                    # "local": a new instance, never an unrelated cluster found on disk

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from typing import Dict
 
 import tensorflow as tf
@@ -21,6 +22,7 @@ from agents.policies import CategoricalPolicy, CompiledPyPolicy, EpsilonGreedyPy
 from artifact import conditions
 from artifact.a2c_loop import A2CLoop
 from artifact.dqn_loop import DQNLoop, linear_epsilon
+from artifact.executors import ENV_GROUPS_VAR
 from artifact.seeding import RunSeeds, run_seeds
 from artifact.specs import RunSpec
 from envs import make_atari_env
@@ -73,8 +75,8 @@ class Trainer:
     """Reseeds the evaluation policy's stream for evaluation number `evaluation`."""
     self.eval_policy.reseed(seeds.eval_policy + 7919 * int(evaluation))
 
-  def _make_envs(self, spec: RunSpec, num_envs: int, seeds: RunSeeds):
-    self.env = make_atari_env(spec.game, num_envs, seed=list(seeds.train_env))
+  def _make_envs(self, spec: RunSpec, num_envs: int, seeds: RunSeeds, groups: int = 1):
+    self.env = make_atari_env(spec.game, num_envs, seed=list(seeds.train_env), groups=groups)
     self.eval_env = make_atari_env(spec.game, spec.eval_games, seed=None, life_loss_terminal=False,
                                    max_frames_per_game=spec.eval_max_frames)
 
@@ -101,13 +103,34 @@ class Trainer:
     self.eval_env.pop_finished_games()
 
 
+def a2c_env_groups(num_envs: int) -> int:
+  """Env groups of the A2C collection (`artifact.a2c_loop`): the environment variable
+  PG_SOFTQ_ENV_GROUPS if set (1 = synchronous, k >= 2 = overlapped over k groups), else 2 when
+  TensorFlow sees a GPU (the policy runs there while the CPU steps the other group's emulators;
+  not measured here) and 1 on CPUs, where overlapping measured slower: on 2 cores the emulator
+  threads and the network compete for the same cores (README, "Speed"). Both give the same
+  rollouts bit for bit. Raises ValueError for a value that is not an int in [1, num_envs]."""
+  raw = os.environ.get(ENV_GROUPS_VAR, "").strip()
+  if not raw:
+    return 2 if tf.config.list_physical_devices("GPU") else 1
+  try:
+    groups = int(raw)
+  except ValueError:
+    groups = 0
+  if not 1 <= groups <= num_envs:
+    raise ValueError(f"{ENV_GROUPS_VAR}={raw!r}: must be an integer in [1, {num_envs}] "
+                     f"(1: synchronous collection, k >= 2: k env groups, overlapped)")
+  return groups
+
+
 class A2CTrainer(Trainer):
-  """A2C framework (Fig. 1, 3): 16 envs, n-step rollouts, RMSProp (TF1 start)."""
+  """A2C framework (Fig. 1, 3): 16 envs, n-step rollouts, RMSProp (TF1 start); the collection is
+  synchronous or overlapped (`a2c_env_groups`), with the same rollouts."""
 
   def __init__(self, spec: RunSpec, seeds: RunSeeds):
     hp = spec.hparams
     self.precision = hp.precision
-    self._make_envs(spec, hp.num_envs, seeds)
+    self._make_envs(spec, hp.num_envs, seeds, groups=a2c_env_groups(hp.num_envs))
     self.frames_per_update = hp.n_steps * hp.num_envs * self.env.frames_per_step
     total_updates = max(1, math.ceil(spec.frames / self.frames_per_update))
     self.agent = conditions.build_a2c_agent(
@@ -204,6 +227,8 @@ _CACHE: Dict[str, Trainer] = {}
 def _structure_key(spec: RunSpec) -> str:
   d = json.loads(spec.to_json())
   d.pop("seed")
+  if spec.family == "a2c":                 # a cached trainer keeps its env grouping
+    d["env_groups"] = a2c_env_groups(spec.hparams.num_envs)
   return json.dumps(d, sort_keys=True)
 
 

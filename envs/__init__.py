@@ -8,6 +8,7 @@ from artifact import quiet  # noqa: F401  (known third-party notices, filtered a
 
 _EXPORTS = {
     "BatchedGymnasiumEnv": "envs.batched_env", "FinishedGame": "envs.batched_env",
+    "GroupedBatchedEnv": "envs.batched_env",
     "ATARI_GAMES": "envs.games", "validate_game": "envs.games",
     "make_atari_env": "envs.atari", "make_cartpole_env": "envs.cartpole",
 }

@@ -16,7 +16,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 from tf_agents.specs import array_spec
 
-from envs.batched_env import BatchedGymnasiumEnv
+from envs.batched_env import BatchedGymnasiumEnv, GroupedBatchedEnv
 from envs.games import _rom_id, validate_game
 
 FRAMESKIP = 4                  # emulator frames per agent step (baselines MaxAndSkipEnv skip=4)
@@ -74,7 +74,7 @@ class _PooledVectorEnv:
 def make_atari_env(game: str, num_envs: int = 16, seed=0, *,
                    num_threads: Optional[int] = None, life_loss_terminal: bool = True,
                    max_frames_per_game: int = MAX_FRAMES_PER_GAME,
-                   reuse: bool = True) -> BatchedGymnasiumEnv:
+                   reuse: bool = True, groups: int = 1):
   """Batched Atari `game` (CamelCase, e.g. 'Pong') as a tf-agents PyEnvironment.
 
   Observations uint8 [num_envs, 4, 84, 84], oldest frame first. Rewards sign-clipped.
@@ -85,11 +85,31 @@ def make_atari_env(game: str, num_envs: int = 16, seed=0, *,
   `max_frames_per_game`: the game cap in emulator frames (108,000 = 30 min, docs/protocol.md section 2).
   `reuse`: take an identical closed env from this process's pool if there is one (it is reset
   with `seed` on first use, like a new one).
-  Raises ValueError for an unknown game (message lists the valid ones) or num_envs < 1.
+  `groups`: 1 gives one `BatchedGymnasiumEnv`; k > 1 a `GroupedBatchedEnv` of k vector envs of
+  (about) num_envs / k emulators each, envs numbered and seeded as in one vector env (the
+  overlapped A2C collection acts on one group while the others step).
+  Raises ValueError for an unknown game (message lists the valid ones), num_envs < 1, or groups
+  not in [1, num_envs].
   """
   validate_game(game)
   if num_envs < 1:
     raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+  if not 1 <= groups <= num_envs:
+    raise ValueError(f"groups must be in [1, num_envs={num_envs}], got {groups}")
+  if groups > 1:
+    sizes = [len(a) for a in np.array_split(np.arange(num_envs), groups)]
+    offsets = np.cumsum([0] + sizes)[:-1]
+    if seed is None or isinstance(seed, (int, np.integer)):
+      group_seeds = [None if seed is None else int(seed) + int(o) for o in offsets]
+    else:
+      flat = [int(x) for x in np.asarray(seed).reshape(-1)]
+      if len(flat) != num_envs:
+        raise ValueError(f"need one seed per sub-environment ({num_envs}), got {len(flat)}")
+      group_seeds = [flat[o:o + k] for o, k in zip(offsets, sizes)]
+    return GroupedBatchedEnv([
+        make_atari_env(game, k, s, num_threads=num_threads, life_loss_terminal=life_loss_terminal,
+                       max_frames_per_game=max_frames_per_game, reuse=reuse)
+        for k, s in zip(sizes, group_seeds)])
   if max_frames_per_game < 1:
     raise ValueError(f"max_frames_per_game must be >= 1, got {max_frames_per_game}")
   threads = num_threads or min(num_envs, os.cpu_count() or 1)

@@ -82,6 +82,7 @@ class BatchedGymnasiumEnv(py_environment.PyEnvironment):
     self._score = np.zeros(self._num_envs, np.float64)
     self._length = np.zeros(self._num_envs, np.int64)
     self._finished: List[FinishedGame] = []
+    self._pending_action = None
     self.agent_steps = 0   # total agent steps over all sub-envs since construction
 
   # --- tf-agents PyEnvironment API -------------------------------------------------------
@@ -118,10 +119,27 @@ class BatchedGymnasiumEnv(py_environment.PyEnvironment):
         observation=self._cast(obs))
 
   def _step(self, action):
+    self.send(action)
+    return self.recv()
+
+  def send(self, action):
+    """Starts one agent step of every sub-env with `action` (int [num_envs]) and returns at once
+    where the vector env steps asynchronously (ale-py's `AtariVectorEnv.send`); `recv()` returns
+    the time step. `step(action)` is `send(action)` then `recv()`."""
     action = np.asarray(action).reshape(self._num_envs)
     if self._fire_pending.any():
       action = np.where(self._fire_pending, self._fire_action, action).astype(action.dtype)
-    obs, reward, terminated, truncated, info = self._env.step(action)
+    if hasattr(self._env, "send"):
+      self._env.send(action)
+    else:                                  # a synchronous gymnasium vector env: step in recv()
+      self._pending_action = action
+
+  def recv(self):
+    """Waits for the step started by `send` and returns its TimeStep (see the class docstring)."""
+    if hasattr(self._env, "recv"):
+      obs, reward, terminated, truncated, info = self._env.recv()
+    else:
+      obs, reward, terminated, truncated, info = self._env.step(self._pending_action)
     reward = np.asarray(reward, np.float64)
     terminated = np.asarray(terminated, bool)
     truncated = np.asarray(truncated, bool)
@@ -181,3 +199,84 @@ def _as_reset_seed(seed, num_envs: int):
   if len(seeds) != num_envs:
     raise ValueError(f"need one seed per sub-environment ({num_envs}), got {len(seeds)}")
   return seeds
+
+
+class GroupedBatchedEnv(py_environment.PyEnvironment):
+  """Several `BatchedGymnasiumEnv` groups seen as one batched env of their concatenated envs.
+
+  Env i of group g is env `offset_g + i` of the whole batch. `step` starts every group's step
+  before waiting for any, so the groups' emulators step together; `groups` gives the overlapped
+  A2C collection (`artifact.a2c_loop`) the groups themselves, to act on one group while the
+  others step. Per-env seeds are split among the groups in order, so a grouped env and one
+  vector env over all the envs, seeded alike, play the same games (a test checks it for ale-py).
+  """
+
+  def __init__(self, groups):
+    super().__init__(handle_auto_reset=False)
+    if not groups:
+      raise ValueError("need at least one group")
+    self.groups = list(groups)
+    self.offsets = list(np.cumsum([0] + [g.batch_size for g in self.groups])[:-1])
+    self._num_envs = int(sum(g.batch_size for g in self.groups))
+    self.frames_per_step = self.groups[0].frames_per_step
+
+  @property
+  def batched(self) -> bool:
+    return True
+
+  @property
+  def batch_size(self) -> int:
+    return self._num_envs
+
+  @property
+  def num_actions(self) -> int:
+    return self.groups[0].num_actions
+
+  def observation_spec(self):
+    return self.groups[0].observation_spec()
+
+  def action_spec(self):
+    return self.groups[0].action_spec()
+
+  def _reset(self):
+    return _concat_time_steps([g.reset() for g in self.groups])
+
+  def _step(self, action):
+    action = np.asarray(action).reshape(self._num_envs)
+    for g, off in zip(self.groups, self.offsets):
+      g.send(action[off:off + g.batch_size])
+    return _concat_time_steps([g.recv() for g in self.groups])
+
+  def reseed(self, seed):
+    """As `BatchedGymnasiumEnv.reseed`; an int gives env i the seed `seed + i` of the batch."""
+    for g, off in zip(self.groups, self.offsets):
+      if seed is None:
+        g.reseed(None)
+      elif isinstance(seed, (int, np.integer)):
+        g.reseed(int(seed) + int(off))
+      else:
+        seeds = _as_reset_seed(seed, self._num_envs)
+        g.reseed(seeds[off:off + g.batch_size])
+
+  def close(self):
+    for g in self.groups:
+      g.close()
+
+  def pop_finished_games(self) -> List[FinishedGame]:
+    """The groups' finished games, env ids of the whole batch."""
+    out = []
+    for g, off in zip(self.groups, self.offsets):
+      out += [dataclasses.replace(f, env_id=f.env_id + int(off)) for f in g.pop_finished_games()]
+    return out
+
+  @property
+  def agent_steps(self) -> int:
+    return sum(g.agent_steps for g in self.groups)
+
+  @property
+  def frames(self) -> int:
+    return sum(g.frames for g in self.groups)
+
+
+def _concat_time_steps(steps):
+  return ts.TimeStep(*[np.concatenate(parts) for parts in zip(*steps)])

@@ -126,13 +126,16 @@ def test_seed1_after_seed0_equals_seed1_alone_and_repeats(tmp_path, fig, cond, f
   assert not seed0["loss"].equals(grid["loss"])         # and seed 0 really is another run
 
 
-@pytest.mark.parametrize("condition", ["a2c_1step", "dqn"])
-def test_reused_trainer_starts_like_a_fresh_one(condition):
+@pytest.mark.parametrize("condition,env_groups", [("a2c_1step", "1"), ("a2c_1step", "2"), ("dqn", "1")])
+def test_reused_trainer_starts_like_a_fresh_one(condition, env_groups, monkeypatch):
+  monkeypatch.setenv(trainers.ENV_GROUPS_VAR, env_groups)   # 2: the overlapped A2C collection
   fig = 1 if condition == "a2c_1step" else 2
   s0 = make_run_spec(fig, "Breakout", condition, 0, "smoke", 1600)
   s1 = make_run_spec(fig, "Breakout", condition, 1, "smoke", 1600)
   trainers.close_all()
   t = trainers.acquire(s0)
+  if condition == "a2c_1step":
+    assert t.loop.overlapped == (env_groups == "2")
   for _ in range(30):
     t.update()
   trainers.release(s0, t)

@@ -100,6 +100,8 @@ def test_a_different_config_in_the_same_dir_is_refused(out):
     (["--cpus-per-run", "0"], "--cpus-per-run must be > 0, got 0"),
     (["--executor", "ray", "--gpus-per-run", "-1"], "--gpus-per-run must be > 0, got -1"),
     (["--checkpoint-every", "0"], "--checkpoint-every must be > 0, got 0"),
+    (["--env-groups", "0"], "--env-groups must be auto or an integer in [1, 16] (16 envs per A2C run), got '0'"),
+    (["--env-groups", "two"], "--env-groups must be auto or an integer in [1, 16]"),
     (["--checkpoint-every", "-30"], "--checkpoint-every must be > 0, got -30"),
     (["--ray-address", "127.0.0.1:1"], "--ray-address '127.0.0.1:1' needs --executor ray"),
     (["--gpus-per-run", "1"], "--gpus-per-run is for --executor ray"),
