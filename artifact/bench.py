@@ -5,8 +5,7 @@ Measures, in one process and one run (so the ratios compare like with like):
   a2c             A2C training (driver collect + update), steady state after tracing, frames/s;
                   also with the other --env-groups (synchronous vs overlapped collection)
   soft_ql         soft Q-learning in the A2C framework, same, frames/s
-  dqn             DQN training at the paper's ratio (1 update of 32 per 4 agent steps), frames/s,
-                  in its own process with a DQN run's TF threads (1 intra-op, all cores inter-op)
+  dqn             DQN training at the paper's ratio (1 update of 32 per 4 agent steps), frames/s
   *_bf16          the same with `--set precision=bfloat16` (the torso in bfloat16)
   grid_*          two runs side by side in two processes (`--jobs 2`): total and per-run frames/s
                   (`run_all.sh --list` estimates the grid's cost from the per-run figures)
@@ -104,19 +103,8 @@ def _steady_fps(trainer, seconds: float) -> float:
   return fps
 
 
-def _dqn_worker(args):
-  seconds, precision = args
-  return _steady_fps(warm_dqn_trainer(precision), seconds)
-
-
 def bench_dqn(seconds: float, precision: str = "float32") -> float:
-  """DQN frames/s in a new process with the TF threads a DQN run gets (`tf_threads_for`)."""
-  import concurrent.futures as cf
-  import multiprocessing as mp
-  from artifact.executors import set_tf_threads
-  with cf.ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=set_tf_threads,
-                              initargs=(os.cpu_count() or 1, "dqn")) as pool:
-    return pool.submit(_dqn_worker, (seconds, precision)).result()
+  return _steady_fps(warm_dqn_trainer(precision), seconds)
 
 
 def _grid_worker(args):
@@ -124,7 +112,7 @@ def _grid_worker(args):
   measure from a shared start time for `seconds`. Returns frames/s."""
   family, seconds, start_at = args
   from artifact.executors import set_tf_threads
-  set_tf_threads(max(1, (os.cpu_count() or 1) // 2), family)
+  set_tf_threads(max(1, (os.cpu_count() or 1) // 2))
   trainer = warm_a2c_trainer() if family == "a2c" else warm_dqn_trainer()
   while time.time() < start_at:                 # both start measuring together
     trainer.update()

@@ -62,27 +62,12 @@ ENV_GROUPS_VAR = "PG_SOFTQ_ENV_GROUPS"     # --env-groups (artifact.trainers.a2c
 FORWARDED_ENV_VARS = (ENV_GROUPS_VAR,)
 
 
-def tf_threads_for(family: str, threads: int):
-  """(intra-op, inter-op) TF threads for a run of `family` given `threads` cores.
-
-  DQN's networks see one observation (acting) or 32 (training): splitting each op over threads
-  costs more than it gains, while running independent ops side by side (the target network's
-  forward beside the online network's forward and backward) pays. Measured on the 2-core machine,
-  alternating twice: DQN update (4 agent steps + 1 gradient step) 65.0 / 65.0 ms with (2, 2),
-  53.3 / 51.4 ms with (1, 2); a Q forward on one observation 2.7 ms with 2 intra-op threads,
-  1.6 ms with 1. A2C (batches of 16 and 80) is fastest with (threads, threads): 103 / 103 ms
-  per update vs 130 / 109 ms with (1, 2)."""
-  threads = max(1, int(threads))
-  return (1, threads) if family == "dqn" else (threads, threads)
-
-
-def set_tf_threads(threads: int, family: str = "a2c"):
-  """TF intra- and inter-op threads of this process for runs of `family` (`tf_threads_for`),
-  before TF runs anything. Raises RuntimeError if TF is already initialized."""
+def set_tf_threads(threads: int):
+  """TF intra- and inter-op threads of this process (before TF runs anything). Raises
+  RuntimeError if TF is already initialized."""
   import tensorflow as tf
-  intra, inter = tf_threads_for(family, threads)
-  tf.config.threading.set_intra_op_parallelism_threads(intra)
-  tf.config.threading.set_inter_op_parallelism_threads(inter)
+  tf.config.threading.set_intra_op_parallelism_threads(threads)
+  tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
 def failed_event(spec, error: str, details: Optional[str] = None) -> RunEvent:
@@ -133,12 +118,12 @@ class Executor:
 _WORKER_EVENTS = None          # the worker process's event queue (set by _init_worker)
 
 
-def _init_worker(threads: int, family: str, events):
-  """Worker process setup: share the cores between concurrent runs instead of oversubscribing
-  (TF threads for `family`, see `tf_threads_for`), send events to the grid's queue, and exit when
-  the grid's process is gone (a killed grid must not leave workers training)."""
+def _init_worker(threads: int, events):
+  """Worker process setup: share the cores between concurrent runs instead of oversubscribing,
+  send events to the grid's queue, and exit when the grid's process is gone (a killed grid
+  must not leave workers training)."""
   global _WORKER_EVENTS
-  set_tf_threads(threads, family)
+  set_tf_threads(threads)
   _WORKER_EVENTS = events
   _exit_with_parent()
 
@@ -164,9 +149,8 @@ def _run_group(group, out: str, checkpoint_every: float) -> List[Optional[str]]:
 
 
 class LocalExecutor(Executor):
-  """`jobs` worker processes (spawned) on this machine, a pool per family (A2C, DQN) so that each
-  worker gets its family's TF threads (`tf_threads_for`); `jobs == 1` trains in this process.
-  `threads`: cores per worker (default: cores // jobs)."""
+  """`jobs` worker processes (spawned) on this machine; `jobs == 1` trains in this process.
+  `threads`: TF intra/inter-op threads per worker (default: cores // jobs)."""
   name = "local"
 
   def __init__(self, jobs: int = 2, checkpoint_every: float = 300.0, threads: Optional[int] = None):
@@ -182,30 +166,18 @@ class LocalExecutor(Executor):
   def run(self, specs, out, on_event):
     groups, failures = groups_of(list(specs), self.jobs), []
     if self.jobs == 1:
-      families = {g[0].family for g in groups}
-      if len(families) == 1:
-        try:
-          set_tf_threads(self.threads, families.pop())
-        except RuntimeError:
-          pass                             # TF already running in this process: its defaults
       for g in groups:
         for spec in g:
           err = train_one(spec, str(out), on_event, self.checkpoint_every)
           if err:
             failures.append((spec.relpath(), err))
       return failures
-    # one pool of workers per family, each set up with that family's TF threads
-    for family in dict.fromkeys(g[0].family for g in groups):
-      failures += self._run_pool([g for g in groups if g[0].family == family], family, out, on_event)
-    return failures
-
-  def _run_pool(self, groups, family: str, out, on_event):
     import concurrent.futures as cf
     import multiprocessing as mp
     ctx = mp.get_context("spawn")
-    events, failures = ctx.Queue(), []
+    events = ctx.Queue()
     with cf.ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx, initializer=_init_worker,
-                                initargs=(self.threads, family, events)) as pool:
+                                initargs=(self.threads, events)) as pool:
       pending = {}
       while groups or pending:
         while groups and len(pending) < self.jobs:
@@ -258,7 +230,7 @@ def check_address_reachable(address: str, timeout_s: float = 5.0) -> Tuple[str, 
 def _ray_train(spec, out: str, checkpoint_every: float, threads: int, events) -> Optional[str]:
   """The Ray task: one run. A retry after its node died resumes from the run's checkpoint."""
   try:
-    set_tf_threads(threads, spec.family)
+    set_tf_threads(threads)
   except RuntimeError:
     pass                                   # TF already initialized in this worker process
   import dataclasses
