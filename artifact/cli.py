@@ -131,12 +131,9 @@ def plan_from_args(args) -> Plan:
     value = getattr(args, name)
     if value is not None and not value > 0:
       fail(f"--{name.replace('_', '-')} must be > 0, got {value:g}")
-  if args.env_groups != "auto":
-    from artifact.executors import ENV_GROUPS_VAR
-    if not (args.env_groups.isdigit() and 1 <= int(args.env_groups) <= 16):
-      fail(f"--env-groups must be auto or an integer in [1, 16] (16 envs per A2C run), "
-           f"got {args.env_groups!r}")
-    os.environ[ENV_GROUPS_VAR] = str(int(args.env_groups))   # inherited by every run's process
+  if args.env_groups != "auto" and not (args.env_groups.isdigit() and int(args.env_groups) >= 1):
+    fail(f"--env-groups must be auto or an integer in [1, num_envs] (16 envs per A2C run), "
+         f"got {args.env_groups!r}")
   if args.executor == "local" and args.ray_address:
     fail(f"--ray-address {args.ray_address!r} needs --executor ray")
   if args.executor == "local" and args.gpus_per_run:
@@ -215,6 +212,12 @@ def plan_from_args(args) -> Plan:
           serves[rel].append(f"figure {f} {cond.name}")
   if not specs and not (3 in figures and not args.no_theory):
     fail("the filters select no run")
+  if args.env_groups != "auto":
+    from artifact.executors import ENV_GROUPS_VAR
+    envs = min((s.hparams.num_envs for s in specs if s.family == "a2c"), default=None)
+    if envs is not None and int(args.env_groups) > envs:
+      fail(f"--env-groups {args.env_groups}: more groups than the {envs} envs of an A2C run")
+    os.environ[ENV_GROUPS_VAR] = str(int(args.env_groups))   # inherited by every run's process
   return Plan(specs, figures, out, run_theory=(3 in figures and not args.no_theory), serves=serves)
 
 

@@ -14,6 +14,7 @@ reports/statistics.pdf.
 from __future__ import annotations
 
 import math
+import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -252,6 +253,24 @@ def plot_statistics(stats: pd.DataFrame, path, title: str = ""):
       plt.close(fig)
 
 
+def _figure_statistics_job(job):
+  return figure_statistics(*job)
+
+
+def _map_figures(jobs) -> List[pd.DataFrame]:
+  """`figure_statistics` of each job, the figures in parallel processes when there are several
+  figures and cores: rliable's bootstrap is a Python loop per interval (~0.6 s per interval at
+  2,000 reps on the 2-core machine, ~3 minutes for a full smoke grid on one core). Each interval
+  draws from its own `RandomState(0)`, so the rows are the same in any process, in any order."""
+  workers = min(len(jobs), os.cpu_count() or 1)
+  if workers < 2:
+    return [_figure_statistics_job(j) for j in jobs]
+  import concurrent.futures as cf
+  import multiprocessing as mp
+  with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+    return list(pool.map(_figure_statistics_job, jobs))
+
+
 def write_statistics(frames_by_figure: Dict[int, pd.DataFrame], reports_dir, title: str = "",
                      figure_specs: Optional[Dict] = None) -> Dict[str, object]:
   """Writes reports/statistics.csv and statistics.pdf for the given {figure: long progress frame}."""
@@ -259,8 +278,9 @@ def write_statistics(frames_by_figure: Dict[int, pd.DataFrame], reports_dir, tit
   from artifact.files import atomic_write_text
   from artifact.specs import FIGURES
   specs = figure_specs or FIGURES
-  parts = [figure_statistics(df, f, [c.name for c in specs[f].conditions], specs[f].pairs)
-           for f, df in frames_by_figure.items()]
+  jobs = [(df, f, [c.name for c in specs[f].conditions], specs[f].pairs)
+          for f, df in frames_by_figure.items()]
+  parts = _map_figures(jobs)
   stats = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
   reports_dir = Path(reports_dir)
   paths = dict(statistics_csv=reports_dir / "statistics.csv", statistics_pdf=reports_dir / "statistics.pdf")

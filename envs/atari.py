@@ -96,22 +96,14 @@ def make_atari_env(game: str, num_envs: int = 16, seed=0, *,
     raise ValueError(f"num_envs must be >= 1, got {num_envs}")
   if not 1 <= groups <= num_envs:
     raise ValueError(f"groups must be in [1, num_envs={num_envs}], got {groups}")
-  if groups > 1:
-    sizes = [len(a) for a in np.array_split(np.arange(num_envs), groups)]
-    offsets = np.cumsum([0] + sizes)[:-1]
-    if seed is None or isinstance(seed, (int, np.integer)):
-      group_seeds = [None if seed is None else int(seed) + int(o) for o in offsets]
-    else:
-      flat = [int(x) for x in np.asarray(seed).reshape(-1)]
-      if len(flat) != num_envs:
-        raise ValueError(f"need one seed per sub-environment ({num_envs}), got {len(flat)}")
-      group_seeds = [flat[o:o + k] for o, k in zip(offsets, sizes)]
-    return GroupedBatchedEnv([
-        make_atari_env(game, k, s, num_threads=num_threads, life_loss_terminal=life_loss_terminal,
+  if groups > 1:                   # the groups' seeds: as one vector env's (GroupedBatchedEnv.reseed)
+    env = GroupedBatchedEnv([
+        make_atari_env(game, len(ids), None, num_threads=num_threads,
+                       life_loss_terminal=life_loss_terminal,
                        max_frames_per_game=max_frames_per_game, reuse=reuse)
-        for k, s in zip(sizes, group_seeds)])
-  if max_frames_per_game < 1:
-    raise ValueError(f"max_frames_per_game must be >= 1, got {max_frames_per_game}")
+        for ids in np.array_split(np.arange(num_envs), groups)])
+    env.reseed(seed)
+    return env
   threads = num_threads or min(num_envs, os.cpu_count() or 1)
   key = (game, num_envs, threads, life_loss_terminal, max_frames_per_game)
   spec = array_spec.BoundedArraySpec((4, 84, 84), np.uint8, 0, 255, name="observation")
