@@ -2,8 +2,9 @@
 point estimates, over a handful of seeds.
 
 Every interval is a 95% percentile interval of rliable's stratified bootstrap
-(`rliable.library.get_interval_estimates`, `BOOTSTRAP_REPS` replications, random state 0, so the
-statistics are a pure function of the scores). Nothing here re-implements an rliable function.
+(`rliable.library.get_interval_estimates`, `BOOTSTRAP_REPS` replications, random state 0 and
+numpy's global RNG seeded to 0 around each estimate (`_seeded_global_rng`), so the statistics are
+a pure function of the scores). Nothing here re-implements an rliable function.
 
 Inputs are the long progress frames of `artifact.reports.load_progress`. The final score of a run
 is the mean evaluation return over its last `FINAL_EVALS` evaluations (docs/decision_rules.md says
@@ -13,6 +14,7 @@ reports/statistics.pdf.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -45,6 +47,22 @@ def _rng():
   return np.random.RandomState(0)
 
 
+@contextlib.contextmanager
+def _seeded_global_rng(seed: int = 0):
+  """Seeds numpy's global RNG for one estimate and restores the caller's state afterwards.
+
+  rliable's `StratifiedBootstrap.update_indices` draws its resampling indices from the global
+  `np.random` (rliable 1.2.0, library.py line 117), not from the `random_state` it is given, so
+  without this the intervals changed from one report run to the next (measured: the same
+  scores gave IQM CIs of [-0.095, 0.421] and [-0.117, 0.418])."""
+  state = np.random.get_state()
+  np.random.seed(seed)
+  try:
+    yield
+  finally:
+    np.random.set_state(state)
+
+
 def interval(arrays: Sequence[np.ndarray], func) -> Tuple[float, float, float]:
   """(point, ci_low, ci_high) of `func(*arrays)` (a scalar) under rliable's stratified bootstrap.
 
@@ -57,9 +75,10 @@ def interval(arrays: Sequence[np.ndarray], func) -> Tuple[float, float, float]:
   if arrays[0].shape[0] < 2:
     p = float(func(*arrays))
     return p, p, p
-  point, ci = rly.get_interval_estimates({"x": arrays if len(arrays) > 1 else arrays[0]}, f,
-                                         reps=BOOTSTRAP_REPS, confidence_interval_size=CI_SIZE,
-                                         random_state=_rng())
+  with _seeded_global_rng():
+    point, ci = rly.get_interval_estimates({"x": arrays if len(arrays) > 1 else arrays[0]}, f,
+                                           reps=BOOTSTRAP_REPS, confidence_interval_size=CI_SIZE,
+                                           random_state=_rng())
   return float(point["x"][0]), float(ci["x"][0][0]), float(ci["x"][1][0])
 
 
@@ -157,7 +176,8 @@ def _profiles(figure, finals, conditions, norm_games) -> List[Dict]:
     mats, seeds = score_matrix(finals, [cond], games)
     if not games or len(seeds) < 2:
       continue
-    prof, cis = rly.create_performance_profile(mats, PROFILE_TAUS, reps=BOOTSTRAP_REPS)
+    with _seeded_global_rng():             # rliable takes no random state here
+      prof, cis = rly.create_performance_profile(mats, PROFILE_TAUS, reps=BOOTSTRAP_REPS)
     fr = int(finals[finals.condition == cond]["frames"].max())
     for i, tau in enumerate(PROFILE_TAUS):
       rows.append(_row(figure, "performance_profile", cond, AGGREGATE,
@@ -281,6 +301,7 @@ def write_statistics(frames_by_figure: Dict[int, pd.DataFrame], reports_dir, tit
   jobs = [(df, f, [c.name for c in specs[f].conditions], specs[f].pairs)
           for f, df in frames_by_figure.items()]
   parts = _map_figures(jobs)
+  parts = [p for p in parts if not p.empty]          # an empty part would make every column object
   stats = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
   reports_dir = Path(reports_dir)
   paths = dict(statistics_csv=reports_dir / "statistics.csv", statistics_pdf=reports_dir / "statistics.pdf")

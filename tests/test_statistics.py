@@ -48,6 +48,22 @@ def test_iqm_of_known_data_and_a_ci_that_contains_the_truth():
   assert lo < 10.0 < hi and hi - lo < 1.5
 
 
+def test_intervals_are_a_pure_function_of_the_scores():
+  # rliable's stratified bootstrap draws from numpy's global RNG; the estimate must not depend on
+  # its state, and must leave it as it found it
+  x = np.random.default_rng(1).normal(size=(3, 6))
+  np.random.seed(123)
+  first = st.interval([x], st.metrics.aggregate_iqm)
+  after = np.random.random()
+  np.random.seed(7)
+  np.random.random(1000)
+  assert st.interval([x], st.metrics.aggregate_iqm) == first
+  assert first[1] < first[0] < first[2]
+  np.random.seed(123)
+  st.interval([x], st.metrics.aggregate_iqm)
+  assert np.random.random() == after
+
+
 def test_probability_of_improvement_of_a_dominating_condition_is_one():
   x, y = np.full((4, 2), 10.0) + np.arange(4)[:, None], np.zeros((4, 2))
   assert st.interval([x, y], st.metrics.probability_of_improvement) == (1.0, 1.0, 1.0)
