@@ -94,8 +94,9 @@ class A2CLoop:
     obs_spec = self.py_env.observation_spec()
     self._obs_shape = tuple(obs_spec.shape)
     self._group_steps = None
-    self._env_ids = [tf.range(off, off + g.batch_size, dtype=tf.int32)
-                     for g, off in zip(self.py_env.groups, self.py_env.offsets)]
+    self._rows = [slice(off, off + g.batch_size)          # each group's rows of the batch
+                  for g, off in zip(self.py_env.groups, self.py_env.offsets)]
+    self._env_ids = [tf.range(r.start, r.stop, dtype=tf.int32) for r in self._rows]
     self._sample = tf.function(policy.sample_actions, autograph=False).get_concrete_function(
         tf.TensorSpec([None] + list(self._obs_shape), obs_spec.dtype),
         tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.int64))
@@ -112,7 +113,7 @@ class A2CLoop:
     self._train = tf.function(train, input_signature=signature, autograph=False)
 
   def _update_overlapped(self):
-    groups, offsets, n = self.py_env.groups, self.py_env.offsets, self.n_steps
+    groups, n = self.py_env.groups, self.n_steps
     if self._group_steps is None:
       self.reset()
     B = self.py_env.batch_size
@@ -127,7 +128,7 @@ class A2CLoop:
     step0 = int(sampling_step.numpy())
 
     def act(g: int, t: int):               # observe group g at step t, sample, start its step
-      rows, time_step = slice(offsets[g], offsets[g] + groups[g].batch_size), self._group_steps[g]
+      rows, time_step = self._rows[g], self._group_steps[g]
       obs[rows, t] = time_step.observation
       step_type[rows, t] = time_step.step_type
       a = self._sample(tf.constant(time_step.observation), self._env_ids[g],
@@ -136,7 +137,7 @@ class A2CLoop:
       groups[g].send(a)
 
     def receive(g: int, t: int):           # the outcome of group g's step t
-      rows = slice(offsets[g], offsets[g] + groups[g].batch_size)
+      rows = self._rows[g]
       time_step = self._group_steps[g] = groups[g].recv()
       reward[rows, t], discount[rows, t] = time_step.reward, time_step.discount
       next_step_type[rows, t] = time_step.step_type
@@ -148,7 +149,7 @@ class A2CLoop:
         act(g, t)
     for g in range(len(groups)):
       receive(g, n - 1)
-      rows, time_step = slice(offsets[g], offsets[g] + groups[g].batch_size), self._group_steps[g]
+      rows, time_step = self._rows[g], self._group_steps[g]
       obs[rows, n] = time_step.observation  # s_{t+k} for the bootstrap (append_bootstrap_step)
       step_type[rows, n] = next_step_type[rows, n] = time_step.step_type
     sampling_step.assign_add(n)

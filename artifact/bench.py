@@ -79,17 +79,11 @@ def bench_a2c(condition: str, seconds: float, precision: str = "float32",
               env_groups: Optional[int] = None) -> float:
   """Frames/s of an A2C-framework run; `env_groups` forces the collection (`--env-groups`),
   None keeps the default."""
+  from unittest import mock
   from artifact.executors import ENV_GROUPS_VAR
-  saved = os.environ.get(ENV_GROUPS_VAR)
-  if env_groups is not None:
-    os.environ[ENV_GROUPS_VAR] = str(env_groups)
-  try:
+  forced = {} if env_groups is None else {ENV_GROUPS_VAR: str(env_groups)}
+  with mock.patch.dict(os.environ, forced):
     return _steady_fps(warm_a2c_trainer(condition, precision), seconds)
-  finally:
-    if saved is None:
-      os.environ.pop(ENV_GROUPS_VAR, None)
-    else:
-      os.environ[ENV_GROUPS_VAR] = saved
 
 
 def _steady_fps(trainer, seconds: float) -> float:

@@ -43,7 +43,23 @@ def _every_terminal_is_game_over(terminated, truncated, info, prev_info):
   return np.logical_or(terminated, truncated)
 
 
-class BatchedGymnasiumEnv(py_environment.PyEnvironment):
+class _BatchedEnv(py_environment.PyEnvironment):
+  """What every batched env here shares: `batch_size` = `self._num_envs`, no tf-agents auto-reset."""
+
+  def __init__(self, num_envs: int):
+    super().__init__(handle_auto_reset=False)
+    self._num_envs = int(num_envs)
+
+  @property
+  def batched(self) -> bool:
+    return True
+
+  @property
+  def batch_size(self) -> int:
+    return self._num_envs
+
+
+class BatchedGymnasiumEnv(_BatchedEnv):
   """tf-agents batched `PyEnvironment` (batch_size = num_envs) over a gymnasium `VectorEnv`.
 
   Args:
@@ -66,9 +82,8 @@ class BatchedGymnasiumEnv(py_environment.PyEnvironment):
   def __init__(self, vector_env, observation_spec: array_spec.ArraySpec, *,
                clip_rewards: bool, game_over_fn: GameOverFn = _every_terminal_is_game_over,
                frames_per_step: int = 1, seed=None, fire_action: Optional[int] = None):
-    super().__init__(handle_auto_reset=False)
+    super().__init__(int(vector_env.num_envs))
     self._env = vector_env
-    self._num_envs = int(vector_env.num_envs)
     self._observation_spec = observation_spec
     n_actions = int(vector_env.single_action_space.n)
     self._action_spec = array_spec.BoundedArraySpec((), np.int64, 0, n_actions - 1, name="action")
@@ -86,14 +101,6 @@ class BatchedGymnasiumEnv(py_environment.PyEnvironment):
     self.agent_steps = 0   # total agent steps over all sub-envs since construction
 
   # --- tf-agents PyEnvironment API -------------------------------------------------------
-  @property
-  def batched(self) -> bool:
-    return True
-
-  @property
-  def batch_size(self) -> int:
-    return self._num_envs
-
   @property
   def num_actions(self) -> int:
     return int(self._action_spec.maximum) + 1
@@ -201,7 +208,7 @@ def _as_reset_seed(seed, num_envs: int):
   return seeds
 
 
-class GroupedBatchedEnv(py_environment.PyEnvironment):
+class GroupedBatchedEnv(_BatchedEnv):
   """Several `BatchedGymnasiumEnv` groups seen as one batched env of their concatenated envs.
 
   Env i of group g is env `offset_g + i` of the whole batch. `step` starts every group's step
@@ -212,21 +219,13 @@ class GroupedBatchedEnv(py_environment.PyEnvironment):
   """
 
   def __init__(self, groups):
-    super().__init__(handle_auto_reset=False)
+    groups = list(groups)
     if not groups:
       raise ValueError("need at least one group")
-    self.groups = list(groups)
+    super().__init__(sum(g.batch_size for g in groups))
+    self.groups = groups
     self.offsets = list(np.cumsum([0] + [g.batch_size for g in self.groups])[:-1])
-    self._num_envs = int(sum(g.batch_size for g in self.groups))
     self.frames_per_step = self.groups[0].frames_per_step
-
-  @property
-  def batched(self) -> bool:
-    return True
-
-  @property
-  def batch_size(self) -> int:
-    return self._num_envs
 
   @property
   def num_actions(self) -> int:
