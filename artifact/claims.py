@@ -19,7 +19,7 @@ import pandas as pd
 from rliable import metrics
 
 from artifact.atari_scores import has_reference, human_normalized
-from artifact.statistics import final_scores, interval, score_matrix
+from artifact.statistics import final_scores, interval, probability_of_improvement, score_matrix
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_RUN = (
     "supported", "contradicted", "inconclusive at this scale", "not run")
@@ -84,7 +84,7 @@ def _poi_claim(claim, finals, x, y, decide: Callable[[float, float], Optional[st
   if not games:
     return _undecidable(v, finals, [x, y])
   mats, seeds = score_matrix(finals, [x, y], games, column="final_score")
-  v.point, v.ci_low, v.ci_high = interval([mats[x], mats[y]], metrics.probability_of_improvement)
+  v.point, v.ci_low, v.ci_high = interval([mats[x], mats[y]], probability_of_improvement)
   v.seeds, v.games = len(seeds), ",".join(games)
   v.frames = int(finals[finals.condition.isin([x, y])].frames.min())
   v.verdict = decide(v.ci_low, v.ci_high) or INCONCLUSIVE
@@ -123,7 +123,7 @@ def claim_c4(finals) -> Verdict:
   agree, oppose, parts, worst = 0, 0, [], None
   for g in games:
     mats, seeds = score_matrix(finals, [x, y], [g], column="final_score")
-    p, lo, hi = interval([mats[x], mats[y]], metrics.probability_of_improvement)
+    p, lo, hi = interval([mats[x], mats[y]], probability_of_improvement)
     better = g in C4_BETTER_GAMES
     ok = lo > 0.5 if better else hi < 0.5
     bad = hi < 0.5 if better else lo > 0.5

@@ -40,7 +40,7 @@ def test_final_score_is_the_mean_of_the_last_three_evaluations():
 def test_iqm_of_known_data_and_a_ci_that_contains_the_truth():
   # IQM of 0..7 (rliable: scipy trim_mean 25%) = mean of 2..5 = 3.5
   x = np.arange(8, dtype=float)[:, None]
-  point, lo, hi = st.interval([x], st.metrics.aggregate_iqm)
+  point, lo, hi = st.interval([x], st.aggregate_iqm)
   assert point == pytest.approx(3.5) and lo <= 3.5 <= hi and lo < hi
   # the mean of 40 draws from N(10, 1): the 95% CI covers 10
   draws = np.random.default_rng(1).normal(10.0, 1.0, (40, 1))
@@ -66,8 +66,47 @@ def test_intervals_are_a_pure_function_of_the_scores():
 
 def test_probability_of_improvement_of_a_dominating_condition_is_one():
   x, y = np.full((4, 2), 10.0) + np.arange(4)[:, None], np.zeros((4, 2))
-  assert st.interval([x, y], st.metrics.probability_of_improvement) == (1.0, 1.0, 1.0)
-  assert st.interval([y, x], st.metrics.probability_of_improvement)[0] == 0.0
+  assert st.interval([x, y], st.probability_of_improvement) == (1.0, 1.0, 1.0)
+  assert st.interval([y, x], st.probability_of_improvement)[0] == 0.0
+
+
+def test_iqm_equals_rliables_bit_for_bit():
+  # our IQM against rliable's (scipy trim_mean 25%, axis=None): 1 to 12 runs x 1 to 6 games, ties
+  rng = np.random.default_rng(0)
+  for trial in range(600):
+    shape = (int(rng.integers(1, 13)), int(rng.integers(1, 7)))
+    x = rng.normal(size=shape) if trial % 2 else rng.integers(-3, 3, shape).astype(float)
+    ours, theirs = st.aggregate_iqm(x), st.metrics.aggregate_iqm(x)
+    assert ours == theirs and type(ours) is type(theirs), (x, ours, theirs)
+  x = np.array([[1.0, np.nan], [2.0, 3.0]])
+  assert np.isnan(st.aggregate_iqm(x)) and np.isnan(st.metrics.aggregate_iqm(x))
+  x = rng.normal(size=(3, 4))
+  assert st.interval([x], st.aggregate_iqm) == st.interval([x], st.metrics.aggregate_iqm)
+
+
+def test_probability_of_improvement_equals_rliables_bit_for_bit():
+  # our scipy-free P(X > Y) against rliable's (scipy mannwhitneyu): continuous scores, integer
+  # scores with many ties, identical columns, unequal run counts, one to six games
+  rng = np.random.default_rng(0)
+  for trial in range(600):
+    nx, ny, tasks = int(rng.integers(1, 6)), int(rng.integers(1, 6)), int(rng.integers(1, 7))
+    if trial % 3 == 0:
+      x, y = rng.normal(size=(nx, tasks)), rng.normal(size=(ny, tasks))
+    else:
+      x = rng.integers(-3, 3, (nx, tasks)).astype(float)
+      y = rng.integers(-3, 3, (ny, tasks)).astype(float)
+      if trial % 3 == 2 and nx == ny:
+        y = x.copy()
+        y[:, 0] += 1.0                     # every other column identical (rliable: 0.5)
+    ours, theirs = st.probability_of_improvement(x, y), st.metrics.probability_of_improvement(x, y)
+    assert ours == theirs and type(ours) is type(theirs), (x, y, ours, theirs)
+  x, y = np.array([[1.0, np.nan], [2.0, 3.0]]), np.array([[0.0, 1.0], [1.0, 2.0]])
+  assert np.isnan(st.probability_of_improvement(x, y))
+  assert np.isnan(st.metrics.probability_of_improvement(x, y))
+  # and the same interval through rliable's bootstrap
+  x, y = rng.normal(size=(3, 2)), rng.normal(size=(3, 2))
+  assert (st.interval([x, y], st.probability_of_improvement)
+          == st.interval([x, y], st.metrics.probability_of_improvement))
 
 
 def test_figure_statistics_rows():
