@@ -257,7 +257,7 @@ class Run:
     """PolicySaver SavedModel into policy/, replaced atomically (written beside it, renamed)."""
     final, tmp = self.dir / "policy", self.dir / f".policy.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    self.trainer.policy_saver().save(str(tmp))
+    self.trainer.export_policy(str(tmp))
     if final.exists():
       shutil.rmtree(final)
     os.rename(tmp, final)

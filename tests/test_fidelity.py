@@ -124,6 +124,27 @@ def test_seed1_after_seed0_equals_seed1_alone_and_repeats(tmp_path, fig, cond, f
                                 _table(tmp_path / "alone2" / "progress.csv"))
   seed0 = _table(tmp_path / "grid" / make_run_spec(fig, "Pong", cond, 0, "smoke", frames).relpath() / "progress.csv")
   assert not seed0["loss"].equals(grid["loss"])         # and seed 0 really is another run
+  # the reused trainer exported seed 1's policy from its kept graph part plus a weights
+  # checkpoint; the fresh process did a full PolicySaver.save: the same policy either way
+  assert [t._graph_files for t in trainers._CACHE.values()][0]   # pylint: disable=protected-access
+  _assert_same_policy(tmp_path / "grid" / rel / "policy", tmp_path / "alone1" / "policy")
+
+
+def _assert_same_policy(a_dir, b_dir):
+  """Two exported SavedModels: the same variables, the same actions on the same Pong games."""
+  from tf_agents.policies.py_tf_eager_policy import SavedModelPyTFEagerPolicy
+  va, vb = ([v.numpy() for v in tf.saved_model.load(str(d)).model_variables] for d in (a_dir, b_dir))
+  assert len(va) == len(vb) > 0 and all(np.array_equal(x, y) for x, y in zip(va, vb))
+  env = make_atari_env("Pong", num_envs=2, seed=5, reuse=False)
+  pa, pb = (SavedModelPyTFEagerPolicy(str(d), env.time_step_spec(), env.action_spec(),
+                                      batch_time_steps=False) for d in (a_dir, b_dir))
+  t = env.reset()
+  for _ in range(30):
+    a = pa.action(t).action
+    np.testing.assert_array_equal(a, pb.action(t).action)
+    t = env.step(a)
+  env.close()
+  assert tf.saved_model.experimental.read_fingerprint(str(a_dir)).checkpoint_hash != 0
 
 
 @pytest.mark.parametrize("condition,env_groups", [("a2c_1step", "1"), ("a2c_1step", "2"), ("dqn", "1")])
