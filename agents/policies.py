@@ -147,6 +147,11 @@ class EpsilonGreedyPyPolicy(py_policy.PyPolicy):
   def reseed(self, seed: int):
     self._rng = np.random.Generator(np.random.PCG64(int(seed)))
 
+  @property
+  def rng(self) -> np.random.Generator:
+    """The exploration stream (its `bit_generator.state` is checkpointed beside the weights)."""
+    return self._rng
+
   def _action(self, time_step, policy_state):
     shape = np.shape(time_step.step_type)
     explore = self._rng.random(shape) < float(self._epsilon())

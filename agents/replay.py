@@ -13,6 +13,7 @@ windows never cross the write head (same rule as `PyUniformReplayBuffer._get_nex
 """
 from __future__ import annotations
 
+import hashlib
 import sys
 from typing import Optional
 
@@ -28,9 +29,15 @@ class _FastSampleMixin:
   def seed(self, seed: Optional[int]):
     self._rng = np.random.default_rng(seed)
 
+  @property
+  def rng(self) -> np.random.Generator:
+    """The sampling stream (unseeded until `seed` is called)."""
+    if getattr(self, "_rng", None) is None:
+      self._rng = np.random.default_rng()
+    return self._rng
+
   def sample(self, batch_size: int, num_steps: int):
-    rng = getattr(self, "_rng", None) or np.random.default_rng()
-    self._rng = rng
+    rng = self.rng
     size, cap = int(self._np_state.size), int(self._capacity)
     if size < num_steps:
       raise ValueError(f"replay holds {size} items, fewer than num_steps={num_steps}")
@@ -51,6 +58,14 @@ class UniformReplay(_FastSampleMixin, py_uniform_replay_buffer.PyUniformReplayBu
   """tf-agents `PyUniformReplayBuffer` (vector observations) with fast `sample`."""
 
 
+def frame_hash(frame: np.ndarray) -> int:
+  """A frame's content hash, int64, the same in every process (Python's `hash` of bytes is
+  salted per process, so a resumed run would store an old frame again under a new key and its
+  checkpoints would differ from an unbroken run's): the first 8 bytes of BLAKE2b."""
+  digest = hashlib.blake2b(np.ascontiguousarray(frame).tobytes(), digest_size=8).digest()
+  return int.from_bytes(digest, "little", signed=True)
+
+
 class _CopyingFrameBuffer:
   """tf-agents' `FrameBuffer` (frames by content hash, with reference counts) that stores a
   private copy of each new frame. Deliberately not a `tf.train.experimental.PythonState`:
@@ -66,7 +81,7 @@ class _CopyingFrameBuffer:
     return len(self._frames)
 
   def add_frame(self, frame):
-    h = hash(frame.tobytes())
+    h = frame_hash(frame)
     entry = self._frames.get(h)
     if entry is not None:
       self._frames[h] = (entry[0], entry[1] + 1)

@@ -79,6 +79,14 @@ class A2CLoop:
     else:
       self._time_step = self.tf_env.reset()
 
+  def restore_env(self, actions: np.ndarray):
+    """Replays the env's logged `actions` (uint8 [steps, envs], `action_log()`) from its seeded
+    reset and continues collection from the state they lead to (a resumed or extended run)."""
+    if self.overlapped:
+      self._group_steps = self.py_env.replay_groups(actions)
+    else:
+      self._time_step = tf.nest.map_structure(tf.convert_to_tensor, self.py_env.replay(actions))
+
   def update(self):
     """One rollout of n steps from every env plus one gradient step. Returns the LossInfo."""
     if self.overlapped:

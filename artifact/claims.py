@@ -6,20 +6,25 @@ and frames behind it, and one of SUPPORTED / CONTRADICTED / INCONCLUSIVE / NOT_R
 margins are constants here, named as in the doc; a claim the data cannot decide is inconclusive,
 never forced.
 
+Amendment A1 (2026-11-30, docs/decision_rules.md): a game counts for a claim only where the runs
+of at least one of the conditions the claim compares have left random play (`left_random_play`,
+`split_by_learning`); games that do not count are listed in `Verdict.excluded` with the reason,
+and a claim with no game left is inconclusive at this scale.
+
 Outputs (`write_claims`): reports/claims.csv (one row per claim) and reports/claims.md.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
 from rliable import metrics
 
-from artifact.atari_scores import has_reference, human_normalized
-from artifact.statistics import final_scores, interval, probability_of_improvement, score_matrix
+from artifact.atari_scores import HUMAN, RANDOM, has_reference, human_normalized
+from artifact.statistics import FINAL_EVALS, final_scores, interval, probability_of_improvement, score_matrix
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_RUN = (
     "supported", "contradicted", "inconclusive at this scale", "not run")
@@ -28,6 +33,14 @@ C1_NONINFERIORITY = 0.40      # P(proper > naive) CI low must reach this
 C5_EQUIVALENCE = 0.20         # +-20% relative difference of the HNS area under the eval curve
 C4_BETTER_GAMES = ("Pong", "Qbert")
 COLLAPSE_GIVEBACK = 0.5       # final score gave back more than half of first -> best gain
+
+# --- Amendment A1 (2026-11-30): a game counts only where the claim's runs left random play -------
+# Nature DQN's scores: Mnih et al. (2015), "Human-level control through deep reinforcement
+# learning", Nature 518, Extended Data Table 2, "DQN" column (the same table as the random and
+# human scores of artifact/atari_scores.py).
+DQN_NATURE = {"BeamRider": 6846.0, "Breakout": 401.2, "Enduro": 301.8, "Pong": 18.9,
+              "Qbert": 10596.0, "Seaquest": 5286.0, "SpaceInvaders": 1976.0}
+LEFT_RANDOM_MARGIN = 0.05     # of the way from random play to min(human, Nature DQN)
 
 
 @dataclasses.dataclass
@@ -44,6 +57,7 @@ class Verdict:
   frames: int = 0
   verdict: str = NOT_RUN
   reason: str = ""
+  excluded: str = ""          # games run but not counted (amendment A1), each with its reason
 
 
 CLAIM_TEXT = {
@@ -54,6 +68,105 @@ CLAIM_TEXT = {
     "C5": (3, "PG and soft Q-learning learning curves are almost identical in most games"),
     "C6": (3, "Soft Q-learning learns stably without a target network or an epsilon schedule"),
 }
+
+
+def random_play_threshold(game: str) -> float:
+  """The score a run's full-game score must reach to have left random play (amendment A1):
+  random + LEFT_RANDOM_MARGIN * (min(human, Nature DQN) - random). NaN for a game without
+  reference scores (whether it left random play cannot be told)."""
+  if not has_reference(game):
+    return math.nan
+  top = min(HUMAN[game], DQN_NATURE.get(game, HUMAN[game]))
+  return RANDOM[game] + LEFT_RANDOM_MARGIN * (top - RANDOM[game])
+
+
+def left_random_play(game: str, score: float) -> bool:
+  """True iff `score` (a full-game score) reaches the game's random-play threshold (>=)."""
+  t = random_play_threshold(game)
+  if score is None or math.isnan(t) or math.isnan(score):
+    return False
+  return bool(score >= t)
+
+
+def full_game_scores(df: Optional[pd.DataFrame], finals: pd.DataFrame) -> pd.DataFrame:
+  """One row per run of `finals`: its full-game score and whether it left random play.
+
+  The full-game score is the run's final score (mean of its last FINAL_EVALS evaluations) when no
+  game of those evaluations was stopped by the frame cap; otherwise its last training return (the
+  mean of its last <= 100 finished training games), because a game cut by the cap is not a whole
+  game and the random-play reference is (at smoke scale's 500-frame cap a random Pong policy
+  scores about -3, far above the full-game -20.7); NaN (not left) if no training game finished.
+  Columns: game, condition, seed, score, source ("evaluation", "training", "none"), left."""
+  rows = []
+  for r in finals.itertuples(index=False):
+    score, source = r.final_score, "evaluation"
+    if df is not None and len(df):
+      run = df[(df.game == r.game) & (df.condition == r.condition) & (df.seed == r.seed)]
+      run = run.sort_values("frames")
+      ev = run[run["eval_return"].notna()].tail(FINAL_EVALS)
+      cut = (pd.to_numeric(ev["eval_truncated"], errors="coerce").fillna(0).sum()
+             if "eval_truncated" in ev else 0)
+      if cut > 0:
+        train = (pd.to_numeric(run["train_return"], errors="coerce").dropna()
+                 if "train_return" in run else pd.Series(dtype=float))
+        score, source = (float(train.iloc[-1]), "training") if len(train) else (math.nan, "none")
+    rows.append(dict(game=r.game, condition=r.condition, seed=int(r.seed), score=score, source=source,
+                     left=left_random_play(r.game, score)))
+  return pd.DataFrame(rows, columns=["game", "condition", "seed", "score", "source", "left"])
+
+
+def split_by_learning(df: Optional[pd.DataFrame], finals: pd.DataFrame, games: Sequence[str],
+                      conditions: Sequence[str]) -> Tuple[List[str], Dict[str, str]]:
+  """(counted, excluded) of amendment A1: a game counts iff, for at least one of `conditions`,
+  more than half of its seeds on that game left random play. `excluded`: {game: reason}."""
+  levels = full_game_scores(df, finals[finals.game.isin(games) & finals.condition.isin(conditions)])
+  counted, excluded = [], {}
+  for g in games:
+    t = random_play_threshold(g)
+    if math.isnan(t):
+      excluded[g] = "no random/human reference scores, so leaving random play cannot be told"
+      continue
+    parts, learned = [], False
+    for c in conditions:
+      lv = levels[(levels.game == g) & (levels.condition == c)]
+      if lv.empty:
+        continue
+      n_left = int(lv.left.sum())
+      learned |= n_left > len(lv) / 2
+      note = []
+      n_train, n_none = int((lv.source == "training").sum()), int((lv.source == "none").sum())
+      if n_train:
+        note.append(f"{n_train} scored by training games: evaluations cut by the frame cap")
+      if n_none:
+        note.append(f"{n_none} without a full-game score: evaluations cut by the frame cap and no "
+                    "training game finished")
+      parts.append(f"{c} {n_left}/{len(lv)} seeds" + (f" ({'; '.join(note)})" if note else ""))
+    if learned:
+      counted.append(g)
+    else:
+      excluded[g] = (f"no condition's runs left random play (a majority of seeds at or above "
+                     f"{t:.6g}): " + ", ".join(parts))
+  return counted, excluded
+
+
+def _excluded_text(excluded: Dict[str, str]) -> str:
+  return "; ".join(f"{g}: {why}" for g, why in excluded.items())
+
+
+def _no_learning(v: Verdict, excluded: Dict[str, str]) -> Verdict:
+  """INCONCLUSIVE: every game run was excluded by amendment A1."""
+  v.verdict = INCONCLUSIVE
+  v.excluded = _excluded_text(excluded)
+  v.reason = ("no game counts: on every game run, no compared condition's runs left random play "
+              "(amendment A1)")
+  return v
+
+
+def _with_excluded(v: Verdict, excluded: Dict[str, str]) -> Verdict:
+  v.excluded = _excluded_text(excluded)
+  if excluded:
+    v.reason += f"; not counted (runs at random play, amendment A1): {', '.join(excluded)}"
+  return v
 
 
 def _games_run(finals: pd.DataFrame, conditions: Sequence[str]) -> List[str]:
@@ -77,49 +190,56 @@ def _undecidable(v: Verdict, finals, conditions) -> Verdict:
   return v
 
 
-def _poi_claim(claim, finals, x, y, decide: Callable[[float, float], Optional[str]], rule: str) -> Verdict:
+def _poi_claim(claim, finals, x, y, decide: Callable[[float, float], Optional[str]], rule: str,
+               df=None) -> Verdict:
   fig, text = CLAIM_TEXT[claim]
   v = Verdict(claim, fig, text, f"P({x} > {y}) on final scores")
   games = _games_run(finals, [x, y])
   if not games:
     return _undecidable(v, finals, [x, y])
+  games, excluded = split_by_learning(df, finals, games, [x, y])
+  if not games:
+    return _no_learning(v, excluded)
   mats, seeds = score_matrix(finals, [x, y], games, column="final_score")
   v.point, v.ci_low, v.ci_high = interval([mats[x], mats[y]], probability_of_improvement)
   v.seeds, v.games = len(seeds), ",".join(games)
   v.frames = int(finals[finals.condition.isin([x, y])].frames.min())
   v.verdict = decide(v.ci_low, v.ci_high) or INCONCLUSIVE
   v.reason = rule
-  return v
+  return _with_excluded(v, excluded)
 
 
-def claim_c1(finals) -> Verdict:
+def claim_c1(finals, df=None) -> Verdict:
   m = C1_NONINFERIORITY
   return _poi_claim("C1", finals, "a2c_proper", "a2c_1step",
                     lambda lo, hi: SUPPORTED if lo >= m else CONTRADICTED if hi < m else None,
-                    f"non-inferiority: supported if CI low >= {m}, contradicted if CI high < {m}")
+                    f"non-inferiority: supported if CI low >= {m}, contradicted if CI high < {m}", df)
 
 
 def _superiority(lo, hi):
   return SUPPORTED if lo > 0.5 else CONTRADICTED if hi < 0.5 else None
 
 
-def claim_c2(finals) -> Verdict:
+def claim_c2(finals, df=None) -> Verdict:
   return _poi_claim("C2", finals, "soft_dqn_ent_0.1", "dqn", _superiority,
-                    "superiority: supported if CI low > 0.5, contradicted if CI high < 0.5")
+                    "superiority: supported if CI low > 0.5, contradicted if CI high < 0.5", df)
 
 
-def claim_c3(finals) -> Verdict:
+def claim_c3(finals, df=None) -> Verdict:
   return _poi_claim("C3", finals, "soft_dqn_ent_0.1", "soft_dqn_kl_0.1", _superiority,
-                    "superiority of entropy over KL: supported if CI low > 0.5, contradicted if CI high < 0.5")
+                    "superiority of entropy over KL: supported if CI low > 0.5, contradicted if CI high < 0.5", df)
 
 
-def claim_c4(finals) -> Verdict:
+def claim_c4(finals, df=None) -> Verdict:
   fig, text = CLAIM_TEXT["C4"]
   x, y = "dqn_nstep", "dqn"
   v = Verdict("C4", fig, text, f"per game P({x} > {y}); point/CI: the game farthest from the claim")
   games = _games_run(finals, [x, y])
   if not games:
     return _undecidable(v, finals, [x, y])
+  games, excluded = split_by_learning(df, finals, games, [x, y])
+  if not games:
+    return _no_learning(v, excluded)
   agree, oppose, parts, worst = 0, 0, [], None
   for g in games:
     mats, seeds = score_matrix(finals, [x, y], [g], column="final_score")
@@ -138,7 +258,7 @@ def claim_c4(finals) -> Verdict:
   v.frames = int(finals[finals.condition.isin([x, y])].frames.min())
   v.verdict = CONTRADICTED if oppose else SUPPORTED if agree == len(games) else INCONCLUSIVE
   v.reason = "per game: " + "; ".join(parts)
-  return v
+  return _with_excluded(v, excluded)
 
 
 def _auc_hns(df, cond, game, seeds):
@@ -161,6 +281,9 @@ def claim_c5(df, finals) -> Verdict:
   games = _games_run(finals, [a, b])
   if not games:
     return _undecidable(v, finals, [a, b])
+  games, excluded = split_by_learning(df, finals, games, [a, b])
+  if not games:
+    return _no_learning(v, excluded)
   rel = lambda x, y: (x.mean() - y.mean()) / max(abs(0.5 * (x.mean() + y.mean())), 1e-12)  # noqa: E731
   results, parts = [], []
   for g in games:
@@ -173,7 +296,7 @@ def claim_c5(df, finals) -> Verdict:
     parts.append(f"{g} {p:+.2f} [{lo:+.2f}, {hi:+.2f}] {state}")
   if not results:
     v.reason = "no game with human/random reference scores"
-    return v
+    return _with_excluded(v, excluded)
   results.sort(key=lambda r: r[0])
   v.point, v.ci_low, v.ci_high, v.seeds, _ = results[len(results) // 2]
   v.games = ",".join(games)
@@ -183,7 +306,7 @@ def claim_c5(df, finals) -> Verdict:
   v.verdict = (SUPPORTED if n_eq > len(results) / 2 else
                CONTRADICTED if n_diff >= len(results) / 2 else INCONCLUSIVE)
   v.reason = f"equivalence margin +-{m:.0%}: " + "; ".join(parts)
-  return v
+  return _with_excluded(v, excluded)
 
 
 def claim_c6(df, finals) -> Verdict:
@@ -193,6 +316,11 @@ def claim_c6(df, finals) -> Verdict:
   games = _games_run(finals, ["soft_ql"])
   if not games:
     return _undecidable(v, finals, ["soft_ql"])
+  # C6 judges soft_ql alone, with pg as the evidence that the game can be learned at this scale:
+  # the game counts if soft_ql's or pg's runs left random play
+  games, excluded = split_by_learning(df, finals, games, ["soft_ql", "pg"])
+  if not games:
+    return _no_learning(v, excluded)
   improved, pg_only, collapsed_games, parts, results = 0, 0, 0, [], []
   for g in games:
     f = finals[(finals.condition == "soft_ql") & (finals.game == g)]
@@ -223,7 +351,7 @@ def claim_c6(df, finals) -> Verdict:
                SUPPORTED if (improved > half and collapsed_games == 0) else INCONCLUSIVE)
   v.reason = ("learned = CI low of the gain > 0; collapse = final gave back more than "
               f"{COLLAPSE_GIVEBACK:.0%} of the first-to-best gain, or a non-finite loss: " + "; ".join(parts))
-  return v
+  return _with_excluded(v, excluded)
 
 
 def judge(frames_by_figure: Dict[int, pd.DataFrame]) -> List[Verdict]:
@@ -231,8 +359,8 @@ def judge(frames_by_figure: Dict[int, pd.DataFrame]) -> List[Verdict]:
   empty = pd.DataFrame(columns=["game", "condition", "seed", "frames", "eval_return", "loss"])
   df = {f: frames_by_figure.get(f, empty) for f in (1, 2, 3)}
   fin = {f: final_scores(d) if len(d) else final_scores(empty) for f, d in df.items()}
-  return [claim_c1(fin[1]), claim_c2(fin[2]), claim_c3(fin[2]), claim_c4(fin[2]),
-          claim_c5(df[3], fin[3]), claim_c6(df[3], fin[3])]
+  return [claim_c1(fin[1], df[1]), claim_c2(fin[2], df[2]), claim_c3(fin[2], df[2]),
+          claim_c4(fin[2], df[2]), claim_c5(df[3], fin[3]), claim_c6(df[3], fin[3])]
 
 
 def write_claims(frames_by_figure: Dict[int, pd.DataFrame], reports_dir, note: str = "") -> Dict[str, object]:
@@ -245,8 +373,10 @@ def write_claims(frames_by_figure: Dict[int, pd.DataFrame], reports_dir, note: s
   paths = dict(claims_csv=reports_dir / "claims.csv", claims_md=reports_dir / "claims.md")
   atomic_write_text(paths["claims_csv"], table.to_csv(index=False))
   lines = [f"# The paper's claims, judged{note}", "",
-           "Rules and margins: docs/decision_rules.md (written before any data). Intervals: 95% "
-           "stratified-bootstrap CIs (rliable). A run's final score: mean of its last 3 evaluations.",
+           "Rules and margins: docs/decision_rules.md (written before any data; amendment A1 of "
+           "2026-11-30: a game counts for a claim only where at least one compared condition's runs "
+           "left random play). Intervals: 95% stratified-bootstrap CIs (rliable). A run's final score: "
+           "mean of its last 3 evaluations.",
            "", "| claim | figure | verdict | statistic | point | 95% CI | seeds | frames per run |",
            "|---|---|---|---|---|---|---|---|"]
   for v in verdicts:
@@ -258,6 +388,9 @@ def write_claims(frames_by_figure: Dict[int, pd.DataFrame], reports_dir, note: s
   lines.append("")
   for v in verdicts:
     lines += [f"## {v.claim}: {v.text}", "", f"- verdict: **{v.verdict}**",
-              f"- games: {v.games or 'none'}", f"- rule and details: {v.reason}", ""]
+              f"- games: {v.games or 'none'}"]
+    if v.excluded:
+      lines.append(f"- games not counted (amendment A1, runs at random play): {v.excluded}")
+    lines += [f"- rule and details: {v.reason}", ""]
   atomic_write_text(paths["claims_md"], "\n".join(lines))
   return paths

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -21,8 +22,15 @@ from artifact.specs import FIGURES, SCALES, make_run_spec, parse_overrides
 EPILOG = """
 Grid: every figure's every (game, condition, seed) unless filtered. Budgets per run, in emulator
 frames (= 4 x agent steps): smoke = Fig.1/3 6,400, Fig.2 1,200 (proves the pipeline on 2 CPU
-cores, nothing learns); short = Fig.1/3 10M, Fig.2 5M (policies leave random play on most games);
-paper = Fig.1/3 320M, Fig.2 40M.
+cores, nothing learns; every schedule shrinks into the budget); short = Fig.1/3 10M, Fig.2 5M
+(policies leave random play on most games); paper = Fig.1/3 320M, Fig.2 40M.
+
+At short and paper scale a run is the first N frames of the paper's run: the learning rate and
+epsilon follow the paper's schedules (over 320M / 40M frames), progress rows (every 100k frames)
+and evaluations sit at points fixed in frames. --frames only says how far along to go, and the
+same command with a larger --frames extends every finished run from where it stopped (exactly
+as if it had gone straight there); finished runs keep the state that needs (DQN: the replay)
+unless --no-extension-state.
 
 Output under --out (default: the repository root):
   runs/figure{F}/{Game}/{condition}/seed{S}/  config.json, progress.csv, checkpoint/, policy/, done.json
@@ -67,7 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
                       "game works; games the paper did not run are marked [extension] in the reports")
   p.add_argument("--conditions", default=None, help="comma-separated condition names (default: all)")
   p.add_argument("--seeds", default=None, help="comma-separated integer seeds (default: the figure's)")
-  p.add_argument("--frames", default=None, help="emulator frames per run, overrides the scale's budget")
+  p.add_argument("--frames", default=None,
+                 help="emulator frames per run, overrides the scale's budget (e.g. 3e6); a larger "
+                      "value than a finished run's extends it")
+  p.add_argument("--no-extension-state", action="store_true",
+                 help="finished runs drop what an extension needs (DQN: its replay, ~7 KB per "
+                      "transition; --list shows the disk it costs); a later --frames increase is "
+                      "then refused for them. Default: kept at short and paper scale, dropped at smoke")
   p.add_argument("--out", default=".", help="directory for runs/ and reports/ (default: ., the "
                                              "repository root under ./run_all.sh)")
   p.add_argument("--jobs", type=int, default=2,
@@ -150,11 +164,13 @@ def plan_from_args(args) -> Plan:
   frames = None
   if args.frames is not None:
     try:
-      frames = int(float(args.frames))
+      value = float(args.frames)
     except ValueError:
-      fail(f"--frames must be a positive integer, got {args.frames!r}")
-    if frames <= 0:
-      fail(f"--frames must be a positive integer, got {args.frames!r}")
+      value = float("nan")
+    if not (math.isfinite(value) and value >= 1 and value == int(value)):
+      fail(f"--frames must be a positive whole number of emulator frames (e.g. 3000000 or 3e6), "
+           f"got {args.frames!r}")
+    frames = int(value)
   seeds = None
   if args.seeds is not None:
     try:
@@ -202,7 +218,8 @@ def plan_from_args(args) -> Plan:
           continue
         for seed in (seeds if seeds is not None else fig.seeds):
           try:
-            spec = make_run_spec(f, game, cond.name, seed, args.scale, frames, overrides)
+            spec = make_run_spec(f, game, cond.name, seed, args.scale, frames, overrides,
+                                 keep_extension_state=False if args.no_extension_state else None)
           except ValueError as e:
             fail(str(e))
           rel = spec.relpath()
@@ -274,12 +291,24 @@ POLICY_BYTES = 7e6                 # PolicySaver SavedModel
 REPLAY_CHECKPOINT_BYTES_PER_TRANSITION = 7_400.0   # measured 6,754 (Pong), 5,644 (SpaceInvaders); ~10% margin
 
 
+def extension_state_bytes(spec) -> float:
+  """Bytes a finished run keeps so that it can be extended: the DQN replay (min(capacity, agent
+  steps) transitions) and the training env's action log (1 byte per agent step)."""
+  if not spec.keep_extension_state:
+    return 0.0
+  replay = (0 if spec.family == "a2c" else
+            min(spec.hparams.replay_capacity, spec.frames // 4) * REPLAY_CHECKPOINT_BYTES_PER_TRANSITION)
+  return replay + spec.frames / 4
+
+
 def disk_needed(specs, concurrent: int) -> float:
-  """Bytes the grid's runs need on disk: every run's final checkpoint and policy, plus, for the
-  `concurrent` largest runs training at once, two checkpoints kept and a third being written
-  (for DQN each with its replay: min(capacity, agent steps) transitions)."""
+  """Bytes the grid's runs need on disk: every run's final checkpoint and policy (with its
+  extension state), plus, for the `concurrent` largest runs training at once, two checkpoints
+  kept and a third being written (for DQN each with its replay: min(capacity, agent steps)
+  transitions)."""
   def final(s):
-    return (A2C_CHECKPOINT_BYTES if s.family == "a2c" else DQN_CHECKPOINT_BYTES) + POLICY_BYTES
+    return ((A2C_CHECKPOINT_BYTES if s.family == "a2c" else DQN_CHECKPOINT_BYTES) + POLICY_BYTES
+            + extension_state_bytes(s))
 
   def training(s):
     if s.family == "a2c":
@@ -328,9 +357,14 @@ def main(argv=None) -> int:
       if s.game not in FIGURES[s.figure].games:
         note += "  [extension: not a game of the paper's figure]"
       shared += len(uses) > 1
-      print(f"{s.relpath()}  frames={s.frames:,}{note}")
+      ext = extension_state_bytes(s)
+      print(f"{s.relpath()}  frames={s.frames:,}"
+            + (f"  extension state {ext / 1e6:,.1f} MB" if ext else "") + note)
     total = sum(s.frames for s in plan.specs)
-    print(f"{len(plan.specs)} runs ({shared} of them serve two figures), {total:,} frames in all")
+    ext = sum(extension_state_bytes(s) for s in plan.specs)
+    print(f"{len(plan.specs)} runs ({shared} of them serve two figures), {total:,} frames in all; "
+          + (f"finished runs keep {ext / 1e9:,.2f} GB of extension state (--no-extension-state "
+             f"drops it)" if ext else "no extension state kept"))
     print(_grid_cost_line(plan.specs, args.jobs, plan.out))
     return 0
   t0 = time.time()

@@ -29,12 +29,13 @@ def build_network(family: str, observation_spec, num_actions: int, seed: int, pr
 
 
 def build_a2c_agent(condition: Condition, time_step_spec, action_spec, observation_spec,
-                    num_actions: int, hp: A2CHparams, total_updates: int, seed: int,
+                    num_actions: int, hp: A2CHparams, decay_updates: int, seed: int,
                     policy_seed: int = 0):
   """A2C-framework agent with TF1-style RMSProp (mean square starts at 1, baselines), lr linearly
-  decayed to 0 over `total_updates` updates. `seed`: weights; `policy_seed`: action sampling."""
+  decayed to 0 over `decay_updates` updates (the horizon, `A2CHparams.horizon_frames`, in
+  updates; it stays 0 after). `seed`: weights; `policy_seed`: action sampling."""
   net = ActorCriticNetwork(observation_spec, num_actions, seed=seed, precision=hp.precision)
-  lr = tf.keras.optimizers.schedules.PolynomialDecay(hp.lr, max(1, total_updates), 0.0, power=1.0)
+  lr = tf.keras.optimizers.schedules.PolynomialDecay(hp.lr, max(1, decay_updates), 0.0, power=1.0)
   opt = RMSpropTF1(lr, rho=hp.rmsprop_rho, epsilon=hp.rmsprop_eps)
   agent = agent_class(condition)(
       time_step_spec, action_spec, net, opt, gamma=hp.gamma, tau=hp.tau, value_coef=hp.value_coef,
@@ -45,13 +46,15 @@ def build_a2c_agent(condition: Condition, time_step_spec, action_spec, observati
 
 
 def build_dqn_agent(condition: Condition, time_step_spec, action_spec, observation_spec,
-                    num_actions: int, hp: DQNHparams, total_agent_steps: int, seed: int, step_var,
+                    num_actions: int, hp: DQNHparams, horizon_agent_steps: int, seed: int, step_var,
                     agent_kwargs=None):
-  """DQN-family agent; epsilon reads `step_var` (agent steps). Target period in agent steps.
+  """DQN-family agent; epsilon (a `LinearEpsilon`, `agent._epsilon_greedy`) reads `step_var`
+  (agent steps) and decays over `epsilon_fraction` of `horizon_agent_steps` (the horizon,
+  `DQNHparams.horizon_frames`, in agent steps). Target period in agent steps.
   `agent_kwargs` (default: the condition's) are passed to the class, e.g. tau of a soft target."""
   net = QNetwork(observation_spec, num_actions, seed=seed, precision=hp.precision)
   eps = linear_epsilon(step_var, hp.epsilon_start, hp.epsilon_end,
-                       int(hp.epsilon_fraction * total_agent_steps))
+                       int(hp.epsilon_fraction * horizon_agent_steps))
   kwargs = dict(condition.agent_kwargs if agent_kwargs is None else agent_kwargs)
   agent = agent_class(condition)(
       time_step_spec, action_spec, q_network=net,

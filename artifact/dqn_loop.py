@@ -111,6 +111,21 @@ class DQNLoop:
   def reset(self):
     self._time_step = self.py_env.reset()
 
+  def restore_env(self, actions: np.ndarray):
+    """Replays the env's logged `actions` (uint8 [steps, 1]) from its seeded reset and goes on
+    from the state they lead to (a resumed or extended run)."""
+    self._time_step = self.py_env.replay(actions)
+
+  def rng_states(self):
+    """The numpy generator states of exploration and replay sampling (JSON-able dicts)."""
+    return dict(exploration=self._policy.rng.bit_generator.state,
+                replay=self.replay.rng.bit_generator.state)
+
+  def set_rng_states(self, states):
+    """Restores `rng_states()`. Raises KeyError/ValueError/TypeError for a bad dict."""
+    self._policy.rng.bit_generator.state = states["exploration"]
+    self.replay.rng.bit_generator.state = states["replay"]
+
   def update(self):
     """`train_period` agent steps of collection, then one gradient step once learning started.
 

@@ -3,7 +3,8 @@
 A run emits, in order: `started` (once per process that works on it, with the frames it resumed
 from), `progress` and `evaluation` (one per progress.csv row; an evaluation row also carries the
 scores), `checkpoint` (each save, with its reason: evaluation, clock or final), and `finished`
-(with done.json's contents; also for a run that was already finished and is skipped). The
+(with done.json's contents; also for a run that was already finished and is skipped). While it
+trains, a `heartbeat` every few seconds carries its frames and frames/s (no row). The
 executor adds `failed` (with the error) when a run raises or its worker dies for good.
 
 Events are small, picklable and cross process boundaries (a multiprocessing queue for the local
@@ -17,7 +18,7 @@ import socket
 import time
 from typing import Callable, Dict
 
-KINDS = ("started", "progress", "evaluation", "checkpoint", "finished", "failed")
+KINDS = ("started", "heartbeat", "progress", "evaluation", "checkpoint", "finished", "failed")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,3 +23,27 @@ def atomic_write_text(path, text: str) -> Path:
       os.unlink(tmp)
     raise
   return path
+
+
+def atomic_save_npz(path, **arrays) -> Path:
+  """Writes numpy arrays to the .npz `path` atomically (`numpy.savez`; data only: load it with
+  `numpy.load(path, allow_pickle=False)`). Raises ValueError for an object array, which would
+  need pickle. Returns the Path."""
+  import numpy as np
+  for name, a in arrays.items():
+    if np.asarray(a).dtype == object:
+      raise ValueError(f"{name}: object arrays would be pickled; store data only")
+  path = Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+  try:
+    with os.fdopen(fd, "wb") as f:
+      np.savez(f, **arrays)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.unlink(tmp)
+    raise
+  return path

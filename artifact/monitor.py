@@ -5,7 +5,9 @@ Every `interval_s` seconds (and at the end) it prints one block:
   [12m30s] runs: 40 done, 2 running, 84 queued, 0 failed | 4,210 frames/s | grid eta ~25m10s
      figure1/Pong/a2c_proper/seed0  frames 3,200/6,400 (50%)  2,100 fps  train return ...
 
-and one line as each run finishes or fails. Total frames/s is the sum of the running runs'
+and one line as each run finishes or fails. Each running run's line is its latest heartbeat
+(frames, frames/s, ETA; every few seconds) or progress row, so the block stays live however
+rarely a run writes rows. Total frames/s is the sum of the running runs'
 latest training speeds; the ETA is the frames left in the grid (unfinished runs' budgets less
 what they trained) over that speed, or, if longer, the runs left at the pace of the runs done so
 far (short runs are dominated by start-up and evaluation, which frames/s does not see).
@@ -47,14 +49,14 @@ class GridMonitor:
     self.events.append(e)
     if e.run not in self.state:
       return
-    if e.kind in ("started", "progress", "evaluation", "checkpoint") and self.state[e.run] != "done":
+    if e.kind in ("started", "heartbeat", "progress", "evaluation", "checkpoint") and self.state[e.run] != "done":
       self.state[e.run] = "running"
       self.frames[e.run] = max(e.frames, 0) if e.kind == "started" else max(self.frames[e.run], e.frames)
     if e.kind == "started":
       self.fps.pop(e.run, None)
       if e.message:
         self._print(e.message)
-    elif e.kind in ("progress", "evaluation"):
+    elif e.kind in ("heartbeat", "progress", "evaluation"):
       if not math.isnan(e.fps):
         self.fps[e.run] = e.fps
       self.line[e.run] = e.message

@@ -1,7 +1,8 @@
 """One run = one (figure, game, condition, seed): a pure function of its `RunSpec`.
 
 Dopamine-style phases, each a small method of `Run`:
-  prepare()      check/write config.json (a finished run is skipped, another run's dir refused)
+  prepare()      check/write config.json (a finished run is skipped, or extended when asked for
+                 more frames; another run's dir refused)
   build()        the family's trainer (reused across seeds in a process, reseeded), checkpoints
   restore()      resume from the newest checkpoint that loads (an older one, with a warning, if
                  the newest is damaged), drop progress rows written after it
@@ -12,7 +13,17 @@ Dopamine-style phases, each a small method of `Run`:
                  and for DQN the replay buffer (tf-agents' checkpointable replay, as Dopamine
                  saves its replay), so a resumed DQN run goes on with the replay it had
   summarize()    TensorBoard scalars of the row (`tensorboard --logdir runs` shows the grid)
-  finish()       final checkpoint (without the replay), PolicySaver export, done.json
+  finish()       final checkpoint (with what an extension needs unless the spec drops it),
+                 PolicySaver export, done.json
+
+Exact resumption: beside each checkpoint the training env's action log and the loop's numpy
+random states are saved (`Trainer.save_beside_checkpoint`); a restored run reseeds its training
+envs as at its start and replays the logged actions, so it goes on with the very games, actions
+and updates of the run that never stopped. A finished run asked for more frames (same spec but
+`frames`) is extended the same way from its final checkpoint: its progress rows, evaluations,
+TensorBoard scalars, done.json and policy go on to the new budget, as if it had gone straight
+there (plus the evaluation at the first budget's end). Progress rows and evaluations sit at
+points fixed in frames (`artifact.schedule`).
 
 What the run reports goes out as `artifact.events.RunEvent`s (started, progress, evaluation,
 checkpoint, finished) to the `on_event` sink; by default their messages are printed.
@@ -49,27 +60,26 @@ from typing import Dict, Optional
 import numpy as np
 import tensorflow as tf
 
-from artifact import trainers
+from artifact import schedule, trainers
 from artifact.events import EventSink, RunEvent, print_messages
 from artifact.evaluation import evaluate
 from artifact.files import atomic_write_text
 from artifact.progress import ProgressLog
 from artifact.seeding import run_seeds
-from artifact.specs import RunSpec
+from artifact.specs import RunSpec, run_identity
 
 TRAIN_RETURN_WINDOW = 100          # finished training games averaged (baselines `eprewmean`)
-LOG_POINTS = 20                    # progress rows per run (at least)
 CHECKPOINT_EVERY_S = 300.0         # default seconds of wall clock between checkpoints
 CHECKPOINTS_KEPT = 2               # while training: the newest and a fallback
+HEARTBEAT_S = 5.0                  # seconds between a training run's heartbeat events
 
 
 class CheckpointLoadError(RuntimeError):
   """No checkpoint of a run directory could be loaded (the run is not restarted from zero)."""
 
 
-def eval_schedule(total_updates: int, evals_per_run: int):
-  """Update numbers (1-based) after which an evaluation runs: evenly spaced, the last at the end."""
-  return sorted({max(1, round(total_updates * (i + 1) / evals_per_run)) for i in range(evals_per_run)})
+class NotExtendableError(ValueError):
+  """A finished run was asked for more frames but was finished without its extension state."""
 
 
 def _fmt(x) -> str:
@@ -97,6 +107,7 @@ class Run:
     self.phases: Dict[str, float] = {}
     self.recent = deque(maxlen=TRAIN_RETURN_WINDOW)
     self.trainer = None
+    self.extended_from: Optional[int] = None   # frames of the finished run being extended
 
   def emit(self, kind: str, message: str = "", frames: int = 0, **kw):
     self.on_event(RunEvent(kind=kind, run=self.spec.relpath(), frames=int(frames),
@@ -105,25 +116,43 @@ class Run:
   # --- phases -------------------------------------------------------------------------------------
   def prepare(self) -> Optional[Dict]:
     """Takes the run directory's lock, writes config.json; returns done.json's contents if the
-    run already finished. Raises ValueError if the directory holds a different run's config, or
-    RuntimeError if another live process is training this run."""
+    run already finished at `spec.frames` or more. A finished run asked for more frames is
+    extended: done.json is removed and the run resumes from its final checkpoint.
+    Raises ValueError if the directory holds a different run's config (anything but `frames`
+    and `keep_extension_state` differs), NotExtendableError if a finished run asked for more
+    frames was finished without its extension state, RuntimeError if another live process is
+    training this run."""
     self.dir.mkdir(parents=True, exist_ok=True)
     self._lock = lock_run_dir(self.dir, self.lock_wait_s)
-    cfg_path = self.dir / "config.json"
+    cfg_path, done_path = self.dir / "config.json", self.dir / "done.json"
     if cfg_path.exists():
       old, new = json.loads(cfg_path.read_text()), json.loads(self.spec.to_json())
       for k, v in new["hparams"].items():      # fields added since, at their defaults, match
         if k not in old.get("hparams", {}) and v == getattr(type(self.spec.hparams)(), k):
           old["hparams"][k] = v
+      old, new = run_identity(old), run_identity(new)
       if old != new:
+        differs = sorted(k for k in new if old.get(k) != new[k])
+        hp = sorted(k for k in new.get("hparams", {}) if old.get("hparams", {}).get(k) != new["hparams"][k])
         raise ValueError(f"{self.dir} holds a run with a different config; use another --out "
-                         f"or delete that directory (differs in: "
-                         f"{sorted(k for k in new if old.get(k) != new[k])})")
-      if (self.dir / "done.json").exists():
-        done = json.loads((self.dir / "done.json").read_text())
-        self.emit("finished", f"{self.spec.relpath()}: already finished, skipping",
-                  frames=done.get("frames", 0), data=dict(done, skipped=True))
-        return done
+                         f"or delete that directory (differs in: {differs}"
+                         + (f"; hparams {hp}" if hp else "") + ")")
+      if done_path.exists():
+        done = json.loads(done_path.read_text())
+        if self.spec.frames <= done.get("frames", 0):
+          more = (f" (trained to {done['frames']:,} frames, past this budget)"
+                  if self.spec.frames < done.get("frames", 0) else "")
+          self.emit("finished", f"{self.spec.relpath()}: already finished{more}, skipping",
+                    frames=done.get("frames", 0), data=dict(done, skipped=True))
+          return done
+        if not done.get("extendable", False):
+          raise NotExtendableError(
+              f"{self.dir} finished at {done.get('frames', 0):,} frames without the state an "
+              f"extension needs (it ran with --no-extension-state, or at smoke scale, whose "
+              f"schedules shrink into the budget); to train it to {self.spec.frames:,} frames, "
+              f"delete {self.dir} or use another --out, and train it again from zero")
+        self.extended_from = int(done["frames"])
+        done_path.unlink()            # from here on an unfinished run: it resumes if killed
     atomic_write_text(cfg_path, self.spec.to_json())
     return None
 
@@ -141,9 +170,8 @@ class Run:
     self.ckpt_manager = tf.train.CheckpointManager(self.ckpt, str(self.dir / "checkpoint"),
                                                    max_to_keep=CHECKPOINTS_KEPT)
     self.per_update = self.trainer.frames_per_update
-    self.total_updates = max(1, math.ceil(self.spec.frames / self.per_update))
-    self.log_every = max(1, self.total_updates // LOG_POINTS)
-    self.eval_at = eval_schedule(self.total_updates, self.spec.evals_per_run)
+    self.total_updates = schedule.total_updates(self.spec.frames, self.per_update)
+    self.eval_at = schedule.eval_updates(self.spec.eval_schedule, self.spec.frames, self.per_update)
 
   def restore(self) -> int:
     """Loads the newest checkpoint that loads; returns the frames it holds (0: fresh start).
@@ -152,9 +180,14 @@ class Run:
     n = int(self.recent_n.numpy())
     self.recent.clear()
     self.recent.extend(self.recent_var.numpy()[:n].tolist())
-    self.emit("started", f"{self.spec.relpath()}: resuming from checkpoint at {frames:,} frames"
-              if frames else "", frames=frames)
-    self.trainer.on_restore(frames)
+    how = (f"extending from {self.extended_from:,} to {self.spec.frames:,} frames"
+           if self.extended_from is not None else f"resuming from checkpoint at {frames:,} frames")
+    self.emit("started", f"{self.spec.relpath()}: {how} (replaying the training envs' "
+              f"{frames:,} frames first)" if frames else "", frames=frames)
+    t = time.time()
+    self.trainer.on_restore(frames, run_seeds(self.spec.seed, self.spec.hparams.num_envs).train_env)
+    if frames:
+      self.phases["env_replay_s"] = time.time() - t
     self.progress = ProgressLog(self.dir / "progress.csv", frames)
     self.writer = tf.summary.create_file_writer(str(self.dir / "tb"))
     self.update = frames // self.per_update
@@ -184,6 +217,7 @@ class Run:
   def train_phase(self) -> Dict:
     """Updates until the next logging point. Returns the progress row (without evaluation)."""
     t0, u0 = time.time(), self.update
+    beat_t, beat_u = t0, u0
     loss_info = None
     while True:
       loss_info = self.trainer.update()
@@ -191,11 +225,15 @@ class Run:
         self.phases["first_update_s"] = time.time() - t0
       self.update += 1
       self.recent.extend(g.score for g in self.trainer.env.pop_finished_games())
-      if (time.time() - self.last_checkpoint_t >= self.checkpoint_every
+      now = time.time()
+      if now - beat_t >= HEARTBEAT_S:
+        self._heartbeat((self.update - beat_u) * self.per_update / max(now - beat_t, 1e-9))
+        beat_t, beat_u = now, self.update
+      if (now - self.last_checkpoint_t >= self.checkpoint_every
           and self.update < self.total_updates and self.update not in self.eval_at):
         self.checkpoint("clock")
-      if (self.update % self.log_every == 0 or self.update in self.eval_at
-          or self.update == self.total_updates):
+      if (schedule.logs_row(self.update, self.per_update, self.spec.log_every_frames)
+          or self.update in self.eval_at or self.update == self.total_updates):
         break
     frames = self.update * self.per_update
     fps = (self.update - u0) * self.per_update / max(time.time() - t0, 1e-9)
@@ -212,12 +250,13 @@ class Run:
     return row
 
   def eval_phase(self) -> Dict:
-    """Evaluation number k (0-based) plays new games from seeds derived from (run seed, k)."""
-    k = self.eval_at.index(self.update)
-    self.trainer.reseed_eval(self.seeds, k)
+    """The evaluation at frame point f (the frames trained now) plays new games from seeds
+    derived from (run seed, f), so an evaluation added at a budget's end shifts no other."""
+    point = self.update * self.per_update
+    self.trainer.reseed_eval(self.seeds, point)
     spec = self.spec
     return evaluate(self.trainer.eval_policy, self.trainer.eval_env, spec.eval_games,
-                    spec.eval_max_frames, seeds=self.seeds.eval_env(spec.eval_games, k))
+                    spec.eval_max_frames, seeds=self.seeds.eval_env(spec.eval_games, point))
 
   def summarize(self, row: Dict):
     """TensorBoard scalars of a progress row, step = frames (a resumed run rewrites its steps)."""
@@ -264,7 +303,7 @@ class Run:
 
   def finish(self) -> Dict:
     t = time.time()
-    self.trainer.before_final_checkpoint()
+    self.trainer.before_final_checkpoint(self.spec.keep_extension_state)
     self.checkpoint("final", keep=1)
     self.export_policy()
     self.phases["save_s"] = time.time() - t
@@ -273,7 +312,10 @@ class Run:
     done = dict(run=self.spec.relpath(), frames=self.update * self.per_update,
                 wall_s=round(time.time() - self.t_start, 2),
                 final_train_return=float(np.mean(self.recent)) if self.recent else None,
+                extendable=bool(self.spec.keep_extension_state),
                 phases_s={k: round(v, 2) for k, v in self.phases.items()})
+    if self.extended_from is not None:
+      done["extended_from"] = self.extended_from
     atomic_write_text(self.dir / "done.json", json.dumps(done, indent=2))
     self.emit("finished", f"{self.spec.relpath()}: finished in {done['wall_s']:,.0f}s",
               frames=done["frames"], data=done)
@@ -317,6 +359,13 @@ class Run:
     self.phases["train_loop_s"] = time.time() - self.t_start - self.phases["build_s"]
     self.phases["eval_and_checkpoint_s"] = t_eval
     return self.finish()
+
+  def _heartbeat(self, fps: float):
+    frames, spec = self.update * self.per_update, self.spec
+    eta = (spec.frames - frames) / max(fps, 1e-9)
+    self.emit("heartbeat", frames=frames, fps=float(fps), message=
+              f"{spec.relpath()}  frames {frames:,}/{spec.frames:,} ({100 * frames / spec.frames:.0f}%)"
+              f"  {fps:,.0f} fps  eta {eta:,.0f}s")
 
   def _report(self, row: Dict):
     frames, spec = row["frames"], self.spec

@@ -44,8 +44,14 @@ class RunSeeds:
     """Seeds of the evaluation games of evaluation number `evaluation` (0, 1, ...): int64 [num_envs].
 
     Each evaluation plays new games, and a resumed run replays the same ones it would have.
+    The runner passes the evaluation's frame point, so an evaluation added at one budget's end
+    shifts no other.
     """
     return _ints(_child(self.run_seed, "eval_env", int(evaluation)), num_envs)
+
+  def eval_policy_seed(self, point: int) -> int:
+    """Seed of the evaluation policy's action sampling for the evaluation at frame `point`."""
+    return int(_ints(_child(self.run_seed, "eval_policy", int(point)), 1)[0])
 
 
 def run_seeds(seed: int, num_envs: int) -> RunSeeds:

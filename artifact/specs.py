@@ -10,6 +10,12 @@ import dataclasses
 import json
 from typing import Dict, Optional, Tuple
 
+import numpy as np
+
+from artifact import schedule
+
+LOG_POINTS_SMOKE = 20              # progress rows of a smoke run (spread over its budget)
+
 # --- hyperparameters ---------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class A2CHparams:
@@ -19,7 +25,11 @@ class A2CHparams:
     num_envs: parallel envs (baselines `run_atari` num_env = 16).
     n_steps: rollout length n, agent steps per env per update (baselines nsteps = 5).
     gamma: discount per agent step.
-    lr: RMSProp learning rate, linearly decayed to 0 over the run (baselines lr = 7e-4, 'linear').
+    lr: RMSProp learning rate, linearly decayed to 0 over `horizon_frames` (baselines lr = 7e-4,
+      'linear', over the whole run).
+    horizon_frames: emulator frames over which the learning rate decays to 0: the paper run's
+      budget (320M) at short and paper scale, so that a shorter run is the first N frames of the
+      paper's run; the run's own budget at smoke scale. Past it the rate stays 0.
     rmsprop_rho: RMSProp decay (baselines alpha = 0.99).
     rmsprop_eps: RMSProp epsilon, inside the square root (baselines epsilon = 1e-5).
     max_grad_norm: global gradient-norm clip (baselines max_grad_norm = 0.5).
@@ -33,6 +43,7 @@ class A2CHparams:
   n_steps: int = 5
   gamma: float = 0.99
   lr: float = 7e-4
+  horizon_frames: int = 320_000_000
   rmsprop_rho: float = 0.99
   rmsprop_eps: float = 1e-5
   max_grad_norm: float = 0.5
@@ -45,7 +56,8 @@ class A2CHparams:
     if self.regularizer not in ("entropy", "kl"):
       raise ValueError(f"regularizer must be one of entropy, kl; got {self.regularizer!r}")
     _check_precision(self)
-    _positive(self, "num_envs", "n_steps", "lr", "rmsprop_rho", "rmsprop_eps", "max_grad_norm")
+    _positive(self, "num_envs", "n_steps", "lr", "horizon_frames", "rmsprop_rho", "rmsprop_eps",
+              "max_grad_norm")
     _in_unit(self, "gamma")
     if self.tau < 0 or self.value_coef < 0:
       raise ValueError(f"tau and value_coef must be >= 0; got {self.tau}, {self.value_coef}")
@@ -60,12 +72,14 @@ class DQNHparams:
     lr: Adam learning rate (1e-4).
     adam_eps: Adam epsilon (1e-8, the TF default, as baselines).
     batch_size: transitions per gradient step (32).
-    replay_capacity: transitions kept (1M; frame-deduplicated storage; capped by the scale).
+    replay_capacity: transitions kept (1M; frame-deduplicated storage; 20k at smoke scale).
     learning_starts: agent steps of pure collection before the first update (10k).
     train_period: agent steps per gradient step (4).
     target_update_period: agent steps between target-network syncs (1,000).
     epsilon_start, epsilon_end: exploration rate, linearly 1.0 -> 0.01 ...
-    epsilon_fraction: ... over this fraction of the run's agent steps (0.1).
+    epsilon_fraction: ... over this fraction of `horizon_frames` (0.1: the first 4M frames).
+    horizon_frames: the paper run's budget in emulator frames (40M) at short and paper scale, so
+      that a shorter run is the first N frames of the paper's run; the run's own budget at smoke.
     gamma: discount per agent step (0.99).
     grad_clip: per-variable gradient-norm clip (baselines grad_norm_clipping = 10).
     eval_epsilon: epsilon of the evaluation policy (0.05, Mnih et al. 2015).
@@ -82,6 +96,7 @@ class DQNHparams:
   epsilon_start: float = 1.0
   epsilon_end: float = 0.01
   epsilon_fraction: float = 0.1
+  horizon_frames: int = 40_000_000
   gamma: float = 0.99
   grad_clip: float = 10.0
   eval_epsilon: float = 0.05
@@ -92,7 +107,7 @@ class DQNHparams:
     if self.num_envs != 1:
       raise ValueError(f"num_envs must be 1 for the DQN family (baselines deepq), got {self.num_envs}")
     _positive(self, "lr", "adam_eps", "batch_size", "replay_capacity", "train_period",
-              "target_update_period", "grad_clip")
+              "target_update_period", "grad_clip", "horizon_frames")
     if self.learning_starts < 0:
       raise ValueError(f"learning_starts must be >= 0, got {self.learning_starts}")
     _in_unit(self, "gamma", "epsilon_start", "epsilon_end", "epsilon_fraction", "eval_epsilon")
@@ -200,14 +215,19 @@ FIGURES: Dict[int, FigureSpec] = {
 # --- scales ------------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class Scale:
-  """Budgets, evaluation and schedule rules of one scale (see the README's "Scales")."""
+  """Budgets, evaluation and schedule rules of one scale (docs/protocol.md section 7).
+
+  A scale with `paper_schedules` runs the first N frames of the paper's run: learning-rate and
+  epsilon schedules over the paper's horizon, progress rows and evaluations at points fixed in
+  frames (`artifact.schedule`), so its runs extend. Without (smoke), every schedule and point
+  shrinks into the run's own budget."""
   name: str
   frames: Optional[Dict[str, int]]  # emulator frames per run by family; None: the figure's paper budget
   eval_games: int                   # games per evaluation, played in parallel
   eval_max_frames: int              # cap per evaluation game, emulator frames (108,000 = 30 min)
-  evals_per_run: int                # evaluations, evenly spaced in updates, the last at the end
-  replay_capacity: Optional[int]    # DQN replay cap in transitions; None: the hyperparameter (1M)
-  shrink_dqn_schedules: bool        # learning starts / target period shrink with a tiny budget
+  paper_schedules: bool             # schedules over the paper's horizon, points fixed in frames
+  evals_per_run: int = 0            # without paper_schedules: evaluations spread over the budget
+  replay_capacity: Optional[int] = None  # DQN replay cap in transitions; None: the hyperparameter (1M)
 
   def frames_for(self, fig: "FigureSpec", family: str) -> int:
     return fig.paper_frames if self.frames is None else self.frames[family]
@@ -218,22 +238,26 @@ SCALES: Dict[str, Scale] = {
     # capped at 500 frames (reported as truncated), replay is small, and the DQN learning-start /
     # target schedules shrink with the budget so that every condition trains.
     "smoke": Scale("smoke", frames={"a2c": 6_400, "dqn": 1_200}, eval_games=2, eval_max_frames=500,
-                   evals_per_run=5, replay_capacity=20_000, shrink_dqn_schedules=True),
-    # short: a budget where published curves have left random play on most games (docs/protocol.md section 8:
-    # SB3-zoo A2C at 10M frames, Dopamine DQN at 10M); the paper's schedules, evaluation games
-    # capped at 27,000 frames (7.5 minutes of play) to keep evaluation under ~10% of the run.
+                   paper_schedules=False, evals_per_run=5, replay_capacity=20_000),
+    # short: the first 10M / 5M frames of the paper's runs, a budget where published curves have
+    # left random play on most games (docs/protocol.md section 8: SB3-zoo A2C at 10M frames,
+    # Dopamine DQN at 10M); evaluation games capped at 27,000 frames (7.5 minutes of play) to
+    # keep evaluation under ~10% of the run.
     "short": Scale("short", frames={"a2c": 10_000_000, "dqn": 5_000_000}, eval_games=8,
-                   eval_max_frames=27_000, evals_per_run=10, replay_capacity=250_000,
-                   shrink_dqn_schedules=False),
-    # paper: the paper's budgets; 10 evaluation games of at most 108,000 frames, 20 evaluations.
-    "paper": Scale("paper", frames=None, eval_games=10, eval_max_frames=108_000, evals_per_run=20,
-                   replay_capacity=None, shrink_dqn_schedules=False),
+                   eval_max_frames=27_000, paper_schedules=True),
+    # paper: the paper's budgets; 10 evaluation games of at most 108,000 frames.
+    "paper": Scale("paper", frames=None, eval_games=10, eval_max_frames=108_000,
+                   paper_schedules=True),
 }
 
 
 @dataclasses.dataclass(frozen=True)
 class RunSpec:
-  """Everything that determines one run; a run is a pure function of its RunSpec and out dir."""
+  """Everything that determines one run; a run is a pure function of its RunSpec and out dir.
+
+  `frames` is how far along its schedules the run trains; two specs that differ only in `frames`
+  and `keep_extension_state` are the same run taken to different budgets (a finished run is
+  extended to a larger one, `artifact.runner`). Equality of the rest: `same_run`."""
   figure: int
   game: str
   condition: str
@@ -244,7 +268,9 @@ class RunSpec:
   agent_kwargs: Dict[str, object]  # the condition's extra agent arguments (e.g. tau of soft DQN)
   eval_games: int                  # games per evaluation (played in parallel)
   eval_max_frames: int             # cap per evaluation game, emulator frames
-  evals_per_run: int               # evaluations, evenly spaced; the last one at the end
+  eval_schedule: str               # "fixed" (points fixed in frames) or "spread:K" (artifact.schedule)
+  log_every_frames: int            # a progress row each time the frames cross a multiple of this
+  keep_extension_state: bool = True  # a finished run keeps what an extension needs (DQN: replay)
 
   @property
   def family(self) -> str:
@@ -258,6 +284,10 @@ class RunSpec:
   def condition_spec(self) -> Condition:
     return FIGURES[self.figure].condition(self.condition)
 
+  def same_run(self, other: "RunSpec") -> bool:
+    """True if the two specs are one run taken to (possibly) different budgets."""
+    return run_identity(json.loads(self.to_json())) == run_identity(json.loads(other.to_json()))
+
   def relpath(self) -> str:
     return f"figure{self.figure}/{self.game}/{self.condition}/seed{self.seed}"
 
@@ -265,15 +295,27 @@ class RunSpec:
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
 
+# RunSpec fields that may change between a run and its extension (config.json keeps the latest).
+EXTENSION_FIELDS = ("frames", "keep_extension_state")
+
+
+def run_identity(config: Dict) -> Dict:
+  """A config.json dict without the fields an extension may change (`EXTENSION_FIELDS`)."""
+  return {k: v for k, v in config.items() if k not in EXTENSION_FIELDS}
+
+
 def make_run_spec(figure: int, game: str, condition: str, seed: int, scale: str,
-                  frames: Optional[int] = None, overrides: Optional[Dict[str, object]] = None) -> RunSpec:
+                  frames: Optional[int] = None, overrides: Optional[Dict[str, object]] = None,
+                  keep_extension_state: Optional[bool] = None) -> RunSpec:
   """Builds the RunSpec of one run at a scale; `frames` overrides the scale's budget.
 
   A condition with `same_run_as` returns the spec of that run (Figure 3's `pg` is Figure 1's
-  `a2c_proper`). Epsilon always decays over the first 10% of the run's agent steps. At smoke scale
-  the DQN schedules also shrink with the budget: learning starts after max(batch + 8, 10% of the
-  agent steps) and the target syncs every min(1,000, 5% of the agent steps) agent steps (at least
-  `train_period`). `overrides` ({key: value}, from `--set`) replace hyperparameters of the run's
+  `a2c_proper`). At short and paper scale the run is the first `frames` frames of the paper's
+  run: `horizon_frames` = the figure's paper budget (learning rate and epsilon schedules),
+  evaluations and progress rows at points fixed in frames, the DQN replay at its 1M transitions.
+  At smoke scale every schedule shrinks into the budget: `horizon_frames` = `frames`, learning
+  starts after max(batch + 8, 10% of the agent steps), the target syncs every min(1,000, 5% of
+  the agent steps) agent steps (at least `train_period`), 5 evaluations spread over the run. `overrides` ({key: value}, from `--set`) replace hyperparameters of the run's
   family or the condition's agent arguments, after the scale's rules; keys that belong to neither
   are ignored here (`parse_overrides` rejects keys that belong to no selected run).
   Raises ValueError for an unknown figure, condition or scale, frames <= 0, or a bad value.
@@ -286,18 +328,20 @@ def make_run_spec(figure: int, game: str, condition: str, seed: int, scale: str,
   cond = fig.condition(condition)
   if cond.same_run_as is not None:
     src_figure, src_condition = cond.same_run_as
-    return make_run_spec(src_figure, game, src_condition, seed, scale, frames, overrides)
+    return make_run_spec(src_figure, game, src_condition, seed, scale, frames, overrides,
+                         keep_extension_state)
   sc = SCALES[scale]
   if frames is None:
     frames = sc.frames_for(fig, cond.family)
-  if int(frames) <= 0:
-    raise ValueError(f"frames must be > 0, got {frames}")
+  if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or int(frames) <= 0:
+    raise ValueError(f"frames must be a positive integer, got {frames!r}")
   hp = HPARAMS[cond.family]()
+  hp = dataclasses.replace(hp, horizon_frames=fig.paper_frames if sc.paper_schedules else int(frames))
   if cond.family == "dqn":
     steps = int(frames) // 4
     if sc.replay_capacity:
       hp = dataclasses.replace(hp, replay_capacity=min(hp.replay_capacity, sc.replay_capacity))
-    if sc.shrink_dqn_schedules:
+    if not sc.paper_schedules:
       hp = dataclasses.replace(
           hp, learning_starts=max(hp.batch_size + 8, steps // 10),
           target_update_period=max(hp.train_period, min(hp.target_update_period, steps // 20)))
@@ -309,7 +353,12 @@ def make_run_spec(figure: int, game: str, condition: str, seed: int, scale: str,
   hp.validate()
   return RunSpec(figure=figure, game=game, condition=condition, seed=int(seed), frames=int(frames),
                  scale=scale, hparams=hp, agent_kwargs=kwargs, eval_games=sc.eval_games,
-                 eval_max_frames=sc.eval_max_frames, evals_per_run=sc.evals_per_run)
+                 eval_max_frames=sc.eval_max_frames,
+                 eval_schedule=schedule.FIXED if sc.paper_schedules else f"{schedule.SPREAD}:{sc.evals_per_run}",
+                 log_every_frames=(schedule.LOG_EVERY_FRAMES if sc.paper_schedules
+                                   else max(1, int(frames) // LOG_POINTS_SMOKE)),
+                 keep_extension_state=sc.paper_schedules if keep_extension_state is None
+                 else bool(keep_extension_state))
 
 
 def settable_keys(conditions) -> Dict[str, type]:

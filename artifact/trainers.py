@@ -14,6 +14,7 @@ import math
 import os
 from typing import Dict
 
+import numpy as np
 import tensorflow as tf
 from tf_agents.policies import policy_saver
 from tf_agents.specs import tensor_spec
@@ -21,8 +22,9 @@ from tf_agents.specs import tensor_spec
 from agents.policies import CategoricalPolicy, CompiledPyPolicy, EpsilonGreedyPyPolicy
 from artifact import conditions
 from artifact.a2c_loop import A2CLoop
-from artifact.dqn_loop import DQNLoop, linear_epsilon
+from artifact.dqn_loop import DQNLoop
 from artifact.executors import ENV_GROUPS_VAR
+from artifact.files import atomic_save_npz
 from artifact.seeding import RunSeeds, run_seeds
 from artifact.specs import RunSpec
 from envs import make_atari_env
@@ -93,26 +95,55 @@ class Trainer:
     restores into them at once: a damaged checkpoint then fails at restore, not mid-training."""
     self.agent._optimizer.build(self.trainable_variables())  # pylint: disable=protected-access
 
-  def before_final_checkpoint(self):
-    """Drops what a finished run's checkpoint need not keep."""
+  def before_final_checkpoint(self, keep_extension_state: bool):
+    """Drops what a finished run's checkpoint need not keep (unless it is to be extended)."""
+    del keep_extension_state
 
+  # Beside each TF checkpoint `prefix` (e.g. .../ckpt-1600), data only (numpy arrays, no pickle):
+  # `<prefix>.loop-state.npz` holds the training env's action log since its seeded reset
+  # (`actions`, uint8 [agent steps per env, envs]: replayed on restore, envs/batched_env.py) and
+  # the loop's numpy generator states as JSON (`rng_json`). With them a resumed or extended run
+  # continues exactly as the run that never stopped (the extension test checks it).
   def save_beside_checkpoint(self, prefix: str):
-    """Writes what the TF checkpoint `prefix` (e.g. .../ckpt-1600) does not hold, beside it."""
-    del prefix
+    """Writes what the TF checkpoint `prefix` does not hold, beside it (atomically)."""
+    atomic_save_npz(f"{prefix}.loop-state.npz", actions=self.env.action_log(),
+                    rng_json=np.array(json.dumps(self.rng_states())))
 
   def load_beside_checkpoint(self, prefix: str):
-    """Loads what `save_beside_checkpoint(prefix)` wrote; raises if it is missing or damaged."""
-    del prefix
+    """Loads what `save_beside_checkpoint(prefix)` wrote; raises (OSError, ValueError, KeyError)
+    if it is missing or damaged."""
+    with np.load(f"{prefix}.loop-state.npz", allow_pickle=False) as z:
+      self._restored_actions = np.array(z["actions"])
+      states = json.loads(str(z["rng_json"]))
+    self.set_rng_states(states)
 
-  def on_restore(self, frames: int):
-    del frames
+  def rng_states(self) -> Dict:
+    """{name: numpy bit-generator state} of the loop's own random streams."""
+    return {}
+
+  def set_rng_states(self, states: Dict):
+    del states
+
+  def on_restore(self, frames: int, train_env_seeds):
+    """Puts the training env where the restored run left it: reseeded as at the run's start,
+    then the logged actions replayed. Raises RuntimeError if the log does not match `frames`."""
+    if not frames:
+      return
+    actions = self._restored_actions
+    steps = frames // (self.env.frames_per_step * self.env.batch_size)
+    if actions.shape != (steps, self.env.batch_size):
+      raise RuntimeError(f"the checkpoint at {frames:,} frames has an action log of shape "
+                         f"{actions.shape}, expected ({steps}, {self.env.batch_size})")
+    self.env.reseed(list(train_env_seeds))
+    self.loop.restore_env(actions)
+    self.env.pop_finished_games()
 
   def update(self):
     return self.loop.update()
 
-  def reseed_eval(self, seeds: RunSeeds, evaluation: int):
-    """Reseeds the evaluation policy's stream for evaluation number `evaluation`."""
-    self.eval_policy.reseed(seeds.eval_policy + 7919 * int(evaluation))
+  def reseed_eval(self, seeds: RunSeeds, point: int):
+    """Reseeds the evaluation policy's stream for the evaluation at frame `point`."""
+    self.eval_policy.reseed(seeds.eval_policy_seed(point))
 
   def _make_envs(self, spec: RunSpec, num_envs: int, seeds: RunSeeds, groups: int = 1):
     self.env = make_atari_env(spec.game, num_envs, seed=list(seeds.train_env), groups=groups)
@@ -171,10 +202,10 @@ class A2CTrainer(Trainer):
     self.precision = hp.precision
     self._make_envs(spec, hp.num_envs, seeds, groups=a2c_env_groups(hp.num_envs))
     self.frames_per_update = hp.n_steps * hp.num_envs * self.env.frames_per_step
-    total_updates = max(1, math.ceil(spec.frames / self.frames_per_update))
+    decay_updates = max(1, math.ceil(hp.horizon_frames / self.frames_per_update))
     self.agent = conditions.build_a2c_agent(
         spec.condition_spec, *self._tf_specs(), self.env.observation_spec(), self.env.num_actions, hp,
-        total_updates, seeds.network, policy_seed=seeds.policy)
+        decay_updates, seeds.network, policy_seed=seeds.policy)
     self.loop = A2CLoop(self.agent, self.env, hp.n_steps)
     tf_policy = CategoricalPolicy(self.agent.time_step_spec, self.agent.action_spec,
                                   self.agent.network, seed=seeds.eval_policy)
@@ -196,16 +227,16 @@ class DQNTrainer(Trainer):
     self._make_envs(spec, 1, seeds)
     self.frames_per_update = hp.train_period * self.env.frames_per_step
     self.step_var = tf.Variable(0, dtype=tf.int64, name="agent_steps")
-    epsilon = linear_epsilon(self.step_var, hp.epsilon_start, hp.epsilon_end,
-                             int(hp.epsilon_fraction * (spec.frames // self.env.frames_per_step)))
     self.agent = conditions.build_dqn_agent(
         spec.condition_spec, *self._tf_specs(), self.env.observation_spec(), self.env.num_actions,
-        hp, spec.frames // self.env.frames_per_step, seeds.network, self.step_var,
+        hp, hp.horizon_frames // self.env.frames_per_step, seeds.network, self.step_var,
         agent_kwargs=spec.agent_kwargs)
     self._learning_starts = hp.learning_starts
     self.loop = DQNLoop(self.agent, self.env, self.step_var, replay_capacity=hp.replay_capacity,
                         batch_size=hp.batch_size, train_period=hp.train_period,
-                        learning_starts=hp.learning_starts, epsilon=epsilon, seed=seeds.replay,
+                        learning_starts=hp.learning_starts,
+                        epsilon=self.agent._epsilon_greedy,  # pylint: disable=protected-access
+                        seed=seeds.replay,
                         policy_seed=seeds.policy)
     eval_eps = float(hp.eval_epsilon)
     self.eval_policy = EpsilonGreedyPyPolicy(CompiledPyPolicy(self.agent.policy, spec.eval_games),
@@ -227,21 +258,31 @@ class DQNTrainer(Trainer):
     # is not trackable and goes beside the checkpoint (`save_beside_checkpoint`).
     return {"agent_steps": self.step_var, "replay": self.loop.replay}
 
-  def before_final_checkpoint(self):
-    self.loop.replay.clear()               # a finished run keeps its weights, not its replay
+  def before_final_checkpoint(self, keep_extension_state: bool):
+    if not keep_extension_state:
+      self.loop.replay.clear()             # a finished run keeps its weights, not its replay
+
+  def rng_states(self):
+    return self.loop.rng_states()
+
+  def set_rng_states(self, states):
+    self.loop.set_rng_states(states)
 
   # The replay's frames go to `<prefix>.replay-frames.npz` beside each checkpoint (streamed, see
   # agents/replay.py); the rest of the replay (transitions as frame hashes, counters) is in the
   # TF checkpoint. Vector-observation replays (CartPole) have no frames.
   def save_beside_checkpoint(self, prefix: str):
+    super().save_beside_checkpoint(prefix)
     if hasattr(self.loop.replay, "save_frames"):
       self.loop.replay.save_frames(f"{prefix}.replay-frames.npz")
 
   def load_beside_checkpoint(self, prefix: str):
+    super().load_beside_checkpoint(prefix)
     if hasattr(self.loop.replay, "load_frames"):
       self.loop.replay.load_frames(f"{prefix}.replay-frames.npz")
 
-  def on_restore(self, frames: int):
+  def on_restore(self, frames: int, train_env_seeds):
+    super().on_restore(frames, train_env_seeds)
     self.loop.agent_steps = frames // self.env.frames_per_step
     self.step_var.assign(self.loop.agent_steps)
     if frames and self.loop.replay.size == 0:

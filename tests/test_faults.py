@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from artifact import runner, trainers
+from artifact import runner, schedule, trainers
 from artifact.specs import make_run_spec
 
 REPO = Path(__file__).resolve().parent.parent
@@ -67,12 +67,12 @@ def test_sigkilled_run_resumes_each_time_and_writes_every_row_once(tmp_path):
   progress = pd.read_csv(run_dir / "progress.csv")
   # every row exactly once, and as many as an unkilled run writes (same logging schedule)
   assert progress["frames"].is_unique and progress["frames"].is_monotonic_increasing
-  total = -(-frames // 320)
-  log_every = max(1, total // runner.LOG_POINTS)
-  evals = runner.eval_schedule(total, spec.evals_per_run)
-  expected = sorted(u * 320 for u in range(1, total + 1) if u % log_every == 0 or u in evals or u == total)
+  total = schedule.total_updates(frames, 320)
+  evals = schedule.eval_updates(spec.eval_schedule, frames, 320)
+  expected = sorted(u * 320 for u in range(1, total + 1)
+                    if schedule.logs_row(u, 320, spec.log_every_frames) or u in evals or u == total)
   assert progress["frames"].tolist() == expected
-  assert progress["eval_return"].notna().sum() == spec.evals_per_run
+  assert progress["eval_return"].notna().sum() == len(evals) == 5
   report = pd.read_csv(tmp_path / "reports" / "figure1.csv")
   assert len(report[report["condition"] == "a2c_1step"]) == len(expected)
 

@@ -14,7 +14,7 @@ from tf_agents.trajectories import trajectory
 
 from artifact import conditions, runner, trainers
 from artifact.progress import COLUMNS, TIMING_COLUMNS
-from artifact.runner import eval_schedule
+from artifact.schedule import eval_updates
 from artifact.seeding import run_seeds
 from artifact.specs import A2CHparams, FIGURES, SCALES, find_condition, make_run_spec
 from envs import make_atari_env, make_cartpole_env
@@ -29,7 +29,7 @@ def _cartpole_a2c():
   tf_env = tf_py_environment.TFPyEnvironment(env)
   agent = conditions.build_a2c_agent(find_condition("a2c_1step"), tf_env.time_step_spec(),
                                      tf_env.action_spec(), env.observation_spec(), env.num_actions, HP,
-                                     total_updates=100, seed=3)
+                                     decay_updates=100, seed=3)
   rng = np.random.default_rng(0)
   B, T = 4, 6
   exp = trajectory.Trajectory(
@@ -205,7 +205,7 @@ def test_every_run_has_at_least_five_evaluations(scale):
     per_update = (spec.hparams.n_steps * spec.hparams.num_envs * 4 if cond.family == "a2c"
                   else spec.hparams.train_period * 4)
     updates = -(-spec.frames // per_update)
-    at = eval_schedule(updates, spec.evals_per_run)
+    at = eval_updates(spec.eval_schedule, spec.frames, per_update)
     assert len(at) >= 5 and at[-1] == updates, (scale, f)
 
 

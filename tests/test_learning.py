@@ -21,7 +21,7 @@ def _learn_a2c(agent_key, max_updates=3000, threshold=150.0, window=20, precisio
   hp = A2CHparams(lr=2e-3, precision=precision)
   agent = conditions.build_a2c_agent(find_condition(agent_key), tf_env.time_step_spec(), tf_env.action_spec(),
                                      env.observation_spec(), env.num_actions, hp,
-                                     total_updates=10 * max_updates, seed=0)  # lr decays 10% here
+                                     decay_updates=10 * max_updates, seed=0)  # lr decays 10% here
   loop = A2CLoop(agent, env, hp.n_steps)
   scores = []
   for update in range(1, max_updates + 1):

@@ -29,22 +29,29 @@ def test_dqn_schedules_at_smoke_scale():
 
 
 def test_dqn_schedules_at_paper_and_short_scale_are_the_papers():
-  for scale, frames, replay in (("paper", 40_000_000, 1_000_000), ("short", 5_000_000, 250_000)):
-    spec = make_run_spec(2, "Breakout", "soft_dqn_ent_0.1", 1, scale)
+  # a short run, and a run of any --frames, is the first N frames of the paper's run
+  for scale, frames in (("paper", 40_000_000), ("short", 5_000_000), ("short", 1_234_567)):
+    spec = make_run_spec(2, "Breakout", "soft_dqn_ent_0.1", 1, scale,
+                         None if frames in (40_000_000, 5_000_000) else frames)
     hp = spec.hparams
-    assert spec.frames == frames and hp.replay_capacity == replay
+    assert spec.frames == frames and hp.replay_capacity == 1_000_000
+    assert hp.horizon_frames == 40_000_000 and spec.eval_schedule == "fixed"
+    assert spec.log_every_frames == 100_000
     assert hp.learning_starts == 10_000 and hp.target_update_period == 1_000
     assert (hp.epsilon_start, hp.epsilon_end, hp.epsilon_fraction) == (1.0, 0.01, 0.1)
     assert spec.agent_kwargs == {"tau": 0.1}
 
 
 def test_a2c_budgets_and_evaluations_per_scale():
-  expect = {"smoke": (6_400, 5, 2, 500), "short": (10_000_000, 10, 8, 27_000),
-            "paper": (320_000_000, 20, 10, 108_000)}
+  from artifact.schedule import eval_updates
+  expect = {"smoke": (6_400, 5, 2, 500), "short": (10_000_000, 4 + 8 + 5, 8, 27_000),
+            "paper": (320_000_000, 4 + 8 + 5 + 12 + 28, 10, 108_000)}
   for scale, (frames, evals, games, cap) in expect.items():
     spec = make_run_spec(1, "Qbert", "a2c_1step", 0, scale)
-    assert (spec.frames, spec.evals_per_run, spec.eval_games, spec.eval_max_frames) == (frames, evals, games, cap)
-    assert spec.hparams == A2CHparams()
+    n_evals = len(eval_updates(spec.eval_schedule, spec.frames, 320))
+    assert (spec.frames, n_evals, spec.eval_games, spec.eval_max_frames) == (frames, evals, games, cap)
+    # the paper's learning-rate horizon (320M frames) except at smoke, which shrinks it
+    assert spec.hparams == A2CHparams(horizon_frames=6_400 if scale == "smoke" else 320_000_000)
   assert set(SCALES) == {"smoke", "short", "paper"}
 
 
