@@ -1,0 +1,311 @@
+"""stable-baselines3's A2C with the rl-baselines3-zoo Atari settings, on today's ale-py: training
+curves to hold against the zoo's published ones (/work/shared/anchors/sb3_zoo_curves.csv).
+
+Run in its own virtualenv (SB3 needs PyTorch, which this project does not depend on):
+
+  python3.11 -m venv /tmp/sb3 && /tmp/sb3/bin/pip install stable-baselines3==2.9.2 ale-py==0.12.1 \
+      opencv-python-headless gymnasium==1.3.0 torch
+  /tmp/sb3/bin/python scripts/sb3_parity.py --game Seaquest --seeds 0,1,2 --frames 3000000 --out DIR \
+      [--vec-env subproc|dummy] [--device auto|cpu|cuda] [--time-limit-s S] [--monitor-dir MDIR]
+
+Needs only the standard library besides SB3, gymnasium, ale-py and torch (numpy 1.x or 2.x).
+
+Settings. The zoo's entry (DLR-RM/rl-baselines3-zoo hyperparams/a2c.yml, `atari:`; the same in the
+config.yml stored beside the published agents, DLR-RM/rl-trained-agents
+a2c/SeaquestNoFrameskip-v4_1/SeaquestNoFrameskip-v4/config.yml) sets only:
+  env_wrapper AtariWrapper, frame_stack 4, policy CnnPolicy, n_envs 16, n_timesteps 1e7,
+  ent_coef 0.01, vf_coef 0.25,
+  policy_kwargs dict(optimizer_class=RMSpropTFLike, optimizer_kwargs=dict(eps=1e-5)).
+Everything else is SB3's A2C default (stable_baselines3/a2c/a2c.py, 2.9.2), passed here explicitly:
+  learning_rate 7e-4 (a float: constant, no decay), n_steps 5, gamma 0.99, gae_lambda 1.0,
+  max_grad_norm 0.5, normalize_advantage False, use_sde False, use_rms_prop True (ignored: the
+  optimizer_class above wins; RMSpropTFLike's own defaults give alpha 0.99, momentum 0,
+  centered False, weight_decay 0), stats_window_size 100.
+CnnPolicy defaults (ActorCriticCnnPolicy): NatureCNN shared by policy and value, ortho_init True,
+normalize_images True (obs / 255); A2C wraps the env in VecTransposeImage itself.
+AtariWrapper defaults (stable_baselines3/common/atari_wrappers.py): noop_max 30, frame_skip 4 with
+max over the last 2 frames, screen_size 84 (grayscale), terminal_on_life_loss True, FIRE on reset,
+clip_reward True, action_repeat_probability 0 (no sticky actions). VecFrameStack(n_stack=4).
+Env: `<Game>NoFrameskip-v4` from ale-py (gym.register_envs(ale_py)): frameskip 1,
+repeat_action_probability 0, minimal action set, max_num_frames_per_episode 108,000, no gymnasium
+TimeLimit (the zoo's run, March 2021, used gym + atari-py, whose episode cap may have differed;
+immaterial for Seaquest, whose games here last < 10k frames for millions of frames). Seeding as the
+zoo: set_random_seed(seed), then make_atari_env(seed=seed) and A2C(seed=seed) (the published run
+used seed 2655080623, args.yml beside config.yml). The zoo's evaluation callback is not run here
+(separate env, deterministic actions: it should not change training).
+`--frames F` trains F / 4 agent steps (SB3's num_timesteps counts agent steps of all envs together);
+with the constant learning rate, stopping early gives the same run as the zoo's 40M-frame one cut.
+
+Frames. make_atari_env is make_vec_env(wrapper_class=AtariWrapper), and make_vec_env
+(stable_baselines3/common/env_util.py) builds each env as gym.make(id) -> Monitor -> AtariWrapper:
+the Monitor sits BELOW the frame-skip wrapper and below EpisodicLifeEnv. So each monitor record is
+one whole game (game over, not a life), `r` is the raw unclipped score and `l` counts emulator
+frames (every ALE step: the random no-ops, FIRE on reset, the no-op step after a life loss, and 4
+per agent step), exactly as in the published monitor files. No factor 4 is applied to `l`.
+
+Outputs, per seed S (one process each, run side by side):
+  MDIR/seed{S}/{0..15}.monitor.csv   SB3's Monitor files (MDIR defaults to DIR)
+  DIR/sb3_here_{game}_seed{S}.csv    the curve, rewritten atomically every ~30 s and at the end:
+      source,algo,game,frames,train_return_last100,games_so_far,seed,trained_frames
+    computed as the anchors were: finished games in the order they finished, cumulative `l`;
+    the row for frames = k * 250,000 describes the games up to and including the first one whose
+    cumulative frames exceed k * 250,000; train_return_last100 = mean raw score of the last 100
+    of them, games_so_far = their number, trained_frames = 4 x SB3 num_timesteps at the agent
+    step that game finished. (Sorting the published monitor files by their `t` column -- seconds
+    since each monitor started -- with this rule reproduces all 17 Seaquest a2c anchor rows
+    exactly. Here the order is the one the games reached the training loop (info['episode'] of
+    the same Monitor, the very records of the monitor files), which is the finishing order even
+    when SubprocVecEnv's workers, and so their monitors, start seconds apart.)
+  DIR/sb3_here_meta_seed{S}.json     versions, device, vec env, wall seconds, frames reached, command
+and DIR/monitors.tgz (all seeds' monitor files), rewritten every ~30 s and at the end.
+`--time-limit-s S` stops every seed's training cleanly (callback returns False) S seconds after
+the script started, then writes the final files.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import platform
+import shlex
+import sys
+import tarfile
+import time
+import traceback
+from pathlib import Path
+
+COLUMNS = ["source", "algo", "game", "frames", "train_return_last100", "games_so_far", "seed",
+           "trained_frames"]
+SOURCE = "sb3-here"
+N_ENVS = 16
+N_STACK = 4
+WRITE_EVERY_S = 30.0
+
+
+def zoo_a2c_kwargs() -> dict:
+  """A2C keyword arguments: the zoo's atari entry plus SB3's defaults, spelled out."""
+  from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
+  return dict(
+      learning_rate=7e-4,  # SB3 default, constant
+      n_steps=5,  # SB3 default
+      gamma=0.99,  # SB3 default
+      gae_lambda=1.0,  # SB3 default
+      ent_coef=0.01,  # zoo
+      vf_coef=0.25,  # zoo
+      max_grad_norm=0.5,  # SB3 default
+      rms_prop_eps=1e-5,  # SB3 default (unused: optimizer_class given)
+      use_rms_prop=True,  # SB3 default (unused: optimizer_class given)
+      normalize_advantage=False,  # SB3 default
+      use_sde=False,  # SB3 default
+      stats_window_size=100,  # SB3 default
+      policy_kwargs=dict(optimizer_class=RMSpropTFLike, optimizer_kwargs=dict(eps=1e-5)),  # zoo
+  )
+
+
+def curve_rows(records: list, game: str, seed: int, every: int) -> list:
+  """records: (t, arrival, r, l, num_timesteps) per finished game -> curve rows (see docstring)."""
+  recs = sorted(records, key=lambda x: x[1])  # the order the games finished in training
+  rows, cum, target = [], 0, every
+  for i, (_, _, _, l, n) in enumerate(recs):
+    cum += l
+    while cum > target:
+      last = [x[2] for x in recs[max(0, i - 99):i + 1]]
+      rows.append([SOURCE, "a2c", game, target, round(sum(last) / len(last), 2), i + 1, seed, 4 * n])
+      target += every
+  return rows
+
+
+def write_atomic(path: Path, text: str) -> None:
+  tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+  with open(tmp, "w", newline="") as f:
+    f.write(text)
+  os.replace(tmp, path)
+
+
+def write_curve(path: Path, rows: list) -> None:
+  buf = io.StringIO()
+  w = csv.writer(buf, lineterminator="\n")
+  w.writerow(COLUMNS)
+  w.writerows(rows)
+  write_atomic(path, buf.getvalue())
+
+
+def tar_monitors(mon_root: Path, seeds: list, dest: Path) -> None:
+  tmp = dest.with_name(f".{dest.name}.tmp")
+  with tarfile.open(tmp, "w:gz") as tar:
+    for s in seeds:
+      d = mon_root / f"seed{s}"
+      for f in sorted(d.glob("*.monitor.csv")) if d.is_dir() else []:
+        tar.add(f, arcname=f"seed{s}/{f.name}")
+  os.replace(tmp, dest)
+
+
+def run_seed(a: argparse.Namespace, seed: int, deadline: float | None, t_script: float) -> None:
+  """One seed's training, in its own process."""
+  import ale_py
+  import gymnasium as gym
+  import stable_baselines3 as sb3
+  import torch
+  from stable_baselines3 import A2C
+  from stable_baselines3.common.callbacks import BaseCallback
+  from stable_baselines3.common.env_util import make_atari_env
+  from stable_baselines3.common.utils import set_random_seed
+  from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecFrameStack
+
+  torch.set_num_threads(a.torch_threads)
+  gym.register_envs(ale_py)
+  out, mon = Path(a.out), Path(a.monitor_dir or a.out) / f"seed{seed}"
+  mon.mkdir(parents=True, exist_ok=True)
+  curve_path = out / f"sb3_here_{a.game}_seed{seed}.csv"
+  env_id = f"{a.game}NoFrameskip-v4"
+  t0 = time.time()
+
+  class Recorder(BaseCallback):
+    """Collects every finished game (the Monitor's info['episode']) with num_timesteps; rewrites the
+    curve every WRITE_EVERY_S; stops training at the deadline."""
+
+    def __init__(self):
+      super().__init__()
+      self.records, self.stopped_by, self.last_write = [], "frames", time.time()
+
+    def _on_training_start(self) -> None:
+      self.last_write = time.time()
+
+    def _on_step(self) -> bool:
+      for info in self.locals["infos"]:
+        ep = info.get("episode")
+        if ep is not None:
+          self.records.append((float(ep["t"]), len(self.records), float(ep["r"]), int(ep["l"]),
+                               int(self.num_timesteps)))
+      now = time.time()
+      if now - self.last_write >= WRITE_EVERY_S:
+        self.last_write = now
+        write_curve(curve_path, curve_rows(self.records, a.game, seed, a.every))
+        last = [x[2] for x in self.records[-100:]]
+        print(f"[seed {seed}] {now - t0:6.0f} s  trained_frames {4 * self.num_timesteps:>10,}  "
+              f"{4 * self.num_timesteps / (now - t0):7.0f} frames/s  games {len(self.records):>5}  "
+              f"last100 {sum(last) / max(1, len(last)):7.1f}", flush=True)
+      if deadline is not None and now >= deadline:
+        self.stopped_by = "time_limit"
+        return False
+      return True
+
+  rec, model, env, error = Recorder(), None, None, None
+  try:
+    set_random_seed(seed)
+    vec_cls = SubprocVecEnv if a.vec_env == "subproc" else DummyVecEnv
+    def make_game(**kwargs):
+      # What make_vec_env does for a string id, plus the ale-py registration, which SubprocVecEnv's
+      # workers (forkserver/spawn) would otherwise lack. A closure: cloudpickle sends it by value.
+      import ale_py
+      import cv2
+      import gymnasium
+      cv2.setNumThreads(1)
+      ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)  # no banner from each of 16 x seeds
+      gymnasium.register_envs(ale_py)
+      return gymnasium.make(env_id, render_mode="rgb_array", **kwargs)
+
+    env = VecFrameStack(make_atari_env(make_game, n_envs=N_ENVS, seed=seed, monitor_dir=str(mon),
+                                       vec_env_cls=vec_cls), n_stack=N_STACK)
+    model = A2C("CnnPolicy", env, seed=seed, device=a.device, verbose=0, **zoo_a2c_kwargs())
+    t0 = time.time()
+    model.learn(total_timesteps=-(-a.frames // 4), callback=rec)
+  except BaseException as e:  # still write what was collected
+    error = "".join(traceback.format_exception(e))
+    print(f"[seed {seed}] FAILED\n{error}", file=sys.stderr, flush=True)
+  wall = time.time() - t0
+  rows = curve_rows(rec.records, a.game, seed, a.every)
+  if rec.records and model is not None:   # the end of training: every finished game, trained frames
+    last = [x[2] for x in rec.records[-100:]]
+    rows.append([SOURCE, "a2c", a.game, sum(x[3] for x in rec.records), round(sum(last) / len(last), 2),
+                 len(rec.records), seed, 4 * int(model.num_timesteps)])
+  write_curve(curve_path, rows)
+  monitor_rows = sum(max(0, len(f.read_text().splitlines()) - 2) for f in mon.glob("*.monitor.csv"))
+  num_timesteps = int(model.num_timesteps) if model is not None else 0
+  dev = str(model.device) if model is not None else a.device
+  last = [x[2] for x in rec.records[-100:]]
+  meta = {
+      "game": a.game, "env_id": env_id, "seed": seed, "algo": "a2c",
+      "settings": {k: (repr(v) if k == "policy_kwargs" else v) for k, v in zoo_a2c_kwargs().items()}
+      | {"n_envs": N_ENVS, "frame_stack": N_STACK, "policy": "CnnPolicy", "env_wrapper": "AtariWrapper()"},
+      "versions": {"stable_baselines3": sb3.__version__, "torch": torch.__version__,
+                   "ale_py": ale_py.__version__, "gymnasium": gym.__version__,
+                   "numpy": __import__("numpy").__version__, "python": platform.python_version()},
+      "device": dev + (f" ({torch.cuda.get_device_name()})" if dev.startswith("cuda") else ""),
+      "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "vec_env": a.vec_env,
+      "wall_s": round(wall, 1), "since_script_start_s": round(time.time() - t_script, 1),
+      "frames_target": a.frames, "trained_frames": 4 * num_timesteps,
+      "finished_game_frames": sum(x[3] for x in rec.records), "games": len(rec.records),
+      "monitor_rows": monitor_rows, "train_return_last100": round(sum(last) / len(last), 2) if last else None,
+      "frames_per_s": round(4 * num_timesteps / wall, 1) if wall > 0 else None,
+      "stopped_by": "error" if error else rec.stopped_by, "error": error, "curve_rows": len(rows),
+      "command": "python3 " + shlex.join(sys.argv), "monitor_dir": str(mon),
+      "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+  }
+  write_atomic(out / f"sb3_here_meta_seed{seed}.json", json.dumps(meta, indent=1) + "\n")
+  if env is not None:
+    try:
+      env.close()
+    except Exception:
+      pass
+  print(f"[seed {seed}] done: {meta['stopped_by']}, {wall:.0f} s, trained_frames {4 * num_timesteps:,}, "
+        f"{meta['frames_per_s']} frames/s, games {len(rec.records)}, curve rows {len(rows)}", flush=True)
+  if error:
+    sys.exit(1)
+
+
+def main(argv=None):
+  t_script = time.time()
+  p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("--game", default="Seaquest")
+  p.add_argument("--seeds", default="0,1,2", help="comma-separated; one process per seed")
+  p.add_argument("--frames", type=int, default=3_000_000, help="emulator frames (4 x agent steps)")
+  p.add_argument("--out", required=True)
+  p.add_argument("--monitor-dir", default=None, help="where seed{S}/ monitor files go (default: --out)")
+  p.add_argument("--vec-env", choices=["subproc", "dummy"], default="subproc")
+  p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+  p.add_argument("--time-limit-s", type=float, default=None,
+                 help="stop training this many seconds after the script started, then write outputs")
+  p.add_argument("--grace-s", type=float, default=45.0,
+                 help="terminate a seed process this long after the time limit (default 45)")
+  p.add_argument("--torch-threads", type=int, default=None,
+                 help="torch.set_num_threads per seed (default: cores / (2 x seeds), 1 to 4)")
+  p.add_argument("--every", type=int, default=250_000, help="curve grid in frames (default 250,000)")
+  a = p.parse_args(argv)
+  seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
+  if a.torch_threads is None:
+    a.torch_threads = max(1, min(4, (os.cpu_count() or 1) // (2 * len(seeds))))
+  for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(var, str(a.torch_threads))  # inherited by the seed and env processes
+  out = Path(a.out)
+  out.mkdir(parents=True, exist_ok=True)
+  mon_root = Path(a.monitor_dir or a.out)
+  deadline = t_script + a.time_limit_s if a.time_limit_s else None
+  print(f"sb3_parity: {a.game} seeds {seeds}, {a.frames:,} frames, vec env {a.vec_env}, device {a.device}, "
+        f"torch threads {a.torch_threads}, time limit {a.time_limit_s} s", flush=True)
+
+  import multiprocessing as mp
+  ctx = mp.get_context("spawn")  # not a Pool: the seed processes start their own env processes
+  procs = {s: ctx.Process(target=run_seed, args=(a, s, deadline, t_script), name=f"seed{s}") for s in seeds}
+  for pr in procs.values():
+    pr.start()
+  tgz = out / "monitors.tgz"
+  while any(pr.is_alive() for pr in procs.values()):
+    for pr in procs.values():
+      pr.join(timeout=WRITE_EVERY_S / len(procs))
+    if deadline is not None and time.time() > deadline + a.grace_s:
+      for s, pr in procs.items():
+        if pr.is_alive():
+          print(f"seed {s} still running {a.grace_s:.0f} s after the time limit: terminating it", flush=True)
+          pr.terminate()
+    tar_monitors(mon_root, seeds, tgz)
+  tar_monitors(mon_root, seeds, tgz)
+  codes = {s: pr.exitcode for s, pr in procs.items()}
+  print(f"sb3_parity: exit codes {codes}, {time.time() - t_script:.0f} s; wrote {out}", flush=True)
+  sys.exit(0 if all(c == 0 for c in codes.values()) else 1)
+
+
+if __name__ == "__main__":
+  main()
