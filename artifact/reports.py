@@ -7,7 +7,9 @@ Per figure F, under the reports dir:
                          Figure 3 adds curve_gap, seed_spread and gap_over_spread per game
   figure{F}.pdf          the paper's layout: one panel per game, mean over seeds with a +-1 std
                          band, x in frames; evaluation returns in the top rows (what the paper
-                         plots), training returns (last-100-game mean) in their own rows below
+                         plots), training returns (last-100-game mean) in their own rows below,
+                         with the published SB3 curve matching Figure 1's a2c_1step / Figure 2's
+                         dqn where it overlaps our frames (artifact/published.py)
 A curve that is the same run as another figure's (Figure 3's `pg` = Figure 1's `a2c_proper`) is
 read from that run's directory and relabelled.
 """
@@ -22,6 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from artifact.progress import COLUMNS as PROGRESS_COLUMNS  # noqa: E402
+from artifact.published import draw_published  # noqa: E402
 from artifact.specs import FIGURES  # noqa: E402
 
 # The long format: the progress.csv schema without the per-update loss diagnostics.
@@ -140,6 +143,7 @@ def plot_figure(df: pd.DataFrame, figure: int, path, scale_note: str = ""):
           if len(capped):
             ax.plot(capped, mean.loc[capped], ls="none", marker="o", ms=6, mfc="white",
                     mec=colors[cond])
+      draw_published(ax, figure, game, g, metric)   # SB3 curves on the training panels
       extension = "" if game in spec.games else " [extension]"
       what = "evaluation games" if metric == "eval_return" else "training, last 100 games"
       ax.set_title(f"{game}{extension}: {what}", fontsize=9)

@@ -1,18 +1,15 @@
 """The experiment layer: scale rules of make_run_spec, --set overrides, the registry, the reports'
-summary and Figure 3 agreement on a hand-made CSV, and the progress schema in the README."""
+summary and Figure 3 agreement on a hand-made CSV (the progress schema table: tests/test_docs.py)."""
 import json
 import math
-import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from artifact import cli, reports, trainers
-from artifact.progress import COLUMNS, SCHEMA
 from artifact.specs import FIGURES, SCALES, A2CHparams, DQNHparams, find_condition, make_run_spec
 
-README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 # --- make_run_spec and the scales ------------------------------------------------------------------
@@ -135,14 +132,6 @@ def test_extension_games_are_marked():
 
 
 # --- the progress schema, defined once -------------------------------------------------------------
-def test_readme_documents_the_progress_schema():
-  text = README.read_text()
-  table = re.findall(r"^\| `(\w+)` \|", text, flags=re.M)
-  assert [c for c in table if c in COLUMNS] == COLUMNS, "README's progress.csv table != artifact.progress.SCHEMA"
-  assert len(SCHEMA) == len(COLUMNS)
-  assert reports.LONG_COLUMNS == [c for c in COLUMNS if c not in ("loss", "entropy")]
-
-
 def test_gpu_requirements_differ_from_the_cpu_ones_only_in_tensorflow():
   root = Path(__file__).resolve().parent.parent
 

@@ -1,0 +1,216 @@
+"""Published curves beside ours: the zoo CSV shipped in the repository, parity.csv numbers against
+hand-computed interpolations (never extrapolated), parity.md, and the published curve on the
+figures' training panels."""
+import csv
+import math
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+from artifact import parity, published, reports
+from artifact.progress import COLUMNS
+
+NAN = math.nan
+
+
+def _write_run(runs, figure, game, condition, seed, points):
+  """progress.csv of one fake run; points: [(frames, train_return or NaN)]."""
+  d = runs / f"figure{figure}" / game / condition / f"seed{seed}"
+  d.mkdir(parents=True)
+  with open(d / "progress.csv", "w", newline="") as f:
+    w = csv.DictWriter(f, COLUMNS, lineterminator="\n")
+    w.writeheader()
+    for fr, ret in points:
+      w.writerow(dict(figure=figure, game=game, condition=condition, seed=seed, frames=fr,
+                      agent_steps=fr // 4, train_return="" if math.isnan(ret) else ret,
+                      train_games=0 if math.isnan(ret) else 10))
+
+
+def _write_curve(path, algo, game, points, seed=None):
+  rows = [dict(source="x", algo=algo, game=game, frames=fr, train_return_last100=r, games_so_far=1)
+          for fr, r in points]
+  df = pd.DataFrame(rows)
+  if seed is not None:
+    df["seed"] = seed
+  df.to_csv(path, index=False)
+
+
+@pytest.fixture
+def fake(tmp_path):
+  """Figure 1 a2c_1step on Pong (2 seeds, reached 2.6M and 3.5M frames), a Figure 1 a2c_proper
+  run (not matched), a hand-made zoo curve and two sb3-here seeds."""
+  runs = tmp_path / "runs"
+  _write_run(runs, 1, "Pong", "a2c_1step", 0,
+             [(400_000, -21.0), (1_200_000, -20.0), (2_000_000, -18.0), (2_600_000, -15.0)])
+  _write_run(runs, 1, "Pong", "a2c_1step", 1,
+             [(100_000, NAN), (500_000, -20.5), (1_500_000, -19.0), (2_500_000, -16.0),
+              (3_500_000, -10.0)])
+  _write_run(runs, 1, "Pong", "a2c_proper", 0, [(5_000_000, 0.0)])
+  zoo = tmp_path / "zoo.csv"
+  _write_curve(zoo, "a2c", "Pong", [(500_000, -21.0), (1_500_000, -20.0), (2_500_000, -14.0)])
+  here = tmp_path / "sb3_here"
+  here.mkdir()
+  _write_curve(here / "sb3_here_Pong_seed0.csv", "a2c", "Pong",
+               [(500_000, -20.0), (1_500_000, -18.0), (2_500_000, -16.0)], seed=0)
+  _write_curve(here / "sb3_here_Pong_seed1.csv", "a2c", "Pong",
+               [(500_000, -21.0), (1_500_000, -19.0)], seed=1)
+  return runs, zoo, here
+
+
+def test_repository_holds_the_zoo_curves():
+  df = published.load_zoo_curves()
+  assert list(df.columns) == published.CURVE_COLUMNS
+  assert len(df) == 2 * 7 * 17 and set(df["algo"]) == {"a2c", "dqn"}
+  assert (df["source"] == published.ZOO_SOURCE).all() and df["seed"].isna().all()
+  pong = df[(df["algo"] == "a2c") & (df["game"] == "Pong")].set_index("frames")
+  assert pong.loc[1_000_000, "train_return_last100"] == -20.39
+  assert pong.index.max() == 10_000_000
+  assert (published.REPO_ROOT / "reports" / "published" / "README.md").exists()
+  assert published.match_for(1, "a2c_1step").algo == "a2c"
+  assert published.match_for(2, "dqn").algo == "dqn"
+  assert published.match_for(1, "a2c_proper") is None
+
+
+def test_interpolate_never_extrapolates():
+  v = published.interpolate([1.0, 3.0, 2.0, 5.0], [10.0, 30.0, NAN, 0.0], [0.5, 1.0, 2.0, 4.0, 5.0, 5.5])
+  np.testing.assert_allclose(v, [NAN, 10.0, 20.0, 15.0, 0.0, NAN])
+
+
+def test_parity_numbers_against_hand_computed_interpolations(fake):
+  runs, zoo, here = fake
+  t = parity.parity_table(runs, zoo_path=zoo, sb3_here_dir=here)
+  assert set(t["condition"]) == {"a2c_1step"}                     # a2c_proper has no published match
+  # all seeds reached min(2.6M, 3.5M): points 1M and 2M only, nothing at 3M (seed 0 ended at 2.6M)
+  assert list(t["frames"]) == [1_000_000, 2_000_000]
+  r1, r2 = t.iloc[0], t.iloc[1]
+  # ours at 1M: seed 0 -21 + 0.6/0.8 * 1 = -20.25; seed 1 -20.5 + 0.5 * 1.5 = -19.75
+  assert r1["ours_seeds"] == 2
+  assert r1["ours_mean"] == pytest.approx(-20.0)
+  assert (r1["ours_min"], r1["ours_max"]) == pytest.approx((-20.25, -19.75))
+  assert r1["ours_std"] == pytest.approx(0.25)
+  # ours at 2M: seed 0 -18 (a logged point); seed 1 -19 + 0.5 * 3 = -17.5
+  assert r2["ours_mean"] == pytest.approx(-17.75) and r2["ours_std"] == pytest.approx(0.25)
+  # zoo: -21 + 0.5 * 1 = -20.5 at 1M; -20 + 0.5 * 6 = -17 at 2M
+  assert (r1["zoo_return"], r2["zoo_return"]) == pytest.approx((-20.5, -17.0))
+  # sb3-here at 1M: seed 0 -19, seed 1 -20; at 2M seed 1 has ended (1.5M): seed 0 only, -17
+  assert (r1["sb3_here_seeds"], r1["sb3_here_mean"]) == (2, pytest.approx(-19.5))
+  assert (r1["sb3_here_min"], r1["sb3_here_max"]) == pytest.approx((-20.0, -19.0))
+  assert (r2["sb3_here_seeds"], r2["sb3_here_mean"]) == (1, pytest.approx(-17.0))
+  # gaps: 100 (a - b) / |b|
+  assert r1["gap_ours_vs_zoo_pct"] == pytest.approx(100 * 0.5 / 20.5)
+  assert r1["gap_ours_vs_sb3_here_pct"] == pytest.approx(-100 * 0.5 / 19.5)
+  assert r1["gap_sb3_here_vs_zoo_pct"] == pytest.approx(100 * 1.0 / 20.5)
+  assert r2["gap_ours_vs_zoo_pct"] == pytest.approx(-100 * 0.75 / 17)
+  assert r2["gap_sb3_here_vs_zoo_pct"] == pytest.approx(0.0)
+
+
+def test_no_point_past_a_curves_end_or_before_its_start(tmp_path):
+  runs = tmp_path / "runs"
+  # seed 0's first finished game comes after 1M: at 1M only seed 1 counts
+  _write_run(runs, 1, "Breakout", "a2c_1step", 0, [(600_000, NAN), (1_400_000, 2.0), (3_000_000, 6.0)])
+  _write_run(runs, 1, "Breakout", "a2c_1step", 1, [(200_000, 1.0), (3_200_000, 4.0)])
+  zoo = tmp_path / "zoo.csv"
+  _write_curve(zoo, "a2c", "Breakout", [(250_000, 1.0), (1_750_000, 4.0)])      # ends before 2M
+  t = parity.parity_table(runs, zoo_path=zoo, sb3_here_dir=tmp_path / "absent").set_index("frames")
+  assert list(t.index) == [1_000_000, 2_000_000, 3_000_000]
+  assert t.loc[1_000_000, "ours_seeds"] == 1 and t.loc[1_000_000, "ours_mean"] == pytest.approx(1.8)
+  assert t.loc[2_000_000, "ours_mean"] == pytest.approx((2.0 + 0.6 / 1.6 * 4.0 + 1.0 + 1.8 / 3.0 * 3.0) / 2)
+  assert t.loc[1_000_000, "zoo_return"] == pytest.approx(1.0 + 0.75 / 1.5 * 3.0)
+  assert t["zoo_return"].loc[[2_000_000, 3_000_000]].isna().all()              # not extrapolated
+  assert t["gap_ours_vs_zoo_pct"].loc[[2_000_000, 3_000_000]].isna().all()
+  assert (t["sb3_here_seeds"] == 0).all() and t["sb3_here_mean"].isna().all()
+
+
+def test_dqn_against_the_repositorys_zoo_curve(tmp_path):
+  runs = tmp_path / "runs"
+  _write_run(runs, 2, "Breakout", "dqn", 0, [(500_000, 1.0), (1_500_000, 5.0), (2_200_000, 9.0)])
+  _write_run(runs, 2, "Breakout", "soft_dqn_ent_0.1", 0, [(3_000_000, 50.0)])
+  t = parity.parity_table(runs, sb3_here_dir=tmp_path / "absent")
+  assert set(t["condition"]) == {"dqn"} and list(t["frames"]) == [1_000_000, 2_000_000]
+  r = t.set_index("frames").loc[2_000_000]
+  assert r["ours_mean"] == pytest.approx(5.0 + 0.5 / 0.7 * 4.0)
+  assert r["zoo_return"] == pytest.approx(8.07)           # reports/published: dqn Breakout 2M
+  assert r["gap_ours_vs_zoo_pct"] == pytest.approx(100 * (r["ours_mean"] - 8.07) / 8.07)
+
+
+def test_write_parity_writes_both_files_atomically(fake, tmp_path, monkeypatch):
+  runs, zoo, here = fake
+  written = []
+  real = parity.atomic_write_text
+  monkeypatch.setattr(parity, "atomic_write_text", lambda p, s: written.append(p.name) or real(p, s))
+  paths = parity.write_parity(runs, tmp_path / "reports", zoo_path=zoo, sb3_here_dir=here)
+  assert sorted(written) == ["parity.csv", "parity.md"]
+  back = pd.read_csv(paths["parity_csv"])
+  assert list(back.columns) == parity.PARITY_COLUMNS and len(back) == 2
+  md = paths["parity_md"].read_text()
+  assert "emulator/wrapper share" in md and "implementation's share" in md
+  assert "### Pong" in md
+  assert "| 1M | -20 [-20.25, -19.75] (2) | -20.5 | -19.5 [-20, -19] (2) | +2.4% | -2.6% | +4.9% |" in md
+
+
+def test_write_parity_without_runs(tmp_path):
+  paths = parity.write_parity(tmp_path / "runs", tmp_path / "reports")
+  assert pd.read_csv(paths["parity_csv"]).empty
+  assert "No frame point yet" in paths["parity_md"].read_text()
+
+
+def test_figure_shows_the_published_curves_on_training_panels(fake, tmp_path, monkeypatch):
+  runs, _, here = fake
+  monkeypatch.setattr(published, "SB3_HERE_DIR", here)          # the repository's zoo CSV
+  df = reports.load_progress(runs, 1)
+  figs, close = [], reports.plt.close
+  monkeypatch.setattr(reports.plt, "close", figs.append)
+  for ext in ("png", "pdf"):
+    reports.plot_figure(df, 1, tmp_path / f"figure1.{ext}")
+    assert (tmp_path / f"figure1.{ext}").stat().st_size > 1000
+  fig = figs[-1]
+  pong = [ax for ax in fig.axes if ax.get_title().startswith("Pong")]
+  evals = [ax for ax in pong if "evaluation" in ax.get_title()]
+  train = [ax for ax in pong if "training" in ax.get_title()]
+  assert len(evals) == len(train) == 1
+  zoo_label = "SB3 zoo A2C (published, 1 seed; constant lr)"
+  here_label = "SB3 A2C on ale-py 0.12.1 (mean of 2 seeds)"
+  lines = {ln.get_label(): ln for ln in train[0].get_lines()}
+  assert zoo_label in lines and here_label in lines
+  assert not any(ln.get_label().startswith("SB3") for ln in evals[0].get_lines())
+  zx, zy = lines[zoo_label].get_xdata(), lines[zoo_label].get_ydata()
+  # cut at our largest frame (3.5M), the end point interpolated between 3M (-20.27) and 4M (-20.22)
+  assert zx[0] == 250_000 and zx[-1] == 3_500_000 and zy[-1] == pytest.approx(-20.245)
+  assert lines[zoo_label].get_linestyle() == "--" and matplotlib.colors.to_hex(lines[zoo_label].get_color()) == "#808080"
+  # sb3-here mean over the range both its seeds cover (0.5M to 1.5M)
+  np.testing.assert_allclose(lines[here_label].get_xdata(), [500_000, 1_500_000])
+  np.testing.assert_allclose(lines[here_label].get_ydata(), [-20.5, -18.5])
+  legend = [t.get_text() for lg in fig.legends for t in lg.get_texts()]
+  assert zoo_label in legend and here_label in legend
+  for f in figs:
+    close(f)
+
+
+def test_no_published_curve_before_our_first_frames(tmp_path, monkeypatch):
+  runs = tmp_path / "runs"
+  _write_run(runs, 1, "Pong", "a2c_1step", 0, [(6_400, -21.0)])              # smoke scale
+  monkeypatch.setattr(published, "SB3_HERE_DIR", tmp_path / "absent")
+  df = reports.load_progress(runs, 1)
+  figs, close = [], reports.plt.close
+  monkeypatch.setattr(reports.plt, "close", figs.append)
+  reports.plot_figure(df, 1, tmp_path / "figure1.png")
+  assert not any(ln.get_label().startswith("SB3") for ax in figs[0].axes for ln in ax.get_lines())
+  close(figs[0])
+
+
+def test_sb3_here_files_load(tmp_path):
+  here = published.load_sb3_here()                          # the repository's, if any
+  if len(here):
+    assert list(here.columns) == published.CURVE_COLUMNS
+    assert (here["source"] == published.SB3_HERE_SOURCE).all() and here["seed"].notna().all()
+    assert set(here["algo"]) <= {"a2c", "dqn"}
+  # game and seed from the file name when the columns are missing; a file without algo is skipped
+  pd.DataFrame(dict(algo=["a2c"], frames=[250_000], train_return_last100=[1.5],
+                    games_so_far=[3])).to_csv(tmp_path / "sb3_here_Breakout_seed4.csv", index=False)
+  pd.DataFrame(dict(frames=[250_000], train_return_last100=[1.5])).to_csv(
+      tmp_path / "sb3_here_Pong_seed0.csv", index=False)
+  with pytest.warns(UserWarning, match="no `algo` column"):
+    got = published.load_sb3_here(tmp_path)
+  assert len(got) == 1 and got.iloc[0]["game"] == "Breakout" and got.iloc[0]["seed"] == 4
