@@ -21,7 +21,7 @@ from typing import Optional
 import tensorflow as tf
 from tf_agents.networks import network
 
-from artifact.specs import PRECISIONS
+from agents.precision import PRECISIONS
 
 
 def _ortho(gain: float, seed: Optional[int]):

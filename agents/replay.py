@@ -23,6 +23,16 @@ from tf_agents.replay_buffers import py_hashed_replay_buffer, py_uniform_replay_
 from tf_agents.specs import array_spec
 
 
+def _read_exactly(f, view: memoryview, path: str):
+  """Fills `view` from the file object `f`; raises ValueError if the file ends first."""
+  got = 0
+  while got < len(view):
+    n = f.readinto(view[got:])
+    if not n:
+      raise ValueError(f"{path}: frames.npy ends after {got} of {len(view)} bytes of a chunk")
+    got += n
+
+
 class _FastSampleMixin:
   """Vectorized uniform sampling of contiguous windows: nest of arrays [batch, num_steps, ...]."""
 
@@ -105,6 +115,12 @@ class FrameStackReplayBuffer(_FastSampleMixin, py_hashed_replay_buffer.PyHashedR
 
   def __init__(self, data_spec, capacity: int):
     super().__init__(data_spec, capacity)
+    # tf-agents' `FrameBuffer` is a `PythonState` that pickles its frames into the checkpoint
+    # (`replay/_frame_buffer/.ATTRIBUTES/py_state`) and `pickle.loads` them on restore, so a
+    # checkpoint from an untrusted directory could run code. Assigning ours (not trackable) would
+    # leave the original tracked: untrack it first, so that checkpoints hold data only and a
+    # planted value under that key is ignored on restore (tests/test_checkpoint_safety.py).
+    self._delete_tracking("_frame_buffer")
     self._frame_buffer = _CopyingFrameBuffer()
 
   def _encoded_data_spec(self):
@@ -159,16 +175,54 @@ class FrameStackReplayBuffer(_FastSampleMixin, py_hashed_replay_buffer.PyHashedR
         os.unlink(tmp)
     return os.path.getsize(path)
 
-  def load_frames(self, path):
-    """Replaces the frame dictionary with the one `save_frames` wrote to `path`. Raises
-    (OSError, ValueError, zipfile.BadZipFile, KeyError) if the file is missing or damaged, or
-    if the stored transitions refer to frames it lacks."""
-    with np.load(str(path)) as z:
-      frames, hashes, counts = z["frames"], z["hashes"], z["refcounts"]
-    if not len(frames) == len(hashes) == len(counts):
-      raise ValueError(f"{path}: {len(frames)} frames, {len(hashes)} hashes, {len(counts)} counts")
-    self._frame_buffer._frames = {  # pylint: disable=protected-access
-        int(h): (frames[i].copy(), int(n)) for i, (h, n) in enumerate(zip(hashes, counts))}
+  def load_frames(self, path, chunk_frames: int = 1024):
+    """Replaces the frame dictionary with the one `save_frames` wrote to `path`. Streams the
+    frames from the zip member `frames.npy` (its header read with `np.lib.format`), `chunk_frames`
+    at a time, into one array per frame: the peak is about one replay, not the whole array read at
+    once plus a copy per frame (2x; `np.load(mmap_mode=...)` cannot map a member of a zip). Data
+    only: the header is parsed as a literal and object arrays are refused. Raises (OSError,
+    ValueError, zipfile.BadZipFile, KeyError) if the file is missing or damaged, or if the stored
+    transitions refer to frames it lacks."""
+    import zipfile
+    path = str(path)
+    spec = self._data_spec.observation
+    frame_shape = tuple(spec.shape[1:])
+    self._frame_buffer._frames = {}  # pylint: disable=protected-access  (free the old frames first)
+    with zipfile.ZipFile(path) as z:
+      def member(name):
+        with z.open(f"{name}.npy") as m:
+          return np.lib.format.read_array(m, allow_pickle=False)
+      hashes, counts = member("hashes"), member("refcounts")
+      with z.open("frames.npy") as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+          shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+          shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+          raise ValueError(f"{path}: frames.npy has an unsupported .npy version {version}")
+        if (dtype != np.uint8 or fortran or len(shape) != 1 + len(frame_shape)
+            or tuple(shape[1:]) != frame_shape):
+          raise ValueError(f"{path}: frames.npy holds {dtype} {shape} (fortran {fortran}), "
+                           f"expected uint8 (U,) + {frame_shape}")
+        if not shape[0] == len(hashes) == len(counts):
+          raise ValueError(f"{path}: {shape[0]} frames, {len(hashes)} hashes, {len(counts)} counts")
+        frames = {}
+        frame_bytes = int(np.prod(frame_shape))
+        chunk = np.empty((max(1, int(chunk_frames)),) + frame_shape, np.uint8)
+        view = memoryview(chunk).cast("B")
+        done = 0
+        while done < shape[0]:
+          n = min(len(chunk), shape[0] - done)
+          _read_exactly(f, view[:n * frame_bytes], path)
+          for i in range(n):
+            frames[int(hashes[done + i])] = (chunk[i].copy(), int(counts[done + i]))
+          done += n
+        if f.read(1):              # reading to the end also checks the member's CRC
+          raise ValueError(f"{path}: frames.npy holds more bytes than its header says")
+    if len(frames) != shape[0]:
+      raise ValueError(f"{path}: {shape[0] - len(frames)} duplicate frame hashes")
+    self._frame_buffer._frames = frames  # pylint: disable=protected-access
     size = int(self._np_state.size)
     if size:
       used = self._stored_hashes()[:size]

@@ -80,7 +80,7 @@ def bench_a2c(condition: str, seconds: float, precision: str = "float32",
   """Frames/s of an A2C-framework run; `env_groups` forces the collection (`--env-groups`),
   None keeps the default."""
   from unittest import mock
-  from artifact.executors import ENV_GROUPS_VAR
+  from artifact.specs import ENV_GROUPS_VAR
   forced = {} if env_groups is None else {ENV_GROUPS_VAR: str(env_groups)}
   with mock.patch.dict(os.environ, forced):
     return _steady_fps(warm_a2c_trainer(condition, precision), seconds)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import List
 
 from artifact.monitor import hms
-from artifact.specs import FIGURES, SCALES, make_run_spec, parse_overrides
+from artifact.specs import ENV_GROUPS_VAR, FIGURES, MAX_FRAMES, SCALES, make_run_spec, parse_overrides
 
 EPILOG = """
 Grid: every figure's every (game, condition, seed) unless filtered. Budgets per run, in emulator
@@ -122,6 +122,29 @@ def build_parser() -> argparse.ArgumentParser:
   return p
 
 
+class UsageError(SystemExit):
+  """A bad argument, refused before any work: exit status 2 (as argparse's own errors). `main`
+  prints the message (which names the bad value and the allowed ones) to stderr; str(e) is it."""
+
+  def __init__(self, message: str):
+    super().__init__(message)
+    self.code = 2
+
+
+GLOB_CHARACTERS = "[*?"     # TF's checkpoint clean-up globs the run directories' paths
+
+
+def _finite_positive(name: str, value):
+  """None, or the error text for a value of --name that is not a finite number > 0."""
+  if value is None:
+    return None
+  if not math.isfinite(value):
+    return f"--{name} must be a finite number > 0, got {value:g}"
+  if not value > 0:
+    return f"--{name} must be > 0, got {value:g}"
+  return None
+
+
 class Plan:
   """The validated grid: `specs` (each run once), `serves` (relpath -> the figure/condition
   curves that run is reported as; two entries for a run shared by two figures)."""
@@ -132,22 +155,27 @@ class Plan:
 
 
 def plan_from_args(args) -> Plan:
-  """Validates every argument before any work; raises SystemExit(2) with a clear message."""
+  """Validates every argument before any work (nothing is written before every check passed;
+  then --out is created); raises UsageError (SystemExit, status 2) naming the bad value and the
+  allowed ones."""
   def fail(msg):
-    raise SystemExit(f"run_all.sh: error: {msg}")
+    raise UsageError(f"run_all.sh: error: {msg}")
 
   if args.jobs < 1:
     fail(f"--jobs must be >= 1, got {args.jobs}")
   from artifact.executors import EXECUTORS
   if args.executor not in EXECUTORS:
     fail(f"unknown --executor {args.executor!r}; valid: {', '.join(EXECUTORS)}")
-  for name in ("cpus_per_run", "gpus_per_run", "checkpoint_every"):
-    value = getattr(args, name)
-    if value is not None and not value > 0:
-      fail(f"--{name.replace('_', '-')} must be > 0, got {value:g}")
+  for name in ("cpus_per_run", "gpus_per_run", "checkpoint_every", "status_every"):
+    problem = _finite_positive(name.replace("_", "-"), getattr(args, name))
+    if problem:
+      fail(problem)
   if args.env_groups != "auto" and not (args.env_groups.isdigit() and int(args.env_groups) >= 1):
     fail(f"--env-groups must be auto or an integer in [1, num_envs] (16 envs per A2C run), "
          f"got {args.env_groups!r}")
+  if args.ray_address is not None and not args.ray_address.strip():
+    fail(f"--ray-address {args.ray_address!r} is empty; give the Ray cluster's head as HOST:PORT "
+         f"(e.g. 10.0.0.5:6379), or leave --ray-address out to start a local Ray instance")
   if args.executor == "local" and args.ray_address:
     fail(f"--ray-address {args.ray_address!r} needs --executor ray")
   if args.executor == "local" and args.gpus_per_run:
@@ -168,8 +196,10 @@ def plan_from_args(args) -> Plan:
     except ValueError:
       value = float("nan")
     if not (math.isfinite(value) and value >= 1 and value == int(value)):
-      fail(f"--frames must be a positive whole number of emulator frames (e.g. 3000000 or 3e6), "
+      fail(f"--frames must be a positive integer (whole emulator frames, e.g. 3000000 or 3e6), "
            f"got {args.frames!r}")
+    if value > MAX_FRAMES:
+      fail(f"--frames must be at most {MAX_FRAMES:,} (beyond any budget), got {args.frames!r}")
     frames = int(value)
   seeds = None
   if args.seeds is not None:
@@ -179,6 +209,10 @@ def plan_from_args(args) -> Plan:
       fail(f"--seeds must be comma-separated non-negative integers, got {args.seeds!r}")
     if not seeds or any(s < 0 for s in seeds):
       fail(f"--seeds must be comma-separated non-negative integers, got {args.seeds!r}")
+    twice = sorted({s for s in seeds if seeds.count(s) > 1})
+    if twice:
+      fail(f"--seeds {args.seeds!r} lists seed {', '.join(map(str, twice))} more than once; each "
+           f"seed is one run: list each once")
   all_games = sorted({g for f in figures for g in FIGURES[f].games})
   games = _csv(args.games) if args.games else None
   if games is not None:
@@ -199,13 +233,11 @@ def plan_from_args(args) -> Plan:
   except ValueError as e:
     fail(str(e))
   out = Path(args.out).resolve()
-  try:
-    out.mkdir(parents=True, exist_ok=True)
-    probe = out / f".write_test_{os.getpid()}"
-    probe.write_text("ok")
-    probe.unlink()
-  except OSError as e:
-    fail(f"--out {str(out)!r} is not writable: {e}")
+  bad = sorted({c for c in str(out) if c in GLOB_CHARACTERS})
+  if bad:
+    fail(f"--out {str(out)!r} contains {', '.join(map(repr, bad))}: TensorFlow's checkpoint "
+         f"clean-up treats the run directories' paths as glob patterns, so --out may not contain "
+         f"any of {', '.join(map(repr, GLOB_CHARACTERS))}; choose another directory")
   specs, serves = [], {}
   for f in figures:
     fig = FIGURES[f]
@@ -221,7 +253,7 @@ def plan_from_args(args) -> Plan:
             spec = make_run_spec(f, game, cond.name, seed, args.scale, frames, overrides,
                                  keep_extension_state=False if args.no_extension_state else None)
           except ValueError as e:
-            fail(str(e))
+            fail(str(e) + (f" (--set {' --set '.join(args.set)})" if args.set else ""))
           rel = spec.relpath()
           if rel not in serves:               # a run shared by two figures is trained once
             specs.append(spec)
@@ -230,10 +262,17 @@ def plan_from_args(args) -> Plan:
   if not specs and not (3 in figures and not args.no_theory):
     fail("the filters select no run")
   if args.env_groups != "auto":
-    from artifact.executors import ENV_GROUPS_VAR
     envs = min((s.hparams.num_envs for s in specs if s.family == "a2c"), default=None)
     if envs is not None and int(args.env_groups) > envs:
       fail(f"--env-groups {args.env_groups}: more groups than the {envs} envs of an A2C run")
+  try:                                 # the first thing written, after every check
+    out.mkdir(parents=True, exist_ok=True)
+    probe = out / f".write_test_{os.getpid()}"
+    probe.write_text("ok")
+    probe.unlink()
+  except OSError as e:
+    fail(f"--out {str(out)!r} is not writable: {e}")
+  if args.env_groups != "auto":
     os.environ[ENV_GROUPS_VAR] = str(int(args.env_groups))   # inherited by every run's process
   return Plan(specs, figures, out, run_theory=(3 in figures and not args.no_theory), serves=serves)
 
@@ -323,7 +362,7 @@ def check_disk(specs, out: Path, concurrent: int):
   import shutil
   need, free = disk_needed(specs, concurrent), shutil.disk_usage(out).free
   if need > free:
-    raise SystemExit(f"run_all.sh: error: --out {str(out)!r} has {free / 1e9:,.1f} GB free, but the "
+    raise UsageError(f"run_all.sh: error: --out {str(out)!r} has {free / 1e9:,.1f} GB free, but the "
                      f"selected runs' checkpoints need about {need / 1e9:,.1f} GB ({concurrent} "
                      f"training at once; DQN checkpoints hold the replay, "
                      f"~{REPLAY_CHECKPOINT_BYTES_PER_TRANSITION:,.0f} bytes per transition). Free "
@@ -347,6 +386,16 @@ def _run_grid(plan: Plan, executor, interval_s: float = 15.0):
 
 
 def main(argv=None) -> int:
+  """The command; returns its exit status (0, or 1 if a run failed). A bad argument raises
+  UsageError (exit status 2) after printing its message to stderr, before any work."""
+  try:
+    return _main(argv)
+  except UsageError as e:
+    print(e, file=sys.stderr, flush=True)
+    raise
+
+
+def _main(argv=None) -> int:
   args = build_parser().parse_args(argv)
   plan = plan_from_args(args)
   if args.list:
@@ -375,8 +424,11 @@ def main(argv=None) -> int:
       try:
         executor.start(plan.out)
       except ValueError as e:          # ExecutorError: before any run directory is written
-        raise SystemExit(f"run_all.sh: error: {e}") from None
+        raise UsageError(f"run_all.sh: error: {e}") from None
       check_disk(plan.specs, plan.out, min(executor.slots(), len(plan.specs)))
+      if args.executor == "local":     # Ray runs use the cluster nodes' memory, not this machine's
+        from artifact.memory import check_memory
+        check_memory(plan.specs, min(executor.slots(), len(plan.specs)))
       print(f"== {len(plan.specs)} runs, scale {args.scale}, figures {plan.figures}, "
             f"{executor.describe()}, checkpoints every {args.checkpoint_every:g}s, "
             f"out {plan.out}", flush=True)
@@ -396,7 +448,7 @@ def main(argv=None) -> int:
 def write_reports(plan: Plan, note: str = ""):
   """Figure CSV/PDF, statistics and claims from whatever runs exist under plan.out/runs; says
   which of the plan's runs are missing or unfinished (and reports the rest)."""
-  from artifact import claims, reports, statistics   # heavy imports after validation
+  from artifact import claims, parity, reports, statistics   # heavy imports after validation
   runs, out = plan.out / "runs", plan.out / "reports"
   out.mkdir(parents=True, exist_ok=True)
   unfinished = [s.relpath() for s in plan.specs if not (runs / s.relpath() / "done.json").exists()]
@@ -412,6 +464,8 @@ def write_reports(plan: Plan, note: str = ""):
     paths = reports.write_figure_reports(f, runs, out, note)
     frames[f] = reports.load_progress(runs, f)
     print(f"figure {f}: " + ", ".join(str(p) for p in paths.values()), flush=True)
+  print("parity with published curves: "
+        + ", ".join(str(p) for p in parity.write_parity(runs, out).values()), flush=True)
   paths = statistics.write_statistics(frames, out, note)
   paths.update(claims.write_claims(frames, out, note))
   print("statistics and claims: " + ", ".join(str(p) for p in paths.values()), flush=True)

@@ -2,7 +2,9 @@
 `artifact.events.RunEvent`s (started, progress, evaluation, checkpoint, finished, failed).
 
 `LocalExecutor` (`--executor local`, the default): `--jobs` worker processes on this machine;
-  runs that differ only in the seed go to one worker in order, sharing one traced trainer.
+  runs that differ only in the seed go to one worker in order, sharing one traced trainer. A
+  worker that dies (kill -9, out of memory) is replaced and the run it held is retried once from
+  its checkpoint (then reported failed, the other runs going on).
 `RayExecutor` (`--executor ray`): each run is one Ray task with its resources declared
   (`--cpus-per-run`, `--gpus-per-run`). Ray retries a task whose worker process or node dies
   (`max_retries`), and the retried task resumes the run from its own checkpoint under `--out`,
@@ -19,7 +21,6 @@ directory is written.
 from __future__ import annotations
 
 import os
-import queue as queue_lib
 import socket
 import time
 import traceback
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 from artifact.events import EventSink, RunEvent
+from artifact.specs import ENV_GROUPS_VAR
 
 EXECUTORS = ("local", "ray")
 RAY_DEFAULT_PORT = 6379
@@ -58,7 +60,6 @@ def groups_of(specs, jobs: int = 1):
 
 
 # Settings of the driver that every run's process must see (set from the command line).
-ENV_GROUPS_VAR = "PG_SOFTQ_ENV_GROUPS"     # --env-groups (artifact.trainers.a2c_env_groups)
 FORWARDED_ENV_VARS = (ENV_GROUPS_VAR,)
 
 
@@ -115,25 +116,27 @@ class Executor:
 
 
 # --- local worker processes ------------------------------------------------------------------------
-_WORKER_EVENTS = None          # the worker process's event queue (set by _init_worker)
+WORKER_RETRIES = 1             # a run whose worker process died is retried this many times
+WORKER_IDLE_DEATHS = 3         # workers dying in a row before training anything: the grid gives up
+PR_SET_PDEATHSIG = 1           # linux/prctl.h
 
 
-def _init_worker(threads: int, events):
-  """Worker process setup: share the cores between concurrent runs instead of oversubscribing,
-  send events to the grid's queue, and exit when the grid's process is gone (a killed grid
-  must not leave workers training)."""
-  global _WORKER_EVENTS
-  set_tf_threads(threads)
-  _WORKER_EVENTS = events
-  _exit_with_parent()
-
-
-def _exit_with_parent(poll_s: float = 2.0):
-  """A daemon thread that ends this process when its parent dies (it is re-parented: the ppid
-  changes). Spawned workers are not in the parent's process group on every launcher, so a kill of
-  the grid alone would otherwise leave them training and writing into the run directories."""
+def _exit_with_parent(poll_s: float = 2.0, parent: Optional[int] = None):
+  """End this process when its parent (the grid) dies, so that a killed grid never leaves
+  workers training and writing into the run directories (spawned workers are not in the grid's
+  process group on every launcher). On Linux the kernel sends SIGKILL at once (PR_SET_PDEATHSIG);
+  everywhere, a daemon thread exits when the parent pid changes (re-parented). `parent`: the
+  grid's pid as the grid saw it (a parent that died before this ran is caught too)."""
   import threading
-  parent = os.getppid()
+  try:
+    import ctypes
+    import signal
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+  except (OSError, AttributeError):                    # not Linux
+    pass
+  parent = os.getppid() if parent is None else parent
+  if os.getppid() != parent:
+    os._exit(3)
 
   def watch():
     while True:
@@ -143,14 +146,102 @@ def _exit_with_parent(poll_s: float = 2.0):
   threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
-def _run_group(group, out: str, checkpoint_every: float) -> List[Optional[str]]:
-  """Worker entry point: the runs of one group in order; their events go to the grid's queue."""
-  return [train_one(spec, out, _WORKER_EVENTS.put, checkpoint_every) for spec in group]
+def _worker_main(conn, parent: int, threads: int):
+  """A worker process: trains the groups of runs the grid sends on `conn`, one run at a time,
+  and sends back each run's events and ("start", run) / ("result", run, error) around it, on
+  its own pipe (a worker killed while writing damages nothing but that pipe; a queue shared by
+  the workers would be left corrupt or locked). Exits on None, on EOF, or when the grid dies."""
+  _exit_with_parent(parent=parent)
+  set_tf_threads(threads)       # share the cores between concurrent runs, no oversubscription
+  import threading
+  lock = threading.Lock()
+
+  def send(msg):
+    with lock:
+      conn.send(msg)
+  send(("ready", os.getpid()))
+  while True:
+    try:
+      task = conn.recv()
+    except (EOFError, OSError):
+      return
+    if task is None:
+      return
+    out, checkpoint_every, items = task
+    for spec, lock_wait_s in items:
+      send(("start", spec.relpath()))
+      err = train_one(spec, out, send, checkpoint_every, lock_wait_s)
+      send(("result", spec.relpath(), err))
+
+
+def describe_exit(pid: int, exitcode: Optional[int]) -> str:
+  """'worker process 123 was killed by SIGKILL' or 'worker process 123 exited with code 1'."""
+  if exitcode is not None and exitcode < 0:
+    import signal
+    try:
+      name = signal.Signals(-exitcode).name
+    except ValueError:
+      name = f"signal {-exitcode}"
+    return f"worker process {pid} was killed by {name}"
+  return f"worker process {pid} exited with code {exitcode}"
+
+
+def _hint(*hows: str) -> str:
+  return (" (SIGKILL: kill -9 or the kernel's out-of-memory killer)"
+          if any(h.endswith("SIGKILL") for h in hows) else "")
+
+
+class _Worker:
+  """The grid's side of one worker process: its pipe, the runs sent to it that it has not
+  reported yet (`items`, [(spec, lock_wait_s)]), and the run it is training (`held`)."""
+
+  def __init__(self, ctx, threads: int):
+    self.conn, child = ctx.Pipe(duplex=True)
+    self.proc = ctx.Process(target=_worker_main, args=(child, os.getpid(), threads),
+                            name="pg-softq-worker")
+    self.proc.start()
+    child.close()                    # the grid keeps one end: EOF once the worker is gone
+    self.ready, self.eof, self.items, self.held = False, False, [], None
+
+  def assign(self, items, out: str, checkpoint_every: float):
+    self.items = list(items)
+    try:
+      self.conn.send((out, checkpoint_every, self.items))
+    except OSError:                  # it died: found by is_alive(), its runs go back to the queue
+      pass
+
+  def messages(self):
+    """Every message it has sent so far (also the last ones of a dead worker)."""
+    while not self.eof:
+      try:
+        if not self.conn.poll():
+          return
+        yield self.conn.recv()
+      except (EOFError, OSError):
+        self.eof = True
+      except Exception:  # pylint: disable=broad-except  (a message cut short by its death)
+        self.eof = True
+
+  def stop(self, wait_s: float):
+    try:
+      self.conn.send(None)
+    except OSError:
+      pass
+    self.proc.join(wait_s)
+    if self.proc.is_alive():
+      self.proc.kill()
+      self.proc.join(10)
+    self.conn.close()
 
 
 class LocalExecutor(Executor):
   """`jobs` worker processes (spawned) on this machine; `jobs == 1` trains in this process.
-  `threads`: TF intra/inter-op threads per worker (default: cores // jobs)."""
+  `threads`: TF intra/inter-op threads per worker (default: cores // jobs).
+
+  A worker process that dies (kill -9, the out-of-memory killer) is replaced; the run it was
+  training is retried once in a new worker, resuming from its checkpoint, and if its worker dies
+  again it is reported failed with the reason while the other runs go on. A worker ends when
+  the grid's process dies, so a killed grid leaves no worker and (flock) no stale lock."""
   name = "local"
 
   def __init__(self, jobs: int = 2, checkpoint_every: float = 300.0, threads: Optional[int] = None):
@@ -172,39 +263,94 @@ class LocalExecutor(Executor):
           if err:
             failures.append((spec.relpath(), err))
       return failures
-    import concurrent.futures as cf
     import multiprocessing as mp
+    from multiprocessing.connection import wait
     ctx = mp.get_context("spawn")
-    events = ctx.Queue()
-    with cf.ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx, initializer=_init_worker,
-                                initargs=(self.threads, events)) as pool:
-      pending = {}
-      while groups or pending:
-        while groups and len(pending) < self.jobs:
-          g = groups.pop(0)
-          pending[pool.submit(_run_group, g, str(out), self.checkpoint_every)] = g
-        finished, _ = cf.wait(pending, timeout=0.5, return_when=cf.FIRST_COMPLETED)
-        _drain(events, on_event)
-        for fut in finished:
-          g = pending.pop(fut)
-          try:
-            errors = fut.result()
-          except Exception as e:  # pylint: disable=broad-except  (a worker died, e.g. for memory)
-            errors = [repr(e)] * len(g)
-            for spec in g:
-              on_event(failed_event(spec, repr(e)))
-          failures += [(s.relpath(), err) for s, err in zip(g, errors) if err]
-      _drain(events, on_event)
-    return failures
+    queue = [[(s, 0.0) for s in g] for g in groups]   # first tries do not wait for a lock
+    deaths = {}                                       # run -> how its workers died
+    idle_deaths = [0]
+    workers: List[_Worker] = []
+    retiring: List[_Worker] = []                      # told to exit, joined at the end
 
+    def fail(spec, error):
+      on_event(failed_event(spec, error))
+      failures.append((spec.relpath(), error))
 
-def _drain(events, on_event):
-  while True:
+    def handle(w: _Worker, msg):
+      if isinstance(msg, RunEvent):
+        on_event(msg)
+      elif msg[0] == "ready":
+        w.ready = True
+      elif msg[0] == "start":
+        w.held, idle_deaths[0] = msg[1], 0
+      elif msg[0] == "result":
+        _, rel, err = msg
+        w.held = None
+        w.items = [it for it in w.items if it[0].relpath() != rel]
+        if err:
+          failures.append((rel, err))
+
+    def buried(w: _Worker):
+      """A dead worker: its held run retried once (or failed), the rest of its group requeued."""
+      how = describe_exit(w.proc.pid, w.proc.exitcode)
+      rest = [it for it in w.items if it[0].relpath() != w.held]
+      if w.held is None:
+        idle_deaths[0] += 1
+        if idle_deaths[0] >= WORKER_IDLE_DEATHS:        # e.g. cannot even start: give up on all
+          for g in [rest] + queue:
+            for spec, _ in g:
+              fail(spec, f"worker processes keep dying before they train ({idle_deaths[0]} in a "
+                         f"row; the last: {how}{_hint(how)})")
+          queue.clear()
+          return
+      else:
+        spec = next(it[0] for it in w.items if it[0].relpath() == w.held)
+        deaths.setdefault(w.held, []).append(how)
+        hows = deaths[w.held]
+        if len(hows) > WORKER_RETRIES:
+          fail(spec, f"its worker process died {len(hows)} times while training it: "
+                     f"{', then '.join(hows)}{_hint(*hows)}. It was retried from its checkpoint "
+                     f"{WORKER_RETRIES} time(s); the same command resumes it again")
+        else:
+          print(f"{how}{_hint(how)} while training {w.held}: retrying it in a new worker (it "
+                f"resumes from its last checkpoint)", flush=True)
+          rest = [(spec, LOCK_WAIT_S)] + rest
+      if rest:
+        queue.insert(0, rest)
+
+    ok = False
     try:
-      e = events.get_nowait()
-    except queue_lib.Empty:
-      return
-    on_event(e)
+      while queue or workers:
+        busy = sum(bool(w.items) for w in workers)
+        while queue and len(workers) < min(self.jobs, busy + len(queue)):
+          workers.append(_Worker(ctx, self.threads))
+        for w in workers:
+          if not w.items and queue:
+            w.assign(queue.pop(0), str(out), self.checkpoint_every)
+        wait([w.conn for w in workers if not w.eof] + [w.proc.sentinel for w in workers], timeout=0.5)
+        for w in list(workers):
+          for msg in w.messages():
+            handle(w, msg)
+          if not w.proc.is_alive():
+            for msg in w.messages():                   # what it sent just before it died
+              handle(w, msg)
+            workers.remove(w)
+            w.conn.close()
+            buried(w)
+          elif not w.items and not queue:              # nothing left for it
+            workers.remove(w)
+            retiring.append(w)
+            try:
+              w.conn.send(None)
+            except OSError:
+              pass
+      ok = True
+    finally:
+      for w in workers + retiring:
+        if not ok:
+          w.proc.terminate()
+        w.stop(30.0 if ok else 5.0)
+    return failures
 
 
 # --- Ray ----------------------------------------------------------------------------------------------

@@ -29,12 +29,16 @@ What the run reports goes out as `artifact.events.RunEvent`s (started, progress,
 checkpoint, finished) to the `on_event` sink; by default their messages are printed.
 
 Kill safety: checkpoints come at every evaluation and every `checkpoint_every` seconds (default
-300), so a kill loses at most that much training. An evaluation's progress row is written
+300), so a kill loses at most that much training. A progress row is written
 before the checkpoint that follows it, so a kill between the two never loses the row; rows past
 the restored checkpoint are dropped on resume, so every frame point appears exactly once. Every
 file is replaced atomically (config.json, progress.csv, done.json, the policy directory; TF
 writes checkpoints to a temporary name and renames), and the two newest checkpoints are kept so
-that a damaged one falls back to the one before.
+that a damaged one falls back to the one before. The checkpoints are found from their files
+(ckpt-N.index), not only from TF's state file, so a deleted or garbled state file never restarts a
+run from zero (nor truncates its progress.csv); the temporary files of killed writers are removed
+when the run resumes (holding the run's lock). Checkpoints hold data only: no tracked Python state
+pickles (`pickling_states`), so restoring one from an untrusted directory runs no code.
 
 Run directory layout (`runs/figure{F}/{Game}/{condition}/seed{S}/`):
   config.json    the RunSpec (every hyperparameter used)
@@ -55,7 +59,7 @@ import time
 import warnings
 from collections import deque
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -124,6 +128,7 @@ class Run:
     training this run."""
     self.dir.mkdir(parents=True, exist_ok=True)
     self._lock = lock_run_dir(self.dir, self.lock_wait_s)
+    remove_stale_temporaries(self.dir)      # holding the lock: their writers are dead
     cfg_path, done_path = self.dir / "config.json", self.dir / "done.json"
     if cfg_path.exists():
       old, new = json.loads(cfg_path.read_text()), json.loads(self.spec.to_json())
@@ -167,8 +172,25 @@ class Run:
     self.ckpt = tf.train.Checkpoint(agent=self.trainer.agent, frames=self.frames_var,
                                     recent_returns=self.recent_var, recent_count=self.recent_n,
                                     **self.trainer.extra_checkpoint_objects())
-    self.ckpt_manager = tf.train.CheckpointManager(self.ckpt, str(self.dir / "checkpoint"),
-                                                   max_to_keep=CHECKPOINTS_KEPT)
+    unsafe = pickling_states(self.ckpt)
+    if unsafe:
+      raise TypeError(f"{self.spec.relpath()}: the checkpoint would track Python states that may "
+                      f"pickle ({', '.join(unsafe)}); checkpoints hold data only")
+    try:
+      self.ckpt_manager = tf.train.CheckpointManager(self.ckpt, str(self.dir / "checkpoint"),
+                                                     max_to_keep=CHECKPOINTS_KEPT)
+    except Exception as e:  # pylint: disable=broad-except
+      # TF ignores a state file it cannot parse but not one it cannot decode (random bytes):
+      # drop it; restore() then lists the checkpoint files themselves (and rewrites it)
+      state = self.dir / "checkpoint" / "checkpoint"
+      if not state.is_file():
+        raise
+      warnings.warn(f"{self.spec.relpath()}: the checkpoint state file {state} does not read "
+                    f"({type(e).__name__}); removed, the checkpoint files are listed instead",
+                    RuntimeWarning)
+      state.unlink()
+      self.ckpt_manager = tf.train.CheckpointManager(self.ckpt, str(self.dir / "checkpoint"),
+                                                     max_to_keep=CHECKPOINTS_KEPT)
     self.per_update = self.trainer.frames_per_update
     self.total_updates = schedule.total_updates(self.spec.frames, self.per_update)
     self.eval_at = schedule.eval_updates(self.spec.eval_schedule, self.spec.frames, self.per_update)
@@ -195,18 +217,46 @@ class Run:
     return frames
 
   def _load_newest_good_checkpoint(self) -> int:
+    """Tries the run's checkpoints newest first (by frames) and returns the frames of the first
+    that loads. The candidates are the ckpt-N.index files in checkpoint/ together with what TF's
+    state file (checkpoint/checkpoint) lists: with that file deleted, garbled or behind (a kill
+    between a save and its update), TF alone would list none, or an older one, and the run would
+    restart from zero or from further back. When the state file disagrees with what was loaded it
+    is rewritten (the loaded checkpoint the latest, the others first in line for deletion), so
+    that the next save keeps the loaded one as the fallback and sweeps the rest."""
     self.trainer.build_optimizer_slots()       # restore every variable now, none deferred
-    paths = list(self.ckpt_manager.checkpoints)  # oldest first
+    ckpt_dir = self.dir / "checkpoint"
+    listed = [Path(p) for p in self.ckpt_manager.checkpoints]      # the state file's, oldest first
+    candidates = {}
+    for prefix in listed + checkpoints_on_disk(ckpt_dir):
+      candidates[_checkpoint_number(prefix, len(candidates))] = prefix
+    paths = [candidates[n] for n in sorted(candidates, reverse=True)]  # newest first
+    state_latest = self.ckpt_manager.latest_checkpoint
+    if paths and (state_latest is None or Path(state_latest).name != paths[0].name):
+      state = self.dir / "checkpoint" / "checkpoint"
+      why = ("is missing" if not state.exists() else "is unreadable or lists none"
+             if state_latest is None else f"names {Path(state_latest).name} as the newest")
+      warnings.warn(f"{self.spec.relpath()}: the checkpoint state file {state} {why}; resuming "
+                    f"from the checkpoint files in {ckpt_dir} instead (newest first: "
+                    f"{', '.join(p.name for p in paths)})", RuntimeWarning)
     errors = []
-    for path in reversed(paths):
+    for i, path in enumerate(paths):
       try:
-        self.ckpt.read(path).assert_existing_objects_matched()
-        self.trainer.load_beside_checkpoint(path)
+        # every object of ours gets its value; values with no object here (e.g. the pickled
+        # frame dictionary of checkpoints written before it was untracked) are left unread
+        self.ckpt.read(str(path)).assert_existing_objects_matched().expect_partial()
+        self.trainer.load_beside_checkpoint(str(path))
       except Exception as e:  # pylint: disable=broad-except  (any damage: try the one before)
         errors.append(f"{path}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
         warnings.warn(f"{self.spec.relpath()}: checkpoint {path} does not load "
                       f"({type(e).__name__}); falling back to the one before", RuntimeWarning)
         continue
+      # sweep order: the newer ones that failed, then the older ones, the loaded one last
+      order = paths[:i][::-1] + paths[i + 1:][::-1] + [path]
+      if [p.name for p in listed] != [p.name for p in order]:
+        _write_checkpoint_state(ckpt_dir, order)
+        self.ckpt_manager = tf.train.CheckpointManager(self.ckpt, str(ckpt_dir),
+                                                       max_to_keep=CHECKPOINTS_KEPT)
       return int(self.frames_var.numpy())
     if paths:
       raise CheckpointLoadError(
@@ -229,12 +279,11 @@ class Run:
       if now - beat_t >= HEARTBEAT_S:
         self._heartbeat((self.update - beat_u) * self.per_update / max(now - beat_t, 1e-9))
         beat_t, beat_u = now, self.update
-      if (now - self.last_checkpoint_t >= self.checkpoint_every
-          and self.update < self.total_updates and self.update not in self.eval_at):
-        self.checkpoint("clock")
       if (schedule.logs_row(self.update, self.per_update, self.spec.log_every_frames)
           or self.update in self.eval_at or self.update == self.total_updates):
-        break
+        break                 # a clock checkpoint due now comes after the row (`_execute`)
+      if now - self.last_checkpoint_t >= self.checkpoint_every:
+        self.checkpoint("clock")
     frames = self.update * self.per_update
     fps = (self.update - u0) * self.per_update / max(time.time() - t0, 1e-9)
     row = dict(figure=self.spec.figure, game=self.spec.game, condition=self.spec.condition,
@@ -353,9 +402,12 @@ class Run:
           self.checkpoint("evaluation")
         t_eval += time.time() - t
       else:
-        self.progress.write(row)
+        self.progress.write(row)                     # the row first, then any checkpoint
         self.summarize(row)
         self._report(row)
+        if (time.time() - self.last_checkpoint_t >= self.checkpoint_every
+            and self.update < self.total_updates):
+          self.checkpoint("clock")
     self.phases["train_loop_s"] = time.time() - self.t_start - self.phases["build_s"]
     self.phases["eval_and_checkpoint_s"] = t_eval
     return self.finish()
@@ -376,6 +428,75 @@ class Run:
              f"  {row['fps']:,.0f} fps  train return {_fmt(row['train_return'])} ({row['train_games']} games)"
              + (f"  eval {_fmt(row['eval_return'])}" if "eval_return" in row else "")
              + f"  eta {eta:,.0f}s")
+
+
+def pickling_states(root) -> List[str]:
+  """Type names of the `tf.train.experimental.PythonState`s tracked under `root` other than
+  tf-agents' numpy wrappers (`np.save`/`np.load` with allow_pickle=False): any other one (e.g.
+  tf-agents' `FrameBuffer`, which pickles) would put code-carrying bytes into the checkpoint and
+  unpickle whatever a checkpoint holds at its key on restore."""
+  from tf_agents.utils import numpy_storage
+  return sorted({type(t).__name__ for t in tf.train.TrackableView(root).descendants()
+                 if isinstance(t, tf.train.experimental.PythonState)
+                 and type(t) is not numpy_storage._NumpyWrapper})  # pylint: disable=protected-access
+
+
+def checkpoints_on_disk(ckpt_dir: Path) -> List[Path]:
+  """Prefixes of the complete checkpoints in `ckpt_dir` (`ckpt-N.index` exists: TF writes the
+  index last), oldest first by N, read from the directory itself (not TF's state file)."""
+  found = []
+  for index in Path(ckpt_dir).glob("ckpt-*.index"):
+    prefix = index.with_suffix("")
+    n = prefix.name[len("ckpt-"):]
+    if n.isdigit():
+      found.append((int(n), prefix))
+  return [prefix for _, prefix in sorted(found)]
+
+
+def _checkpoint_number(prefix: Path, default: int) -> int:
+  n = Path(prefix).name[len("ckpt-"):]
+  return int(n) if Path(prefix).name.startswith("ckpt-") and n.isdigit() else -1 - default
+
+
+def _write_checkpoint_state(ckpt_dir: Path, order: List[Path]):
+  """Rewrites TF's checkpoint state file (atomically, by TF) to list `order` (the last one the
+  latest), with paths relative to `ckpt_dir` as `tf.train.CheckpointManager` writes them."""
+  names = [p.name for p in order]
+  stamps = [(p.parent / f"{p.name}.index").stat().st_mtime
+            if (p.parent / f"{p.name}.index").exists() else time.time() for p in order]
+  tf.compat.v1.train.update_checkpoint_state(str(ckpt_dir), names[-1], names,
+                                             all_model_checkpoint_timestamps=stamps)
+
+
+# What a killed writer leaves behind: (folder relative to the run dir, glob). Each is a temporary
+# name that is renamed into place when its write completes, so a leftover is never read.
+STALE_TEMPORARIES = (
+    (".", ".policy.tmp-*"),                # Run.export_policy's SavedModel folder
+    (".", ".*.tmp"),                       # artifact/files.py atomic writes (config, progress, done)
+    ("checkpoint", ".*.tmp"),              # artifact/files.py atomic writes (loop-state npz)
+    ("checkpoint", "*.npz.tmp-*"),         # agents/replay.py save_frames
+    ("checkpoint", "*_temp*"),             # TF's sharded save folder ckpt-N_temp/ (merged, removed)
+    ("checkpoint", "*.tempstate*"),        # TF's tensor bundle writer (index/data before rename)
+    ("checkpoint", "checkpoint.tmp*"),     # TF's atomic write of its state file
+)
+
+
+def remove_stale_temporaries(run_dir: Path) -> List[Path]:
+  """Removes the temporary files and folders that killed writers left in `run_dir` (see
+  `STALE_TEMPORARIES`). Call it only while holding the run directory's lock (`lock_run_dir`):
+  every process that writes into a run directory holds that lock, so then their writers are
+  dead. Returns what was removed."""
+  removed = []
+  for folder, pattern in STALE_TEMPORARIES:
+    for p in (Path(run_dir) / folder).glob(pattern):
+      if p.name in (".lock", "checkpoint"):
+        continue
+      if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+      else:
+        p.unlink(missing_ok=True)
+      removed.append(p)
+  return removed
 
 
 def lock_run_dir(run_dir: Path, wait_s: float = 0.0):

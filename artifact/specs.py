@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from typing import Dict, Optional, Tuple
 
 import numpy as np
 
+from agents.precision import PRECISIONS
 from artifact import schedule
 
 LOG_POINTS_SMOKE = 20              # progress rows of a smoke run (spread over its budget)
@@ -53,6 +55,7 @@ class A2CHparams:
   precision: str = "float32"
 
   def validate(self):
+    _check_kinds(self)
     if self.regularizer not in ("entropy", "kl"):
       raise ValueError(f"regularizer must be one of entropy, kl; got {self.regularizer!r}")
     _check_precision(self)
@@ -103,6 +106,7 @@ class DQNHparams:
   precision: str = "float32"
 
   def validate(self):
+    _check_kinds(self)
     _check_precision(self)
     if self.num_envs != 1:
       raise ValueError(f"num_envs must be 1 for the DQN family (baselines deepq), got {self.num_envs}")
@@ -116,7 +120,33 @@ class DQNHparams:
 HPARAMS = {"a2c": A2CHparams, "dqn": DQNHparams}
 
 
-PRECISIONS = ("float32", "bfloat16")     # torso precisions (agents/networks.py `torso_dtype`)
+# The A2C collection's env groups (--env-groups), read by every run's process from this variable
+# (artifact.trainers.a2c_env_groups); the executors forward it to their workers.
+ENV_GROUPS_VAR = "PG_SOFTQ_ENV_GROUPS"
+MAX_SET_INT = 10 ** 10          # an integer given with --set (steps, transitions, envs): beyond any budget
+MAX_FRAMES = 2 ** 53            # any integer (frames, steps; --frames): exact as a float
+
+
+def check_value(name: str, value, kind: type):
+  """`value` is of `kind` (the field's type): a float finite (an int is accepted), an int a real
+  int (not a bool, not a float) of magnitude <= MAX_FRAMES, a str a str. Raises ValueError
+  naming the value and what is allowed."""
+  if kind is float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+      raise ValueError(f"{name} must be a finite number, got {value!r}")
+  elif kind is int:
+    if isinstance(value, bool) or not isinstance(value, int):
+      raise ValueError(f"{name} must be an integer, got {value!r}")
+    if abs(value) > MAX_FRAMES:
+      raise ValueError(f"{name} must be at most {MAX_FRAMES:,} in magnitude, got {value:,}")
+  elif kind is str and not isinstance(value, str):
+    raise ValueError(f"{name} must be a string, got {value!r}")
+
+
+def _check_kinds(hp):
+  """Every field of `hp` of its declared kind (`check_value`, the kind of its default)."""
+  for f in dataclasses.fields(hp):
+    check_value(f.name, getattr(hp, f.name), type(f.default))
 
 
 def _check_precision(hp):
@@ -351,6 +381,10 @@ def make_run_spec(figure: int, game: str, condition: str, seed: int, scale: str,
   hp = dataclasses.replace(hp, **{k: v for k, v in overrides.items() if k in fields})
   kwargs.update({k: v for k, v in overrides.items() if k in kwargs})
   hp.validate()
+  for k, default in cond.agent_kwargs:          # e.g. the tau of a soft DQN target
+    check_value(k, kwargs[k], type(default))
+    if k == "tau" and not kwargs[k] > 0:
+      raise ValueError(f"tau must be > 0 for soft Q-learning (its target divides by tau), got {kwargs[k]!r}")
   return RunSpec(figure=figure, game=game, condition=condition, seed=int(seed), frames=int(frames),
                  scale=scale, hparams=hp, agent_kwargs=kwargs, eval_games=sc.eval_games,
                  eval_max_frames=sc.eval_max_frames,
@@ -376,8 +410,9 @@ def settable_keys(conditions) -> Dict[str, type]:
 def parse_overrides(items, conditions) -> Dict[str, object]:
   """Parses `--set key=value` items against `settable_keys(conditions)`.
 
-  Raises ValueError naming the bad item and the valid keys (unknown key, no '=', or a value
-  that does not parse as the key's type)."""
+  Raises ValueError naming the bad item and the valid keys (unknown key, no '=', a value that
+  does not parse as the key's type, an int beyond MAX_SET_INT); `make_run_spec` then checks
+  the values (`validate`: finite floats, ranges)."""
   valid = settable_keys(conditions)
   out: Dict[str, object] = {}
   for item in items or []:
@@ -392,6 +427,9 @@ def parse_overrides(items, conditions) -> Dict[str, object]:
       value = _parse(typ, raw)
     except ValueError:
       raise ValueError(f"--set {item!r}: {key} takes a {typ.__name__}, got {raw!r}") from None
+    if typ is int and abs(value) > MAX_SET_INT:
+      raise ValueError(f"--set {item!r}: {key} must be at most {MAX_SET_INT:,} (beyond any "
+                       f"sensible budget), got {value:,}")
     out[key] = value
   return out
 
@@ -400,7 +438,7 @@ def _parse(typ, raw: str):
   """int accepts '1e6' and '1_000' (but not 0.5), float any float literal, str anything."""
   if typ is int:
     x = float(raw)
-    if x != int(x):
+    if not math.isfinite(x) or x != int(x):
       raise ValueError(raw)
     return int(x)
   if typ is float:

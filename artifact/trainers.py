@@ -23,10 +23,9 @@ from agents.policies import CategoricalPolicy, CompiledPyPolicy, EpsilonGreedyPy
 from artifact import conditions
 from artifact.a2c_loop import A2CLoop
 from artifact.dqn_loop import DQNLoop
-from artifact.executors import ENV_GROUPS_VAR
 from artifact.files import atomic_save_npz
 from artifact.seeding import RunSeeds, run_seeds
-from artifact.specs import RunSpec
+from artifact.specs import ENV_GROUPS_VAR, RunSpec
 from envs import make_atari_env
 
 
@@ -251,6 +250,12 @@ class DQNTrainer(Trainer):
 
   def trainable_variables(self):
     return self.agent._q_network.trainable_variables  # pylint: disable=protected-access
+
+  def close(self):
+    super().close()
+    # a discarded trainer frees its replay's frames now, not when the garbage collector gets to
+    # it: the next run's trainer may be loading a replay as large (artifact/memory.py)
+    self.loop.replay.clear()
 
   def extra_checkpoint_objects(self):
     # tf-agents' Python replay buffers are checkpointable (numpy storage of the transitions), so

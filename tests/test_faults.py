@@ -15,6 +15,8 @@ import pytest
 from artifact import runner, schedule, trainers
 from artifact.specs import make_run_spec
 
+pytestmark = pytest.mark.slow   # processes, kills, Ray clusters or training
+
 REPO = Path(__file__).resolve().parent.parent
 
 

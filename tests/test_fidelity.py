@@ -108,6 +108,7 @@ def _table(path):
   return df.drop(columns=list(TIMING_COLUMNS))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fig,cond,frames", [(1, "a2c_proper", 1600), (2, "soft_dqn_kl_0.1", 1200)])
 def test_seed1_after_seed0_equals_seed1_alone_and_repeats(tmp_path, fig, cond, frames):
   for seed in (0, 1):                                   # in this process, trainer reused for seed 1
@@ -147,6 +148,7 @@ def _assert_same_policy(a_dir, b_dir):
   assert tf.saved_model.experimental.read_fingerprint(str(a_dir)).checkpoint_hash != 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("condition,env_groups", [("a2c_1step", "1"), ("a2c_1step", "2"), ("dqn", "1")])
 def test_reused_trainer_starts_like_a_fresh_one(condition, env_groups, monkeypatch):
   monkeypatch.setenv(trainers.ENV_GROUPS_VAR, env_groups)   # 2: the overlapped A2C collection
@@ -230,6 +232,7 @@ def test_fire_is_pressed_after_a_life_loss_so_noop_breakout_games_end():
 
 
 # --- 7. Kill safety: an evaluation's row is written before its checkpoint ------------------------
+@pytest.mark.slow
 def test_eval_row_survives_a_kill_before_the_checkpoint(tmp_path, monkeypatch):
   spec = make_run_spec(1, "Pong", "a2c_1step", 0, "smoke", 1600)
   run_dir = tmp_path / spec.relpath()
@@ -251,6 +254,7 @@ def test_eval_row_survives_a_kill_before_the_checkpoint(tmp_path, monkeypatch):
 
 
 # --- 8. One process per run directory ------------------------------------------------------------
+@pytest.mark.slow
 def test_a_run_directory_is_trained_by_one_process_at_a_time(tmp_path):
   from artifact.runner import lock_run_dir
   held = subprocess.Popen([sys.executable, "-c", (
@@ -268,6 +272,7 @@ def test_a_run_directory_is_trained_by_one_process_at_a_time(tmp_path):
   lock_run_dir(tmp_path).close()          # the kernel released the dead holder's lock
 
 
+@pytest.mark.slow
 def test_a_restored_optimizer_keeps_its_checkpointed_mean_squares(tmp_path):
   from tf_agents.utils import common
   agent, exp = _cartpole_a2c()

@@ -11,6 +11,8 @@ from artifact.dqn_loop import DQNLoop
 from artifact.specs import A2CHparams, DQNHparams, find_condition
 from envs import make_cartpole_env
 
+pytestmark = pytest.mark.slow   # processes, kills, Ray clusters or training
+
 RANDOM_POLICY_SCORE = 22.0
 
 

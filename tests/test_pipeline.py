@@ -21,6 +21,7 @@ def out(tmp_path_factory):
   return d
 
 
+@pytest.mark.slow
 def test_runs_and_reports_are_written_with_documented_columns(out):
   # Figure 3's pg is Figure 1's a2c_proper run, trained once and reported in both figures
   assert not (out / "runs" / "figure3/Pong/pg").exists()
@@ -48,6 +49,7 @@ def test_runs_and_reports_are_written_with_documented_columns(out):
   assert set(s3["condition"]) == {"pg", "soft_ql"}
 
 
+@pytest.mark.slow
 def test_saved_policy_loads_and_acts(out):
   from tf_agents.policies.py_tf_eager_policy import SavedModelPyTFEagerPolicy
   from envs import make_atari_env
@@ -63,6 +65,7 @@ def test_saved_policy_loads_and_acts(out):
   env.close()
 
 
+@pytest.mark.slow
 def test_finished_runs_are_skipped_and_killed_runs_resume(out, capsys):
   spec = make_run_spec(1, "Pong", "a2c_proper", 0, "smoke", frames=640)
   run_dir = out / "runs" / spec.relpath()
@@ -76,6 +79,7 @@ def test_finished_runs_are_skipped_and_killed_runs_resume(out, capsys):
   pd.testing.assert_frame_equal(pd.read_csv(run_dir / "progress.csv"), before)
 
 
+@pytest.mark.slow
 def test_a_different_config_in_the_same_dir_is_refused(out):
   spec = make_run_spec(1, "Pong", "a2c_proper", 0, "smoke", frames=1280)
   with pytest.raises(ValueError, match="different config"):

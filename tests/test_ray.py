@@ -21,6 +21,8 @@ os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
 
+pytestmark = pytest.mark.slow   # processes, kills, Ray clusters or training
+
 MB = 2 ** 20
 
 

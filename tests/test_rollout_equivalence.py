@@ -48,6 +48,7 @@ def _loop(groups: int):
   return A2CLoop(agent, env, n_steps=5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("groups", [2, 4])
 def test_overlapped_collection_gives_the_synchronous_rollouts_bit_for_bit(groups):
   sync, overlapped = _loop(1), _loop(groups)
