@@ -4,7 +4,6 @@ Names are imported lazily so that `envs.games` (the game list) loads without Ten
 """
 import importlib
 
-from artifact import quiet  # noqa: F401  (known third-party notices, filtered at their source)
 
 _EXPORTS = {
     "BatchedGymnasiumEnv": "envs.batched_env", "FinishedGame": "envs.batched_env",
