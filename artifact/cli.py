@@ -435,19 +435,22 @@ def _main(argv=None) -> int:
       failed = _run_grid(plan, executor, args.status_every)
     finally:
       executor.close()
-  write_reports(plan, f" [{args.scale} scale]")
-  if args.reports_only:
-    return 0
-  print(f"== finished in {hms(time.time() - t0)}; {len(plan.specs) - len(failed)} runs ok, {len(failed)} failed",
-        flush=True)
-  for name, err in failed:
-    print(f"   FAILED {name}: {err}")
-  return 1 if failed else 0
+  report_failures = write_reports(plan, f" [{args.scale} scale]")
+  if not args.reports_only:
+    print(f"== finished in {hms(time.time() - t0)}; {len(plan.specs) - len(failed)} runs ok, "
+          f"{len(failed)} failed", flush=True)
+    for name, err in failed:
+      print(f"   FAILED {name}: {err}")
+  for err in report_failures:
+    print(f"   REPORT FAILED {err}", flush=True)
+  return 1 if failed or report_failures else 0
 
 
-def write_reports(plan: Plan, note: str = ""):
-  """Figure CSV/PDF, statistics and claims from whatever runs exist under plan.out/runs; says
-  which of the plan's runs are missing or unfinished (and reports the rest)."""
+def write_reports(plan: Plan, note: str = "") -> List[str]:
+  """Figure CSV/PDF, parity, statistics, claims (and theory) from whatever runs exist under
+  plan.out/runs; says which of the plan's runs are missing or unfinished (and reports the rest).
+  Every file is written atomically; a report that fails (a full disk, say) is named and the
+  others are still written. Returns the failed reports' descriptions ([] if none)."""
   from artifact import claims, parity, reports, statistics   # heavy imports after validation
   runs, out = plan.out / "runs", plan.out / "reports"
   out.mkdir(parents=True, exist_ok=True)
@@ -459,20 +462,27 @@ def write_reports(plan: Plan, note: str = ""):
           f"{len(unfinished) - len(started)} missing:", flush=True)
     for r in unfinished:
       print(f"   {'partial' if r in started else 'missing'} {r}")
-  frames = {}
+  failed: List[str] = []
+
+  def attempt(name: str, write):
+    try:
+      paths = write()
+    except Exception as e:  # pylint: disable=broad-except  (name it, go on with the others)
+      failed.append(f"{name}: {type(e).__name__}: {e}")
+      print(f"reports: FAILED writing {name} under {out}: {type(e).__name__}: {e}", flush=True)
+      return
+    print(f"{name}: " + ", ".join(str(p) for p in paths.values()), flush=True)
+
+  frames = {f: reports.load_progress(runs, f) for f in plan.figures}
   for f in plan.figures:
-    paths = reports.write_figure_reports(f, runs, out, note)
-    frames[f] = reports.load_progress(runs, f)
-    print(f"figure {f}: " + ", ".join(str(p) for p in paths.values()), flush=True)
-  print("parity with published curves: "
-        + ", ".join(str(p) for p in parity.write_parity(runs, out).values()), flush=True)
-  paths = statistics.write_statistics(frames, out, note)
-  paths.update(claims.write_claims(frames, out, note))
-  print("statistics and claims: " + ", ".join(str(p) for p in paths.values()), flush=True)
+    attempt(f"figure {f}", lambda f=f: reports.write_figure_reports(f, runs, out, note))
+  attempt("parity with published curves", lambda: parity.write_parity(runs, out))
+  attempt("statistics", lambda: statistics.write_statistics(frames, out, note))
+  attempt("claims", lambda: claims.write_claims(frames, out, note))
   if plan.run_theory:
     from artifact import theory
-    paths = theory.write_theory_report(out)
-    print("theory: " + ", ".join(str(p) for p in paths.values()), flush=True)
+    attempt("theory", lambda: theory.write_theory_report(out))
+  return failed
 
 
 if __name__ == "__main__":

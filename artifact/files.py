@@ -2,6 +2,7 @@
 a reader (or a resumed run) sees either the old file or the new one, never a torn one."""
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -47,3 +48,24 @@ def atomic_save_npz(path, **arrays) -> Path:
       os.unlink(tmp)
     raise
   return path
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+  """A unique temporary path beside `path` (same suffix, so writers that infer a format from the
+  name still do), renamed over `path` when the block succeeds and removed when it raises: a
+  reader sees the old file or the new one, never a torn one, and two writers never share a
+  temporary name. Usage: `with atomic_path(p) as tmp: fig.savefig(tmp)`."""
+  path = Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+  os.close(fd)
+  try:
+    yield Path(tmp)
+    with open(tmp, "rb+") as f:
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.unlink(tmp)
+    raise

@@ -23,6 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from artifact.files import atomic_path, atomic_write_text  # noqa: E402
 from artifact.progress import COLUMNS as PROGRESS_COLUMNS  # noqa: E402
 from artifact.published import draw_published  # noqa: E402
 from artifact.specs import FIGURES  # noqa: E402
@@ -174,8 +175,11 @@ def plot_figure(df: pd.DataFrame, figure: int, path, scale_note: str = ""):
                              int(width * 13)), fontsize=10)
   legend_h = (0.035 * len(handles) if ncols == 1 else 0.06) if handles else 0
   fig.tight_layout(rect=(0, legend_h, 1, 0.95))
-  fig.savefig(path)
-  plt.close(fig)
+  try:
+    with atomic_path(path) as tmp:
+      fig.savefig(tmp, format=Path(path).suffix.lstrip(".") or None)
+  finally:
+    plt.close(fig)
 
 
 def write_figure_reports(figure: int, runs_dir, reports_dir, scale_note: str = "") -> dict:
@@ -186,7 +190,7 @@ def write_figure_reports(figure: int, runs_dir, reports_dir, scale_note: str = "
   paths = dict(csv=reports_dir / f"figure{figure}.csv",
                summary=reports_dir / f"figure{figure}_summary.csv",
                pdf=reports_dir / f"figure{figure}.pdf")
-  df.to_csv(paths["csv"], index=False)
-  summarize(df, figure).to_csv(paths["summary"], index=False)
+  atomic_write_text(paths["csv"], df.to_csv(index=False))
+  atomic_write_text(paths["summary"], summarize(df, figure).to_csv(index=False))
   plot_figure(df, figure, paths["pdf"], scale_note)
   return paths

@@ -345,7 +345,7 @@ def write_statistics(frames_by_figure: Dict[int, pd.DataFrame], reports_dir, tit
                      figure_specs: Optional[Dict] = None) -> Dict[str, object]:
   """Writes reports/statistics.csv and statistics.pdf for the given {figure: long progress frame}."""
   from pathlib import Path
-  from artifact.files import atomic_write_text
+  from artifact.files import atomic_path, atomic_write_text
   from artifact.specs import FIGURES
   specs = figure_specs or FIGURES
   jobs = [(df, f, [c.name for c in specs[f].conditions], specs[f].pairs)
@@ -356,7 +356,6 @@ def write_statistics(frames_by_figure: Dict[int, pd.DataFrame], reports_dir, tit
   reports_dir = Path(reports_dir)
   paths = dict(statistics_csv=reports_dir / "statistics.csv", statistics_pdf=reports_dir / "statistics.pdf")
   atomic_write_text(paths["statistics_csv"], stats.to_csv(index=False))
-  tmp = reports_dir / ".statistics.pdf.tmp"
-  plot_statistics(stats, tmp, title)
-  tmp.replace(paths["statistics_pdf"])
+  with atomic_path(paths["statistics_pdf"]) as tmp:
+    plot_statistics(stats, tmp, title)
   return paths

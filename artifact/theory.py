@@ -237,7 +237,8 @@ def write_theory_report(reports_dir) -> Dict[str, Path]:
           "contrast", "contrast_meaning"]
   df = pd.DataFrame(rows)[cols]
   paths = dict(csv=reports_dir / "theory.csv", pdf=reports_dir / "theory.pdf")
-  df.to_csv(paths["csv"], index=False)
+  from artifact.files import atomic_path, atomic_write_text
+  atomic_write_text(paths["csv"], df.to_csv(index=False))
   fig, ax = plt.subplots(figsize=(11, 3.2))
   ax.axis("off")
   shown = df[cols[:-1]].copy()
@@ -249,6 +250,9 @@ def write_theory_report(reports_dir) -> Dict[str, Path]:
   table.scale(1, 1.4)
   ax.set_title("Equivalence identities on float64 Keras networks (holds: relative error < 1e-9; "
                "sec4_..._coef1 is the deliberately wrong coefficient and must fail)", fontsize=8)
-  fig.savefig(paths["pdf"], bbox_inches="tight")
-  plt.close(fig)
+  try:
+    with atomic_path(paths["pdf"]) as tmp:
+      fig.savefig(tmp, format="pdf", bbox_inches="tight")
+  finally:
+    plt.close(fig)
   return paths
