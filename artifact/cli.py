@@ -473,10 +473,17 @@ def write_reports(plan: Plan, note: str = "") -> List[str]:
       return
     print(f"{name}: " + ", ".join(str(p) for p in paths.values()), flush=True)
 
-  frames = {f: reports.load_progress(runs, f) for f in plan.figures}
+  grid = reports.grid_runs(plan.specs)
+  others = reports.not_in_grid(runs, plan.figures, grid)
+  if others:
+    print(f"reports: {len(others)} run(s) under {runs} are not part of this grid (not selected, "
+          f"or trained with another config) and are left out:", flush=True)
+    for r in others:
+      print(f"   not in this grid: {r}")
+  frames = {f: reports.load_progress(runs, f, grid) for f in plan.figures}
   for f in plan.figures:
-    attempt(f"figure {f}", lambda f=f: reports.write_figure_reports(f, runs, out, note))
-  attempt("parity with published curves", lambda: parity.write_parity(runs, out))
+    attempt(f"figure {f}", lambda f=f: reports.write_figure_reports(f, runs, out, note, grid))
+  attempt("parity with published curves", lambda: parity.write_parity(runs, out, grid=grid))
   attempt("statistics", lambda: statistics.write_statistics(frames, out, note))
   attempt("claims", lambda: claims.write_claims(frames, out, note))
   if plan.run_theory:

@@ -50,12 +50,12 @@ def frame_points(reached: float, step: int = STEP) -> np.ndarray:
   return np.arange(1, int(reached // step) + 1, dtype=float) * step
 
 
-def parity_table(runs_dir, zoo_path=None, sb3_here_dir=None, step: int = STEP) -> pd.DataFrame:
+def parity_table(runs_dir, zoo_path=None, sb3_here_dir=None, step: int = STEP, grid=None) -> pd.DataFrame:
   """The rows of parity.csv (PARITY_COLUMNS), one per (matched condition, game, frame point)."""
   curves = published.load_published_curves(zoo_path, sb3_here_dir)
   rows = []
   for m in published.MATCHES:
-    df = reports.load_progress(runs_dir, m.figure)
+    df = reports.load_progress(runs_dir, m.figure, grid)
     df = df[df["condition"] == m.condition]
     for game, g in df.groupby("game"):
       reached = g.groupby("seed")["frames"].max().min()        # frames every seed reached
@@ -162,12 +162,13 @@ def parity_markdown(table: pd.DataFrame) -> str:
   return "".join(out)
 
 
-def write_parity(runs_dir, reports_dir, zoo_path=None, sb3_here_dir=None, step: int = STEP) -> dict:
+def write_parity(runs_dir, reports_dir, zoo_path=None, sb3_here_dir=None, step: int = STEP,
+                 grid=None) -> dict:
   """Writes parity.csv (PARITY_COLUMNS) and parity.md into `reports_dir` (atomically) from the
   progress.csv files under `runs_dir`; returns their paths. Reference curves: the repository's
   reports/published/sb3_zoo_curves.csv and reports/parity/sb3_here/ unless given."""
   reports_dir = Path(reports_dir)
-  table = parity_table(runs_dir, zoo_path, sb3_here_dir, step)
+  table = parity_table(runs_dir, zoo_path, sb3_here_dir, step, grid)
   buf = io.StringIO()
   table.to_csv(buf, index=False, lineterminator="\n")
   paths = dict(parity_csv=reports_dir / "parity.csv", parity_md=reports_dir / "parity.md")

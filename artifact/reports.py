@@ -15,6 +15,7 @@ read from that run's directory and relabelled.
 """
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -26,7 +27,7 @@ import pandas as pd  # noqa: E402
 from artifact.files import atomic_path, atomic_write_text  # noqa: E402
 from artifact.progress import COLUMNS as PROGRESS_COLUMNS  # noqa: E402
 from artifact.published import draw_published  # noqa: E402
-from artifact.specs import FIGURES  # noqa: E402
+from artifact.specs import FIGURES, config_matches  # noqa: E402
 
 # The long format: the progress.csv schema without the per-update loss diagnostics.
 LONG_COLUMNS = [c for c in PROGRESS_COLUMNS if c not in ("loss", "entropy")]
@@ -44,11 +45,44 @@ def progress_files(runs_dir, figure: int):
   return out
 
 
-def load_progress(runs_dir, figure: int) -> pd.DataFrame:
+def grid_runs(specs) -> dict:
+  """{run relpath: RunSpec} of a grid, the `grid` argument of `load_progress`."""
+  return {s.relpath(): s for s in specs}
+
+
+def not_in_grid(runs_dir, figures, grid: dict) -> list:
+  """Relpaths of the runs under `runs_dir` (of the given figures) that `load_progress(...,
+  grid)` leaves out: not in the grid, or trained with another config (a `--set` value, say)."""
+  out = set()
+  for figure in figures:
+    for _, f in progress_files(runs_dir, figure):
+      rel = f.parent.relative_to(runs_dir).as_posix()
+      if not _in_grid(f.parent, rel, grid):
+        out.add(rel)
+  return sorted(out)
+
+
+def _in_grid(run_dir: Path, rel: str, grid: dict) -> bool:
+  if rel not in grid:
+    return False
+  cfg = run_dir / "config.json"
+  if not cfg.exists():                   # nothing to check against: the grid's own path
+    return True
+  try:
+    return config_matches(json.loads(cfg.read_text()), grid[rel])
+  except (ValueError, KeyError, TypeError):
+    return False
+
+
+def load_progress(runs_dir, figure: int, grid=None) -> pd.DataFrame:
   """Concatenates the figure's progress.csv files (empty frame with the columns if none), with
-  `figure` and `condition` set to this figure's names."""
+  `figure` and `condition` set to this figure's names. With `grid` ({relpath: RunSpec},
+  `grid_runs`), only the runs of that grid whose config.json is that spec's run are read, so
+  runs of other grids or other `--set` values under the same directory are never averaged in."""
   frames = []
   for cond, f in progress_files(runs_dir, figure):
+    if grid is not None and not _in_grid(f.parent, f.parent.relative_to(runs_dir).as_posix(), grid):
+      continue
     df = pd.read_csv(f)
     if len(df):
       frames.append(df.assign(figure=figure, condition=cond))
@@ -182,11 +216,12 @@ def plot_figure(df: pd.DataFrame, figure: int, path, scale_note: str = ""):
     plt.close(fig)
 
 
-def write_figure_reports(figure: int, runs_dir, reports_dir, scale_note: str = "") -> dict:
-  """Writes figure{F}.csv, figure{F}_summary.csv and figure{F}.pdf; returns their paths."""
+def write_figure_reports(figure: int, runs_dir, reports_dir, scale_note: str = "", grid=None) -> dict:
+  """Writes figure{F}.csv, figure{F}_summary.csv and figure{F}.pdf (of the `grid`'s runs, if
+  given, see `load_progress`); returns their paths."""
   reports_dir = Path(reports_dir)
   reports_dir.mkdir(parents=True, exist_ok=True)
-  df = load_progress(runs_dir, figure)
+  df = load_progress(runs_dir, figure, grid)
   paths = dict(csv=reports_dir / f"figure{figure}.csv",
                summary=reports_dir / f"figure{figure}_summary.csv",
                pdf=reports_dir / f"figure{figure}.pdf")

@@ -334,6 +334,18 @@ def run_identity(config: Dict) -> Dict:
   return {k: v for k, v in config.items() if k not in EXTENSION_FIELDS}
 
 
+def config_matches(config: Dict, spec: "RunSpec") -> bool:
+  """True if a run directory's config.json dict is `spec`'s run (frames and extension state
+  aside; hyperparameters added since the config was written count as matching at their
+  defaults, as `artifact.runner.Run.prepare` treats them)."""
+  old, new = json.loads(json.dumps(config)), json.loads(spec.to_json())
+  default = type(spec.hparams)()
+  for k, v in new["hparams"].items():
+    if k not in old.get("hparams", {}) and v == getattr(default, k):
+      old.setdefault("hparams", {})[k] = v
+  return run_identity(old) == run_identity(new)
+
+
 def make_run_spec(figure: int, game: str, condition: str, seed: int, scale: str,
                   frames: Optional[int] = None, overrides: Optional[Dict[str, object]] = None,
                   keep_extension_state: Optional[bool] = None) -> RunSpec:

@@ -43,3 +43,45 @@ def test_a_failing_report_is_named_and_loses_nothing(tmp_path):
   for name, data in after.items():                # every file complete: the old one or a new one
     if name.endswith(".pdf"):
       assert data.rstrip().endswith(b"%%EOF"), name
+
+
+def _fake_run(runs: Path, spec, returns):
+  import json as _json
+  d = runs / spec.relpath()
+  d.mkdir(parents=True)
+  (d / "config.json").write_text(spec.to_json())
+  rows = ["figure,game,condition,seed,frames,train_return,eval_return"]
+  rows += [f"{spec.figure},{spec.game},{spec.condition},{spec.seed},{(i + 1) * 1000},{r},{r}"
+           for i, r in enumerate(returns)]
+  (d / "progress.csv").write_text("\n".join(rows) + "\n")
+  return _json.loads(spec.to_json())
+
+
+@pytest.mark.parametrize("other", ["set_value", "not_selected"])
+def test_reports_never_average_in_runs_of_another_config(tmp_path, other, capsys):
+  from artifact import cli, reports
+  from artifact.specs import make_run_spec
+  runs = tmp_path / "runs"
+  mine = make_run_spec(2, "Pong", "soft_dqn_ent_0.1", 0, "smoke", 4_000)
+  _fake_run(runs, mine, [1.0, 2.0])
+  if other == "set_value":        # the same relpath trained with --set tau=0.05 by another grid
+    alien = make_run_spec(2, "Pong", "soft_dqn_ent_0.1", 1, "smoke", 4_000, {"tau": 0.05})
+  else:                           # a seed this grid does not select
+    alien = make_run_spec(2, "Pong", "soft_dqn_ent_0.1", 7, "smoke", 4_000)
+  _fake_run(runs, alien, [900.0, 900.0])
+  grid_specs = [mine] + ([make_run_spec(2, "Pong", "soft_dqn_ent_0.1", 1, "smoke", 4_000)]
+                         if other == "set_value" else [])
+  grid = reports.grid_runs(grid_specs)
+  df = reports.load_progress(runs, 2, grid)
+  assert sorted(df["seed"].unique()) == [0] and df["train_return"].max() == 2.0
+  assert reports.not_in_grid(runs, [2], grid) == [alien.relpath()]
+  assert len(reports.load_progress(runs, 2)) == 4            # without a grid: everything found
+  # through the command line: the alien run is listed as not part of this grid, never averaged in
+  seeds = "0,1" if other == "set_value" else "0"
+  code = cli.main(["--figures", "2", "--games", "Pong", "--conditions", "soft_dqn_ent_0.1",
+                   "--seeds", seeds, "--frames", "4000", "--out", str(tmp_path), "--reports-only"])
+  printed = capsys.readouterr().out
+  assert code == 0 and f"not in this grid: {alien.relpath()}" in printed
+  import pandas as pd
+  fig = pd.read_csv(tmp_path / "reports" / "figure2.csv")
+  assert fig["train_return"].max() == 2.0 and set(fig["seed"]) == {0}
