@@ -10,20 +10,10 @@ from pathlib import Path
 
 def atomic_write_text(path, text: str) -> Path:
   """Writes `text` to `path` atomically (creating parent dirs). Returns the Path."""
-  path = Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-  try:
-    with os.fdopen(fd, "w", newline="") as f:
+  with atomic_path(path) as tmp:
+    with open(tmp, "w", newline="") as f:
       f.write(text)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.unlink(tmp)
-    raise
-  return path
+  return Path(path)
 
 
 def atomic_save_npz(path, **arrays) -> Path:
@@ -34,31 +24,22 @@ def atomic_save_npz(path, **arrays) -> Path:
   for name, a in arrays.items():
     if np.asarray(a).dtype == object:
       raise ValueError(f"{name}: object arrays would be pickled; store data only")
-  path = Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-  try:
-    with os.fdopen(fd, "wb") as f:
+  with atomic_path(path) as tmp:
+    with open(tmp, "wb") as f:          # a file object: numpy adds ".npz" to a path without it
       np.savez(f, **arrays)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.unlink(tmp)
-    raise
-  return path
+  return Path(path)
 
 
 @contextlib.contextmanager
 def atomic_path(path):
-  """A unique temporary path beside `path` (same suffix, so writers that infer a format from the
-  name still do), renamed over `path` when the block succeeds and removed when it raises: a
-  reader sees the old file or the new one, never a torn one, and two writers never share a
-  temporary name. Usage: `with atomic_path(p) as tmp: fig.savefig(tmp)`."""
+  """A unique temporary path beside `path` (`.<name>.<random>.tmp`, the pattern the runner
+  removes when a killed writer left one), renamed over `path` after an fsync when the block
+  succeeds and removed when it raises: a reader sees the old file or the new one, never a torn
+  one, and two writers never share a temporary name. Writers that infer a format from the name
+  must be told it (`fig.savefig(tmp, format="pdf")`). Usage: `with atomic_path(p) as tmp: ...`."""
   path = Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
   os.close(fd)
   try:
     yield Path(tmp)

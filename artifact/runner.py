@@ -70,7 +70,7 @@ from artifact.evaluation import evaluate
 from artifact.files import atomic_write_text
 from artifact.progress import ProgressLog
 from artifact.seeding import run_seeds
-from artifact.specs import RunSpec, run_identity
+from artifact.specs import RunSpec, config_differences
 
 TRAIN_RETURN_WINDOW = 100          # finished training games averaged (baselines `eprewmean`)
 CHECKPOINT_EVERY_S = 300.0         # default seconds of wall clock between checkpoints
@@ -131,14 +131,8 @@ class Run:
     remove_stale_temporaries(self.dir)      # holding the lock: their writers are dead
     cfg_path, done_path = self.dir / "config.json", self.dir / "done.json"
     if cfg_path.exists():
-      old, new = json.loads(cfg_path.read_text()), json.loads(self.spec.to_json())
-      for k, v in new["hparams"].items():      # fields added since, at their defaults, match
-        if k not in old.get("hparams", {}) and v == getattr(type(self.spec.hparams)(), k):
-          old["hparams"][k] = v
-      old, new = run_identity(old), run_identity(new)
-      if old != new:
-        differs = sorted(k for k in new if old.get(k) != new[k])
-        hp = sorted(k for k in new.get("hparams", {}) if old.get("hparams", {}).get(k) != new["hparams"][k])
+      differs, hp = config_differences(json.loads(cfg_path.read_text()), self.spec)
+      if differs:
         raise ValueError(f"{self.dir} holds a run with a different config; use another --out "
                          f"or delete that directory (differs in: {differs}"
                          + (f"; hparams {hp}" if hp else "") + ")")

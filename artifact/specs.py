@@ -334,16 +334,26 @@ def run_identity(config: Dict) -> Dict:
   return {k: v for k, v in config.items() if k not in EXTENSION_FIELDS}
 
 
-def config_matches(config: Dict, spec: "RunSpec") -> bool:
-  """True if a run directory's config.json dict is `spec`'s run (frames and extension state
-  aside; hyperparameters added since the config was written count as matching at their
-  defaults, as `artifact.runner.Run.prepare` treats them)."""
+def config_differences(config: Dict, spec: "RunSpec") -> Tuple[list, list]:
+  """(RunSpec fields, hyperparameters) in which a run directory's config.json dict differs from
+  `spec`'s run, both empty if it is that run: frames and extension state aside, and
+  hyperparameters added since the config was written count as matching at their defaults."""
   old, new = json.loads(json.dumps(config)), json.loads(spec.to_json())
   default = type(spec.hparams)()
   for k, v in new["hparams"].items():
     if k not in old.get("hparams", {}) and v == getattr(default, k):
       old.setdefault("hparams", {})[k] = v
-  return run_identity(old) == run_identity(new)
+  old, new = run_identity(old), run_identity(new)
+  if old == new:
+    return [], []
+  hp_old = old.get("hparams") if isinstance(old.get("hparams"), dict) else {}
+  return (sorted(k for k in new if old.get(k) != new[k]),
+          sorted(k for k in new["hparams"] if hp_old.get(k) != new["hparams"][k]))
+
+
+def config_matches(config: Dict, spec: "RunSpec") -> bool:
+  """True if a run directory's config.json dict is `spec`'s run (`config_differences`)."""
+  return config_differences(config, spec) == ([], [])
 
 
 def make_run_spec(figure: int, game: str, condition: str, seed: int, scale: str,
