@@ -75,7 +75,6 @@ class A2CAgentBase(tf_agent.TFAgent):
                                num_envs=num_envs)
     super().__init__(time_step_spec, action_spec, policy=policy, collect_policy=policy,
                      train_sequence_length=None, train_step_counter=train_step_counter)
-    self.greedy_policy = CategoricalPolicy(time_step_spec, action_spec, network, greedy=True)
 
   @property
   def network(self):

@@ -31,7 +31,7 @@ def gumbel_max_sample(logits, seed, step, env_ids, num_envs: int):
 
 
 class CategoricalPolicy(tf_policy.TFPolicy):
-  """Samples a ~ Categorical(logits) from the network's pi head; `greedy=True` takes the argmax.
+  """Samples a ~ Categorical(logits) from the network's pi head (the Boltzmann policy).
 
   Sampling is `gumbel_max_sample` keyed by the policy's seed, its agent-step counter and the
   env's index in the batch, not TF's per-op random streams: `reseed(seed)` puts the policy back
@@ -46,11 +46,10 @@ class CategoricalPolicy(tf_policy.TFPolicy):
   `gumbel_max_sample`); 0 means the batch size of each call.
   """
 
-  def __init__(self, time_step_spec, action_spec, actor_critic_network, greedy: bool = False,
+  def __init__(self, time_step_spec, action_spec, actor_critic_network,
                seed: int = 0, num_envs: int = 0, name=None):
     super().__init__(time_step_spec, action_spec, policy_state_spec=(), name=name)
     self._net = actor_critic_network
-    self._greedy = greedy
     self._num_envs = int(num_envs)
     self._seed = tf.Variable(int(seed), dtype=tf.int64, trainable=False, name="sampling_seed")
     self._step = tf.Variable(0, dtype=tf.int64, trainable=False, name="sampling_step")
@@ -80,22 +79,15 @@ class CategoricalPolicy(tf_policy.TFPolicy):
     del seed  # the policy's own seed and counter, see the class docstring
     (logits, _), _ = self._net(time_step.observation, step_type=time_step.step_type)
     logits = tf.cast(logits, tf.float32)
-    if self._greedy:
-      action = tf.argmax(logits, -1)
-    else:
-      env_ids = tf.range(tf.shape(logits)[0], dtype=tf.int32)
-      step = self._step.assign_add(1) - 1
-      action = gumbel_max_sample(logits, self._seed, step, env_ids, self._num_envs)
+    env_ids = tf.range(tf.shape(logits)[0], dtype=tf.int32)
+    step = self._step.assign_add(1) - 1
+    action = gumbel_max_sample(logits, self._seed, step, env_ids, self._num_envs)
     return policy_step.PolicyStep(tf.cast(action, self.action_spec.dtype), policy_state, ())
 
   def _distribution(self, time_step, policy_state):
     (logits, _), _ = self._net(time_step.observation, step_type=time_step.step_type)
     logits = tf.cast(logits, tf.float32)
-    if self._greedy:
-      dist = tfp.distributions.Deterministic(
-          tf.cast(tf.argmax(logits, -1), self.action_spec.dtype))
-    else:
-      dist = tfp.distributions.Categorical(logits=logits, dtype=self.action_spec.dtype)
+    dist = tfp.distributions.Categorical(logits=logits, dtype=self.action_spec.dtype)
     return policy_step.PolicyStep(dist, policy_state)
 
 

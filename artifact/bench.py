@@ -47,14 +47,26 @@ def bench_env(seconds: float) -> float:
   return fps
 
 
-def warm_a2c_trainer(condition: str = "a2c_1step", precision: str = "float32"):
-  """A Pong trainer of an A2C-framework condition at paper settings, traced and warmed up."""
+def condition_figure(condition: str, family: str) -> int:
+  """The first figure of the registry (`artifact.specs.FIGURES`) that has `condition`, a condition
+  of `family` ("a2c" or "dqn"). Raises ValueError for an unknown condition or another family."""
+  from artifact.specs import FIGURES, find_condition
+  cond = find_condition(condition)
+  if cond.family != family:
+    raise ValueError(f"condition {condition!r} is of the {cond.family} family, not {family}")
+  return next(n for n, fig in FIGURES.items() if any(c.name == condition for c in fig.conditions))
+
+
+def warm_a2c_trainer(condition: str = "a2c_1step", precision: str = "float32",
+                     env_groups: Optional[int] = None):
+  """A Pong trainer of an A2C-framework condition at paper settings, traced and warmed up.
+  `env_groups`: the collection's env groups (--env-groups; None = auto)."""
   from artifact import trainers
   from artifact.specs import make_run_spec
-  figure = 3 if condition in ("pg", "soft_ql") else 1
+  figure = condition_figure(condition, "a2c")
   trainers.close_all()
   trainer = trainers.acquire(make_run_spec(figure, "Pong", condition, 0, "paper",
-                                           overrides=dict(precision=precision)))
+                                           overrides=dict(precision=precision)), env_groups)
   for _ in range(5):                       # trace and warm up
     trainer.update()
   return trainer
@@ -66,7 +78,7 @@ def warm_dqn_trainer(precision: str = "float32"):
   which would flatter a measurement)."""
   from artifact import trainers
   from artifact.specs import make_run_spec
-  spec = make_run_spec(2, "Pong", "dqn", 0, "paper", overrides=dict(
+  spec = make_run_spec(condition_figure("dqn", "dqn"), "Pong", "dqn", 0, "paper", overrides=dict(
       learning_starts=200, replay_capacity=50_000, precision=precision, epsilon_fraction=1e-9))
   trainers.close_all()
   trainer = trainers.acquire(spec)
@@ -79,11 +91,7 @@ def bench_a2c(condition: str, seconds: float, precision: str = "float32",
               env_groups: Optional[int] = None) -> float:
   """Frames/s of an A2C-framework run; `env_groups` forces the collection (`--env-groups`),
   None keeps the default."""
-  from unittest import mock
-  from artifact.specs import ENV_GROUPS_VAR
-  forced = {} if env_groups is None else {ENV_GROUPS_VAR: str(env_groups)}
-  with mock.patch.dict(os.environ, forced):
-    return _steady_fps(warm_a2c_trainer(condition, precision), seconds)
+  return _steady_fps(warm_a2c_trainer(condition, precision, env_groups), seconds)
 
 
 def _steady_fps(trainer, seconds: float) -> float:

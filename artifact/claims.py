@@ -1,10 +1,12 @@
 """A verdict on each of the paper's claims (Sec. 6), by the rules of docs/decision_rules.md.
 
-Each claim is a small function from the figure's long progress frame to a `Verdict`: the
-statistic, its 95% CI (rliable stratified bootstrap, `artifact.statistics.interval`), the seeds
-and frames behind it, and one of SUPPORTED / CONTRADICTED / INCONCLUSIVE / NOT_RUN. The rules and
-margins are constants here, named as in the doc; a claim the data cannot decide is inconclusive,
-never forced.
+The claims and the conditions each compares are declared in the registry, in their figure's spec
+(`artifact.specs.FigureSpec.claims`, a `ClaimSpec` each); `judge` goes through them figure by
+figure. Each claim's rule (`RULES`, by claim id) is a small function from the figure's final
+scores and long progress frame to a `Verdict`: the statistic, its 95% CI (rliable stratified
+bootstrap, `artifact.statistics.interval`), the seeds and frames behind it, and one of
+SUPPORTED / CONTRADICTED / INCONCLUSIVE / NOT_RUN. The rules and margins are constants here,
+named as in the doc; a claim the data cannot decide is inconclusive, never forced.
 
 Amendment A1 (2026-11-30, docs/decision_rules.md): a game counts for a claim only where the runs
 of at least one of the conditions the claim compares have left random play (`left_random_play`,
@@ -24,6 +26,7 @@ import pandas as pd
 from rliable import metrics
 
 from artifact.atari_scores import HUMAN, RANDOM, has_reference, human_normalized
+from artifact.specs import FIGURES, ClaimSpec
 from artifact.statistics import FINAL_EVALS, final_scores, interval, probability_of_improvement, score_matrix
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_RUN = (
@@ -58,16 +61,6 @@ class Verdict:
   verdict: str = NOT_RUN
   reason: str = ""
   excluded: str = ""          # games run but not counted (amendment A1), each with its reason
-
-
-CLAIM_TEXT = {
-    "C1": (1, "A2C with entropy in the returns (proper) performs the same as or better than naive A2C"),
-    "C2": (2, "Soft Q-learning, entropy bonus, tau = 0.1, performs a bit better than standard DQN"),
-    "C3": (2, "The KL-penalty version (tau = 0.1) performs worse than the entropy-bonus version"),
-    "C4": (2, "5-step Q-learning is better on Pong and Qbert, worse on the other games"),
-    "C5": (3, "PG and soft Q-learning learning curves are almost identical in most games"),
-    "C6": (3, "Soft Q-learning learns stably without a target network or an epsilon schedule"),
-}
 
 
 def random_play_threshold(game: str) -> float:
@@ -190,14 +183,15 @@ def _undecidable(v: Verdict, finals, conditions) -> Verdict:
   return v
 
 
-def _poi_claim(claim, finals, x, y, decide: Callable[[float, float], Optional[str]], rule: str,
-               df=None) -> Verdict:
-  fig, text = CLAIM_TEXT[claim]
-  v = Verdict(claim, fig, text, f"P({x} > {y}) on final scores")
+def _poi_claim(claim: ClaimSpec, figure: int, finals, df,
+               decide: Callable[[float, float], Optional[str]], rule: str) -> Verdict:
+  """P(x > y) on final scores, x and y the claim's two conditions."""
+  x, y = claim.conditions
+  v = Verdict(claim.id, figure, claim.text, f"P({x} > {y}) on final scores")
   games = _games_run(finals, [x, y])
   if not games:
     return _undecidable(v, finals, [x, y])
-  games, excluded = split_by_learning(df, finals, games, [x, y])
+  games, excluded = split_by_learning(df, finals, games, list(claim.evidence))
   if not games:
     return _no_learning(v, excluded)
   mats, seeds = score_matrix(finals, [x, y], games, column="final_score")
@@ -209,35 +203,38 @@ def _poi_claim(claim, finals, x, y, decide: Callable[[float, float], Optional[st
   return _with_excluded(v, excluded)
 
 
-def claim_c1(finals, df=None) -> Verdict:
+def claim_c1(claim: ClaimSpec, figure: int, finals, df) -> Verdict:
+  """Non-inferiority of x (proper) to y (naive): P(x > y)."""
   m = C1_NONINFERIORITY
-  return _poi_claim("C1", finals, "a2c_proper", "a2c_1step",
+  return _poi_claim(claim, figure, finals, df,
                     lambda lo, hi: SUPPORTED if lo >= m else CONTRADICTED if hi < m else None,
-                    f"non-inferiority: supported if CI low >= {m}, contradicted if CI high < {m}", df)
+                    f"non-inferiority: supported if CI low >= {m}, contradicted if CI high < {m}")
 
 
 def _superiority(lo, hi):
   return SUPPORTED if lo > 0.5 else CONTRADICTED if hi < 0.5 else None
 
 
-def claim_c2(finals, df=None) -> Verdict:
-  return _poi_claim("C2", finals, "soft_dqn_ent_0.1", "dqn", _superiority,
-                    "superiority: supported if CI low > 0.5, contradicted if CI high < 0.5", df)
+def claim_c2(claim: ClaimSpec, figure: int, finals, df) -> Verdict:
+  """Superiority of x (soft, entropy) over y (DQN): P(x > y)."""
+  return _poi_claim(claim, figure, finals, df, _superiority,
+                    "superiority: supported if CI low > 0.5, contradicted if CI high < 0.5")
 
 
-def claim_c3(finals, df=None) -> Verdict:
-  return _poi_claim("C3", finals, "soft_dqn_ent_0.1", "soft_dqn_kl_0.1", _superiority,
-                    "superiority of entropy over KL: supported if CI low > 0.5, contradicted if CI high < 0.5", df)
+def claim_c3(claim: ClaimSpec, figure: int, finals, df) -> Verdict:
+  """Superiority of x (soft, entropy) over y (soft, KL): P(x > y)."""
+  return _poi_claim(claim, figure, finals, df, _superiority,
+                    "superiority of entropy over KL: supported if CI low > 0.5, contradicted if CI high < 0.5")
 
 
-def claim_c4(finals, df=None) -> Verdict:
-  fig, text = CLAIM_TEXT["C4"]
-  x, y = "dqn_nstep", "dqn"
-  v = Verdict("C4", fig, text, f"per game P({x} > {y}); point/CI: the game farthest from the claim")
+def claim_c4(claim: ClaimSpec, figure: int, finals, df) -> Verdict:
+  """Per game P(x > y), x (n-step) better on C4_BETTER_GAMES and worse elsewhere."""
+  x, y = claim.conditions
+  v = Verdict(claim.id, figure, claim.text, f"per game P({x} > {y}); point/CI: the game farthest from the claim")
   games = _games_run(finals, [x, y])
   if not games:
     return _undecidable(v, finals, [x, y])
-  games, excluded = split_by_learning(df, finals, games, [x, y])
+  games, excluded = split_by_learning(df, finals, games, list(claim.evidence))
   if not games:
     return _no_learning(v, excluded)
   agree, oppose, parts, worst = 0, 0, [], None
@@ -272,16 +269,16 @@ def _auc_hns(df, cond, game, seeds):
   return np.array(out, np.float64)
 
 
-def claim_c5(df, finals) -> Verdict:
-  fig, text = CLAIM_TEXT["C5"]
-  a, b = "pg", "soft_ql"
+def claim_c5(claim: ClaimSpec, figure: int, finals, df) -> Verdict:
+  """Equivalence of the curves of a (pg) and b (soft_ql): per game (b - a) / mean of the HNS areas."""
+  a, b = claim.conditions
   m = C5_EQUIVALENCE
-  v = Verdict("C5", fig, text, f"per game relative difference of HNS area under the eval curve, "
-                               f"({b} - {a}) / mean; point/CI: median game")
+  v = Verdict(claim.id, figure, claim.text, f"per game relative difference of HNS area under the eval curve, "
+                                            f"({b} - {a}) / mean; point/CI: median game")
   games = _games_run(finals, [a, b])
   if not games:
     return _undecidable(v, finals, [a, b])
-  games, excluded = split_by_learning(df, finals, games, [a, b])
+  games, excluded = split_by_learning(df, finals, games, list(claim.evidence))
   if not games:
     return _no_learning(v, excluded)
   rel = lambda x, y: (x.mean() - y.mean()) / max(abs(0.5 * (x.mean() + y.mean())), 1e-12)  # noqa: E731
@@ -309,28 +306,30 @@ def claim_c5(df, finals) -> Verdict:
   return _with_excluded(v, excluded)
 
 
-def claim_c6(df, finals) -> Verdict:
-  fig, text = CLAIM_TEXT["C6"]
-  v = Verdict("C6", fig, text, "per game improvement of soft_ql's final score over its first "
-                               "evaluation (HNS); point/CI: median game")
-  games = _games_run(finals, ["soft_ql"])
+def claim_c6(claim: ClaimSpec, figure: int, finals, df) -> Verdict:
+  """Stability of the claim's one condition c (soft_ql) alone; its one reference condition r (pg)
+  is the evidence that a game can be learned at this scale."""
+  (c,), (r,) = claim.conditions, claim.reference
+  v = Verdict(claim.id, figure, claim.text, f"per game improvement of {c}'s final score over its first "
+                                            "evaluation (HNS); point/CI: median game")
+  games = _games_run(finals, [c])
   if not games:
-    return _undecidable(v, finals, ["soft_ql"])
-  # C6 judges soft_ql alone, with pg as the evidence that the game can be learned at this scale:
-  # the game counts if soft_ql's or pg's runs left random play
-  games, excluded = split_by_learning(df, finals, games, ["soft_ql", "pg"])
+    return _undecidable(v, finals, [c])
+  # C6 judges c alone, with r as the evidence that the game can be learned at this scale:
+  # the game counts if c's or r's runs left random play (claim.evidence)
+  games, excluded = split_by_learning(df, finals, games, list(claim.evidence))
   if not games:
     return _no_learning(v, excluded)
   improved, pg_only, collapsed_games, parts, results = 0, 0, 0, [], []
   for g in games:
-    f = finals[(finals.condition == "soft_ql") & (finals.game == g)]
+    f = finals[(finals.condition == c) & (finals.game == g)]
     hns = (lambda x: human_normalized(g, x) - human_normalized(g, 0.0)) if has_reference(g) else (lambda x: x)
     gain = hns(f.final_score - f.first_score).to_numpy()[:, None]
     p, lo, hi = interval([gain], metrics.aggregate_mean)
-    loss = df[(df.condition == "soft_ql") & (df.game == g)]["loss"] if "loss" in df else pd.Series(dtype=float)
+    loss = df[(df.condition == c) & (df.game == g)]["loss"] if "loss" in df else pd.Series(dtype=float)
     collapsed = int(((f.final_score - f.first_score) < (1 - COLLAPSE_GIVEBACK) * (f.best_score - f.first_score)).sum()
                     + (~np.isfinite(pd.to_numeric(loss, errors="coerce").dropna())).sum())
-    pg = finals[(finals.condition == "pg") & (finals.game == g)]
+    pg = finals[(finals.condition == r) & (finals.game == g)]
     pg_improved = False
     if pg.seed.nunique() >= MIN_SEEDS:
       _, plo, _ = interval([(pg.final_score - pg.first_score).to_numpy()[:, None]], metrics.aggregate_mean)
@@ -341,11 +340,11 @@ def claim_c6(df, finals) -> Verdict:
     results.append((p, lo, hi, len(f)))
     parts.append(f"{g} gain {p:+.4f} HNS [{lo:+.4f}, {hi:+.4f}] (raw {f.first_score.mean():.0f} -> "
                  f"{f.final_score.mean():.0f}), {collapsed} collapsed run(s)"
-                 + (", pg improved" if pg_improved else ""))
+                 + (f", {r} improved" if pg_improved else ""))
   results.sort(key=lambda r: r[0])
   v.point, v.ci_low, v.ci_high, v.seeds = results[len(results) // 2]
   v.games = ",".join(games)
-  v.frames = int(finals[finals.condition == "soft_ql"].frames.min())
+  v.frames = int(finals[finals.condition == c].frames.min())
   half = len(games) / 2
   v.verdict = (CONTRADICTED if (pg_only >= half or collapsed_games >= half) else
                SUPPORTED if (improved > half and collapsed_games == 0) else INCONCLUSIVE)
@@ -354,20 +353,36 @@ def claim_c6(df, finals) -> Verdict:
   return _with_excluded(v, excluded)
 
 
-def judge(frames_by_figure: Dict[int, pd.DataFrame]) -> List[Verdict]:
-  """All six verdicts from {figure: long progress frame} (missing figures: NOT_RUN)."""
+# The decision rule of each claim id; the claims themselves, and the conditions each compares, are
+# the registry's (`FigureSpec.claims`). rule(claim, figure, finals, progress) -> Verdict.
+RULES: Dict[str, Callable[[ClaimSpec, int, pd.DataFrame, pd.DataFrame], Verdict]] = {
+    "C1": claim_c1, "C2": claim_c2, "C3": claim_c3, "C4": claim_c4, "C5": claim_c5, "C6": claim_c6}
+
+
+def judge(progress_by_figure: Dict[int, pd.DataFrame]) -> List[Verdict]:
+  """A verdict on every claim of `FIGURES`, figure by figure in the registry's order, from
+  {figure: long progress frame} (a missing figure's claims: NOT_RUN). Raises ValueError for a
+  registered claim without a rule in `RULES`."""
   empty = pd.DataFrame(columns=["game", "condition", "seed", "frames", "eval_return", "loss"])
-  df = {f: frames_by_figure.get(f, empty) for f in (1, 2, 3)}
-  fin = {f: final_scores(d) if len(d) else final_scores(empty) for f, d in df.items()}
-  return [claim_c1(fin[1], df[1]), claim_c2(fin[2], df[2]), claim_c3(fin[2], df[2]),
-          claim_c4(fin[2], df[2]), claim_c5(df[3], fin[3]), claim_c6(df[3], fin[3])]
+  verdicts = []
+  for number, fig in FIGURES.items():
+    if not fig.claims:
+      continue
+    df = progress_by_figure.get(number, empty)
+    finals = final_scores(df) if len(df) else final_scores(empty)
+    for claim in fig.claims:
+      if claim.id not in RULES:
+        raise ValueError(f"claim {claim.id} of figure {number} has no decision rule in "
+                         f"artifact/claims.py RULES; rules: {', '.join(RULES)}")
+      verdicts.append(RULES[claim.id](claim, number, finals, df))
+  return verdicts
 
 
-def write_claims(frames_by_figure: Dict[int, pd.DataFrame], reports_dir, note: str = "") -> Dict[str, object]:
-  """reports/claims.csv and reports/claims.md."""
+def write_claims(progress_by_figure: Dict[int, pd.DataFrame], reports_dir, note: str = "") -> Dict[str, object]:
+  """reports/claims.csv and reports/claims.md from {figure: long progress frame}."""
   from pathlib import Path
   from artifact.files import atomic_write_text
-  verdicts = judge(frames_by_figure)
+  verdicts = judge(progress_by_figure)
   table = pd.DataFrame([dataclasses.asdict(v) for v in verdicts])
   reports_dir = Path(reports_dir)
   paths = dict(claims_csv=reports_dir / "claims.csv", claims_md=reports_dir / "claims.md")

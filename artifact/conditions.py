@@ -20,10 +20,16 @@ def agent_class(condition: Condition):
   return getattr(importlib.import_module(f"agents.{module}"), name)
 
 
+def make_network(family: str, observation_spec, num_actions: int, seed: int, precision: str = "float32"):
+  """The network of a family: `ActorCriticNetwork` ("a2c": Nature-CNN torso, pi and V heads) or
+  `QNetwork` ("dqn"), weights drawn from `seed` when its variables are built."""
+  return (ActorCriticNetwork if family == "a2c" else QNetwork)(observation_spec, num_actions, seed=seed,
+                                                               precision=precision)
+
+
 def build_network(family: str, observation_spec, num_actions: int, seed: int, precision: str = "float32"):
-  """The network of a family: `ActorCriticNetwork` ("a2c") or `QNetwork` ("dqn"), variables built."""
-  net = (ActorCriticNetwork if family == "a2c" else QNetwork)(observation_spec, num_actions, seed=seed,
-                                                              precision=precision)
+  """`make_network` with its variables built."""
+  net = make_network(family, observation_spec, num_actions, seed, precision)
   net.create_variables()
   return net
 
@@ -34,7 +40,7 @@ def build_a2c_agent(condition: Condition, time_step_spec, action_spec, observati
   """A2C-framework agent with TF1-style RMSProp (mean square starts at 1, baselines), lr linearly
   decayed to 0 over `decay_updates` updates (the horizon, `A2CHparams.horizon_frames`, in
   updates; it stays 0 after). `seed`: weights; `policy_seed`: action sampling."""
-  net = ActorCriticNetwork(observation_spec, num_actions, seed=seed, precision=hp.precision)
+  net = make_network("a2c", observation_spec, num_actions, seed, hp.precision)
   lr = tf.keras.optimizers.schedules.PolynomialDecay(hp.lr, max(1, decay_updates), 0.0, power=1.0)
   opt = RMSpropTF1(lr, rho=hp.rmsprop_rho, epsilon=hp.rmsprop_eps)
   agent = agent_class(condition)(
@@ -52,7 +58,7 @@ def build_dqn_agent(condition: Condition, time_step_spec, action_spec, observati
   (agent steps) and decays over `epsilon_fraction` of `horizon_agent_steps` (the horizon,
   `DQNHparams.horizon_frames`, in agent steps). Target period in agent steps.
   `agent_kwargs` (default: the condition's) are passed to the class, e.g. tau of a soft target."""
-  net = QNetwork(observation_spec, num_actions, seed=seed, precision=hp.precision)
+  net = make_network("dqn", observation_spec, num_actions, seed, hp.precision)
   eps = linear_epsilon(step_var, hp.epsilon_start, hp.epsilon_end,
                        int(hp.epsilon_fraction * horizon_agent_steps))
   kwargs = dict(condition.agent_kwargs if agent_kwargs is None else agent_kwargs)

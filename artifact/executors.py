@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 from artifact.events import EventSink, RunEvent
-from artifact.specs import ENV_GROUPS_VAR
 
 EXECUTORS = ("local", "ray")
 RAY_DEFAULT_PORT = 6379
@@ -59,10 +58,6 @@ def groups_of(specs, jobs: int = 1):
   return out
 
 
-# Settings of the driver that every run's process must see (set from the command line).
-FORWARDED_ENV_VARS = (ENV_GROUPS_VAR,)
-
-
 def set_tf_threads(threads: int):
   """TF intra- and inter-op threads of this process (before TF runs anything). Raises
   RuntimeError if TF is already initialized."""
@@ -79,13 +74,15 @@ def failed_event(spec, error: str, details: Optional[str] = None) -> RunEvent:
 
 
 def train_one(spec, out: str, sink: EventSink, checkpoint_every: float,
-              lock_wait_s: float = 0.0) -> Optional[str]:
+              lock_wait_s: float = 0.0, env_groups: Optional[int] = None) -> Optional[str]:
   """Trains one run into out/runs/<relpath>; returns None, or the error text after emitting a
-  `failed` event (never raises: the other runs' results are still worth having)."""
+  `failed` event (never raises: the other runs' results are still worth having).
+  `checkpoint_every`, `env_groups`: as `artifact.runner.run` takes them (--checkpoint-every,
+  --env-groups; None = auto)."""
   from artifact import runner
   try:
     runner.run(spec, Path(out) / "runs" / spec.relpath(), on_event=sink,
-               checkpoint_every=checkpoint_every, lock_wait_s=lock_wait_s)
+               checkpoint_every=checkpoint_every, lock_wait_s=lock_wait_s, env_groups=env_groups)
     return None
   except Exception as e:  # pylint: disable=broad-except
     sink(failed_event(spec, repr(e), traceback.format_exc()))
@@ -167,10 +164,10 @@ def _worker_main(conn, parent: int, threads: int):
       return
     if task is None:
       return
-    out, checkpoint_every, items = task
+    out, checkpoint_every, env_groups, items = task
     for spec, lock_wait_s in items:
       send(("start", spec.relpath()))
-      err = train_one(spec, out, send, checkpoint_every, lock_wait_s)
+      err = train_one(spec, out, send, checkpoint_every, lock_wait_s, env_groups)
       send(("result", spec.relpath(), err))
 
 
@@ -203,10 +200,10 @@ class _Worker:
     child.close()                    # the grid keeps one end: EOF once the worker is gone
     self.ready, self.eof, self.items, self.held = False, False, [], None
 
-  def assign(self, items, out: str, checkpoint_every: float):
+  def assign(self, items, out: str, checkpoint_every: float, env_groups: Optional[int]):
     self.items = list(items)
     try:
-      self.conn.send((out, checkpoint_every, self.items))
+      self.conn.send((out, checkpoint_every, env_groups, self.items))
     except OSError:                  # it died: found by is_alive(), its runs go back to the queue
       pass
 
@@ -236,7 +233,8 @@ class _Worker:
 
 class LocalExecutor(Executor):
   """`jobs` worker processes (spawned) on this machine; `jobs == 1` trains in this process.
-  `threads`: TF intra/inter-op threads per worker (default: cores // jobs).
+  `threads`: TF intra/inter-op threads per worker (default: cores // jobs). `checkpoint_every`,
+  `env_groups`: every run's (`artifact.runner.run`; None = auto).
 
   A worker process that dies (kill -9, the out-of-memory killer) is replaced; the run it was
   training is retried once in a new worker, resuming from its checkpoint, and if its worker dies
@@ -244,8 +242,10 @@ class LocalExecutor(Executor):
   the grid's process dies, so a killed grid leaves no worker and (flock) no stale lock."""
   name = "local"
 
-  def __init__(self, jobs: int = 2, checkpoint_every: float = 300.0, threads: Optional[int] = None):
+  def __init__(self, jobs: int = 2, checkpoint_every: float = 300.0, threads: Optional[int] = None,
+               env_groups: Optional[int] = None):
     self.jobs, self.checkpoint_every = int(jobs), float(checkpoint_every)
+    self.env_groups = env_groups
     self.threads = threads or max(1, (os.cpu_count() or 1) // self.jobs)
 
   def describe(self) -> str:
@@ -259,7 +259,7 @@ class LocalExecutor(Executor):
     if self.jobs == 1:
       for g in groups:
         for spec in g:
-          err = train_one(spec, str(out), on_event, self.checkpoint_every)
+          err = train_one(spec, str(out), on_event, self.checkpoint_every, env_groups=self.env_groups)
           if err:
             failures.append((spec.relpath(), err))
       return failures
@@ -326,7 +326,7 @@ class LocalExecutor(Executor):
           workers.append(_Worker(ctx, self.threads))
         for w in workers:
           if not w.items and queue:
-            w.assign(queue.pop(0), str(out), self.checkpoint_every)
+            w.assign(queue.pop(0), str(out), self.checkpoint_every, self.env_groups)
         wait([w.conn for w in workers if not w.eof] + [w.proc.sentinel for w in workers], timeout=0.5)
         for w in list(workers):
           for msg in w.messages():
@@ -373,7 +373,8 @@ def check_address_reachable(address: str, timeout_s: float = 5.0) -> Tuple[str, 
   return host, port_n
 
 
-def _ray_train(spec, out: str, checkpoint_every: float, threads: int, events) -> Optional[str]:
+def _ray_train(spec, out: str, checkpoint_every: float, env_groups: Optional[int], threads: int,
+               events) -> Optional[str]:
   """The Ray task: one run. A retry after its node died resumes from the run's checkpoint."""
   try:
     set_tf_threads(threads)
@@ -388,7 +389,7 @@ def _ray_train(spec, out: str, checkpoint_every: float, threads: int, events) ->
     # in `ray.get`, and Ray lends a task's CPUs to other tasks while it waits, which put three
     # runs on two CPUs (measured).
     events.actor.put_nowait.remote(dataclasses.replace(e, where=f"{e.where}@{node}"))
-  return train_one(spec, out, sink, checkpoint_every, lock_wait_s=LOCK_WAIT_S)
+  return train_one(spec, out, sink, checkpoint_every, lock_wait_s=LOCK_WAIT_S, env_groups=env_groups)
 
 
 def _probe_node(path: str, token: str, node: str) -> str:
@@ -413,15 +414,17 @@ def _probe_node(path: str, token: str, node: str) -> str:
 class RayExecutor(Executor):
   """Each run one Ray task (`num_cpus=cpus_per_run`, `num_gpus=gpus_per_run`, retried up to
   `max_retries` times when its worker or node dies). `address`: a running cluster's head
-  (`HOST:PORT`); None starts a local Ray instance listening on 127.0.0.1 only."""
+  (`HOST:PORT`); None starts a local Ray instance listening on 127.0.0.1 only. `checkpoint_every`,
+  `env_groups`: every run's (`artifact.runner.run`; None = auto), passed to each task."""
   name = "ray"
 
   def __init__(self, address: Optional[str] = None, cpus_per_run: float = 1.0, gpus_per_run: float = 0.0,
-               checkpoint_every: float = 300.0, max_retries: int = RAY_MAX_RETRIES):
+               checkpoint_every: float = 300.0, max_retries: int = RAY_MAX_RETRIES,
+               env_groups: Optional[int] = None):
     self.address, self.cpus, self.gpus = address, float(cpus_per_run), float(gpus_per_run)
     self.checkpoint_every, self.max_retries = float(checkpoint_every), int(max_retries)
+    self.env_groups = env_groups
     self._ray = None
-    self.start_s = None
 
   def describe(self) -> str:
     return (f"ray at {self.address or 'a local instance'}, {self.cpus:g} CPU"
@@ -439,20 +442,15 @@ class RayExecutor(Executor):
       # a local instance serves this machine only: Ray's single-machine mode puts every node,
       # worker and server on 127.0.0.1 (read before `import ray`, inherited by its processes)
       os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    t0 = time.time()
     import ray
     self._ray = ray
     if not ray.is_initialized():
       kw = dict(log_to_driver=False, logging_level="ERROR", configure_logging=True)
-      forwarded = {k: os.environ[k] for k in FORWARDED_ENV_VARS if k in os.environ}
-      if forwarded:                        # e.g. --env-groups, to the tasks on every node
-        kw["runtime_env"] = {"env_vars": forwarded}
       if self.address:
         ray.init(address=self.address, **kw)
       else:                    # "local": a new instance, never an unrelated cluster found on disk
         ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False,
                  object_store_memory=200 * 2 ** 20, **kw)
-    self.start_s = time.time() - t0
     cpus = ray.cluster_resources().get("CPU", 0)
     if cpus < self.cpus:
       raise ExecutorError(f"--cpus-per-run {self.cpus:g}: the Ray cluster has {cpus:g} CPUs in all")
@@ -496,7 +494,8 @@ class RayExecutor(Executor):
     task = ray.remote(_ray_train).options(num_cpus=self.cpus, num_gpus=self.gpus,
                                           max_retries=self.max_retries, retry_exceptions=False)
     threads = max(1, int(round(self.cpus)))
-    refs = {task.remote(s, str(out), self.checkpoint_every, threads, events): s for s in specs}
+    refs = {task.remote(s, str(out), self.checkpoint_every, self.env_groups, threads, events): s
+            for s in specs}
     failures = []
 
     def drain():
@@ -528,10 +527,15 @@ class RayExecutor(Executor):
 
 
 def make_executor(name: str, *, jobs: int, checkpoint_every: float, ray_address: Optional[str],
-                  cpus_per_run: Optional[float], gpus_per_run: Optional[float]) -> Executor:
+                  cpus_per_run: Optional[float], gpus_per_run: Optional[float],
+                  env_groups: Optional[int] = None) -> Executor:
+  """The executor named by --executor with the command line's settings (`env_groups`: None =
+  auto). Raises ExecutorError for an unknown name."""
   if name == "local":
-    return LocalExecutor(jobs, checkpoint_every, threads=int(cpus_per_run) if cpus_per_run else None)
+    return LocalExecutor(jobs, checkpoint_every, threads=int(cpus_per_run) if cpus_per_run else None,
+                         env_groups=env_groups)
   if name == "ray":
-    return RayExecutor(ray_address, cpus_per_run or 1.0, gpus_per_run or 0.0, checkpoint_every)
+    return RayExecutor(ray_address, cpus_per_run or 1.0, gpus_per_run or 0.0, checkpoint_every,
+                       env_groups=env_groups)
   raise ExecutorError(f"unknown --executor {name!r}; valid: {', '.join(EXECUTORS)}")
 

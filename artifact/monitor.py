@@ -41,12 +41,10 @@ class GridMonitor:
     self.fps: Dict[str, float] = {}
     self.line: Dict[str, str] = {}
     self.errors: Dict[str, str] = {}
-    self.events: List[RunEvent] = []
     self.interval_s, self.stream = float(interval_s), stream or sys.stdout
     self.t0 = self._last_block = time.time()
 
   def __call__(self, e: RunEvent):
-    self.events.append(e)
     if e.run not in self.state:
       return
     if e.kind in ("started", "heartbeat", "progress", "evaluation", "checkpoint") and self.state[e.run] != "done":

@@ -94,13 +94,16 @@ class Run:
   """One run in phases (see the module docstring). `Run(spec, dir).execute()` does them all."""
 
   def __init__(self, spec: RunSpec, run_dir, on_event: Optional[EventSink] = None,
-               checkpoint_every: float = CHECKPOINT_EVERY_S, lock_wait_s: float = 0.0):
+               checkpoint_every: float = CHECKPOINT_EVERY_S, lock_wait_s: float = 0.0,
+               env_groups: Optional[int] = None):
     """Args:
       spec: the run. run_dir: its directory (created).
       on_event: sink for the run's `RunEvent`s (default: print their messages).
       checkpoint_every: seconds of wall clock between checkpoints (> 0), on top of the ones
         at evaluations. lock_wait_s: how long to wait for another process's lock on run_dir
         (a retried Ray task waits for its dead predecessor's lock to be released).
+      env_groups: the A2C collection's env groups (--env-groups; None = auto,
+        `artifact.trainers.a2c_env_groups`); the same rollouts either way.
     Raises ValueError for checkpoint_every <= 0.
     """
     if not checkpoint_every > 0:
@@ -108,10 +111,27 @@ class Run:
     self.spec, self.dir = spec, Path(run_dir)
     self.on_event = on_event or print_messages()
     self.checkpoint_every, self.lock_wait_s = float(checkpoint_every), float(lock_wait_s)
-    self.phases: Dict[str, float] = {}
-    self.recent = deque(maxlen=TRAIN_RETURN_WINDOW)
-    self.trainer = None
-    self.extended_from: Optional[int] = None   # frames of the finished run being extended
+    self.env_groups = env_groups
+    self.phases: Dict[str, float] = {}           # seconds per phase, into done.json
+    self.recent = deque(maxlen=TRAIN_RETURN_WINDOW)   # the last finished training games' scores
+    self.extended_from: Optional[int] = None     # frames of the finished run being extended
+    # prepare(): the run directory's lock (an open file; closed when the run ends)
+    self._lock = None
+    # build(): seeds, trainer, checkpointed counters, checkpoint and its manager, the schedule
+    self.seeds = None                            # artifact.seeding.RunSeeds
+    self.trainer: Optional[trainers.Trainer] = None
+    self.frames_var = self.recent_var = self.recent_n = None   # tf.Variables in the checkpoint
+    self.ckpt: Optional[tf.train.Checkpoint] = None
+    self.ckpt_manager: Optional[tf.train.CheckpointManager] = None
+    self.per_update = 0                          # emulator frames per trainer.update()
+    self.total_updates = 0                       # trainer.update() calls in the whole budget
+    self.eval_at: List[int] = []                 # update counts after which an evaluation runs
+    # restore() and the training loop
+    self.updates_done = 0                        # trainer.update() calls so far (resumed ones too)
+    self.progress: Optional[ProgressLog] = None
+    self.writer = None                           # TensorBoard summary writer of tb/
+    self.t_start = 0.0                           # time.time() when this process began the run
+    self.last_checkpoint_t = 0.0                 # time.time() of the last checkpoint (or restore)
 
   def emit(self, kind: str, message: str = "", frames: int = 0, **kw):
     self.on_event(RunEvent(kind=kind, run=self.spec.relpath(), frames=int(frames),
@@ -159,7 +179,7 @@ class Run:
     self.seeds = run_seeds(self.spec.seed, 1)
     tf.random.set_seed(self.seeds.tf_global)
     np.random.seed(self.seeds.tf_global)
-    self.trainer = trainers.acquire(self.spec)
+    self.trainer = trainers.acquire(self.spec, self.env_groups)
     self.frames_var = tf.Variable(0, dtype=tf.int64, name="frames")
     self.recent_var = tf.Variable(np.zeros(TRAIN_RETURN_WINDOW), dtype=tf.float64, name="recent_returns")
     self.recent_n = tf.Variable(0, dtype=tf.int64, name="recent_count")
@@ -206,7 +226,7 @@ class Run:
       self.phases["env_replay_s"] = time.time() - t
     self.progress = ProgressLog(self.dir / "progress.csv", frames)
     self.writer = tf.summary.create_file_writer(str(self.dir / "tb"))
-    self.update = frames // self.per_update
+    self.updates_done = frames // self.per_update
     self.last_checkpoint_t = time.time()
     return frames
 
@@ -260,26 +280,26 @@ class Run:
 
   def train_phase(self) -> Dict:
     """Updates until the next logging point. Returns the progress row (without evaluation)."""
-    t0, u0 = time.time(), self.update
+    t0, u0 = time.time(), self.updates_done
     beat_t, beat_u = t0, u0
     loss_info = None
     while True:
       loss_info = self.trainer.update()
       if "first_update_s" not in self.phases:
         self.phases["first_update_s"] = time.time() - t0
-      self.update += 1
+      self.updates_done += 1
       self.recent.extend(g.score for g in self.trainer.env.pop_finished_games())
       now = time.time()
       if now - beat_t >= HEARTBEAT_S:
-        self._heartbeat((self.update - beat_u) * self.per_update / max(now - beat_t, 1e-9))
-        beat_t, beat_u = now, self.update
-      if (schedule.logs_row(self.update, self.per_update, self.spec.log_every_frames)
-          or self.update in self.eval_at or self.update == self.total_updates):
+        self._heartbeat((self.updates_done - beat_u) * self.per_update / max(now - beat_t, 1e-9))
+        beat_t, beat_u = now, self.updates_done
+      if (schedule.logs_row(self.updates_done, self.per_update, self.spec.log_every_frames)
+          or self.updates_done in self.eval_at or self.updates_done == self.total_updates):
         break                 # a clock checkpoint due now comes after the row (`_execute`)
       if now - self.last_checkpoint_t >= self.checkpoint_every:
         self.checkpoint("clock")
-    frames = self.update * self.per_update
-    fps = (self.update - u0) * self.per_update / max(time.time() - t0, 1e-9)
+    frames = self.updates_done * self.per_update
+    fps = (self.updates_done - u0) * self.per_update / max(time.time() - t0, 1e-9)
     row = dict(figure=self.spec.figure, game=self.spec.game, condition=self.spec.condition,
                seed=self.spec.seed, frames=frames,
                agent_steps=frames // self.trainer.env.frames_per_step,
@@ -295,7 +315,7 @@ class Run:
   def eval_phase(self) -> Dict:
     """The evaluation at frame point f (the frames trained now) plays new games from seeds
     derived from (run seed, f), so an evaluation added at a budget's end shifts no other."""
-    point = self.update * self.per_update
+    point = self.updates_done * self.per_update
     self.trainer.reseed_eval(self.seeds, point)
     spec = self.spec
     return evaluate(self.trainer.eval_policy, self.trainer.eval_env, spec.eval_games,
@@ -312,7 +332,7 @@ class Run:
 
   def checkpoint(self, reason: str = "evaluation", keep: int = CHECKPOINTS_KEPT):
     """Saves agent, optimizer, counters, the training-return window (and DQN's replay)."""
-    frames = self.update * self.per_update
+    frames = self.updates_done * self.per_update
     self.frames_var.assign(frames)
     window = np.zeros(TRAIN_RETURN_WINDOW)
     window[:len(self.recent)] = list(self.recent)
@@ -352,7 +372,7 @@ class Run:
     self.phases["save_s"] = time.time() - t
     self.writer.close()
     trainers.release(self.spec, self.trainer)
-    done = dict(run=self.spec.relpath(), frames=self.update * self.per_update,
+    done = dict(run=self.spec.relpath(), frames=self.updates_done * self.per_update,
                 wall_s=round(time.time() - self.t_start, 2),
                 final_train_return=float(np.mean(self.recent)) if self.recent else None,
                 extendable=bool(self.spec.keep_extension_state),
@@ -371,9 +391,8 @@ class Run:
     try:
       return self._execute()
     finally:
-      lock = getattr(self, "_lock", None)
-      if lock is not None:
-        lock.close()
+      if self._lock is not None:
+        self._lock.close()
 
   def _execute(self) -> Dict:
     finished = self.prepare()
@@ -384,15 +403,15 @@ class Run:
     self.restore()
     self.phases["build_s"] = time.time() - self.t_start
     t_eval = 0.0
-    while self.update < self.total_updates:
+    while self.updates_done < self.total_updates:
       row = self.train_phase()
-      if self.update in self.eval_at:
+      if self.updates_done in self.eval_at:
         t = time.time()
         row.update(self.eval_phase())
         self.progress.write(row)                     # the row first, then the checkpoint
         self.summarize(row)
         self._report(row)
-        if self.update < self.total_updates:         # the final checkpoint is in finish()
+        if self.updates_done < self.total_updates:   # the final checkpoint is in finish()
           self.checkpoint("evaluation")
         t_eval += time.time() - t
       else:
@@ -400,14 +419,14 @@ class Run:
         self.summarize(row)
         self._report(row)
         if (time.time() - self.last_checkpoint_t >= self.checkpoint_every
-            and self.update < self.total_updates):
+            and self.updates_done < self.total_updates):
           self.checkpoint("clock")
     self.phases["train_loop_s"] = time.time() - self.t_start - self.phases["build_s"]
     self.phases["eval_and_checkpoint_s"] = t_eval
     return self.finish()
 
   def _heartbeat(self, fps: float):
-    frames, spec = self.update * self.per_update, self.spec
+    frames, spec = self.updates_done * self.per_update, self.spec
     eta = (spec.frames - frames) / max(fps, 1e-9)
     self.emit("heartbeat", frames=frames, fps=float(fps), message=
               f"{spec.relpath()}  frames {frames:,}/{spec.frames:,} ({100 * frames / spec.frames:.0f}%)"
@@ -415,7 +434,7 @@ class Run:
 
   def _report(self, row: Dict):
     frames, spec = row["frames"], self.spec
-    eta = (self.total_updates - self.update) * self.per_update / max(row["fps"], 1e-9)
+    eta = (self.total_updates - self.updates_done) * self.per_update / max(row["fps"], 1e-9)
     self.emit("evaluation" if "eval_return" in row else "progress", fps=float(row["fps"]),
               frames=frames, data=dict(row), message=
              f"{spec.relpath()}  frames {frames:,}/{spec.frames:,} ({100 * frames / spec.frames:.0f}%)"
@@ -521,10 +540,12 @@ def lock_run_dir(run_dir: Path, wait_s: float = 0.0):
 
 
 def run(spec: RunSpec, run_dir, on_event: Optional[EventSink] = None,
-        checkpoint_every: float = CHECKPOINT_EVERY_S, lock_wait_s: float = 0.0) -> Dict:
+        checkpoint_every: float = CHECKPOINT_EVERY_S, lock_wait_s: float = 0.0,
+        env_groups: Optional[int] = None) -> Dict:
   """Trains (or resumes, or skips if finished) one run; returns the contents of done.json.
+  The arguments are `Run`'s.
 
   Raises ValueError if `run_dir` holds a different run's config, RuntimeError if another live
   process trains it, CheckpointLoadError if it has checkpoints and none of them loads.
   """
-  return Run(spec, run_dir, on_event, checkpoint_every, lock_wait_s).execute()
+  return Run(spec, run_dir, on_event, checkpoint_every, lock_wait_s, env_groups).execute()

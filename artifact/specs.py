@@ -120,9 +120,6 @@ class DQNHparams:
 HPARAMS = {"a2c": A2CHparams, "dqn": DQNHparams}
 
 
-# The A2C collection's env groups (--env-groups), read by every run's process from this variable
-# (artifact.trainers.a2c_env_groups); the executors forward it to their workers.
-ENV_GROUPS_VAR = "PG_SOFTQ_ENV_GROUPS"
 MAX_SET_INT = 10 ** 10          # an integer given with --set (steps, transitions, envs): beyond any budget
 MAX_FRAMES = 2 ** 53            # any integer (frames, steps; --frames): exact as a float
 
@@ -185,6 +182,32 @@ class Condition:
 
 
 @dataclasses.dataclass(frozen=True)
+class ClaimSpec:
+  """One of the paper's claims about a figure, declared in its figure spec (`FigureSpec.claims`)
+  and judged by `artifact.claims`' rule for `id` (docs/decision_rules.md). Only which conditions
+  play which role is declared here; statistics, thresholds and margins are the rule's.
+
+  id: "C1".."C6", the key of the claim's rule in `artifact.claims.RULES`. text: the claim.
+  conditions: the conditions the claim compares, in the roles of its rule: (x, y) of P(x > y)
+    for C1-C4; (a, b) of C5's curve difference (b - a) / mean; C6 judges its one condition
+    alone. A game is "run" for the claim when each has >= 2 seeds there; one with no run at
+    all makes the claim "not run".
+  reference: conditions the rule reads without requiring them: C6's pg, whose improvement
+    where soft_ql did not improve contradicts the claim.
+  """
+  id: str
+  text: str
+  conditions: Tuple[str, ...]
+  reference: Tuple[str, ...] = ()
+
+  @property
+  def evidence(self) -> Tuple[str, ...]:
+    """The conditions whose runs leaving random play make a game count for the claim (amendment
+    A1 of docs/decision_rules.md): its conditions, then its reference conditions."""
+    return self.conditions + self.reference
+
+
+@dataclasses.dataclass(frozen=True)
 class FigureSpec:
   number: int
   title: str
@@ -199,6 +222,20 @@ class FigureSpec:
   # (a, b): the figure claims these two conditions' curves are almost identical (Fig. 3's pg and
   # soft_ql); its summary then reports their curve gap against the seed spread.
   agreement: Optional[Tuple[str, str]] = None
+  # the paper's claims about this figure, each with the conditions it compares (artifact/claims.py
+  # judges them, in this order, figure by figure)
+  claims: Tuple[ClaimSpec, ...] = ()
+
+  def __post_init__(self):
+    """Every condition a pair, the agreement or a claim names is one of the figure's conditions."""
+    names = [c.name for c in self.conditions]
+    named = [(f"pair {p}", n) for p in self.pairs for n in p]
+    named += [("agreement", n) for n in (self.agreement or ())]
+    named += [(f"claim {c.id}", n) for c in self.claims for n in c.conditions + c.reference]
+    for where, n in named:
+      if n not in names:
+        raise ValueError(f"figure {self.number}: {where} names condition {n!r}, which is not a "
+                         f"condition of the figure; valid: {', '.join(names)}")
 
   def condition(self, name: str) -> Condition:
     for c in self.conditions:
@@ -218,7 +255,10 @@ FIGURES: Dict[int, FigureSpec] = {
         conditions=(
             Condition("a2c_1step", "a2c.A2CNaiveAgent", "a2c", label="A2C, 1-step entropy bonus (eq. 79)"),
             Condition("a2c_proper", "a2c.A2CProperAgent", "a2c", label="A2C, entropy in returns (eq. 80)")),
-        seeds=(0, 1, 2), paper_frames=320_000_000, pairs=(("a2c_proper", "a2c_1step"),)),
+        seeds=(0, 1, 2), paper_frames=320_000_000, pairs=(("a2c_proper", "a2c_1step"),),
+        claims=(
+            ClaimSpec("C1", "A2C with entropy in the returns (proper) performs the same as or better than naive A2C",
+                      ("a2c_proper", "a2c_1step")),)),
     2: FigureSpec(
         number=2, title="DQN: standard vs soft Q-learning targets",
         section="Sec. 6.2, Fig. 2", games=FIG2_GAMES,
@@ -231,7 +271,14 @@ FIGURES: Dict[int, FigureSpec] = {
             Condition("soft_dqn_kl_0.01", "dqn.SoftDQNKLAgent", "dqn", (("tau", 0.01),), "soft, KL, tau=0.01 (eq. 82)")),
         seeds=(0, 1), paper_frames=40_000_000,
         pairs=(("soft_dqn_ent_0.1", "dqn"), ("soft_dqn_ent_0.1", "soft_dqn_kl_0.1"),
-               ("dqn_nstep", "dqn"), ("soft_dqn_ent_0.01", "dqn"), ("soft_dqn_ent_0.01", "soft_dqn_kl_0.01"))),
+               ("dqn_nstep", "dqn"), ("soft_dqn_ent_0.01", "dqn"), ("soft_dqn_ent_0.01", "soft_dqn_kl_0.01")),
+        claims=(
+            ClaimSpec("C2", "Soft Q-learning, entropy bonus, tau = 0.1, performs a bit better than standard DQN",
+                      ("soft_dqn_ent_0.1", "dqn")),
+            ClaimSpec("C3", "The KL-penalty version (tau = 0.1) performs worse than the entropy-bonus version",
+                      ("soft_dqn_ent_0.1", "soft_dqn_kl_0.1")),
+            ClaimSpec("C4", "5-step Q-learning is better on Pong and Qbert, worse on the other games",
+                      ("dqn_nstep", "dqn")))),
     3: FigureSpec(
         number=3, title="Policy gradient vs soft Q-learning in the A2C framework",
         section="Sec. 6.3, Fig. 3", games=FIG1_GAMES,
@@ -239,8 +286,16 @@ FIGURES: Dict[int, FigureSpec] = {
             Condition("pg", "a2c.PGAgent", "a2c", label="PG, entropy in returns", same_run_as=(1, "a2c_proper")),
             Condition("soft_ql", "soft_ql.SoftQLAgent", "a2c", label="soft Q-learning (eq. 46-47)")),
         seeds=(0, 1, 2), paper_frames=320_000_000, pairs=(("soft_ql", "pg"),),
-        agreement=("pg", "soft_ql")),
+        agreement=("pg", "soft_ql"),
+        claims=(
+            ClaimSpec("C5", "PG and soft Q-learning learning curves are almost identical in most games",
+                      ("pg", "soft_ql")),
+            ClaimSpec("C6", "Soft Q-learning learns stably without a target network or an epsilon schedule",
+                      ("soft_ql",), reference=("pg",)))),
 }
+_claim_ids = [c.id for f in FIGURES.values() for c in f.claims]
+if len(set(_claim_ids)) != len(_claim_ids):
+  raise ValueError(f"claim ids must be unique across figures; got {', '.join(_claim_ids)}")
 
 # --- scales ------------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
@@ -307,10 +362,6 @@ class RunSpec:
     return FIGURES[self.figure].condition(self.condition).family
 
   @property
-  def agent(self) -> str:
-    return FIGURES[self.figure].condition(self.condition).agent
-
-  @property
   def condition_spec(self) -> Condition:
     return FIGURES[self.figure].condition(self.condition)
 
@@ -356,6 +407,45 @@ def config_matches(config: Dict, spec: "RunSpec") -> bool:
   return config_differences(config, spec) == ([], [])
 
 
+# --- validators of a run's figure, scale and budget (make_run_spec and the command line's grid) ---
+def check_figure(figure) -> int:
+  """The figure number `figure` names (an int, or its digits as given on the command line).
+  Raises ValueError naming it and the valid figures."""
+  number = int(figure) if isinstance(figure, str) and figure.isdecimal() else figure
+  if number not in FIGURES:
+    raise ValueError(f"unknown figure {figure!r}; valid: {', '.join(map(str, FIGURES))}")
+  return number
+
+
+def check_scale(name: str) -> "Scale":
+  """The Scale called `name`. Raises ValueError naming it and the valid scales."""
+  if name not in SCALES:
+    raise ValueError(f"unknown scale {name!r}; valid: {', '.join(SCALES)}")
+  return SCALES[name]
+
+
+def check_frames(frames) -> int:
+  """A budget given as a number: a positive integer (not a bool). Raises ValueError."""
+  if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or int(frames) <= 0:
+    raise ValueError(f"frames must be a positive integer, got {frames!r}")
+  return int(frames)
+
+
+def parse_frames(raw: str) -> int:
+  """A budget given as text (`--frames 3e6`): whole emulator frames in [1, MAX_FRAMES]. Raises
+  ValueError naming the text and what is allowed."""
+  try:
+    value = float(raw)
+  except (TypeError, ValueError):
+    value = float("nan")
+  if not (math.isfinite(value) and value >= 1 and value == int(value)):
+    raise ValueError(f"--frames must be a positive integer (whole emulator frames, e.g. 3000000 or "
+                     f"3e6), got {raw!r}")
+  if value > MAX_FRAMES:
+    raise ValueError(f"--frames must be at most {MAX_FRAMES:,} (beyond any budget), got {raw!r}")
+  return int(value)
+
+
 def make_run_spec(figure: int, game: str, condition: str, seed: int, scale: str,
                   frames: Optional[int] = None, overrides: Optional[Dict[str, object]] = None,
                   keep_extension_state: Optional[bool] = None) -> RunSpec:
@@ -372,21 +462,15 @@ def make_run_spec(figure: int, game: str, condition: str, seed: int, scale: str,
   are ignored here (`parse_overrides` rejects keys that belong to no selected run).
   Raises ValueError for an unknown figure, condition or scale, frames <= 0, or a bad value.
   """
-  if figure not in FIGURES:
-    raise ValueError(f"unknown figure {figure!r}; valid: {', '.join(map(str, FIGURES))}")
-  if scale not in SCALES:
-    raise ValueError(f"unknown scale {scale!r}; valid: {', '.join(SCALES)}")
+  figure = check_figure(figure)
+  sc = check_scale(scale)
   fig = FIGURES[figure]
   cond = fig.condition(condition)
   if cond.same_run_as is not None:
     src_figure, src_condition = cond.same_run_as
     return make_run_spec(src_figure, game, src_condition, seed, scale, frames, overrides,
                          keep_extension_state)
-  sc = SCALES[scale]
-  if frames is None:
-    frames = sc.frames_for(fig, cond.family)
-  if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or int(frames) <= 0:
-    raise ValueError(f"frames must be a positive integer, got {frames!r}")
+  frames = check_frames(sc.frames_for(fig, cond.family) if frames is None else frames)
   hp = HPARAMS[cond.family]()
   hp = dataclasses.replace(hp, horizon_frames=fig.paper_frames if sc.paper_schedules else int(frames))
   if cond.family == "dqn":

@@ -341,7 +341,7 @@ def _map_figures(jobs) -> List[pd.DataFrame]:
     return list(pool.map(_figure_statistics_job, jobs))
 
 
-def write_statistics(frames_by_figure: Dict[int, pd.DataFrame], reports_dir, title: str = "",
+def write_statistics(progress_by_figure: Dict[int, pd.DataFrame], reports_dir, title: str = "",
                      figure_specs: Optional[Dict] = None) -> Dict[str, object]:
   """Writes reports/statistics.csv and statistics.pdf for the given {figure: long progress frame}."""
   from pathlib import Path
@@ -349,7 +349,7 @@ def write_statistics(frames_by_figure: Dict[int, pd.DataFrame], reports_dir, tit
   from artifact.specs import FIGURES
   specs = figure_specs or FIGURES
   jobs = [(df, f, [c.name for c in specs[f].conditions], specs[f].pairs)
-          for f, df in frames_by_figure.items()]
+          for f, df in progress_by_figure.items()]
   parts = _map_figures(jobs)
   parts = [p for p in parts if not p.empty]          # an empty part would make every column object
   stats = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)

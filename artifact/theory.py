@@ -4,7 +4,7 @@ Each check computes both sides of an identity with autodiff and returns the max 
 size of the terms compared, and a *contrast*: a quantity that must NOT vanish (a per-sample
 version that only agrees in expectation, or a different update direction), so that a check
 cannot pass vacuously. Notation as docs/protocol.md section 3: Q = V + tau*log(pi/pibar), pibar uniform,
-lr(a) = log(pi(a)/pibar(a)), KL = sum_a pi(a) lr(a).
+log_ratio(a) = log(pi(a)/pibar(a)), KL = sum_a pi(a) log_ratio(a).
 
 - `check_bandit` (Sec. 2, eq. 7): E_{a~pi} grad 0.5*(Q(a) - r(a))^2
      = -tau * grad eta(pi) + grad 0.5*(V - sg(eta))^2,   eta(pi) = E_pi[r] - tau*KL(pi||pibar).
@@ -63,8 +63,8 @@ def _heads(net, states):
   """The training code's heads (agents/losses.py): log pi, log(pi/pibar), pi, KL to uniform, V."""
   (logits, values), _ = net(states)
   log_pi, _, kl = losses.entropy_and_kl(logits)
-  lr = log_pi + math.log(logits.shape[-1])          # log(pi / pibar), pibar uniform
-  return log_pi, lr, tf.exp(log_pi), kl, values
+  log_ratio = log_pi + math.log(logits.shape[-1])          # log(pi / pibar), pibar uniform
+  return log_pi, log_ratio, tf.exp(log_pi), kl, values
 
 
 def check_bandit(tau: float = TAU, num_actions: int = 5, seed: int = 0) -> Dict:
@@ -75,7 +75,7 @@ def check_bandit(tau: float = TAU, num_actions: int = 5, seed: int = 0) -> Dict:
   variables = net.trainable_variables
 
   def lhs_terms():
-    log_pi, lr, pi, kl, v = _heads(net, states)
+    log_pi, log_ratio, pi, kl, v = _heads(net, states)
     q = losses.soft_q_values(v[0], log_pi[0], tau, num_actions)   # V + tau*log(pi/pibar)
     return tf.stop_gradient(pi[0]), 0.5 * tf.square(q - r)
 
@@ -85,7 +85,7 @@ def check_bandit(tau: float = TAU, num_actions: int = 5, seed: int = 0) -> Dict:
   lhs = _flat(tape.gradient(lhs_loss, variables), variables)
 
   with tf.GradientTape() as tape:
-    log_pi, lr, pi, kl, v = _heads(net, states)
+    log_pi, log_ratio, pi, kl, v = _heads(net, states)
     eta = tf.reduce_sum(pi[0] * r) - tau * kl[0]
     rhs_loss = -tau * eta + 0.5 * tf.square(v[0] - tf.stop_gradient(eta))
   rhs = _flat(tape.gradient(rhs_loss, variables), variables)
@@ -94,11 +94,11 @@ def check_bandit(tau: float = TAU, num_actions: int = 5, seed: int = 0) -> Dict:
   contrast = 0.0
   for a in range(num_actions):
     with tf.GradientTape() as tape:
-      log_pi, lr, pi, kl, v = _heads(net, states)
+      log_pi, log_ratio, pi, kl, v = _heads(net, states)
       eta = tf.stop_gradient(tf.reduce_sum(pi[0] * r) - tau * kl[0])
       q = losses.soft_q_values(v[0], log_pi[0, a], tau, num_actions)
       diff = (0.5 * tf.square(q - r[a])
-              - (-tau * log_pi[0, a] * tf.stop_gradient(r[a] - tau * lr[0, a]) + 0.5 * tf.square(v[0] - eta)))
+              - (-tau * log_pi[0, a] * tf.stop_gradient(r[a] - tau * log_ratio[0, a]) + 0.5 * tf.square(v[0] - eta)))
     contrast = max(contrast, float(np.abs(_flat(tape.gradient(diff, variables), variables)).max()))
   return dict(identity="sec2_bandit", network="mlp", tau=tau, max_abs_error=float(np.abs(lhs - rhs).max()),
               term_scale=float(np.abs(lhs).max()), contrast=contrast,
@@ -118,7 +118,7 @@ def check_sec4(tau: float = TAU, coef: float = None, network: str = "mlp", num_a
     st = states[s:s + 1]
 
     def sides():
-      log_pi, lr, pi, kl, v = _heads(net, st)
+      log_pi, log_ratio, pi, kl, v = _heads(net, st)
       w = tf.stop_gradient(pi[0])                           # weights held constant (eq. 59)
       q = losses.soft_q_values(v[0], log_pi[0], tau, num_actions)   # V + tau*log(pi/pibar)
       y = tf.stop_gradient(v[0]) + delta[s]
@@ -155,8 +155,8 @@ def check_sec5(tau: float = TAU, eps: float = 0.1, num_actions: int = 6, seed: i
   delta = rng.normal(size=(48, num_actions))
   policy_vars = [v for v in net.trainable_variables if "value" not in v.name]
   with tf.GradientTape() as tape:
-    log_pi, lr, pi, kl, v = _heads(net, states)
-    q = tf.stop_gradient(v)[:, None] + tau * lr                   # V held fixed
+    log_pi, log_ratio, pi, kl, v = _heads(net, states)
+    q = tf.stop_gradient(v)[:, None] + tau * log_ratio                   # V held fixed
   jac = tape.jacobian(q, policy_vars)
   J = np.concatenate([tf.reshape(j, [q.shape[0] * q.shape[1], -1]).numpy() for j in jac], 1)
   w = pi.numpy().reshape(-1)
@@ -166,8 +166,8 @@ def check_sec5(tau: float = TAU, eps: float = 0.1, num_actions: int = 6, seed: i
   sw = np.sqrt(w)[:, None]
   gn_step = np.linalg.pinv(sw * J, rcond=1e-10) @ (np.sqrt(w) * (target - q_old))
   # natural gradient: Psi = rows sqrt(pi) * grad log pi, F = Psi^T Psi
-  psi = sw * (J / tau)                                         # d lr / d theta = d log pi / d theta
-  adv = (delta - tau * (lr.numpy() - kl.numpy()[:, None])).reshape(-1)
+  psi = sw * (J / tau)                                         # d log_ratio / d theta = d log pi / d theta
+  adv = (delta - tau * (log_ratio.numpy() - kl.numpy()[:, None])).reshape(-1)
   g = psi.T @ (np.sqrt(w) * adv)
   ng_step = eps / tau * (np.linalg.pinv(psi.T @ psi, rcond=1e-12, hermitian=True) @ g)
   vanilla = eps / tau * g
@@ -194,7 +194,7 @@ def check_soft_ql_surrogate(tau: float = TAU, c: float = 0.5, num_actions: int =
   y = tf.constant(rng.normal(size=states.shape[0]))
   variables = net.trainable_variables
   with tf.GradientTape() as tape:
-    log_pi, lr, pi, kl, v = _heads(net, states)
+    log_pi, log_ratio, pi, kl, v = _heads(net, states)
     lp_a = tf.gather(log_pi, actions, batch_dims=1)
     q = losses.soft_q_values(v[None], lp_a[None], tau)          # [1, N]: the agents' [B, T] layout
     n = float(states.shape[0])
@@ -202,7 +202,7 @@ def check_soft_ql_surrogate(tau: float = TAU, c: float = 0.5, num_actions: int =
   g_sur = _flat(tape.gradient(surrogate, variables), variables)
   # the scaled squared error: route the gradient through V and tau*log pi separately
   with tf.GradientTape(persistent=True) as tape:
-    log_pi, lr, pi, kl, v = _heads(net, states)
+    log_pi, log_ratio, pi, kl, v = _heads(net, states)
     lp_a = tf.gather(log_pi, actions, batch_dims=1)
     q_v = v + tf.stop_gradient(tau * lp_a)                  # gradient only into V
     q_a = tf.stop_gradient(v) + tau * lp_a                  # gradient only into the advantage stream

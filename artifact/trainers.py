@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import Dict
+from typing import Dict, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -25,13 +25,14 @@ from artifact.a2c_loop import A2CLoop
 from artifact.dqn_loop import DQNLoop
 from artifact.files import atomic_save_npz
 from artifact.seeding import RunSeeds, run_seeds
-from artifact.specs import ENV_GROUPS_VAR, RunSpec
+from artifact.specs import RunSpec
 from envs import make_atari_env
 
 
 class Trainer:
   """What the runner needs from a family: `update()`, `eval_policy`, envs, checkpoint objects."""
   env = eval_env = agent = eval_policy = None
+  env_groups = None             # A2C: the collection's env groups (part of the trainer's structure)
   frames_per_update: int
   _saver = None
 
@@ -172,34 +173,30 @@ class Trainer:
     self.eval_env.pop_finished_games()
 
 
-def a2c_env_groups(num_envs: int) -> int:
-  """Env groups of the A2C collection (`artifact.a2c_loop`): the environment variable
-  PG_SOFTQ_ENV_GROUPS if set (1 = synchronous, k >= 2 = overlapped over k groups), else 2 when
-  TensorFlow sees a GPU (the policy runs there while the CPU steps the other group's emulators;
-  not measured here) and 1 on CPUs, where overlapping measured slower: on 2 cores the emulator
-  threads and the network compete for the same cores (README, "Speed"). Both give the same
-  rollouts bit for bit. Raises ValueError for a value that is not an int in [1, num_envs]."""
-  raw = os.environ.get(ENV_GROUPS_VAR, "").strip()
-  if not raw:
+def a2c_env_groups(num_envs: int, requested: Optional[int] = None) -> int:
+  """Env groups of the A2C collection (`artifact.a2c_loop`): `requested` (--env-groups; 1 =
+  synchronous, k >= 2 = overlapped over k groups) if given, else 2 when TensorFlow sees a GPU
+  (the policy runs there while the CPU steps the other group's emulators; not measured here)
+  and 1 on CPUs, where overlapping measured slower: on 2 cores the emulator threads and the
+  network compete for the same cores (docs/performance.md). Both give the same rollouts bit for
+  bit. Raises ValueError for a value that is not an int in [1, num_envs]."""
+  if requested is None:
     return 2 if tf.config.list_physical_devices("GPU") else 1
-  try:
-    groups = int(raw)
-  except ValueError:
-    groups = 0
-  if not 1 <= groups <= num_envs:
-    raise ValueError(f"{ENV_GROUPS_VAR}={raw!r}: must be an integer in [1, {num_envs}] "
+  if isinstance(requested, bool) or not isinstance(requested, int) or not 1 <= requested <= num_envs:
+    raise ValueError(f"env_groups={requested!r}: must be an integer in [1, {num_envs}] "
                      f"(1: synchronous collection, k >= 2: k env groups, overlapped)")
-  return groups
+  return requested
 
 
 class A2CTrainer(Trainer):
   """A2C framework (Fig. 1, 3): 16 envs, n-step rollouts, RMSProp (TF1 start); the collection is
-  synchronous or overlapped (`a2c_env_groups`), with the same rollouts."""
+  synchronous or overlapped (`a2c_env_groups(num_envs, env_groups)`), with the same rollouts."""
 
-  def __init__(self, spec: RunSpec, seeds: RunSeeds):
+  def __init__(self, spec: RunSpec, seeds: RunSeeds, env_groups: Optional[int] = None):
     hp = spec.hparams
     self.precision = hp.precision
-    self._make_envs(spec, hp.num_envs, seeds, groups=a2c_env_groups(hp.num_envs))
+    self.env_groups = a2c_env_groups(hp.num_envs, env_groups)
+    self._make_envs(spec, hp.num_envs, seeds, groups=self.env_groups)
     self.frames_per_update = hp.n_steps * hp.num_envs * self.env.frames_per_step
     decay_updates = max(1, math.ceil(hp.horizon_frames / self.frames_per_update))
     self.agent = conditions.build_a2c_agent(
@@ -220,7 +217,8 @@ class A2CTrainer(Trainer):
 class DQNTrainer(Trainer):
   """DQN family (Fig. 2): 1 env, replay, epsilon-greedy, target network."""
 
-  def __init__(self, spec: RunSpec, seeds: RunSeeds):
+  def __init__(self, spec: RunSpec, seeds: RunSeeds, env_groups: Optional[int] = None):
+    del env_groups                         # one env: nothing to group
     hp = spec.hparams
     self.precision = hp.precision
     self._make_envs(spec, 1, seeds)
@@ -309,22 +307,24 @@ class _Reseedable:
 _CACHE: Dict[str, Trainer] = {}
 
 
-def _structure_key(spec: RunSpec) -> str:
+def _structure_key(spec: RunSpec, env_groups: Optional[int]) -> str:
   d = json.loads(spec.to_json())
   d.pop("seed")
-  if spec.family == "a2c":                 # a cached trainer keeps its env grouping
-    d["env_groups"] = a2c_env_groups(spec.hparams.num_envs)
+  d["env_groups"] = env_groups             # a cached trainer keeps its env grouping
   return json.dumps(d, sort_keys=True)
 
 
-def acquire(spec: RunSpec) -> Trainer:
+def acquire(spec: RunSpec, env_groups: Optional[int] = None) -> Trainer:
   """A trainer in the start state of `spec`'s run: the cached one for the same structure, reseeded,
-  or a new one. Closes any other cached trainer (one trainer's envs alive at a time)."""
+  or a new one. Closes any other cached trainer (one trainer's envs alive at a time).
+  `env_groups`: the A2C collection's env groups (--env-groups; None = auto, `a2c_env_groups`).
+  Raises ValueError for env_groups outside [1, num_envs]."""
   seeds = run_seeds(spec.seed, spec.hparams.num_envs)
-  trainer = _CACHE.pop(_structure_key(spec), None)
+  groups = a2c_env_groups(spec.hparams.num_envs, env_groups) if spec.family == "a2c" else None
+  trainer = _CACHE.pop(_structure_key(spec, groups), None)
   close_all()
   if trainer is None:
-    return (A2CTrainer if spec.family == "a2c" else DQNTrainer)(spec, seeds)
+    return (A2CTrainer if spec.family == "a2c" else DQNTrainer)(spec, seeds, groups)
   trainer.reseed(spec, seeds)
   return trainer
 
@@ -332,7 +332,7 @@ def acquire(spec: RunSpec) -> Trainer:
 def release(spec: RunSpec, trainer: Trainer):
   """Parks `trainer` for the next seed of the same structure."""
   close_all()
-  _CACHE[_structure_key(spec)] = trainer
+  _CACHE[_structure_key(spec, trainer.env_groups)] = trainer
 
 
 def close_all():

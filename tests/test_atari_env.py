@@ -1,5 +1,6 @@
 """The Atari adapter on real ROMs (ale-py): shapes, dtypes, step types, clipped vs raw rewards,
-life loss vs game over (docs/protocol.md section 2)."""
+life loss vs game over, FIRE after a life loss in training (baselines' FireResetEnv under
+EpisodicLifeEnv) but not in evaluation (docs/protocol.md section 2)."""
 import numpy as np
 import pytest
 from tf_agents.trajectories import time_step as ts
@@ -67,6 +68,25 @@ def test_breakout_life_loss_is_terminal_but_not_game_over_and_raw_score_is_uncli
   # 5 lives: about 5 terminals per game (the first game of an env can show 4)
   assert terminals >= 4 * len(games)
   assert all(g.score >= 0 and g.agent_steps > 0 for g in games)
+
+
+def test_fire_is_pressed_after_a_life_loss_so_noop_breakout_games_end():
+  env = make_atari_env("Breakout", 2, seed=[5, 9], reuse=False, max_frames_per_game=20_000)
+  env.reset()
+  games = []
+  for _ in range(1200):
+    env.step(np.zeros(2, np.int64))                    # the agent never presses FIRE
+    games += env.pop_finished_games()
+  env.close()
+  # 5 lives, each served by the adapter's FIRE: whole games end in ~125 agent steps
+  assert len(games) >= 4 and all(g.agent_steps < 400 for g in games)
+  stalled = make_atari_env("Breakout", 1, seed=[5], reuse=False, life_loss_terminal=False,
+                           max_frames_per_game=20_000)   # evaluation envs: no FIRE after life loss
+  stalled.reset()
+  for _ in range(600):
+    stalled.step(np.zeros(1, np.int64))
+  assert stalled.pop_finished_games() == []             # baselines' eval stalls the same way
+  stalled.close()
 
 
 def test_raw_score_is_unclipped_on_a_game_with_large_rewards():

@@ -79,7 +79,7 @@ def test_a_real_checkpoint_holds_no_pickle(tmp_path, family):
   try:
     for _ in range(updates):
       run.trainer.update()
-      run.update += 1
+      run.updates_done += 1
     run.checkpoint("clock")
     prefix = run.ckpt_manager.latest_checkpoint
     states = _py_states(prefix)
@@ -116,14 +116,14 @@ def test_a_pickle_planted_in_a_checkpoint_never_runs(tmp_path):
       _PlantedState(marker2), name="_frame_buffer", overwrite=True)
   for _ in range(30):
     run.trainer.update()
-    run.update += 1
+    run.updates_done += 1
   run.checkpoint("clock")
   assert "replay/_frame_buffer/.ATTRIBUTES/py_state" in _py_states(run.ckpt_manager.latest_checkpoint)
   run._lock.close()
   trainers.close_all()                                       # a new process: a new trainer
   try:
     _, resumed = _dqn_run(tmp_path)
-    assert resumed.update == 30 and resumed.trainer.loop.replay.size == 120
+    assert resumed.updates_done == 30 and resumed.trainer.loop.replay.size == 120
     assert not marker2.exists(), "resuming the run unpickled the planted value"
     resumed._lock.close()
   finally:

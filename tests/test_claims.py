@@ -212,3 +212,34 @@ def test_a_missing_condition_is_still_not_run_before_anything_is_excluded():
   df = runs({"a2c_1step": (RANDOM["Pong"], 0.0)}, games=("Pong",))
   v = _judge({1: df})["C1"]
   assert v.verdict == claims.NOT_RUN and v.excluded == ""
+
+
+# --- the claims and their conditions are the registry's (FigureSpec.claims) ----------------------
+def test_every_claim_of_the_registry_has_a_rule_and_names_conditions_of_its_figure():
+  from artifact.specs import FIGURES
+  registered = [(n, c) for n, fig in FIGURES.items() for c in fig.claims]
+  ids = [c.id for _, c in registered]
+  assert len(set(ids)) == len(ids) and set(ids) == set(claims.RULES), (ids, list(claims.RULES))
+  for n, c in registered:
+    names = {x.name for x in FIGURES[n].conditions}
+    assert c.conditions and set(c.evidence) <= names, (n, c)
+  verdicts = claims.judge({})
+  assert [(v.claim, v.figure, v.text) for v in verdicts] == [(c.id, n, c.text) for n, c in registered]
+  assert all(v.verdict == claims.NOT_RUN for v in verdicts)
+
+
+def test_a_claim_naming_a_condition_its_figure_lacks_is_rejected():
+  import dataclasses
+  from artifact.specs import FIGURES, ClaimSpec
+  fig = FIGURES[3]
+  with pytest.raises(ValueError, match=r"figure 3: claim C9 names condition 'dqn', which is not a "
+                                       r"condition of the figure; valid: pg, soft_ql"):
+    dataclasses.replace(fig, claims=fig.claims + (ClaimSpec("C9", "a claim", ("soft_ql", "dqn")),))
+  with pytest.raises(ValueError, match="claim C6 names condition 'a2c_proper'"):
+    dataclasses.replace(fig, claims=(ClaimSpec("C6", "a claim", ("soft_ql",), reference=("a2c_proper",)),))
+
+
+def test_a_registered_claim_without_a_rule_is_an_error(monkeypatch):
+  monkeypatch.delitem(claims.RULES, "C4")
+  with pytest.raises(ValueError, match="claim C4 of figure 2 has no decision rule"):
+    claims.judge({})

@@ -2,6 +2,7 @@
 it trains is replaced and its run retried from its checkpoint; a run whose worker dies twice is
 reported failed while the others finish and the reports are written; the grid process killed
 alone leaves no worker and no lock behind, and the same command then finishes every run."""
+import contextlib
 import fcntl
 import os
 import re
@@ -27,12 +28,6 @@ def _argv(out: Path, games="Pong,Breakout", seeds="0,1"):
 
 def _runs(games="Pong,Breakout", seeds="0,1"):
   return [f"figure1/{g}/a2c_1step/seed{s}" for g in games.split(",") for s in seeds.split(",")]
-
-
-def _start(argv, log: Path):
-  with open(log, "w") as f:
-    return subprocess.Popen(argv, cwd=REPO, stdout=f, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
 
 
 def _alive(pid: int) -> bool:
@@ -86,6 +81,13 @@ def _training(grid: subprocess.Popen, out: Path, exclude_pids=(), need_checkpoin
   return None
 
 
+def _held_by_another_worker(grid: subprocess.Popen, run_dir: Path, old_pid: int):
+  """(run directory, pid) when a live worker of `grid` other than `old_pid` holds `run_dir`'s lock;
+  None if none does right now."""
+  p = _holder(run_dir)
+  return (run_dir, p) if p not in (None, old_pid) and _alive(p) and p in _children(grid.pid) else None
+
+
 def _wait_for(what, grid, log: Path, timeout_s=900.0, poll_s=0.1):
   deadline = time.time() + timeout_s
   while True:
@@ -97,13 +99,32 @@ def _wait_for(what, grid, log: Path, timeout_s=900.0, poll_s=0.1):
     time.sleep(poll_s)
 
 
-def _finish(grid: subprocess.Popen, log: Path) -> int:
+def _sigkill_when(found, grid, log: Path, poll_s=0.1):
+  """Waits (`_wait_for`) until `found()` names a process as (what, pid), kills that pid with
+  SIGKILL (no warning) and returns (what, pid)."""
+  what, pid = _wait_for(found, grid, log, poll_s=poll_s)
+  os.kill(pid, signal.SIGKILL)
+  return what, pid
+
+
+@contextlib.contextmanager
+def _grid(argv, log: Path, finish=True):
+  """The grid process `argv` (its own session, output in `log`) for the body of a `with`. On leaving
+  it, even on a failed assertion: if `finish`, the grid is waited for (up to GRID_TIMEOUT_S; its
+  exit status is then grid.returncode); then, if it still runs, its whole process group is killed."""
+  with open(log, "w") as f:
+    grid = subprocess.Popen(argv, cwd=REPO, stdout=f, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
   try:
-    return grid.wait(timeout=GRID_TIMEOUT_S)
+    yield grid
   finally:
-    if grid.poll() is None:
-      os.killpg(grid.pid, signal.SIGKILL)
-      grid.wait()
+    try:
+      if finish:
+        grid.wait(timeout=GRID_TIMEOUT_S)
+    finally:
+      if grid.poll() is None:
+        os.killpg(grid.pid, signal.SIGKILL)
+        grid.wait()
 
 
 def _check_complete(out: Path, rel: str):
@@ -123,14 +144,10 @@ def _victim_of(log_text: str, pid: int) -> str:
 @pytest.mark.slow
 def test_a_killed_worker_is_replaced_and_its_run_retried_from_its_checkpoint(tmp_path):
   log = tmp_path / "grid.log"
-  grid = _start(_argv(tmp_path), log)
-  try:
-    rel, pid = _wait_for(lambda: _training(grid, tmp_path), grid, log)
-    os.kill(pid, signal.SIGKILL)                         # one worker, mid-run, no warning
-  finally:
-    code = _finish(grid, log)
+  with _grid(_argv(tmp_path), log) as grid:
+    rel, pid = _sigkill_when(lambda: _training(grid, tmp_path), grid, log)   # one worker, mid-run
   text = log.read_text()
-  assert code == 0, text[-4000:]
+  assert grid.returncode == 0, text[-4000:]
   victim = _victim_of(text, pid)
   assert "Traceback" not in text and "BrokenProcessPool" not in text
   for r in _runs():
@@ -148,21 +165,15 @@ def test_a_run_whose_worker_dies_twice_fails_and_the_grid_goes_on(tmp_path):
   runs = _runs("Pong", "0,1")
   argv = _argv(tmp_path, "Pong", "0,1")
   log = tmp_path / "grid.log"
-  grid = _start(argv, log)
-  try:
-    rel, pid = _wait_for(lambda: _training(grid, tmp_path), grid, log)
-    os.kill(pid, signal.SIGKILL)
+  with _grid(argv, log) as grid:
+    rel, pid = _sigkill_when(lambda: _training(grid, tmp_path), grid, log)
     victim = _wait_for(lambda: re.search(rf"worker process {pid} was killed by SIGKILL .*? while "
                                          rf"training (\S+): retrying", log.read_text()), grid, log).group(1)
     # the retry, in a new worker, holds the run's lock as soon as it starts it: kill that one too
     d = tmp_path / "runs" / victim
-    pid2 = _wait_for(lambda: (lambda p: p if p not in (None, pid) and _alive(p) and p in _children(grid.pid)
-                              else None)(_holder(d)), grid, log, poll_s=0.02)
-    os.kill(pid2, signal.SIGKILL)
-  finally:
-    code = _finish(grid, log)
+    _, pid2 = _sigkill_when(lambda: _held_by_another_worker(grid, d, pid), grid, log, poll_s=0.02)
   text = log.read_text()
-  assert code == 1, text[-4000:]
+  assert grid.returncode == 1, text[-4000:]
   assert (f"FAILED {victim}: its worker process died 2 times while training it: worker process "
           f"{pid} was killed by SIGKILL, then worker process {pid2} was killed by SIGKILL (SIGKILL: "
           f"kill -9 or the kernel's out-of-memory killer)") in text, text[-4000:]
@@ -183,8 +194,7 @@ def test_a_killed_grid_leaves_no_worker_and_no_lock_and_reruns(tmp_path):
   runs = _runs("Pong", "0,1")
   argv = _argv(tmp_path, "Pong", "0,1")
   log = tmp_path / "grid.log"
-  grid = _start(argv, log)
-  try:
+  with _grid(argv, log, finish=False) as grid:            # killed below, not waited for
     first = _wait_for(lambda: _training(grid, tmp_path), grid, log)
     _wait_for(lambda: _training(grid, tmp_path, exclude_pids=(first[1],), need_checkpoint=False), grid, log)
     workers = _children(grid.pid)
@@ -197,10 +207,6 @@ def test_a_killed_grid_leaves_no_worker_and_no_lock_and_reruns(tmp_path):
       time.sleep(0.1)
     left = [p for p in procs if _alive(p)]
     assert not left, [Path(f"/proc/{p}/cmdline").read_bytes() for p in left]
-  finally:
-    if grid.poll() is None:
-      os.killpg(grid.pid, signal.SIGKILL)
-      grid.wait()
   for r in runs:                                         # every run directory's lock is free
     lock = tmp_path / "runs" / r / ".lock"
     if lock.exists():

@@ -1,5 +1,7 @@
 """Runs survive kills: SIGKILL of the whole process group at random moments, clock checkpoints,
-DQN replay in checkpoints, a damaged checkpoint falling back to the one before."""
+DQN replay in checkpoints, a damaged checkpoint falling back to the one before, an evaluation's
+row written before its checkpoint, one process per run directory (a killed holder frees it)."""
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +15,7 @@ import pandas as pd
 import pytest
 
 from artifact import runner, schedule, trainers
+from artifact.progress import COLUMNS
 from artifact.specs import make_run_spec
 
 pytestmark = pytest.mark.slow   # processes, kills, Ray clusters or training
@@ -99,9 +102,9 @@ def _replay_state(replay):
 def test_dqn_replay_after_restore_equals_the_checkpointed_replay(tmp_path):
   trainers.close_all()
   spec, run = _dqn_run(tmp_path)
-  while run.update < 400:                              # 1,600 agent steps: past learning_starts
+  while run.updates_done < 400:                              # 1,600 agent steps: past learning_starts
     run.trainer.update()
-    run.update += 1
+    run.updates_done += 1
   run.checkpoint("clock")
   size, cur, arrays, frames = _replay_state(run.trainer.loop.replay)
   assert size == 1600 and len(frames) > 100
@@ -109,7 +112,7 @@ def test_dqn_replay_after_restore_equals_the_checkpointed_replay(tmp_path):
   run._lock.close()
   trainers.close_all()                                 # a new process: a new trainer, empty replay
   spec2, resumed = _dqn_run(tmp_path)
-  assert resumed.update == 400
+  assert resumed.updates_done == 400
   size2, cur2, arrays2, frames2 = _replay_state(resumed.trainer.loop.replay)
   assert (size2, cur2) == (size, cur)
   for a, b in zip(arrays, arrays2):
@@ -169,3 +172,42 @@ def test_a_damaged_checkpoint_falls_back_to_the_previous_one(tmp_path, monkeypat
     with pytest.raises(runner.CheckpointLoadError, match="none of its 1 checkpoints loads"):
       runner.run(spec, run_dir, on_event=lambda e: None)
   trainers.close_all()
+
+
+@pytest.mark.slow
+def test_eval_row_survives_a_kill_before_the_checkpoint(tmp_path, monkeypatch):
+  spec = make_run_spec(1, "Pong", "a2c_1step", 0, "smoke", 1600)
+  run_dir = tmp_path / spec.relpath()
+
+  def killed(self, reason="evaluation", keep=2):
+    raise KeyboardInterrupt(f"killed between the row and the {reason} checkpoint")
+  monkeypatch.setattr(runner.Run, "checkpoint", killed)
+  with pytest.raises(KeyboardInterrupt):
+    runner.run(spec, run_dir, on_event=lambda e: None)
+  rows = pd.read_csv(run_dir / "progress.csv")
+  assert rows["eval_return"].notna().sum() == 1 and list(rows.columns) == COLUMNS
+  monkeypatch.undo()
+  trainers.close_all()
+  runner.run(spec, run_dir, on_event=lambda e: None)          # no checkpoint yet: restarts from 0
+  rows = pd.read_csv(run_dir / "progress.csv")
+  assert rows["frames"].is_unique and rows["frames"].max() == 1600
+  assert rows["eval_return"].notna().sum() == 5
+  assert json.loads((run_dir / "done.json").read_text())["frames"] == 1600
+
+
+@pytest.mark.slow
+def test_a_run_directory_is_trained_by_one_process_at_a_time(tmp_path):
+  from artifact.runner import lock_run_dir
+  held = subprocess.Popen([sys.executable, "-c", (
+      "import sys, time; sys.path.insert(0, %r)\n"
+      "from pathlib import Path\nfrom artifact.runner import lock_run_dir\n"
+      "lock = lock_run_dir(Path(%r)); print('locked', flush=True); time.sleep(60)") % (str(REPO), str(tmp_path))],
+      stdout=subprocess.PIPE, text=True)
+  try:
+    assert held.stdout.readline().strip() == "locked"
+    with pytest.raises(RuntimeError, match=f"being trained by pid {held.pid}"):
+      lock_run_dir(tmp_path)
+  finally:
+    held.kill()
+    held.wait()
+  lock_run_dir(tmp_path).close()          # the kernel released the dead holder's lock

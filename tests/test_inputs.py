@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from artifact import cli
+from artifact import cli, planning
 from artifact.specs import FIGURES, SCALES, A2CHparams, DQNHparams, make_run_spec
 
 SOFT = ["--figures", "2", "--games", "Pong", "--conditions", "soft_dqn_ent_0.1"]
@@ -72,8 +72,8 @@ def test_an_out_dir_with_glob_characters_is_refused(tmp_path, name):
 def test_plan_from_args_refuses_before_anything_is_written(tmp_path):
   out = tmp_path / "new" / "out"
   args = cli.build_parser().parse_args(["--figures", "1", "--set", "lr=inf", "--out", str(out)])
-  with pytest.raises(cli.UsageError, match="lr must be a finite number, got inf") as e:
-    cli.plan_from_args(args)
+  with pytest.raises(planning.UsageError, match="lr must be a finite number, got inf") as e:
+    planning.plan_from_args(args)
   assert e.value.code == 2 and not (tmp_path / "new").exists()
 
 
@@ -82,7 +82,7 @@ def test_good_values_still_pass(tmp_path):
       ["--figures", "1,2", "--games", "Pong", "--seeds", "0,1", "--frames", "3e6", "--set", "lr=3e-4",
        "--set", "learning_starts=1e4", "--status-every", "0.5", "--checkpoint-every", "60",
        "--cpus-per-run", "1", "--out", str(tmp_path / "out")])
-  plan = cli.plan_from_args(args)
+  plan = planning.plan_from_args(args)
   assert {s.frames for s in plan.specs} == {3_000_000}
   assert {s.hparams.lr for s in plan.specs} == {3e-4}
   assert {s.hparams.learning_starts for s in plan.specs if s.family == "dqn"} == {10_000}

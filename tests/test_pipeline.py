@@ -144,3 +144,35 @@ def test_list_prints_the_full_default_grid(capsys):
   assert out.strip().splitlines()[-1].startswith("estimated cost: ")
   assert out.count("serving figure 1 a2c_proper and figure 3 pg") == 18
   assert "figure3/Pong/pg" not in out
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_env_groups_reaches_each_run_as_an_argument(tmp_path, monkeypatch, jobs):
+  """--env-groups travels as an argument (planning -> executor -> worker -> runner -> trainer), not
+  through the environment. With --jobs 1 the run trains in this process: the trainer factory is
+  replaced to record what it receives and stop the run there."""
+  import os
+  from artifact import trainers
+  seen = []
+
+  def acquire(spec, env_groups=None):
+    seen.append((spec.relpath(), env_groups))
+    raise RuntimeError("stopped before training")
+  if jobs == 1:
+    monkeypatch.setattr(trainers, "acquire", acquire)
+  else:            # a worker process cannot be patched: check the executor the grid builds
+    from artifact import executors
+    made = []
+    real = executors.make_executor
+    monkeypatch.setattr(executors, "make_executor",
+                        lambda *a, **kw: made.append(real(*a, **kw)) or made[-1])
+    monkeypatch.setattr(executors.LocalExecutor, "run",
+                        lambda self, specs, out, on_event: [(s.relpath(), "not trained") for s in specs])
+  code = cli.main(["--figures", "1", "--games", "Pong", "--conditions", "a2c_1step", "--seeds", "0",
+                   "--env-groups", "2", "--jobs", str(jobs), "--out", str(tmp_path)])
+  assert code == 1                                   # the run did not train
+  if jobs == 1:
+    assert seen == [("figure1/Pong/a2c_1step/seed0", 2)]
+  else:
+    assert [e.env_groups for e in made] == [2]
+  assert not any(k.startswith("PG_SOFTQ") for k in os.environ)

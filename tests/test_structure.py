@@ -1,4 +1,5 @@
-"""The experiment layer: scale rules of make_run_spec, --set overrides, the registry, the reports'
+"""The experiment layer: scale rules of make_run_spec (at least 5 evaluations per run at every
+scale), --set overrides, the registry (Figure 3's pg is Figure 1's a2c_proper run), the reports'
 summary and Figure 3 agreement on a hand-made CSV (the progress schema table: tests/test_docs.py)."""
 import json
 import math
@@ -7,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from artifact import cli, reports, trainers
+from artifact import cli, planning, reports, trainers
+from artifact.schedule import eval_updates
 from artifact.specs import FIGURES, SCALES, A2CHparams, DQNHparams, find_condition, make_run_spec
 
 
@@ -52,6 +54,18 @@ def test_a2c_budgets_and_evaluations_per_scale():
   assert set(SCALES) == {"smoke", "short", "paper"}
 
 
+@pytest.mark.parametrize("scale", list(SCALES))
+def test_every_run_has_at_least_five_evaluations(scale):
+  for f, fig in FIGURES.items():
+    cond = fig.conditions[0]
+    spec = make_run_spec(f, fig.games[0], cond.name, 0, scale)
+    per_update = (spec.hparams.n_steps * spec.hparams.num_envs * 4 if cond.family == "a2c"
+                  else spec.hparams.train_period * 4)
+    updates = -(-spec.frames // per_update)
+    at = eval_updates(spec.eval_schedule, spec.frames, per_update)
+    assert len(at) >= 5 and at[-1] == updates, (scale, f)
+
+
 def test_registry_names_one_agent_class_per_condition():
   from artifact.conditions import agent_class
   seen = {}
@@ -64,10 +78,16 @@ def test_registry_names_one_agent_class_per_condition():
   assert find_condition("soft_dqn_kl_0.01").agent_kwargs == (("tau", 0.01),)
 
 
+def test_pg_is_the_a2c_proper_run():
+  pg = make_run_spec(3, "Seaquest", "pg", 2, "short")
+  proper = make_run_spec(1, "Seaquest", "a2c_proper", 2, "short")
+  assert pg == proper and pg.relpath() == "figure1/Seaquest/a2c_proper/seed2"
+
+
 # --- --set ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("condition,figure", [("soft_dqn_kl_0.1", 2), ("soft_ql", 3)])
 def test_set_reaches_the_agent_and_config_json(tmp_path, condition, figure):
-  plan = cli.plan_from_args(cli.build_parser().parse_args(
+  plan = planning.plan_from_args(cli.build_parser().parse_args(
       ["--figures", str(figure), "--games", "Pong", "--conditions", condition, "--seeds", "0",
        "--set", "tau=0.05", "--set", "lr=3e-4", "--out", str(tmp_path)]))
   (spec,) = plan.specs
