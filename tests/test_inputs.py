@@ -46,15 +46,58 @@ SOFT = ["--figures", "2", "--games", "Pong", "--conditions", "soft_dqn_ent_0.1"]
     (["--executor", "ray", "--ray-address", ""], "--ray-address '' is empty; give the Ray cluster's head as HOST:PORT"),
     (["--executor", "ray", "--ray-address", "  "], "--ray-address '  ' is empty"),
     (["--ray-address", ""], "--ray-address '' is empty"),
+    (["--figures", "4"], "unknown figure '4'; valid: 1, 2, 3"),
+    (["--games", "Pongg"], "unknown game 'Pongg'"),
+    (["--figures", "2", "--games", "Pong", "--set", "nope=1"], "unknown key 'nope'; valid for the selected runs: adam_eps"),
+    (["--figures", "1", "--set", "lr=fast"], "lr takes a float, got 'fast'"),
+    (["--figures", "1", "--set", "n_steps=2.5"], "n_steps takes a int, got '2.5'"),
+    (["--figures", "1", "--set", "gamma=2"], "gamma must be in [0, 1], got 2.0"),
+    (["--figures", "1", "--set", "lr"], "expected key=value"),
+    (["--figures", "1", "--conditions", "dqn"], "unknown condition 'dqn' for figure(s) 1; valid: a2c_1step, a2c_proper"),
+    (["--scale", "huge"], "unknown scale 'huge'; valid: smoke, short, paper"),
+    (["--frames", "-5"], "--frames must be a positive integer"),
+    (["--frames", "0"], "--frames must be a positive integer"),
+    (["--seeds", "a"], "--seeds must be"),
+    (["--jobs", "0"], "--jobs must be >= 1"),
+    (["--executor", "slurm"], "unknown --executor 'slurm'; valid: local, ray"),
+    (["--cpus-per-run", "0"], "--cpus-per-run must be > 0, got 0"),
+    (["--executor", "ray", "--gpus-per-run", "-1"], "--gpus-per-run must be > 0, got -1"),
+    (["--checkpoint-every", "0"], "--checkpoint-every must be > 0, got 0"),
+    (["--env-groups", "0"], "--env-groups must be auto or an integer in [1, num_envs] (16 envs per A2C run), got '0'"),
+    (["--env-groups", "two"], "--env-groups must be auto or an integer in [1, num_envs]"),
+    (["--figures", "1", "--env-groups", "17"], "--env-groups 17: more groups than the 16 envs of an A2C run"),
+    (["--checkpoint-every", "-30"], "--checkpoint-every must be > 0, got -30"),
+    (["--ray-address", "127.0.0.1:1"], "--ray-address '127.0.0.1:1' needs --executor ray"),
+    (["--gpus-per-run", "1"], "--gpus-per-run is for --executor ray"),
+    # nothing listens on port 1 of this machine: refused before Ray starts or any run is written
+    (["--executor", "ray", "--ray-address", "127.0.0.1:1", "--figures", "1", "--games", "Pong",
+      "--conditions", "a2c_1step", "--seeds", "0"], "--ray-address '127.0.0.1:1' is unreachable"),
+    # a replay of 1e8 transitions (~7 KB each in a checkpoint) needs more disk than this machine has
+    (["--figures", "2", "--games", "Pong", "--conditions", "dqn", "--seeds", "0", "--frames", "4e12",
+      "--set", "replay_capacity=100000000"], "the selected runs' checkpoints need about"),
 ])
-def test_bad_numbers_and_options_exit_2_naming_the_value(tmp_path, capsys, argv, needle):
+def test_bad_input_exits_2_naming_the_value_and_writes_nothing(tmp_path, capsys, argv, needle):
   out = tmp_path / "out"
+  keep = out / "reports" / "figure1.csv"
+  keep.parent.mkdir(parents=True)
+  keep.write_text("precious")
   with pytest.raises(SystemExit) as e:
     cli.main(argv + ["--out", str(out)])
   assert e.value.code == 2
   assert needle in str(e.value)
   assert needle in capsys.readouterr().err               # what the command line shows
-  assert not out.exists()                                # nothing written, not even --out
+  assert keep.read_text() == "precious"                  # nothing already written is lost
+  assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == ["reports", "reports/figure1.csv"]
+
+
+@pytest.mark.parametrize("argv", [["--frames", "inf"], ["--scale", "huge"], ["--seeds", "0,0"],
+                                  ["--figures", "1", "--set", "lr=nan"], ["--jobs", "0"]])
+def test_a_bad_argument_does_not_even_create_out(tmp_path, argv):
+  out = tmp_path / "out"
+  with pytest.raises(SystemExit) as e:
+    cli.main(argv + ["--out", str(out)])
+  assert e.value.code == 2
+  assert not out.exists()
 
 
 @pytest.mark.parametrize("name", ["runs[1]", "runs*", "what?", "a]b[c"])
