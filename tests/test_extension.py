@@ -31,12 +31,18 @@ print(json.dumps(done))
 """
 
 
-def _run(run_dir: Path, frames: int, **kw) -> dict:
+def _start(run_dir: Path, frames: int, **kw) -> subprocess.Popen:
+  """The run to `frames` in a fresh process (see _RUN), started."""
   args = dict(kw, frames=frames, dir=str(run_dir))
-  out = subprocess.run([sys.executable, "-c", _RUN, json.dumps(args)], cwd=REPO, capture_output=True,
-                       text=True, timeout=900)
-  assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-  return json.loads(out.stdout.strip().splitlines()[-1])
+  return subprocess.Popen([sys.executable, "-c", _RUN, json.dumps(args)], cwd=REPO, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _done(proc: subprocess.Popen) -> dict:
+  """The done.json of a run started by `_start`, once its process ends."""
+  stdout, stderr = proc.communicate(timeout=900)
+  assert proc.returncode == 0, stdout[-3000:] + stderr[-3000:]
+  return json.loads(stdout.strip().splitlines()[-1])
 
 
 def _final_variables(run_dir: Path, frames: int) -> dict:
@@ -49,11 +55,14 @@ def _final_variables(run_dir: Path, frames: int) -> dict:
 
 def _compare(tmp_path, n_frames: int, per_update: int, **kw):
   straight, extended = tmp_path / "straight", tmp_path / "extended"
-  first = _run(extended, n_frames, **kw)
+  # the run straight to 2N trains beside the first part of the extended one (separate processes
+  # and directories: nothing shared)
+  straight_proc, first_proc = _start(straight, 2 * n_frames, **kw), _start(extended, n_frames, **kw)
+  first = _done(first_proc)
   assert first["frames"] == n_frames and first["extendable"]
-  done = _run(extended, 2 * n_frames, **kw)
+  done = _done(_start(extended, 2 * n_frames, **kw))
   assert done["extended_from"] == n_frames and done["frames"] == 2 * n_frames
-  _run(straight, 2 * n_frames, **kw)
+  _done(straight_proc)
   a = pd.read_csv(straight / "progress.csv")
   b = pd.read_csv(extended / "progress.csv")
   # the extended run has every row of the straight one, plus the evaluation at N

@@ -43,8 +43,9 @@ def _rows(out: Path, specs):
 
 def test_grid_finishes_with_every_row_once_while_a_worker_node_is_removed(cluster, tmp_path):
   c, workers = cluster
+  # three runs on two 1-CPU nodes: one waits for a free CPU, so the retry shares the survivor
   specs = [make_run_spec(1, "Pong", cond, seed, "smoke", 6400)
-           for cond in ("a2c_1step", "a2c_proper") for seed in (0, 1)]
+           for cond, seed in (("a2c_1step", 0), ("a2c_1step", 1), ("a2c_proper", 0))]
   ex = RayExecutor(address=c.address, cpus_per_run=1, checkpoint_every=1.0)
   ex.start(tmp_path / "ray")                            # includes the shared --out check
   events, removed = [], []

@@ -40,9 +40,12 @@ def test_seed1_after_seed0_equals_seed1_alone_and_repeats(tmp_path, fig, cond, f
     spec = make_run_spec(fig, "Pong", cond, seed, "smoke", frames)
     runner.run(spec, tmp_path / "grid" / spec.relpath(), on_event=lambda e: None)
   rel = make_run_spec(fig, "Pong", cond, 1, "smoke", frames).relpath()
-  for name in ("alone1", "alone2"):                     # fresh processes, seed 1 only
-    code = ALONE.format(repo=str(REPO), fig=fig, cond=cond, frames=frames, out=str(tmp_path / name))
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=300)
+  alone = [subprocess.Popen([sys.executable, "-c", ALONE.format(     # fresh processes, seed 1 only
+      repo=str(REPO), fig=fig, cond=cond, frames=frames, out=str(tmp_path / name))],
+      stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for name in ("alone1", "alone2")]
+  for p in alone:                                       # side by side: separate directories
+    output = p.communicate(timeout=300)[0]
+    assert p.returncode == 0, output.decode()[-3000:]
   grid = _table(tmp_path / "grid" / rel / "progress.csv")
   assert grid["eval_return"].notna().sum() >= 5 and grid["loss"].notna().sum() >= 3
   pd.testing.assert_frame_equal(grid, _table(tmp_path / "alone1" / "progress.csv"))
