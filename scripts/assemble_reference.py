@@ -1,12 +1,18 @@
-"""Assembles reports/reference/ from a finished reference grid (maintainers' tool).
+"""Assembles reports/reference/ from the reference campaign (issue 19; scripts/campaign.sh).
 
-  .venv/bin/python scripts/assemble_reference.py SRC_OUT DEST --command "..." --commit SHA \
-      --started ISO --finished ISO [--note "..."]
+  .venv/bin/python scripts/assemble_reference.py --stage1 FRAMES [--stage2 FRAMES] \
+      [--src campaign/out] [--dest reports/reference] [--note "what went wrong"]
 
-Copies every run's config.json, progress.csv, done.json and tb/ (not the checkpoints and saved
-policies: ~7 MB a run) from SRC_OUT/runs to DEST/runs, writes the figure, statistics and claims
-reports from them exactly as `./run_all.sh --reports-only --out DEST` does, renders the figures
-as PNG for the README, and writes DEST/RUN.md with the command, commit, machine and wall time.
+A stage's runs are copied only when every one of them has reached the stage's frames (a
+consistent set: every run at the same frames; `--allow-partial` copies them anyway and says so).
+For each run: config.json, progress.csv up to the stage's frames (its first row at or past them;
+a run that went further is cut there), done.json when the run finished exactly there, and tb/
+(not the checkpoints and saved policies: ~7 MB a run, and the DQN replay). Then the reports are
+written by exactly the command RUN.md gives for regenerating them (`./run_all.sh ... --reports-only`),
+the figures are rendered as PNG for the README, and RUN.md (frozen commit, commands, machine, the
+campaign log's step times) and SUMMARY.md (final scores, probabilities of improvement, verdicts)
+are written. The previous reference's runs/ and reports/ are replaced (git history keeps them).
+Raises SystemExit naming the runs that have not reached a stage's frames.
 """
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ import argparse
 import os
 import platform
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -21,6 +28,18 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+# The campaign's two grids, as scripts/campaign.sh runs them (its S1 and S2) at --scale short.
+STAGES = {
+    "stage1": ["--figures", "1,3", "--games", "Seaquest,Qbert,SpaceInvaders"],
+    "stage2": ["--figures", "2", "--games", "Breakout", "--conditions", "dqn,soft_dqn_ent_0.1,soft_dqn_kl_0.1"],
+}
+# One command that reports both stages' runs (the games and conditions of either; the other
+# combinations it selects were never trained and are listed as missing).
+REPORT_ARGS = ["--scale", "short", "--no-theory", "--figures", "1,2,3",
+               "--games", "Seaquest,Qbert,SpaceInvaders,Breakout",
+               "--conditions", "a2c_1step,a2c_proper,pg,soft_ql,dqn,soft_dqn_ent_0.1,soft_dqn_kl_0.1"]
+FROZEN_TAG = "campaign-1"
 
 
 def _cpu_model() -> str:
@@ -33,53 +52,111 @@ def _cpu_model() -> str:
   return platform.processor() or "unknown"
 
 
+def stage_specs(stage: str, frames: int, src: Path):
+  """The RunSpecs of a campaign stage at `frames` (the grid `./run_all.sh` plans for it)."""
+  from artifact import cli, planning
+  args = cli.build_parser().parse_args(STAGES[stage] + ["--scale", "short", "--frames", str(frames),
+                                                         "--out", str(src)])
+  return planning.plan_from_args(args).specs
+
+
+def copy_run(run: Path, dest: Path, frames: int) -> str:
+  """Copies one run's record up to `frames` into `dest`; returns how far the run itself is."""
+  dest.mkdir(parents=True, exist_ok=True)
+  shutil.copy2(run / "config.json", dest / "config.json")
+  rows = pd.read_csv(run / "progress.csv")
+  reached = rows["frames"] >= frames
+  cut = rows.loc[reached, "frames"].min() if reached.any() else rows["frames"].max()
+  from artifact.files import atomic_write_text
+  atomic_write_text(dest / "progress.csv", rows[rows["frames"] <= cut].to_csv(index=False))
+  done = run / "done.json"
+  if done.exists() and int(pd.read_json(done, typ="series")["frames"]) == int(cut):
+    shutil.copy2(done, dest / "done.json")
+    state = "finished here"
+  else:
+    state = (f"the run itself is at {int(rows['frames'].max()):,} frames"
+             + (" (finished)" if done.exists() else " (training)"))
+  if (run / "tb").exists():
+    shutil.copytree(run / "tb", dest / "tb", dirs_exist_ok=True)
+  return state
+
+
 def main(argv=None):
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  p.add_argument("src")
-  p.add_argument("dest")
-  p.add_argument("--command", required=True)
-  p.add_argument("--commit", required=True)
-  p.add_argument("--started", required=True)
-  p.add_argument("--finished", required=True)
-  p.add_argument("--args", required=True, help="the CLI arguments of the grid, for --reports-only")
-  p.add_argument("--note", default="")
+  p.add_argument("--stage1", type=int, required=True, metavar="FRAMES", help="stage 1's frames")
+  p.add_argument("--stage2", type=int, default=None, metavar="FRAMES", help="stage 2's frames (default: not yet)")
+  p.add_argument("--src", default=str(ROOT / "campaign" / "out"))
+  p.add_argument("--dest", default=str(ROOT / "reports" / "reference"))
+  p.add_argument("--campaign-log", default=str(ROOT / "campaign" / "logs" / "campaign.log"))
+  p.add_argument("--allow-partial", action="store_true",
+                 help="copy a stage whose runs have not all reached its frames (said in RUN.md)")
+  p.add_argument("--note", default="", help="what went wrong, for RUN.md")
   a = p.parse_args(argv)
-  src, dest = Path(a.src) / "runs", Path(a.dest)
-  for cfg in sorted(src.glob("figure*/*/*/seed*/config.json")):
-    run = cfg.parent
-    out = dest / "runs" / run.relative_to(src)
-    out.mkdir(parents=True, exist_ok=True)
-    for name in ("config.json", "progress.csv", "done.json"):
-      if (run / name).exists():
-        shutil.copy2(run / name, out / name)
-    if (run / "tb").exists():
-      shutil.copytree(run / "tb", out / "tb", dirs_exist_ok=True)
+  src, dest = Path(a.src), Path(a.dest)
+  stages = {"stage1": a.stage1, **({"stage2": a.stage2} if a.stage2 else {})}
+  plan, behind = {}, []
+  for stage, frames in stages.items():
+    plan[stage] = stage_specs(stage, frames, src)
+    for s in plan[stage]:
+      f = src / "runs" / s.relpath() / "progress.csv"
+      last = int(pd.read_csv(f)["frames"].max()) if f.exists() else 0
+      if last < frames:
+        behind.append(f"{stage} {s.relpath()}: {last:,} of {frames:,} frames")
+  if behind and not a.allow_partial:
+    raise SystemExit("not a consistent set yet (rerun with smaller frames, or --allow-partial):\n  "
+                     + "\n  ".join(behind))
+  for old in ("runs", "reports"):
+    shutil.rmtree(dest / old, ignore_errors=True)
+  states = {}
+  for stage, specs in plan.items():
+    for s in specs:
+      if (src / "runs" / s.relpath() / "progress.csv").exists():
+        states[s.relpath()] = copy_run(src / "runs" / s.relpath(), dest / "runs" / s.relpath(), stages[stage])
 
   from artifact import cli, reports
-  cli.main(a.args.split() + ["--out", str(dest), "--reports-only", "--no-theory"])
-  for f in (1, 3):
+  code = cli.main(REPORT_ARGS + ["--out", str(dest), "--reports-only"])
+  for f in (1, 2, 3):
     df = reports.load_progress(dest / "runs", f)
     if len(df):
-      reports.plot_figure(df, f, dest / "reports" / f"figure{f}.png", " [reference: Seaquest, 3M frames]")
+      reports.plot_figure(df, f, dest / "reports" / f"figure{f}.png", " [reference campaign]")
 
-  dones = [pd.read_json(d, typ="series") for d in sorted((dest / "runs").glob("*/*/*/*/done.json"))]
-  run_hours = sum(float(d["wall_s"]) for d in dones) / 3600
-  t0, t1 = pd.Timestamp(a.started), pd.Timestamp(a.finished)
-  text = f"""# Reference run: provenance
+  commit = subprocess.run(["git", "rev-parse", FROZEN_TAG], cwd=ROOT, capture_output=True,
+                          text=True).stdout.strip() or "unknown"
+  log = Path(a.campaign_log).read_text().splitlines() if Path(a.campaign_log).exists() else []
+  campaign_sh = (ROOT / "scripts" / "campaign.sh").read_text().splitlines()
+  steps = [line.strip() for line in campaign_sh if line.startswith(("step ", "S1=", "S2="))]
+  runs_lines = "\n".join(f"- `{rel}`: {state}" for rel, state in sorted(states.items()))
+  text = f"""# Reference campaign: provenance
 
-- command: `{a.command}`
-- commit: `{a.commit}`
-- machine: {os.cpu_count()} CPU cores ({_cpu_model()}), {platform.system()} {platform.release()}, Python {platform.python_version()}, tensorflow-cpu 2.15.1, no GPU
-- wall time: {t0:%Y-%m-%d %H:%M} to {t1:%Y-%m-%d %H:%M} UTC ({(t1 - t0).total_seconds() / 3600:.2f} h for the grid); {len(dones)} runs, {run_hours:.2f} run-hours in all (two runs side by side)
-- copied here: each run's config.json, progress.csv, done.json and tb/ (not the checkpoints and saved policies)
-- regenerate the reports: `./run_all.sh {a.args} --out reports/reference --reports-only --no-theory`
+- what is here: {', '.join(f'{st} at {fr:,} frames ({len(plan[st])} runs)' for st, fr in stages.items())}
+  ({"a consistent set: every run of a stage at the stage's frames" if not behind else
+    "NOT a consistent set: " + "; ".join(behind)})
+- frozen code: tag `{FROZEN_TAG}` = commit `{commit}`; every number here was computed by it
+- campaign commands (scripts/campaign.sh, each `./run_all.sh --scale short --jobs 2 --no-theory
+  --out out --status-every 120 ARGS`, at `nice -n 10` from a git worktree of the tag):
+{chr(10).join('  - `' + s + '`' for s in steps)}
+- machine: {os.cpu_count()} CPU cores ({_cpu_model()}), {platform.system()} {platform.release()},
+  Python {platform.python_version()}, tensorflow-cpu 2.15.1, no GPU; shared with development
+  work, so the frames/s in progress.csv say nothing about speed
+- wall time: each session's share is in CAMPAIGN.md; the campaign log's step stamps (a step
+  that a session's end stopped has a start and no exit; the next start resumes it):
+{chr(10).join('  - `' + line.lstrip('= ') + '`' for line in log if line.startswith('=='))}
+- copied here: each run's config.json, progress.csv up to its stage's frames, done.json when the
+  run finished there, and tb/ (its TensorBoard scalars, up to where the run stood); not the
+  checkpoints and saved policies
+- regenerate the reports: `./run_all.sh {' '.join(REPORT_ARGS)} --out reports/reference --reports-only`
+  (runs of other games and conditions that this selects were never trained: listed as missing)
+
+## Runs
+{runs_lines}
 
 {a.note}
 """
   (dest / "RUN.md").write_text(text)
-  print(text)
   (dest / "SUMMARY.md").write_text(summary(dest))
+  print(text)
   print((dest / "SUMMARY.md").read_text())
+  return code
 
 
 def summary(dest: Path) -> str:
@@ -106,4 +183,4 @@ def summary(dest: Path) -> str:
 
 
 if __name__ == "__main__":
-  main()
+  sys.exit(main())
