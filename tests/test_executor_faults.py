@@ -20,13 +20,13 @@ FRAMES = 19_200                  # 60 A2C updates of 320 frames: tens of seconds
 GRID_TIMEOUT_S = 1800
 
 
-def _argv(out: Path, games="Pong,Breakout", seeds="0,1"):
+def _argv(out: Path, games: str, seeds: str):
   return [sys.executable, "-m", "artifact", "--figures", "1", "--games", games, "--conditions",
           "a2c_1step", "--seeds", seeds, "--frames", str(FRAMES), "--jobs", "2",
           "--checkpoint-every", "1", "--status-every", "30", "--no-theory", "--out", str(out)]
 
 
-def _runs(games="Pong,Breakout", seeds="0,1"):
+def _runs(games: str, seeds: str):
   return [f"figure1/{g}/a2c_1step/seed{s}" for g in games.split(",") for s in seeds.split(",")]
 
 
@@ -72,8 +72,8 @@ def _training(grid: subprocess.Popen, out: Path, exclude_pids=(), need_checkpoin
   """(run, worker pid) of a run that a live worker of `grid` holds, unfinished (with a
   checkpoint if `need_checkpoint`); None if there is none right now."""
   workers = _children(grid.pid)
-  for rel in _runs():
-    d = out / "runs" / rel
+  for d in sorted((out / "runs").glob("figure*/*/*/seed*")):
+    rel = d.relative_to(out / "runs").as_posix()
     pid = _holder(d)
     if (pid in workers and pid not in exclude_pids and _alive(pid) and not (d / "done.json").exists()
         and (not need_checkpoint or any(d.glob("checkpoint/ckpt-*.index")))):
@@ -144,19 +144,20 @@ def _victim_of(log_text: str, pid: int) -> str:
 @pytest.mark.slow
 def test_a_killed_worker_is_replaced_and_its_run_retried_from_its_checkpoint(tmp_path):
   log = tmp_path / "grid.log"
-  with _grid(_argv(tmp_path), log) as grid:
+  games, seeds = "Pong", "0,1,2"                         # 3 runs on 2 workers
+  with _grid(_argv(tmp_path, games, seeds), log) as grid:
     rel, pid = _sigkill_when(lambda: _training(grid, tmp_path), grid, log)   # one worker, mid-run
   text = log.read_text()
   assert grid.returncode == 0, text[-4000:]
   victim = _victim_of(text, pid)
   assert "Traceback" not in text and "BrokenProcessPool" not in text
-  for r in _runs():
+  for r in _runs(games, seeds):
     _check_complete(tmp_path, r)
   if victim == rel:                                      # killed after a checkpoint of this run
     assert f"{victim}: resuming from checkpoint at" in text, text[-4000:]
-  assert "4 runs ok, 0 failed" in text
+  assert "3 runs ok, 0 failed" in text
   report = pd.read_csv(tmp_path / "reports" / "figure1.csv")
-  assert set(zip(report["game"], report["seed"])) == {(g, s) for g in ("Pong", "Breakout") for s in (0, 1)}
+  assert set(zip(report["game"], report["seed"])) == {("Pong", s) for s in (0, 1, 2)}
   assert (tmp_path / "reports" / "claims.csv").exists()
 
 
