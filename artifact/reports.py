@@ -79,16 +79,19 @@ def load_progress(runs_dir, figure: int, grid=None) -> pd.DataFrame:
   `figure` and `condition` set to this figure's names. With `grid` ({relpath: RunSpec},
   `grid_runs`), only the runs of that grid whose config.json is that spec's run are read, so
   runs of other grids or other `--set` values under the same directory are never averaged in, and
-  each run is read up to its spec's budget (`RunSpec.frames`; its first row at or past it, where
-  the run's last update ends): a run extended past the grid's --frames (say, to 3M in a grid
-  reported at 1M) is reported at the grid's frames like the others."""
+  each run with a config.json is read up to its spec's budget (`RunSpec.frames`; its first row at
+  or past it, where the run's last update ends): a run extended past the grid's --frames (say, to
+  3M in a grid reported at 1M) is reported at the grid's frames like the others."""
   frames = []
   for cond, f in progress_files(runs_dir, figure):
     rel = f.parent.relative_to(runs_dir).as_posix()
     if grid is not None and not _in_grid(f.parent, rel, grid):
       continue
     df = pd.read_csv(f)
-    if grid is not None and (df["frames"] >= grid[rel].frames).any():
+    # a run whose config.json matches the grid's spec is a prefix of the same run: cut it at the
+    # grid's frames (without a config.json nothing says what its frames mean: all rows are read)
+    if (grid is not None and (f.parent / "config.json").exists()
+        and (df["frames"] >= grid[rel].frames).any()):
       df = df[df["frames"] <= df.loc[df["frames"] >= grid[rel].frames, "frames"].min()]
     if len(df):
       frames.append(df.assign(figure=figure, condition=cond))
