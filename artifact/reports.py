@@ -74,6 +74,13 @@ def _in_grid(run_dir: Path, rel: str, grid: dict) -> bool:
     return False
 
 
+def rows_up_to(df: pd.DataFrame, frames: int) -> pd.DataFrame:
+  """A run's progress rows up to `frames`: through its first row at or past them (where the
+  update that crosses them ends); all rows if none reaches them."""
+  reached = df["frames"] >= frames
+  return df[df["frames"] <= df.loc[reached, "frames"].min()] if reached.any() else df
+
+
 def load_progress(runs_dir, figure: int, grid=None) -> pd.DataFrame:
   """Concatenates the figure's progress.csv files (empty frame with the columns if none), with
   `figure` and `condition` set to this figure's names. With `grid` ({relpath: RunSpec},
@@ -90,9 +97,8 @@ def load_progress(runs_dir, figure: int, grid=None) -> pd.DataFrame:
     df = pd.read_csv(f)
     # a run whose config.json matches the grid's spec is a prefix of the same run: cut it at the
     # grid's frames (without a config.json nothing says what its frames mean: all rows are read)
-    if (grid is not None and (f.parent / "config.json").exists()
-        and (df["frames"] >= grid[rel].frames).any()):
-      df = df[df["frames"] <= df.loc[df["frames"] >= grid[rel].frames, "frames"].min()]
+    if grid is not None and (f.parent / "config.json").exists():
+      df = rows_up_to(df, grid[rel].frames)
     if len(df):
       frames.append(df.assign(figure=figure, condition=cond))
   if not frames:

@@ -64,11 +64,12 @@ def copy_run(run: Path, dest: Path, frames: int) -> str:
   """Copies one run's record up to `frames` into `dest`; returns how far the run itself is."""
   dest.mkdir(parents=True, exist_ok=True)
   shutil.copy2(run / "config.json", dest / "config.json")
-  rows = pd.read_csv(run / "progress.csv")
-  reached = rows["frames"] >= frames
-  cut = rows.loc[reached, "frames"].min() if reached.any() else rows["frames"].max()
   from artifact.files import atomic_write_text
-  atomic_write_text(dest / "progress.csv", rows[rows["frames"] <= cut].to_csv(index=False))
+  from artifact.reports import rows_up_to
+  rows = pd.read_csv(run / "progress.csv")
+  kept = rows_up_to(rows, frames)
+  cut = kept["frames"].max()
+  atomic_write_text(dest / "progress.csv", kept.to_csv(index=False))
   done = run / "done.json"
   if done.exists() and int(pd.read_json(done, typ="series")["frames"]) == int(cut):
     shutil.copy2(done, dest / "done.json")
