@@ -161,21 +161,32 @@ def main(argv=None):
 
 
 def summary(dest: Path) -> str:
-  """Markdown: final scores with CIs per condition and the claims' verdicts, for the README."""
+  """Markdown for the README: per game, each condition's final score with its CI; the
+  probabilities of improvement (per game and aggregate); our training return beside the
+  published curve at the last shared frame point (reports/parity.csv); the claims' verdicts."""
   stats = pd.read_csv(dest / "reports" / "statistics.csv")
   claims = pd.read_csv(dest / "reports" / "claims.csv")
-  lines = ["| figure | condition | seeds | frames per run | final score: mean [95% CI] | IQM [95% CI] |",
+  lines = ["| figure | game | condition | seeds | frames per run | final score: mean [95% CI] |",
            "|---|---|---|---|---|---|"]
-  for (fig, cond), g in stats[stats.metric.isin(["final_score_mean", "final_score_iqm"])].groupby(
-      ["figure", "condition"], sort=False):
-    m = g[g.metric == "final_score_mean"].iloc[0]
-    q = g[g.metric == "final_score_iqm"].iloc[0]
-    lines.append(f"| {fig} | `{cond}` | {m.seeds} | {int(m.frames):,} | {m.point:.0f} "
-                 f"[{m.ci_low:.0f}, {m.ci_high:.0f}] | {q.point:.0f} [{q.ci_low:.0f}, {q.ci_high:.0f}] |")
-  poi = stats[(stats.metric == "probability_of_improvement") & (stats.game == "aggregate")]
-  lines += ["", "| pair | P(X > Y) [95% CI] |", "|---|---|"]
+  finals = stats[stats.metric == "final_score_mean"]
+  for _, m in finals.sort_values(["figure", "game", "condition"], kind="stable").iterrows():
+    lines.append(f"| {m.figure} | {m.game} | `{m.condition}` | {m.seeds} | {int(m.frames):,} | "
+                 f"{m.point:.0f} [{m.ci_low:.0f}, {m.ci_high:.0f}] |")
+  poi = stats[stats.metric == "probability_of_improvement"]
+  lines += ["", "| figure | pair | game | P(X > Y) [95% CI] |", "|---|---|---|---|"]
   for _, r in poi.iterrows():
-    lines.append(f"| {r.condition.replace('>', ' > ')} | {r.point:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}] |")
+    lines.append(f"| {r.figure} | {r.condition.replace('>', ' > ')} | {r.game} | "
+                 f"{r.point:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}] |")
+  parity = dest / "reports" / "parity.csv"
+  if parity.exists():
+    par = pd.read_csv(parity)
+    last = par.loc[par.groupby(["condition", "game"])["frames"].idxmax()]
+    lines += ["", "| condition | game | frames | ours: training return, mean [min, max] | SB3 zoo (published) | ours vs zoo |",
+              "|---|---|---|---|---|---|"]
+    for _, r in last.iterrows():
+      lines.append(f"| `{r.condition}` | {r.game} | {int(r.frames):,} | {r.ours_mean:.0f} "
+                   f"[{r.ours_min:.0f}, {r.ours_max:.0f}] ({int(r.ours_seeds)} seeds) | "
+                   f"{r.zoo_return:.0f} | {r.gap_ours_vs_zoo_pct:+.1f}% |")
   lines += ["", "| claim | verdict | statistic | point [95% CI] |", "|---|---|---|---|"]
   for _, c in claims.iterrows():
     ci = "" if pd.isna(c.ci_low) else f"{c.point:.3g} [{c.ci_low:.3g}, {c.ci_high:.3g}]"
