@@ -123,6 +123,8 @@ def main(argv=None):
 
   commit = subprocess.run(["git", "rev-parse", FROZEN_TAG], cwd=ROOT, capture_output=True,
                           text=True).stdout.strip() or "unknown"
+  head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                        text=True).stdout.strip() or "unknown"
   log = Path(a.campaign_log).read_text().splitlines() if Path(a.campaign_log).exists() else []
   campaign_sh = (ROOT / "scripts" / "campaign.sh").read_text().splitlines()
   steps = [line.strip() for line in campaign_sh if line.startswith(("step ", "S1=", "S2="))]
@@ -132,7 +134,10 @@ def main(argv=None):
 - what is here: {', '.join(f'{st} at {fr:,} frames ({len(plan[st])} runs)' for st, fr in stages.items())}
   ({"a consistent set: every run of a stage at the stage's frames" if not behind else
     "NOT a consistent set: " + "; ".join(behind)})
-- frozen code: tag `{FROZEN_TAG}` = commit `{commit}`; every number here was computed by it
+- frozen code: tag `{FROZEN_TAG}` = commit `{commit}`; every run here was trained by it
+- reports (runs/ -> reports/): written by the reporting code of commit `{head}` (the
+  repository's HEAD when this was assembled), with the command below; that command at any later
+  commit that leaves the reports' code alone regenerates them byte for byte (figures aside)
 - campaign commands (scripts/campaign.sh, each `./run_all.sh --scale short --jobs 2 --no-theory
   --out out --status-every 120 ARGS`, at `nice -n 10` from a git worktree of the tag):
 {chr(10).join('  - `' + s + '`' for s in steps)}
