@@ -52,6 +52,12 @@ def _cpu_model() -> str:
   return platform.processor() or "unknown"
 
 
+def git_commit(ref: str) -> str:
+  """The full hash `ref` names in this repository ("unknown" if git cannot tell)."""
+  return subprocess.run(["git", "rev-parse", "--verify", "--quiet", ref + "^{commit}"], cwd=ROOT, capture_output=True,
+                        text=True).stdout.strip() or "unknown"
+
+
 def stage_specs(stage: str, frames: int, src: Path):
   """The RunSpecs of a campaign stage at `frames` (the grid `./run_all.sh` plans for it)."""
   from artifact import cli, planning
@@ -121,10 +127,7 @@ def main(argv=None):
     if len(df):
       reports.plot_figure(df, f, dest / "reports" / f"figure{f}.png", " [reference campaign]")
 
-  commit = subprocess.run(["git", "rev-parse", FROZEN_TAG], cwd=ROOT, capture_output=True,
-                          text=True).stdout.strip() or "unknown"
-  head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                        text=True).stdout.strip() or "unknown"
+  commit, head = git_commit(FROZEN_TAG), git_commit("HEAD")
   log = Path(a.campaign_log).read_text().splitlines() if Path(a.campaign_log).exists() else []
   campaign_sh = (ROOT / "scripts" / "campaign.sh").read_text().splitlines()
   steps = [line.strip() for line in campaign_sh if line.startswith(("step ", "S1=", "S2="))]
