@@ -23,8 +23,11 @@ S1=(--figures 1,3 --games Seaquest,Qbert,SpaceInvaders)
 S2=(--figures 2 --games Breakout --conditions dqn,soft_dqn_ent_0.1,soft_dqn_kl_0.1)
 # parity first (issue 18): a2c_1step on Seaquest, 3 seeds, 3M frames (runs of stage 1)
 step parity-3M --figures 1 --games Seaquest --conditions a2c_1step --frames 3000000
-step stage1-1M "${S1[@]}" --frames 1000000
+# Figure 2 (stage 2) before stage 1's first step: stage 1 at 1M was published on 2026-12-01, and
+# then a machine shutdown lost every checkpoint's variables (reports/reference/CAMPAIGN.md), so
+# stage 1 retrains from zero; its first 1M frames must reproduce the published ones bit for bit.
 step stage2-1M "${S2[@]}" --frames 1000000
+step stage1-1M "${S1[@]}" --frames 1000000
 step stage1-2M "${S1[@]}" --frames 2000000
 step stage2-2M "${S2[@]}" --frames 2000000
 step stage1-3M "${S1[@]}" --frames 3000000
