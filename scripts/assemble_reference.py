@@ -6,7 +6,8 @@
 A stage's runs are copied only when every one of them has reached the stage's frames (a
 consistent set: every run at the same frames; `--allow-partial` copies them anyway and says so).
 For each run: config.json, progress.csv up to the stage's frames (its first row at or past them;
-a run that went further is cut there), done.json when the run finished exactly there, and tb/
+a run that went further is cut there; the run's own lines, byte for byte), done.json when the
+run finished exactly there, and tb/
 (not the checkpoints and saved policies: ~7 MB a run, and the DQN replay). Then the reports are
 written by exactly the command RUN.md gives for regenerating them (`./run_all.sh ... --reports-only`),
 the figures are rendered as PNG for the README, and RUN.md (frozen commit, commands, machine, the
@@ -73,9 +74,14 @@ def copy_run(run: Path, dest: Path, frames: int) -> str:
   from artifact.files import atomic_write_text
   from artifact.reports import rows_up_to
   rows = pd.read_csv(run / "progress.csv")
-  kept = rows_up_to(rows, frames)
-  cut = kept["frames"].max()
-  atomic_write_text(dest / "progress.csv", kept.to_csv(index=False))
+  cut = rows_up_to(rows, frames)["frames"].max()
+  # The run's own lines, not a pandas round trip: read_csv's float parser and to_csv would
+  # change the last digit of some values and write integer columns with NaNs as floats ("8.0"),
+  # so the copy would no longer be what the run wrote (scripts/compare_runs.py compares text).
+  lines = (run / "progress.csv").read_text().splitlines(keepends=True)
+  col = lines[0].rstrip("\r\n").split(",").index("frames")
+  kept = [lines[0]] + [ln for ln in lines[1:] if ln.strip() and int(ln.split(",")[col]) <= cut]
+  atomic_write_text(dest / "progress.csv", "".join(kept))
   done = run / "done.json"
   if done.exists() and int(pd.read_json(done, typ="series")["frames"]) == int(cut):
     shutil.copy2(done, dest / "done.json")
