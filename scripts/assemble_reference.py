@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -30,11 +31,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# The campaign's two grids, as scripts/campaign.sh runs them (its S1 and S2) at --scale short.
-STAGES = {
-    "stage1": ["--figures", "1,3", "--games", "Seaquest,Qbert,SpaceInvaders"],
-    "stage2": ["--figures", "2", "--games", "Breakout", "--conditions", "dqn,soft_dqn_ent_0.1,soft_dqn_kl_0.1"],
-}
+CAMPAIGN_SH = ROOT / "scripts" / "campaign.sh"
 # One command that reports both stages' runs (the games and conditions of either; the other
 # combinations it selects were never trained and are listed as missing).
 REPORT_ARGS = ["--scale", "short", "--no-theory", "--figures", "1,2,3",
@@ -59,11 +56,25 @@ def git_commit(ref: str) -> str:
                         text=True).stdout.strip() or "unknown"
 
 
+def campaign_stages() -> dict:
+  """The campaign's two grids, {"stage1": args, "stage2": args}, read from the `S1=(...)` and
+  `S2=(...)` lines of scripts/campaign.sh, so the grids are defined once (there).
+  Raises SystemExit if either line is missing."""
+  stages = {}
+  for line in CAMPAIGN_SH.read_text().splitlines():
+    for var, stage in (("S1=(", "stage1"), ("S2=(", "stage2")):
+      if line.startswith(var):
+        stages[stage] = shlex.split(line[len(var):line.rindex(")")])
+  if sorted(stages) != ["stage1", "stage2"]:
+    raise SystemExit(f"{CAMPAIGN_SH}: no S1=(...) and S2=(...) lines (the stages' grids); found {sorted(stages)}")
+  return stages
+
+
 def stage_specs(stage: str, frames: int, src: Path):
   """The RunSpecs of a campaign stage at `frames` (the grid `./run_all.sh` plans for it)."""
   from artifact import cli, planning
-  args = cli.build_parser().parse_args(STAGES[stage] + ["--scale", "short", "--frames", str(frames),
-                                                         "--out", str(src)])
+  args = cli.build_parser().parse_args(campaign_stages()[stage] + ["--scale", "short", "--frames", str(frames),
+                                                                   "--out", str(src)])
   return planning.plan_from_args(args).specs
 
 
@@ -135,7 +146,7 @@ def main(argv=None):
 
   commit, head = git_commit(FROZEN_TAG), git_commit("HEAD")
   log = Path(a.campaign_log).read_text().splitlines() if Path(a.campaign_log).exists() else []
-  campaign_sh = (ROOT / "scripts" / "campaign.sh").read_text().splitlines()
+  campaign_sh = CAMPAIGN_SH.read_text().splitlines()
   steps = [line.strip() for line in campaign_sh if line.startswith(("step ", "S1=", "S2="))]
   runs_lines = "\n".join(f"- `{rel}`: {state}" for rel, state in sorted(states.items()))
   text = f"""# Reference campaign: provenance
