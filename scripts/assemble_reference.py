@@ -185,6 +185,12 @@ def main(argv=None):
   return code
 
 
+def score(x: float) -> str:
+  """A raw game score for the tables: whole points from 100 up (Qbert's 153), three significant
+  digits below (Breakout's 3.29, 10.8), where whole points would hide the differences."""
+  return f"{x:.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
 def summary(dest: Path) -> str:
   """Markdown for the README: per game, each condition's final score with its CI; the
   probabilities of improvement (per game and aggregate); our training return beside the
@@ -196,7 +202,7 @@ def summary(dest: Path) -> str:
   finals = stats[stats.metric == "final_score_mean"]
   for _, m in finals.sort_values(["figure", "game", "condition"], kind="stable").iterrows():
     lines.append(f"| {m.figure} | {m.game} | `{m.condition}` | {m.seeds} | {int(m.frames):,} | "
-                 f"{m.point:.0f} [{m.ci_low:.0f}, {m.ci_high:.0f}] |")
+                 f"{score(m.point)} [{score(m.ci_low)}, {score(m.ci_high)}] |")
   poi = stats[stats.metric == "probability_of_improvement"]
   lines += ["", "| figure | pair | game | P(X > Y) [95% CI] |", "|---|---|---|---|"]
   for _, r in poi.iterrows():
@@ -209,9 +215,9 @@ def summary(dest: Path) -> str:
     lines += ["", "| condition | game | frames | ours: training return, mean [min, max] | SB3 zoo (published) | ours vs zoo |",
               "|---|---|---|---|---|---|"]
     for _, r in last.iterrows():
-      lines.append(f"| `{r.condition}` | {r.game} | {int(r.frames):,} | {r.ours_mean:.0f} "
-                   f"[{r.ours_min:.0f}, {r.ours_max:.0f}] ({int(r.ours_seeds)} seeds) | "
-                   f"{r.zoo_return:.0f} | {r.gap_ours_vs_zoo_pct:+.1f}% |")
+      lines.append(f"| `{r.condition}` | {r.game} | {int(r.frames):,} | {score(r.ours_mean)} "
+                   f"[{score(r.ours_min)}, {score(r.ours_max)}] ({int(r.ours_seeds)} seeds) | "
+                   f"{score(r.zoo_return)} | {r.gap_ours_vs_zoo_pct:+.1f}% |")
   lines += ["", "| claim | verdict | statistic | point [95% CI] |", "|---|---|---|---|"]
   for _, c in claims.iterrows():
     ci = "" if pd.isna(c.ci_low) else f"{c.point:.3g} [{c.ci_low:.3g}, {c.ci_high:.3g}]"
