@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # The reference campaign (issue 19 / reports/reference/RUN.md): trains the reference runs from the
 # frozen worktree ./campaign (a `git worktree` of the tag named in RUN.md, git-ignored), in the
-# background at low priority, breadth first in steps of frames. Rerunning it resumes every run
-# from its checkpoint (finished runs are skipped or extended), so start it again whenever work
-# on the repository starts:
+# background at low priority. Start it first whenever a work session starts:
 #
-#   git worktree add campaign campaign-1      # once
+#   git tag campaign-1 03310ed6 && git worktree add campaign campaign-1   # on a new checkout
 #   nohup scripts/campaign.sh >> campaign/logs/campaign.log 2>&1 &
+#
+# A session's machine keeps only what is committed (since 2026-12-01 the checkpoints and the
+# worktree are gone when the next session starts), so runs are trained whole, each straight to
+# its stage's final frames, and finished runs live in the committed store reports/campaign/runs
+# (scripts/campaign_store.py): restored into campaign/out at the start (run_all.sh skips them as
+# finished), saved into the store every 5 minutes and at the end; commit the store before a
+# session stops. A run finished at F frames holds every shorter stage (reports cut it there).
 #
 # Outputs: campaign/out/runs (runs), campaign/out/reports, campaign/logs/*.log.
 set -uo pipefail
@@ -21,14 +26,14 @@ step() {       # step NAME ARGS...: one grid of the campaign, logged, at nice 10
 }
 S1=(--figures 1,3 --games Seaquest,Qbert,SpaceInvaders)
 S2=(--figures 2 --games Breakout --conditions dqn,soft_dqn_ent_0.1,soft_dqn_kl_0.1)
-# parity first (issue 18): a2c_1step on Seaquest, 3 seeds, 3M frames (runs of stage 1)
-step parity-3M --figures 1 --games Seaquest --conditions a2c_1step --frames 3000000
-# Figure 2 (stage 2) before stage 1's first step: stage 1 at 1M was published on 2026-12-01, and
-# then a machine shutdown lost every checkpoint's variables (reports/reference/CAMPAIGN.md), so
-# stage 1 retrains from zero; its first 1M frames must reproduce the published ones bit for bit.
-step stage2-1M "${S2[@]}" --frames 1000000
-step stage1-1M "${S1[@]}" --frames 1000000
-step stage1-2M "${S1[@]}" --frames 2000000
-step stage2-2M "${S2[@]}" --frames 2000000
+STORE=(python3 "$(pwd)/../scripts/campaign_store.py")
+"${STORE[@]}" restore --out out
+( while sleep 300; do "${STORE[@]}" save --out out | grep -v '^save: 0 ' ; done ) &
+SAVER=$!
+trap 'kill $SAVER 2>/dev/null; "${STORE[@]}" save --out out' EXIT
+# History (RUN.md's log stamps): parity-3M, stage2-1M, stage1-1M (twice: a shutdown lost the
+# checkpoints), published at 1M. From here runs go straight to their final frames: Seaquest
+# a2c_1step 0-2 finished at 3M in parity-3M (in the store).
 step stage1-3M "${S1[@]}" --frames 3000000
+step stage2-2M "${S2[@]}" --frames 2000000
 step stage1-5M "${S1[@]}" --frames 5000000

@@ -1,0 +1,111 @@
+"""The reference campaign's store of finished runs (issue 19): reports/campaign/runs/, committed.
+
+  python3 scripts/campaign_store.py save    [--out campaign/out] [--store reports/campaign]
+  python3 scripts/campaign_store.py restore [--out campaign/out] [--store reports/campaign]
+
+Why: a work session's machine keeps nothing but what is committed. The campaign's checkpoints
+(~20 MB an A2C run; a DQN run's with its replay, gigabytes) and its git-ignored worktree are
+gone when the next session starts (reports/reference/CAMPAIGN.md, 2026-12-01), so a run is
+trained whole within one session, to its stage's final frames, and only finished runs count.
+`save` copies every finished run (one with done.json) of `--out` into the store: config.json,
+progress.csv, done.json and tb/ (its TensorBoard scalars), a few hundred KB, the same files
+scripts/assemble_reference.py publishes. `restore` copies the store's runs back into `--out`
+where `--out` has no such run, so `./run_all.sh` skips them as finished (runner.prepare: a run
+whose done.json reached the asked frames is skipped). Since runs are deterministic, a run that
+is short of the final frames needs no checkpoint: it retrains from zero through the same rows
+(scripts/compare_runs.py checks that), and a finished run at F frames holds every shorter stage.
+
+Standard library only (scripts/campaign.sh calls it with the worktree's or the system's Python).
+Every copy goes to a temporary directory beside its target and is renamed into place, so a
+killed `save` leaves either the old copy or the new one. Exit status 0; 2 on a bad directory.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FILES = ("config.json", "progress.csv", "done.json")
+
+
+def finished_runs(runs: Path):
+  """The run directories under `runs` (figureF/Game/condition/seedS) that hold a done.json."""
+  return sorted(d.parent for d in runs.glob("figure*/*/*/seed*/done.json"))
+
+
+def copy_record(src: Path, dest: Path) -> None:
+  """Replaces `dest` with `src`'s record (FILES and tb/), through a temporary directory."""
+  tmp = dest.with_name(dest.name + ".tmp-store")
+  shutil.rmtree(tmp, ignore_errors=True)
+  tmp.mkdir(parents=True)
+  for f in FILES:
+    shutil.copy2(src / f, tmp / f)
+  if (src / "tb").is_dir():
+    shutil.copytree(src / "tb", tmp / "tb")
+  old = dest.with_name(dest.name + ".old-store")
+  shutil.rmtree(old, ignore_errors=True)
+  if dest.exists():
+    dest.rename(old)
+  tmp.rename(dest)
+  shutil.rmtree(old, ignore_errors=True)
+
+
+def frames_of(run: Path) -> int:
+  return int(json.loads((run / "done.json").read_text()).get("frames", 0))
+
+
+def save(out: Path, store: Path) -> int:
+  """Copies each finished run of `out` whose store copy is missing or finished at fewer frames.
+  Returns the number of runs copied."""
+  n = 0
+  for run in finished_runs(out / "runs"):
+    rel = run.relative_to(out / "runs")
+    kept = store / "runs" / rel
+    if (kept / "done.json").exists() and frames_of(kept) >= frames_of(run):
+      continue
+    copy_record(run, kept)
+    print(f"saved {rel}: finished at {frames_of(run):,} frames")
+    n += 1
+  return n
+
+
+def restore(out: Path, store: Path) -> int:
+  """Copies each stored run into `out` where `out` has no directory for it. A directory that is
+  there is left alone (named, if its run is behind the stored one). Returns the number copied."""
+  n = 0
+  for kept in finished_runs(store / "runs"):
+    rel = kept.relative_to(store / "runs")
+    run = out / "runs" / rel
+    if run.exists():
+      if not (run / "done.json").exists() or frames_of(run) < frames_of(kept):
+        print(f"left alone {rel}: {out / 'runs'} already has it (behind the stored run at "
+              f"{frames_of(kept):,} frames; move it aside to use the stored one)")
+      continue
+    copy_record(kept, run)
+    print(f"restored {rel}: finished at {frames_of(kept):,} frames")
+    n += 1
+  return n
+
+
+def main(argv=None) -> int:
+  p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("action", choices=["save", "restore"])
+  p.add_argument("--out", default=str(ROOT / "campaign" / "out"), help="the campaign's --out (default: %(default)s)")
+  p.add_argument("--store", default=str(ROOT / "reports" / "campaign"), help="default: %(default)s")
+  a = p.parse_args(argv)
+  out, store = Path(a.out), Path(a.store)
+  src = out if a.action == "save" else store
+  if not (src / "runs").is_dir():
+    print(f"error: {src / 'runs'}: no such directory (the {'--out' if a.action == 'save' else '--store'} "
+          f"to {a.action} from)", file=sys.stderr)
+    return 2
+  n = save(out, store) if a.action == "save" else restore(out, store)
+  print(f"{a.action}: {n} run(s) copied ({out / 'runs'} {'->' if a.action == 'save' else '<-'} {store / 'runs'})")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

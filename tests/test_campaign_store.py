@@ -1,0 +1,60 @@
+"""scripts/campaign_store.py: the committed store of the campaign's finished runs (issue 19)."""
+import importlib.util
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("campaign_store", ROOT / "scripts" / "campaign_store.py")
+store_mod = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(store_mod)
+
+
+def make_run(out: Path, rel: str, frames: int, finished: bool = True, ckpt: bool = True) -> Path:
+  d = out / "runs" / rel
+  (d / "tb").mkdir(parents=True)
+  (d / "config.json").write_text(json.dumps({"frames": frames}))
+  (d / "progress.csv").write_text("frames,train_return\n" + "".join(f"{f},{f / 1e5}\n" for f in range(100000, frames + 1, 100000)))
+  (d / "tb" / "events.out.tfevents.1").write_bytes(bytes(range(256)) * 4)
+  if finished:
+    (d / "done.json").write_text(json.dumps({"frames": frames}))
+  if ckpt:
+    (d / "checkpoint").mkdir()
+    (d / "checkpoint" / "ckpt-1.data-00000-of-00001").write_bytes(b"\0" * 1000)
+  return d
+
+
+def test_save_copies_finished_runs_record_only_and_restore_fills_only_missing(tmp_path, capsys):
+  out, store = tmp_path / "out", tmp_path / "store"
+  a = make_run(out, "figure1/Qbert/a2c_1step/seed0", 300000)
+  make_run(out, "figure1/Qbert/a2c_1step/seed1", 200000, finished=False)
+  assert store_mod.main(["save", "--out", str(out), "--store", str(store)]) == 0
+  kept = store / "runs" / "figure1/Qbert/a2c_1step/seed0"
+  assert sorted(p.name for p in kept.iterdir()) == ["config.json", "done.json", "progress.csv", "tb"]
+  for f in ("config.json", "done.json", "progress.csv", "tb/events.out.tfevents.1"):
+    assert (kept / f).read_bytes() == (a / f).read_bytes()
+  assert not (store / "runs" / "figure1/Qbert/a2c_1step/seed1").exists()     # unfinished
+  assert store_mod.save(out, store) == 0                                       # nothing new
+
+  # a longer finish of the same run replaces the stored one; a shorter one does not
+  longer = tmp_path / "longer"
+  make_run(longer, "figure1/Qbert/a2c_1step/seed0", 500000)
+  assert store_mod.save(longer, store) == 1
+  assert json.loads((kept / "done.json").read_text())["frames"] == 500000
+  assert store_mod.save(out, store) == 0
+  assert not list(kept.parent.glob("*-store"))                                 # no temporaries left
+
+  # restore: into an empty --out everything; a directory that exists is left alone and named
+  fresh = tmp_path / "fresh"
+  (fresh / "runs").mkdir(parents=True)
+  assert store_mod.restore(fresh, store) == 1
+  assert (fresh / "runs/figure1/Qbert/a2c_1step/seed0/progress.csv").read_bytes() == (kept / "progress.csv").read_bytes()
+  capsys.readouterr()
+  assert store_mod.restore(out, store) == 0
+  assert "left alone figure1/Qbert/a2c_1step/seed0" in capsys.readouterr().out
+  assert json.loads((a / "done.json").read_text())["frames"] == 300000         # untouched
+
+
+def test_bad_directory_exits_2_and_writes_nothing(tmp_path, capsys):
+  assert store_mod.main(["restore", "--out", str(tmp_path / "o"), "--store", str(tmp_path / "nope")]) == 2
+  assert "nope/runs: no such directory" in capsys.readouterr().err
+  assert not (tmp_path / "o").exists()
