@@ -1,7 +1,7 @@
 """Assembles reports/reference/ from the reference campaign (issue 19; scripts/campaign.sh).
 
   .venv/bin/python scripts/assemble_reference.py --stage1 FRAMES [--stage2 FRAMES] \
-      [--src campaign/out] [--dest reports/reference] [--note "what went wrong"]
+      [--src campaign/out [--src DIR ...]] [--dest reports/reference] [--note "what went wrong"]
 
 A stage's runs are copied only when every one of them has reached the stage's frames (a
 consistent set: every run at the same frames; `--allow-partial` copies them anyway and says so).
@@ -13,6 +13,9 @@ written by exactly the command RUN.md gives for regenerating them (`./run_all.sh
 the figures are rendered as PNG for the README, and RUN.md (frozen commit, commands, machine, the
 campaign log's step times) and SUMMARY.md (final scores, probabilities of improvement, verdicts)
 are written. The previous reference's runs/ and reports/ are replaced (git history keeps them).
+Each run is taken from the first `--src` that has it at the stage's frames (the campaign's
+store, reports/campaign, for runs trained whole; reports/reference itself for a stage published
+before and not yet grown: read from a copy, since its runs/ is replaced).
 Raises SystemExit naming the runs that have not reached a stage's frames.
 """
 from __future__ import annotations
@@ -24,6 +27,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -38,6 +42,26 @@ REPORT_ARGS = ["--scale", "short", "--no-theory", "--figures", "1,2,3",
                "--games", "Seaquest,Qbert,SpaceInvaders,Breakout",
                "--conditions", "a2c_1step,a2c_proper,pg,soft_ql,dqn,soft_dqn_ent_0.1,soft_dqn_kl_0.1"]
 FROZEN_TAG = "campaign-1"
+
+
+def frozen_commit() -> str:
+  """The frozen commit's full hash, from scripts/campaign.sh's `FROZEN=` line (a tag does not
+  survive a new checkout; the hash is named once, there). Raises SystemExit if it is missing."""
+  for line in CAMPAIGN_SH.read_text().splitlines():
+    if line.startswith("FROZEN="):
+      return line.split("=", 1)[1].split("#")[0].strip()
+  raise SystemExit(f"{CAMPAIGN_SH}: no FROZEN=<commit> line")
+
+
+def step_stamps(old_run_md: Path, log: Path) -> list:
+  """The campaign log's step stamps ("2026-...Z step NAME: ..."): those the previous RUN.md
+  listed (a session's log is gone with its machine), then the log's that it did not, in order."""
+  old = []
+  if old_run_md.exists():
+    old = [ln.strip()[3:-1] for ln in old_run_md.read_text().splitlines()
+           if ln.startswith("  - `20") and " step " in ln]
+  new = [ln.lstrip("= ") for ln in (log.read_text().splitlines() if log.exists() else []) if ln.startswith("== 20")]
+  return old + [s for s in new if s not in old]
 
 
 def _cpu_model() -> str:
@@ -109,23 +133,39 @@ def main(argv=None):
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--stage1", type=int, required=True, metavar="FRAMES", help="stage 1's frames")
   p.add_argument("--stage2", type=int, default=None, metavar="FRAMES", help="stage 2's frames (default: not yet)")
-  p.add_argument("--src", default=str(ROOT / "campaign" / "out"))
+  p.add_argument("--src", action="append", default=None, metavar="DIR",
+                 help="a campaign --out (runs/ under it); repeat to look in several, in order "
+                      "(default: campaign/out)")
   p.add_argument("--dest", default=str(ROOT / "reports" / "reference"))
   p.add_argument("--campaign-log", default=str(ROOT / "campaign" / "logs" / "campaign.log"))
   p.add_argument("--allow-partial", action="store_true",
                  help="copy a stage whose runs have not all reached its frames (said in RUN.md)")
   p.add_argument("--note", default="", help="what went wrong, for RUN.md")
   a = p.parse_args(argv)
-  src, dest = Path(a.src), Path(a.dest)
+  dest = Path(a.dest)
+  srcs = [Path(s) for s in (a.src or [ROOT / "campaign" / "out"])]
+  scratch = tempfile.TemporaryDirectory(prefix="assemble-")
+  for i, s in enumerate(srcs):      # dest's runs/ is replaced below: read a source there from a copy
+    if s.resolve() == dest.resolve() or dest.resolve() in s.resolve().parents:
+      shutil.copytree(s / "runs", Path(scratch.name) / str(i) / "runs")
+      srcs[i] = Path(scratch.name) / str(i)
+
+  def last_frames(run: Path) -> int:
+    f = run / "progress.csv"
+    return int(pd.read_csv(f)["frames"].max()) if f.exists() else 0
+
   stages = {"stage1": a.stage1, **({"stage2": a.stage2} if a.stage2 else {})}
-  plan, behind = {}, []
+  plan, behind, found = {}, [], {}
   for stage, frames in stages.items():
-    plan[stage] = stage_specs(stage, frames, src)
+    plan[stage] = stage_specs(stage, frames, srcs[0])
     for s in plan[stage]:
-      f = src / "runs" / s.relpath() / "progress.csv"
-      last = int(pd.read_csv(f)["frames"].max()) if f.exists() else 0
-      if last < frames:
-        behind.append(f"{stage} {s.relpath()}: {last:,} of {frames:,} frames")
+      runs = [src / "runs" / s.relpath() for src in srcs]
+      ok = [r for r in runs if last_frames(r) >= frames]
+      best = ok[0] if ok else max(runs, key=last_frames)
+      if last_frames(best):
+        found[s.relpath()] = best
+      if not ok:
+        behind.append(f"{stage} {s.relpath()}: {last_frames(best):,} of {frames:,} frames")
   if behind and not a.allow_partial:
     raise SystemExit("not a consistent set yet (rerun with smaller frames, or --allow-partial):\n  "
                      + "\n  ".join(behind))
@@ -134,8 +174,9 @@ def main(argv=None):
   states = {}
   for stage, specs in plan.items():
     for s in specs:
-      if (src / "runs" / s.relpath() / "progress.csv").exists():
-        states[s.relpath()] = copy_run(src / "runs" / s.relpath(), dest / "runs" / s.relpath(), stages[stage])
+      if s.relpath() in found:
+        states[s.relpath()] = copy_run(found[s.relpath()], dest / "runs" / s.relpath(), stages[stage])
+  scratch.cleanup()
 
   from artifact import cli, reports
   code = cli.main(REPORT_ARGS + ["--out", str(dest), "--reports-only"])
@@ -144,8 +185,8 @@ def main(argv=None):
     if len(df):
       reports.plot_figure(df, f, dest / "reports" / f"figure{f}.png", " [reference campaign]")
 
-  commit, head = git_commit(FROZEN_TAG), git_commit("HEAD")
-  log = Path(a.campaign_log).read_text().splitlines() if Path(a.campaign_log).exists() else []
+  commit, head = frozen_commit(), git_commit("HEAD")
+  stamps = step_stamps(dest / "RUN.md", Path(a.campaign_log))
   campaign_sh = CAMPAIGN_SH.read_text().splitlines()
   steps = [line.strip() for line in campaign_sh if line.startswith(("step ", "S1=", "S2="))]
   runs_lines = "\n".join(f"- `{rel}`: {state}" for rel, state in sorted(states.items()))
@@ -154,19 +195,22 @@ def main(argv=None):
 - what is here: {', '.join(f'{st} at {fr:,} frames ({len(plan[st])} runs)' for st, fr in stages.items())}
   ({"a consistent set: every run of a stage at the stage's frames" if not behind else
     "NOT a consistent set: " + "; ".join(behind)})
-- frozen code: tag `{FROZEN_TAG}` = commit `{commit}`; every run here was trained by it
+- frozen code: commit `{commit}` (tag `{FROZEN_TAG}`); every run here was trained by it
 - reports (runs/ -> reports/): written by the reporting code of commit `{head}` (the
   repository's HEAD when this was assembled), with the command below; that command at any later
   commit that leaves the reports' code alone regenerates them byte for byte (figures aside)
-- campaign commands (scripts/campaign.sh, each `./run_all.sh --scale short --jobs 2 --no-theory
-  --out out --status-every 120 ARGS`, at `nice -n 10` from a git worktree of the tag):
+- campaign steps still to run, as scripts/campaign.sh has them now (each `./run_all.sh --scale
+  short --jobs 2 --no-theory --out out --status-every 120 ARGS`, at `nice -n 10` from a git
+  worktree of the frozen commit; the command every step ran so far is in the stamps below):
 {chr(10).join('  - `' + s + '`' for s in steps)}
-- machine: {os.cpu_count()} CPU cores ({_cpu_model()}), {platform.system()} {platform.release()},
+- machines: each work session gets a machine of the same class, not always the same one (the
+  runs are bit-identical across them: CAMPAIGN.md); this one was assembled on
+  {os.cpu_count()} CPU cores ({_cpu_model()}), {platform.system()} {platform.release()},
   Python {platform.python_version()}, tensorflow-cpu 2.15.1, no GPU; shared with development
   work, so the frames/s in progress.csv say nothing about speed
 - wall time: each session's share is in CAMPAIGN.md; the campaign log's step stamps (a step
-  that a session's end stopped has a start and no exit; the next start resumes it):
-{chr(10).join('  - `' + line.lstrip('= ') + '`' for line in log if line.startswith('=='))}
+  that a session's end stopped has a start and no exit; the next session retrains its unfinished runs):
+{chr(10).join('  - `' + s + '`' for s in stamps)}
 - copied here: each run's config.json, progress.csv up to its stage's frames, done.json when the
   run finished there, and tb/ (its TensorBoard scalars, up to where the run stood); not the
   checkpoints and saved policies

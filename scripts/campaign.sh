@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The reference campaign (issue 19 / reports/reference/RUN.md): trains the reference runs from the
 # frozen worktree ./campaign (a `git worktree` of the tag named in RUN.md, git-ignored), in the
-# background at low priority. Start it first whenever a work session starts:
+# background at low priority. Start it first whenever a work session starts (it makes the
+# worktree and the tag itself on a new checkout):
 #
-#   git tag campaign-1 03310ed6 && git worktree add campaign campaign-1   # on a new checkout
-#   nohup scripts/campaign.sh >> campaign/logs/campaign.log 2>&1 &
+#   mkdir -p campaign/logs && nohup scripts/campaign.sh >> campaign/logs/campaign.log 2>&1 &
 #
 # A session's machine keeps only what is committed (since 2026-12-01 the checkpoints and the
 # worktree are gone when the next session starts), so runs are trained whole, each straight to
@@ -15,7 +15,16 @@
 #
 # Outputs: campaign/out/runs (runs), campaign/out/reports, campaign/logs/*.log.
 set -uo pipefail
-cd "$(dirname "$0")/../campaign"
+FROZEN=03310edfee161a61358cb444a80949d78773c19c   # the frozen commit (RUN.md; tag campaign-1)
+cd "$(dirname "$0")/.."
+git rev-parse -q --verify refs/tags/campaign-1 >/dev/null || git tag campaign-1 "$FROZEN"
+if [ ! -e campaign/.git ]; then   # a new checkout: make the worktree, keeping campaign/logs (the nohup log)
+  rm -rf campaign.wt && git worktree prune && git worktree add --detach campaign.wt "$FROZEN" || exit 1
+  if [ -d campaign ]; then mv campaign/* campaign.wt/ 2>/dev/null; rmdir campaign || exit 1; fi
+  git worktree move campaign.wt campaign || exit 1
+fi
+cd campaign
+[ "$(git rev-parse HEAD)" = "$FROZEN" ] || { echo "error: campaign/ is at $(git rev-parse HEAD), not $FROZEN" >&2; exit 1; }
 mkdir -p logs out
 step() {       # step NAME ARGS...: one grid of the campaign, logged, at nice 10, --jobs 2
   local name="$1"; shift
