@@ -7,7 +7,7 @@ A stage's runs are copied only when every one of them has reached the stage's fr
 consistent set: every run at the same frames; `--allow-partial` copies them anyway and says so).
 For each run: config.json, progress.csv up to the stage's frames (its first row at or past them;
 a run that went further is cut there; the run's own lines, byte for byte), done.json when the
-run finished exactly there, and tb/
+run finished exactly there, machine.json where the store recorded the CPU, and tb/
 (not the checkpoints and saved policies: ~7 MB a run, and the DQN replay). Then the reports are
 written by exactly the command RUN.md gives for regenerating them (`./run_all.sh ... --reports-only`),
 the figures are rendered as PNG for the README, and RUN.md (frozen commit, commands, machine, the
@@ -126,6 +126,9 @@ def copy_run(run: Path, dest: Path, frames: int) -> str:
              + (" (finished)" if done.exists() else " (training)"))
   if (run / "tb").exists():
     shutil.copytree(run / "tb", dest / "tb", dirs_exist_ok=True)
+  if (run / "machine.json").exists():         # the campaign store's (scripts/campaign_store.py)
+    shutil.copy2(run / "machine.json", dest / "machine.json")
+    state += f"; trained on {pd.read_json(run / 'machine.json', typ='series')['cpu']}"
   return state
 
 
@@ -203,8 +206,9 @@ def main(argv=None):
   short --jobs 2 --no-theory --out out --status-every 120 ARGS`, at `nice -n 10` from a git
   worktree of the frozen commit; the command every step ran so far is in the stamps below):
 {chr(10).join('  - `' + s + '`' for s in steps)}
-- machines: each work session gets a machine of the same class, not always the same one (the
-  runs are bit-identical across them: CAMPAIGN.md); this one was assembled on
+- machines: each work session gets a machine of the same class, not always the same kind: a
+  run repeats bit for bit on one CPU kind, not across kinds (AMD EPYC vs Intel Xeon: CAMPAIGN.md),
+  so each run below names the CPU that trained it where that was recorded; assembled on
   {os.cpu_count()} CPU cores ({_cpu_model()}), {platform.system()} {platform.release()},
   Python {platform.python_version()}, tensorflow-cpu 2.15.1, no GPU; shared with development
   work, so the frames/s in progress.csv say nothing about speed

@@ -13,7 +13,7 @@
 # finished), saved into the store every 5 minutes and at the end; commit the store before a
 # session stops. A run finished at F frames holds every shorter stage (reports cut it there).
 #
-# Outputs: campaign/out/runs (runs), campaign/out/reports, campaign/logs/*.log.
+# Outputs: campaign/out/runs (runs; campaign/out-5M for stage 1's 5M step), campaign/logs/*.log.
 set -uo pipefail
 FROZEN=03310edfee161a61358cb444a80949d78773c19c   # the frozen commit (RUN.md; tag campaign-1)
 cd "$(dirname "$0")/.."
@@ -26,23 +26,34 @@ fi
 cd campaign
 [ "$(git rev-parse HEAD)" = "$FROZEN" ] || { echo "error: campaign/ is at $(git rev-parse HEAD), not $FROZEN" >&2; exit 1; }
 mkdir -p logs out
-step() {       # step NAME ARGS...: one grid of the campaign, logged, at nice 10, --jobs 2
+step() {       # step NAME ARGS...: one grid of the campaign into $OUT, logged, at nice 10, --jobs 2
   local name="$1"; shift
-  echo "== $(date -u +%FT%TZ) step $name: ./run_all.sh --scale short --jobs 2 --no-theory --out out $*"
-  nice -n 10 ./run_all.sh --scale short --jobs 2 --no-theory --out out --status-every 120 "$@" \
+  echo "== $(date -u +%FT%TZ) step $name: ./run_all.sh --scale short --jobs 2 --no-theory --out $OUT $*"
+  nice -n 10 ./run_all.sh --scale short --jobs 2 --no-theory --out "$OUT" --status-every 120 "$@" \
       > "logs/$name.log" 2>&1
   echo "== $(date -u +%FT%TZ) step $name: exit $?"
 }
 S1=(--figures 1,3 --games Seaquest,Qbert,SpaceInvaders)
 S2=(--figures 2 --games Breakout --conditions dqn,soft_dqn_ent_0.1,soft_dqn_kl_0.1)
 STORE=(python3 "$(pwd)/../scripts/campaign_store.py")
-"${STORE[@]}" restore --out out
-( while sleep 300; do "${STORE[@]}" save --out out | grep -v '^save: 0 ' ; done ) &
+save_all() { for o in out out-5M; do [ -d "$o/runs" ] && "${STORE[@]}" save --out "$o" | grep -v '^save: 0 '; done; }
+( while sleep 300; do save_all; done ) &
 SAVER=$!
-trap 'kill $SAVER 2>/dev/null; "${STORE[@]}" save --out out' EXIT
+trap 'kill $SAVER 2>/dev/null; save_all' EXIT
+OUT=out
+"${STORE[@]}" restore --out out
 # History (RUN.md's log stamps): parity-3M, stage2-1M, stage1-1M (twice: a shutdown lost the
 # checkpoints), published at 1M. From here runs go straight to their final frames: Seaquest
-# a2c_1step 0-2 finished at 3M in parity-3M (in the store).
+# a2c_1step 0-2 finished at 3M in parity-3M (in the store). Long runs go first in a session,
+# since the pair still training when it stops is lost: a Breakout DQN pair to 2M took ~3 h on
+# the slower machines (1M in ~5,500 s) and should take ~1.5-2 h on the Intel one of 2026-12-01
+# 10:34 (A2C there runs 1.75x faster); A2C runs to 3M take ~25-40 min. So a session starts with
+# the next DQN pair of stage 2 and fills the rest with stage 1 (finished runs are skipped).
+step stage2-2M-dqn "${S2[@]}" --conditions dqn --frames 2000000
 step stage1-3M "${S1[@]}" --frames 3000000
-step stage2-2M "${S2[@]}" --frames 2000000
+step stage2-2M-ent "${S2[@]}" --conditions soft_dqn_ent_0.1 --frames 2000000
+step stage2-2M-kl "${S2[@]}" --conditions soft_dqn_kl_0.1 --frames 2000000
+# A run stored at 3M has no checkpoint to go on from: 5M runs train from zero in their own --out.
+OUT=out-5M
+"${STORE[@]}" restore --out out-5M --min-frames 5000000
 step stage1-5M "${S1[@]}" --frames 5000000

@@ -8,8 +8,9 @@ Why: a work session's machine keeps nothing but what is committed. The campaign'
 gone when the next session starts (reports/reference/CAMPAIGN.md, 2026-12-01), so a run is
 trained whole within one session, to its stage's final frames, and only finished runs count.
 `save` copies every finished run (one with done.json) of `--out` into the store: config.json,
-progress.csv, done.json and tb/ (its TensorBoard scalars), a few hundred KB, the same files
-scripts/assemble_reference.py publishes. `restore` copies the store's runs back into `--out`
+progress.csv, done.json and tb/ (its TensorBoard scalars), ~40 KB, the files
+scripts/assemble_reference.py publishes, and machine.json (the CPU that trained it: runs repeat
+bit for bit on one CPU family, not across them). `restore` copies the store's runs back into `--out`
 where `--out` has no such run, so `./run_all.sh` skips them as finished (runner.prepare: a run
 whose done.json reached the asked frames is skipped). Since runs are deterministic, a run that
 is short of the final frames needs no checkpoint: it retrains from zero through the same rows
@@ -23,12 +24,34 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = ("config.json", "progress.csv", "done.json")
+MACHINE = "machine.json"     # the store's own: the CPU that trained the run (not a run file)
+
+
+def this_machine() -> dict:
+  """{"cpu": model name, "isa": "avx512" or "avx2" or "other", "cores": n}: what the runs'
+  floats depend on. On 2026-12-01 the same run on an AMD EPYC and on an Intel Xeon (AVX-512)
+  differed in the loss's 7th significant digit from the first progress row (likely the CPU
+  kernels, oneDNN's among them, which dispatch on the instruction set) and in the returns from
+  ~400k frames on, while machines of one kind repeated runs bit for bit. So each stored run
+  says where it was trained."""
+  model, flags = "unknown", set()
+  try:
+    for line in open("/proc/cpuinfo"):
+      if line.startswith("model name"):
+        model = line.split(":", 1)[1].strip()
+      elif line.startswith("flags"):
+        flags = set(line.split(":", 1)[1].split())
+  except OSError:
+    pass
+  isa = "avx512" if "avx512f" in flags else "avx2" if "avx2" in flags else "other"
+  return {"cpu": model, "isa": isa, "cores": os.cpu_count()}
 
 
 def finished_runs(runs: Path):
@@ -43,6 +66,8 @@ def copy_record(src: Path, dest: Path) -> None:
   tmp.mkdir(parents=True)
   for f in FILES:
     shutil.copy2(src / f, tmp / f)
+  if (src / MACHINE).exists():
+    shutil.copy2(src / MACHINE, tmp / MACHINE)
   if (src / "tb").is_dir():
     shutil.copytree(src / "tb", tmp / "tb")
   old = dest.with_name(dest.name + ".old-store")
@@ -57,9 +82,10 @@ def frames_of(run: Path) -> int:
   return int(json.loads((run / "done.json").read_text()).get("frames", 0))
 
 
-def save(out: Path, store: Path) -> int:
-  """Copies each finished run of `out` whose store copy is missing or finished at fewer frames.
-  Returns the number of runs copied."""
+def save(out: Path, store: Path, machine: dict = None) -> int:
+  """Copies each finished run of `out` whose store copy is missing or finished at fewer frames,
+  with `machine` (default: this one, which trained them: runs are trained whole in a session)
+  in its machine.json unless the run has one. Returns the number of runs copied."""
   n = 0
   for run in finished_runs(out / "runs"):
     rel = run.relative_to(out / "runs")
@@ -67,17 +93,23 @@ def save(out: Path, store: Path) -> int:
     if (kept / "done.json").exists() and frames_of(kept) >= frames_of(run):
       continue
     copy_record(run, kept)
+    if not (kept / MACHINE).exists():
+      (kept / MACHINE).write_text(json.dumps(machine or this_machine(), indent=2) + "\n")
     print(f"saved {rel}: finished at {frames_of(run):,} frames")
     n += 1
   return n
 
 
-def restore(out: Path, store: Path) -> int:
-  """Copies each stored run into `out` where `out` has no directory for it. A directory that is
-  there is left alone (named, if its run is behind the stored one). Returns the number copied."""
+def restore(out: Path, store: Path, min_frames: int = 0) -> int:
+  """Copies each stored run that finished at `min_frames` or more into `out` where `out` has no
+  directory for it (a stored run short of a step's frames has no checkpoint to extend from: left
+  out, it retrains from zero). A directory that is there is left alone (named, if its run is
+  behind the stored one). Returns the number copied."""
   n = 0
   for kept in finished_runs(store / "runs"):
     rel = kept.relative_to(store / "runs")
+    if frames_of(kept) < min_frames:
+      continue
     run = out / "runs" / rel
     if run.exists():
       if not (run / "done.json").exists() or frames_of(run) < frames_of(kept):
@@ -95,6 +127,11 @@ def main(argv=None) -> int:
   p.add_argument("action", choices=["save", "restore"])
   p.add_argument("--out", default=str(ROOT / "campaign" / "out"), help="the campaign's --out (default: %(default)s)")
   p.add_argument("--store", default=str(ROOT / "reports" / "campaign"), help="default: %(default)s")
+  p.add_argument("--min-frames", type=int, default=0,
+                 help="restore: only runs finished at this many frames or more (default: all)")
+  p.add_argument("--machine", default=None, metavar="JSON",
+                 help='save: the machine that trained the runs, e.g. \'{"cpu": "AMD EPYC", "isa": "avx2"}\' '
+                      "(default: this machine's CPU)")
   a = p.parse_args(argv)
   out, store = Path(a.out), Path(a.store)
   src = out if a.action == "save" else store
@@ -102,7 +139,8 @@ def main(argv=None) -> int:
     print(f"error: {src / 'runs'}: no such directory (the {'--out' if a.action == 'save' else '--store'} "
           f"to {a.action} from)", file=sys.stderr)
     return 2
-  n = save(out, store) if a.action == "save" else restore(out, store)
+  n = (save(out, store, json.loads(a.machine) if a.machine else None) if a.action == "save"
+       else restore(out, store, a.min_frames))
   print(f"{a.action}: {n} run(s) copied ({out / 'runs'} {'->' if a.action == 'save' else '<-'} {store / 'runs'})")
   return 0
 

@@ -29,7 +29,8 @@ def test_save_copies_finished_runs_record_only_and_restore_fills_only_missing(tm
   make_run(out, "figure1/Qbert/a2c_1step/seed1", 200000, finished=False)
   assert store_mod.main(["save", "--out", str(out), "--store", str(store)]) == 0
   kept = store / "runs" / "figure1/Qbert/a2c_1step/seed0"
-  assert sorted(p.name for p in kept.iterdir()) == ["config.json", "done.json", "progress.csv", "tb"]
+  assert sorted(p.name for p in kept.iterdir()) == ["config.json", "done.json", "machine.json", "progress.csv", "tb"]
+  assert json.loads((kept / "machine.json").read_text()) == store_mod.this_machine()
   for f in ("config.json", "done.json", "progress.csv", "tb/events.out.tfevents.1"):
     assert (kept / f).read_bytes() == (a / f).read_bytes()
   assert not (store / "runs" / "figure1/Qbert/a2c_1step/seed1").exists()     # unfinished
@@ -43,13 +44,19 @@ def test_save_copies_finished_runs_record_only_and_restore_fills_only_missing(tm
   assert store_mod.save(out, store) == 0
   assert not list(kept.parent.glob("*-store"))                                 # no temporaries left
 
-  # restore: into an empty --out everything; a directory that exists is left alone and named
+  # restore: into an empty --out everything at --min-frames or more; a directory that exists is
+  # left alone and named
+  make_run(longer, "figure1/Qbert/a2c_1step/seed2", 300000)
+  assert store_mod.main(["save", "--out", str(longer), "--store", str(store), "--machine", '{"cpu": "X"}']) == 0
+  assert json.loads((store / "runs/figure1/Qbert/a2c_1step/seed2/machine.json").read_text()) == {"cpu": "X"}
   fresh = tmp_path / "fresh"
   (fresh / "runs").mkdir(parents=True)
-  assert store_mod.restore(fresh, store) == 1
+  assert store_mod.main(["restore", "--out", str(fresh), "--store", str(store), "--min-frames", "400000"]) == 0
+  assert not (fresh / "runs/figure1/Qbert/a2c_1step/seed2").exists()           # 300k < 400k
+  assert store_mod.restore(fresh, store) == 1                                    # now seed2
   assert (fresh / "runs/figure1/Qbert/a2c_1step/seed0/progress.csv").read_bytes() == (kept / "progress.csv").read_bytes()
   capsys.readouterr()
-  assert store_mod.restore(out, store) == 0
+  assert store_mod.restore(out, store) == 1                                      # seed2 only
   assert "left alone figure1/Qbert/a2c_1step/seed0" in capsys.readouterr().out
   assert json.loads((a / "done.json").read_text())["frames"] == 300000         # untouched
 
