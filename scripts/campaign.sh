@@ -45,14 +45,20 @@ OUT=out
 # History (RUN.md's log stamps): parity-3M, stage2-1M, stage1-1M (twice: a shutdown lost the
 # checkpoints), published at 1M. From here runs go straight to their final frames: Seaquest
 # a2c_1step 0-2 finished at 3M in parity-3M (in the store). Long runs go first in a session,
-# since the pair still training when it stops is lost: a Breakout DQN pair to 2M took ~3 h on
-# the slower machines (1M in ~5,500 s) and should take ~1.5-2 h on the Intel one of 2026-12-01
-# 10:34 (A2C there runs 1.75x faster); A2C runs to 3M take ~25-40 min. So a session starts with
-# the next DQN pair of stage 2 and fills the rest with stage 1 (finished runs are skipped).
-step stage2-2M-dqn "${S2[@]}" --conditions dqn --frames 2000000
+# since the pair still training when it stops is lost. A Breakout DQN pair to 2M takes ~1h55m on
+# the Intel Xeon (AVX-512) of 2026-12-01 10:34 but would take ~3 h on the AMD EPYC machines
+# (1M in ~5,500 s), longer than a session: so stage 2's pairs run first where they fit, and are
+# left out elsewhere (CAMPAIGN_STAGE2=yes|no overrides the guess from the CPU); A2C runs to 3M
+# take ~25-45 min anywhere.
+STAGE2="${CAMPAIGN_STAGE2:-auto}"
+[ "$STAGE2" = auto ] && { grep -qw avx512f /proc/cpuinfo && STAGE2=yes || STAGE2=no; }
+echo "-- $(date -u +%FT%TZ) stage 2 (DQN pairs to 2M) in this session: $STAGE2 ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2))"
+if [ "$STAGE2" = yes ]; then
+  step stage2-2M-dqn "${S2[@]}" --conditions dqn --frames 2000000
+  step stage2-2M-ent "${S2[@]}" --conditions soft_dqn_ent_0.1 --frames 2000000
+  step stage2-2M-kl "${S2[@]}" --conditions soft_dqn_kl_0.1 --frames 2000000
+fi
 step stage1-3M "${S1[@]}" --frames 3000000
-step stage2-2M-ent "${S2[@]}" --conditions soft_dqn_ent_0.1 --frames 2000000
-step stage2-2M-kl "${S2[@]}" --conditions soft_dqn_kl_0.1 --frames 2000000
 # A run stored at 3M has no checkpoint to go on from: 5M runs train from zero in their own --out.
 OUT=out-5M
 "${STORE[@]}" restore --out out-5M --min-frames 5000000
