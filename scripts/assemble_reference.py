@@ -191,7 +191,7 @@ def main(argv=None):
   commit, head = frozen_commit(), git_commit("HEAD")
   stamps = step_stamps(dest / "RUN.md", Path(a.campaign_log))
   campaign_sh = CAMPAIGN_SH.read_text().splitlines()
-  steps = [line.strip() for line in campaign_sh if line.startswith(("step ", "S1=", "S2="))]
+  steps = [line.strip() for line in campaign_sh if line.strip().startswith(("step ", "S1=", "S2="))]
   runs_lines = "\n".join(f"- `{rel}`: {state}" for rel, state in sorted(states.items()))
   text = f"""# Reference campaign: provenance
 
@@ -213,11 +213,12 @@ def main(argv=None):
   Python {platform.python_version()}, tensorflow-cpu 2.15.1, no GPU; shared with development
   work, so the frames/s in progress.csv say nothing about speed
 - wall time: each session's share is in CAMPAIGN.md; the campaign log's step stamps (a step
-  that a session's end stopped has a start and no exit; the next session retrains its unfinished runs):
+  that a session's end stopped has a start and no exit; the next session retrains its
+  unfinished runs):
 {chr(10).join('  - `' + s + '`' for s in stamps)}
 - copied here: each run's config.json, progress.csv up to its stage's frames, done.json when the
-  run finished there, and tb/ (its TensorBoard scalars, up to where the run stood); not the
-  checkpoints and saved policies
+  run finished there, machine.json (its CPU) where recorded, and tb/ (its TensorBoard scalars,
+  up to where the run stood); not the checkpoints and saved policies
 - regenerate the reports: `./run_all.sh {' '.join(REPORT_ARGS)} --out reports/reference --reports-only`
   (runs of other games and conditions that this selects were never trained: listed as missing)
 
