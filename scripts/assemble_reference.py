@@ -120,7 +120,7 @@ def copy_run(run: Path, dest: Path, frames: int) -> str:
   done = run / "done.json"
   if done.exists() and int(pd.read_json(done, typ="series")["frames"]) == int(cut):
     shutil.copy2(done, dest / "done.json")
-    state = "finished here"
+    state = "finished here" if int(cut) >= frames else f"finished at {int(cut):,} frames, short of {frames:,}"
   else:
     state = (f"the run itself is at {int(rows['frames'].max()):,} frames"
              + (" (finished)" if done.exists() else " (training)"))
