@@ -6,6 +6,8 @@
 #
 #   mkdir -p campaign/logs && nohup scripts/campaign.sh >> campaign/logs/campaign.log 2>&1 &
 #
+# (CAMPAIGN_UNTIL=HH:MM: when the session stops, if not 2h55m from now; see stage 2 below)
+#
 # A session's machine keeps only what is committed (since 2026-12-01 the checkpoints and the
 # worktree are gone when the next session starts), so runs are trained whole, each straight to
 # its stage's final frames, and finished runs live in the committed store reports/campaign/runs
@@ -43,21 +45,35 @@ trap 'kill $SAVER 2>/dev/null; save_all' EXIT
 OUT=out
 "${STORE[@]}" restore --out out
 # History (RUN.md's log stamps): parity-3M, stage2-1M, stage1-1M (twice: a shutdown lost the
-# checkpoints), published at 1M. From here runs go straight to their final frames: Seaquest
-# a2c_1step 0-2 finished at 3M in parity-3M (in the store). Long runs go first in a session,
-# since the pair still training when it stops is lost. A Breakout DQN pair to 2M takes ~1h55m on
-# the Intel Xeon (AVX-512) of 2026-12-01 10:34 but would take ~3 h on the AMD EPYC machines
-# (1M in ~5,500 s), longer than a session: so stage 2's pairs run first where they fit, and are
-# left out elsewhere (CAMPAIGN_STAGE2=yes|no overrides the guess from the CPU); A2C runs to 3M
-# take ~25-45 min anywhere.
+# checkpoints), published at 1M. From here runs go straight to their final frames. Long runs go
+# first in a session, since the pair still training when it stops is lost. A Breakout DQN pair
+# to 2M took 6,730-6,800 s on the Intel Xeon (AVX-512) of 2026-12-01 and runs at ~320 frames/s
+# per run on the AVX-512 AMD EPYC of 2026-12-02, but would take ~3 h on the older AMD EPYC
+# machines (1M in ~5,500 s), longer than a session: so stage 2's pairs run first where they fit,
+# and are left out elsewhere (CAMPAIGN_STAGE2=yes|no overrides the guess from the CPU). A pair
+# starts only if it can finish before the session stops: CAMPAIGN_UNTIL (a time `date -d`
+# reads, e.g. 03:20; default 2h55m after this script starts) less STAGE2_PAIR_S. A2C runs to 3M
+# take ~25 min side by side on the AVX-512 machines, ~40 min on the older ones.
+STAGE2_PAIR_S=7200
+UNTIL=$(date -u -d "${CAMPAIGN_UNTIL:-now + 175 minutes}" +%s) || { echo "error: CAMPAIGN_UNTIL=${CAMPAIGN_UNTIL:-} is not a time date(1) reads (e.g. 03:20 or 2026-12-02T03:20Z)" >&2; exit 2; }
 STAGE2="${CAMPAIGN_STAGE2:-auto}"
+case "$STAGE2" in auto|yes|no) ;; *) echo "error: CAMPAIGN_STAGE2=$STAGE2; allowed: auto, yes, no" >&2; exit 2;; esac
 [ "$STAGE2" = auto ] && { grep -qw avx512f /proc/cpuinfo && STAGE2=yes || STAGE2=no; }
-echo "-- $(date -u +%FT%TZ) stage 2 (DQN pairs to 2M) in this session: $STAGE2 ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2))"
-if [ "$STAGE2" = yes ]; then
-  step stage2-2M-dqn "${S2[@]}" --conditions dqn --frames 2000000
-  step stage2-2M-ent "${S2[@]}" --conditions soft_dqn_ent_0.1 --frames 2000000
-  step stage2-2M-kl "${S2[@]}" --conditions soft_dqn_kl_0.1 --frames 2000000
-fi
+echo "-- $(date -u +%FT%TZ) stage 2 (DQN pairs to 2M) in this session: $STAGE2 ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)); the session stops at $(date -u -d @"$UNTIL" +%FT%TZ)"
+stage2_step() {   # stage2_step NAME CONDITION: its pair to 2M, if stage 2 runs here and the pair fits before UNTIL
+  local left=$(( UNTIL - $(date +%s) ))
+  [ "$STAGE2" = yes ] || return 0
+  # both seeds finished at 2M (restored from the store): nothing to train
+  [ "$(grep -l '"frames": [2-9][0-9]\{6\}' out/runs/figure2/Breakout/"$2"/seed*/done.json 2>/dev/null | wc -l)" -ge 2 ] && return 0
+  if [ "$left" -lt "$STAGE2_PAIR_S" ]; then
+    echo "-- $(date -u +%FT%TZ) stage2-2M-$1: not started (${left}s left in the session, a pair needs ~${STAGE2_PAIR_S}s)"
+    return 0
+  fi
+  step "stage2-2M-$1" "${S2[@]}" --conditions "$2" --frames 2000000
+}
+stage2_step dqn dqn
+stage2_step ent soft_dqn_ent_0.1
+stage2_step kl soft_dqn_kl_0.1
 step stage1-3M "${S1[@]}" --frames 3000000
 # A run stored at 3M has no checkpoint to go on from: 5M runs train from zero in their own --out.
 OUT=out-5M
