@@ -53,15 +53,20 @@ def frozen_commit() -> str:
   raise SystemExit(f"{CAMPAIGN_SH}: no FROZEN=<commit> line")
 
 
-def step_stamps(old_run_md: Path, log: Path) -> list:
-  """The campaign log's step stamps ("2026-...Z step NAME: ..."): those the previous RUN.md
-  listed (a session's log is gone with its machine), then the log's that it did not, in order."""
+def step_stamps(old_run_md: Path, logs: list) -> list:
+  """The campaign's step stamps ("2026-...Z step NAME: ..."): those the previous RUN.md listed,
+  then those of `logs` (the store's steps.log, kept by scripts/campaign_store.py save --log since
+  a session's log is gone with its machine; this session's campaign log) that it did not, in order."""
   old = []
   if old_run_md.exists():
     old = [ln.strip()[3:-1] for ln in old_run_md.read_text().splitlines()
            if ln.startswith("  - `20") and " step " in ln]
-  new = [ln.lstrip("= ") for ln in (log.read_text().splitlines() if log.exists() else []) if ln.startswith("== 20")]
-  return old + [s for s in new if s not in old]
+  new = [ln.lstrip("= ") for log in logs if log.exists() for ln in log.read_text().splitlines() if ln.startswith("== 20")]
+  out = list(old)
+  for st in new:
+    if st not in out:
+      out.append(st)
+  return out
 
 
 def _cpu_model() -> str:
@@ -140,7 +145,9 @@ def main(argv=None):
                  help="a campaign --out (runs/ under it); repeat to look in several, in order "
                       "(default: campaign/out)")
   p.add_argument("--dest", default=str(ROOT / "reports" / "reference"))
-  p.add_argument("--campaign-log", default=str(ROOT / "campaign" / "logs" / "campaign.log"))
+  p.add_argument("--campaign-log", action="append", default=None, metavar="FILE",
+                 help="a log with campaign.sh's step stamps; repeat for several (default: "
+                      "reports/campaign/steps.log, then campaign/logs/campaign.log)")
   p.add_argument("--allow-partial", action="store_true",
                  help="copy a stage whose runs have not all reached its frames (said in RUN.md)")
   p.add_argument("--note", default="", help="what went wrong, for RUN.md")
@@ -189,7 +196,8 @@ def main(argv=None):
       reports.plot_figure(df, f, dest / "reports" / f"figure{f}.png", " [reference campaign]")
 
   commit, head = frozen_commit(), git_commit("HEAD")
-  stamps = step_stamps(dest / "RUN.md", Path(a.campaign_log))
+  logs = a.campaign_log or [ROOT / "reports" / "campaign" / "steps.log", ROOT / "campaign" / "logs" / "campaign.log"]
+  stamps = step_stamps(dest / "RUN.md", [Path(f) for f in logs])
   campaign_sh = CAMPAIGN_SH.read_text().splitlines()
   steps = [line.strip() for line in campaign_sh if line.strip().startswith(("step ", "S1=", "S2="))]
   runs_lines = "\n".join(f"- `{rel}`: {state}" for rel, state in sorted(states.items()))

@@ -38,7 +38,9 @@ step() {       # step NAME ARGS...: one grid of the campaign into $OUT, logged, 
 S1=(--figures 1,3 --games Seaquest,Qbert,SpaceInvaders)
 S2=(--figures 2 --games Breakout --conditions dqn,soft_dqn_ent_0.1,soft_dqn_kl_0.1)
 STORE=(python3 "$(pwd)/../scripts/campaign_store.py")
-save_all() { for o in out out-5M; do [ -d "$o/runs" ] && "${STORE[@]}" save --out "$o" | grep -v '^save: 0 '; done; }
+save_all() {   # finished runs into the store, and the log's step lines (RUN.md's stamps: the log is lost with the machine)
+  for o in out out-5M; do [ -d "$o/runs" ] && "${STORE[@]}" save --out "$o" --log logs/campaign.log | grep -v '^save: 0 '; done
+}
 ( while sleep 300; do save_all; done ) &
 SAVER=$!
 trap 'kill $SAVER 2>/dev/null; save_all' EXIT

@@ -1,6 +1,6 @@
 """The reference campaign's store of finished runs (issue 19): reports/campaign/runs/, committed.
 
-  python3 scripts/campaign_store.py save    [--out campaign/out] [--store reports/campaign]
+  python3 scripts/campaign_store.py save    [--out campaign/out] [--store reports/campaign] [--log campaign/logs/campaign.log]
   python3 scripts/campaign_store.py restore [--out campaign/out] [--store reports/campaign]
 
 Why: a work session's machine keeps nothing but what is committed. The campaign's checkpoints
@@ -15,6 +15,10 @@ where `--out` has no such run, so `./run_all.sh` skips them as finished (runner.
 whose done.json reached the asked frames is skipped). Since runs are deterministic, a run that
 is short of the final frames needs no checkpoint: it retrains from zero through the same rows
 (scripts/compare_runs.py checks that), and a finished run at F frames holds every shorter stage.
+
+`save --log` also keeps the campaign log's step lines ("== <UTC time> step NAME: ..." and the
+"-- <UTC time> ..." notes) in the store's steps.log, since the log itself is gone with the
+session's machine: scripts/assemble_reference.py reads them for RUN.md's step stamps.
 
 Standard library only (scripts/campaign.sh calls it with the worktree's or the system's Python).
 Every copy goes to a temporary directory beside its target and is renamed into place, so a
@@ -100,6 +104,26 @@ def save(out: Path, store: Path, machine: dict = None) -> int:
   return n
 
 
+STEP_PREFIXES = ("== 20", "-- 20")   # campaign.sh's step stamps and notes, UTC times (2026-...)
+
+
+def save_steps(log: Path, store: Path) -> int:
+  """Appends `log`'s step lines (STEP_PREFIXES) that `store`/steps.log lacks to it, in the log's
+  order, written atomically. Returns the number of lines added (0 if `log` does not exist)."""
+  if not log.exists():
+    return 0
+  kept_file = store / "steps.log"
+  kept = kept_file.read_text().splitlines() if kept_file.exists() else []
+  have = set(kept)
+  new = [ln for ln in log.read_text(errors="replace").splitlines() if ln.startswith(STEP_PREFIXES) and ln not in have]
+  if new:
+    store.mkdir(parents=True, exist_ok=True)
+    tmp = kept_file.with_name("steps.log.tmp-store")
+    tmp.write_text("\n".join(kept + new) + "\n")
+    os.replace(tmp, kept_file)
+  return len(new)
+
+
 def restore(out: Path, store: Path, min_frames: int = 0) -> int:
   """Copies each stored run that finished at `min_frames` or more into `out` where `out` has no
   directory for it (a stored run short of a step's frames has no checkpoint to extend from: left
@@ -132,6 +156,8 @@ def main(argv=None) -> int:
   p.add_argument("--machine", default=None, metavar="JSON",
                  help='save: the machine that trained the runs, e.g. \'{"cpu": "AMD EPYC", "isa": "avx2"}\' '
                       "(default: this machine's CPU)")
+  p.add_argument("--log", default=None, metavar="FILE",
+                 help="save: also keep this campaign log's step lines in the store's steps.log")
   a = p.parse_args(argv)
   out, store = Path(a.out), Path(a.store)
   src = out if a.action == "save" else store
@@ -142,6 +168,10 @@ def main(argv=None) -> int:
   n = (save(out, store, json.loads(a.machine) if a.machine else None) if a.action == "save"
        else restore(out, store, a.min_frames))
   print(f"{a.action}: {n} run(s) copied ({out / 'runs'} {'->' if a.action == 'save' else '<-'} {store / 'runs'})")
+  if a.action == "save" and a.log:
+    k = save_steps(Path(a.log), store)
+    if k:
+      print(f"save: {k} step line(s) of {a.log} kept in {store / 'steps.log'}")
   return 0
 
 

@@ -65,3 +65,26 @@ def test_bad_directory_exits_2_and_writes_nothing(tmp_path, capsys):
   assert store_mod.main(["restore", "--out", str(tmp_path / "o"), "--store", str(tmp_path / "nope")]) == 2
   assert "nope/runs: no such directory" in capsys.readouterr().err
   assert not (tmp_path / "o").exists()
+
+
+def test_save_log_keeps_step_lines_once_in_order(tmp_path, capsys):
+  out, store = tmp_path / "out", tmp_path / "store"
+  make_run(out, "figure2/Breakout/dqn/seed0", 200000)
+  log = tmp_path / "campaign.log"
+  log.write_text("restored figure1/x: finished\n"
+                 "== 2026-12-02T00:27:51Z step stage2-2M-ent: ./run_all.sh --frames 2000000\n"
+                 "saved figure2/y\n"
+                 "-- 2026-12-02T02:11:48Z stage2-2M-kl: not started (4092s left)\n")
+  assert store_mod.main(["save", "--out", str(out), "--store", str(store), "--log", str(log)]) == 0
+  assert "2 step line(s)" in capsys.readouterr().out
+  first = ["== 2026-12-02T00:27:51Z step stage2-2M-ent: ./run_all.sh --frames 2000000",
+           "-- 2026-12-02T02:11:48Z stage2-2M-kl: not started (4092s left)"]
+  assert (store / "steps.log").read_text().splitlines() == first
+  # the same log again adds nothing; a later line is appended after the kept ones
+  with log.open("a") as f:
+    f.write("== 2026-12-02T02:13:00Z step stage1-3M: exit 0\n")
+  assert store_mod.save_steps(log, store) == 1
+  assert store_mod.save_steps(log, store) == 0
+  assert (store / "steps.log").read_text().splitlines() == first + ["== 2026-12-02T02:13:00Z step stage1-3M: exit 0"]
+  assert store_mod.save_steps(tmp_path / "missing.log", store) == 0
+  assert not list(store.glob("*.tmp-store"))
