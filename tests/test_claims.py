@@ -243,3 +243,24 @@ def test_a_registered_claim_without_a_rule_is_an_error(monkeypatch):
   monkeypatch.delitem(claims.RULES, "C4")
   with pytest.raises(ValueError, match="claim C4 of figure 2 has no decision rule"):
     claims.judge({})
+
+
+def test_a_zero_width_interval_says_the_seeds_do_not_overlap_and_gives_their_scores():
+  # Breakout, 2 seeds: every soft-entropy seed above every DQN seed (both far past 3.14), the case
+  # of the reference at 2M frames: P = 1 with a CI of [1, 1]
+  df = runs({"soft_dqn_ent_0.1": (10.0, 1.0), "dqn": (8.0, 1.0), "soft_dqn_kl_0.1": (12.0, 1.0)},
+            games=("Breakout",), seeds=2, noise=0.01)
+  got = _judge({2: df})
+  c2, c3 = got["C2"], got["C3"]
+  assert (c2.verdict, c2.point, c2.ci_low, c2.ci_high) == (claims.SUPPORTED, 1.0, 1.0, 1.0)
+  assert "each of the 2 seeds of soft_dqn_ent_0.1 scored above each seed of dqn" in c2.reason
+  assert (c3.verdict, c3.point, c3.ci_low, c3.ci_high) == (claims.CONTRADICTED, 0.0, 0.0, 0.0)
+  assert "each of the 2 seeds of soft_dqn_kl_0.1 scored above each seed of soft_dqn_ent_0.1" in c3.reason
+  # the per-seed final scores (mean of the last 3 of 10 evaluations: start + gain * 8, +-0.01)
+  finals = st.final_scores(df)
+  ent = finals[finals.condition == "soft_dqn_ent_0.1"].sort_values("seed").final_score
+  assert f"Breakout: soft_dqn_ent_0.1 {ent.iloc[0]:.3g}, {ent.iloc[1]:.3g}, dqn 16, 16" in c2.reason
+  # an interval with width gets no note
+  df = runs({"soft_dqn_ent_0.1": (10.0, 1.0), "dqn": (10.0, 1.0), "soft_dqn_kl_0.1": (10.0, 1.0)},
+            games=("Breakout",), seeds=3, noise=2.0)
+  assert all("zero width" not in v.reason for v in _judge({2: df}).values())
