@@ -205,16 +205,19 @@ def _poi_claim(claim: ClaimSpec, figure: int, finals, df,
 
 def _zero_width_note(v: Verdict, mats: Dict[str, np.ndarray], x: str, y: str,
                      games: Sequence[str]) -> str:
-  """A reading aid, not a rule: why a P(x > y) interval can have zero width. With few seeds the
-  stratified bootstrap (resampling seeds) can only reorder the same runs, so when no seed of one
-  condition overlaps any seed of the other every resample gives the same P (1 or 0). "" when the
-  interval has width; else the note, with the per-seed final scores ([seeds x games] in `mats`)."""
-  if not (v.ci_low == v.ci_high == v.point and v.point in (0.0, 1.0)):
+  """A reading aid, not a rule: why a P(x > y) interval can have zero width. P is 1 (0) only when
+  on every game each seed of x scored above (below) each seed of y; every resample of those seeds
+  (rliable's stratified bootstrap) keeps that order, so the CI is then [1, 1] ([0, 0]) whatever
+  the size of the gap. "" unless P is 1 or 0; else the note, with the per-seed final scores
+  ([seeds x games] in `mats`)."""
+  if v.point not in (0.0, 1.0):
     return ""
   high, low = (x, y) if v.point == 1.0 else (y, x)
-  per_game = "; ".join(f"{g}: {x} {', '.join(f'{s:.3g}' for s in mats[x][:, j])}, "
-                       f"{y} {', '.join(f'{s:.3g}' for s in mats[y][:, j])}"
-                       for j, g in enumerate(games))
+
+  def seed_scores(c: str, j: int) -> str:
+    return f"{c} " + ", ".join(f"{s:.3g}" for s in mats[c][:, j])
+
+  per_game = "; ".join(f"{g}: {seed_scores(x, j)}, {seed_scores(y, j)}" for j, g in enumerate(games))
   return (f". The CI has zero width: on every game, each of the {v.seeds} seeds of {high} "
           f"scored above each seed of {low}, so every bootstrap resample of the seeds gives "
           f"P = {v.point:.3g}; this says the seeds do not overlap, not how large or how certain the "
