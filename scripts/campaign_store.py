@@ -36,6 +36,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 FILES = ("config.json", "progress.csv", "done.json")
 MACHINE = "machine.json"     # the store's own: the CPU that trained the run (not a run file)
+POLICY = "policy"            # the run's final PolicySaver SavedModel (~7 MB), kept for POLICY_RUNS only
+# The runs whose final policy the store keeps (and reports/reference/policies/ publishes), so a
+# user can load and watch a trained agent without training: one seed of each Figure 2 condition
+# on Breakout and of each Figure 1/3 condition on Seaquest (pg is a2c_proper's run).
+POLICY_RUNS = frozenset(
+    [f"figure2/Breakout/{c}/seed2" for c in ("dqn", "dqn_nstep", "soft_dqn_ent_0.1", "soft_dqn_kl_0.1")]
+    + ["figure1/Seaquest/a2c_1step/seed3", "figure1/Seaquest/a2c_proper/seed3", "figure3/Seaquest/soft_ql/seed3"])
 
 
 def this_machine() -> dict:
@@ -63,8 +70,9 @@ def finished_runs(runs: Path):
   return sorted(d.parent for d in runs.glob("figure*/*/*/seed*/done.json"))
 
 
-def copy_record(src: Path, dest: Path) -> None:
-  """Replaces `dest` with `src`'s record (FILES and tb/), through a temporary directory."""
+def copy_record(src: Path, dest: Path, policy: bool = False) -> None:
+  """Replaces `dest` with `src`'s record (FILES, tb/ and machine.json; with `policy`, also
+  policy/ where `src` has one), through a temporary directory."""
   tmp = dest.with_name(dest.name + ".tmp-store")
   shutil.rmtree(tmp, ignore_errors=True)
   tmp.mkdir(parents=True)
@@ -74,6 +82,8 @@ def copy_record(src: Path, dest: Path) -> None:
     shutil.copy2(src / MACHINE, tmp / MACHINE)
   if (src / "tb").is_dir():
     shutil.copytree(src / "tb", tmp / "tb")
+  if policy and (src / POLICY / "saved_model.pb").exists():
+    shutil.copytree(src / POLICY, tmp / POLICY)
   old = dest.with_name(dest.name + ".old-store")
   shutil.rmtree(old, ignore_errors=True)
   if dest.exists():
@@ -88,15 +98,18 @@ def frames_of(run: Path) -> int:
 
 def save(out: Path, store: Path, machine: dict = None) -> int:
   """Copies each finished run of `out` whose store copy is missing or finished at fewer frames,
-  with `machine` (default: this one, which trained them: runs are trained whole in a session)
-  in its machine.json unless the run has one. Returns the number of runs copied."""
+  with `machine` (default: this one, which trained them: runs are trained whole on one machine)
+  in its machine.json unless the run has one, and for POLICY_RUNS the final policy. Returns
+  the number of runs copied."""
   n = 0
   for run in finished_runs(out / "runs"):
     rel = run.relative_to(out / "runs")
     kept = store / "runs" / rel
-    if (kept / "done.json").exists() and frames_of(kept) >= frames_of(run):
+    keep_policy = rel.as_posix() in POLICY_RUNS
+    if (kept / "done.json").exists() and frames_of(kept) >= frames_of(run) and (
+        not keep_policy or (kept / POLICY).exists() or not (run / POLICY).exists()):
       continue
-    copy_record(run, kept)
+    copy_record(run, kept, policy=keep_policy)
     if not (kept / MACHINE).exists():
       (kept / MACHINE).write_text(json.dumps(machine or this_machine(), indent=2) + "\n")
     print(f"saved {rel}: finished at {frames_of(run):,} frames")

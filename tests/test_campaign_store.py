@@ -88,3 +88,23 @@ def test_save_log_keeps_step_lines_once_in_order(tmp_path, capsys):
   assert (store / "steps.log").read_text().splitlines() == first + ["== 2026-12-02T02:13:00Z step stage1-3M: exit 0"]
   assert store_mod.save_steps(tmp_path / "missing.log", store) == 0
   assert not list(store.glob("*.tmp-store"))
+
+
+def test_save_keeps_the_final_policy_of_the_published_policy_runs_only(tmp_path):
+  out, store = tmp_path / "out", tmp_path / "store"
+  keep = "figure2/Breakout/dqn/seed2"
+  assert keep in store_mod.POLICY_RUNS
+  for rel in (keep, "figure2/Breakout/dqn/seed0"):
+    d = make_run(out, rel, 200000)
+    (d / "policy" / "variables").mkdir(parents=True)
+    (d / "policy" / "saved_model.pb").write_bytes(b"pb" * 100)
+    (d / "policy" / "variables" / "variables.data-00000-of-00001").write_bytes(b"\1" * 5000)
+  assert store_mod.save(out, store) == 2
+  kept = store / "runs" / keep / "policy"
+  assert (kept / "variables" / "variables.data-00000-of-00001").read_bytes() == b"\1" * 5000
+  assert not (store / "runs" / "figure2/Breakout/dqn/seed0" / "policy").exists()
+  assert store_mod.save(out, store) == 0                       # nothing new
+  # a stored record without its policy (saved before the policy was exported) gets it on the next save
+  import shutil
+  shutil.rmtree(kept)
+  assert store_mod.save(out, store) == 1 and (kept / "saved_model.pb").exists()
