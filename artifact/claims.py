@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from rliable import metrics
 
+from artifact import error_rates as er
 from artifact.atari_scores import HUMAN, RANDOM, has_reference, human_normalized
 from artifact.specs import FIGURES, ClaimSpec
 from artifact.statistics import FINAL_EVALS, final_scores, interval, probability_of_improvement, score_matrix
@@ -48,6 +49,24 @@ LEFT_RANDOM_MARGIN = 0.05     # of the way from random play to min(human, Nature
 
 @dataclasses.dataclass
 class Verdict:
+  """One claim's verdict: a row of claims.csv (these fields, in this order).
+
+  claim "C1".."C6"; figure; text (the claim); statistic (what point/CI are); point, ci_low,
+  ci_high (the statistic and its 95% stratified-bootstrap CI; NaN if none); seeds (seeds per
+  condition behind the point: the common seeds, or the median game's); games (the games that
+  count, comma-separated); frames (the fewest frames of a compared run, emulator frames);
+  verdict (SUPPORTED / CONTRADICTED / INCONCLUSIVE / NOT_RUN, after amendment A2); reason;
+  excluded (games run but not counted by amendment A1, each with its reason); rule_verdict (what
+  the pre-registered rule returned, before A2); rate_supported, rate_contradicted (the rule's
+  probability of returning that verdict wrongly at this sample, under the least favourable truth
+  for it: `artifact.error_rates`; NaN where not measured); error_rate (that rate for
+  rule_verdict; NaN unless rule_verdict is decided); rate_method (how the rates were computed);
+  seeds_for_5pct (the fewest seeds per condition, on these games, that bring the rule_verdict's
+  rate, or the larger of the two rates when undecided, to at most 5%; 0 if it already is; -1 if
+  none up to `error_rates.MAX_SEEDS`); cpu_kinds (per game, the CPU kinds each compared
+  condition's runs were trained on); cpu_confounded (games where each condition's runs share one
+  CPU kind and the kinds differ between conditions).
+  """
   claim: str
   figure: int
   text: str
@@ -61,6 +80,14 @@ class Verdict:
   verdict: str = NOT_RUN
   reason: str = ""
   excluded: str = ""          # games run but not counted (amendment A1), each with its reason
+  rule_verdict: str = NOT_RUN
+  rate_supported: float = math.nan
+  rate_contradicted: float = math.nan
+  error_rate: float = math.nan
+  rate_method: str = ""
+  seeds_for_5pct: int = 0
+  cpu_kinds: str = ""
+  cpu_confounded: str = ""
 
 
 def random_play_threshold(game: str) -> float:
@@ -146,15 +173,6 @@ def _excluded_text(excluded: Dict[str, str]) -> str:
   return "; ".join(f"{g}: {why}" for g, why in excluded.items())
 
 
-def _no_learning(v: Verdict, excluded: Dict[str, str]) -> Verdict:
-  """INCONCLUSIVE: every game run was excluded by amendment A1."""
-  v.verdict = INCONCLUSIVE
-  v.excluded = _excluded_text(excluded)
-  v.reason = ("no game counts: on every game run, no compared condition's runs left random play "
-              "(amendment A1)")
-  return v
-
-
 def _with_excluded(v: Verdict, excluded: Dict[str, str]) -> Verdict:
   v.excluded = _excluded_text(excluded)
   if excluded:
@@ -172,35 +190,104 @@ def _games_run(finals: pd.DataFrame, conditions: Sequence[str]) -> List[str]:
   return out
 
 
-def _undecidable(v: Verdict, finals, conditions) -> Verdict:
-  """NOT_RUN if a condition has no finished evaluation at all, else INCONCLUSIVE (too few seeds)."""
-  absent = [c for c in conditions if c not in set(finals.condition)]
-  if absent:
-    v.verdict, v.reason = NOT_RUN, f"condition(s) {', '.join(absent)} not run"
-  else:
+def _counted_games(claim: ClaimSpec, figure: int, finals: pd.DataFrame, df: pd.DataFrame,
+                   conditions: Sequence[str], statistic: str) -> Tuple[Verdict, Optional[List[str]], Dict[str, str]]:
+  """The steps every rule opens with: (verdict, games that count, excluded). `games` is None
+  when the data decide the verdict before any statistic: NOT_RUN (a condition has no finished
+  evaluation), INCONCLUSIVE (fewer than MIN_SEEDS seeds per condition on every game, or no
+  game counts by amendment A1); the verdict then says why."""
+  v = Verdict(claim.id, figure, claim.text, statistic)
+  games = _games_run(finals, conditions)
+  if not games:
+    absent = [c for c in conditions if c not in set(finals.condition)]
+    if absent:
+      v.verdict, v.reason = NOT_RUN, f"condition(s) {', '.join(absent)} not run"
+    else:
+      v.verdict, v.reason = INCONCLUSIVE, f"fewer than {MIN_SEEDS} seeds per condition on every game"
+    return v, None, {}
+  games, excluded = split_by_learning(df, finals, games, list(claim.evidence))
+  if not games:
     v.verdict = INCONCLUSIVE
-    v.reason = f"fewer than {MIN_SEEDS} seeds per condition on every game"
+    v.excluded = _excluded_text(excluded)
+    v.reason = ("no game counts: on every game run, no compared condition's runs left random play "
+                "(amendment A1)")
+    return v, None, excluded
+  v.games = ",".join(games)
+  v.frames = int(finals[finals.condition.isin(conditions)].frames.min())
+  return v, games, excluded
+
+
+# --- Amendment A2 (2026-12-03): a decided verdict needs a wrong-verdict rate <= 5% -------------
+@dataclasses.dataclass
+class Rates:
+  """A rule's wrong-verdict rates at the sample it was applied to (amendment A2;
+  `artifact.error_rates`): for each decided verdict, (rate, Monte-Carlo SE, method), and the
+  least favourable truth it was computed under, in words. `at_seeds(n)` gives the two rates
+  with n seeds per condition on the same games (for `Verdict.seeds_for_5pct`)."""
+  supported: Tuple[float, float, str]
+  contradicted: Tuple[float, float, str]
+  truth: Dict[str, str]
+  at_seeds: Callable[[int], Tuple[float, float]]
+
+
+def _amend(v: Verdict, rates: Optional[Rates]) -> Verdict:
+  """Applies amendment A2 to the pre-registered rule's verdict `v` (kept in `rule_verdict`)."""
+  v.rule_verdict = v.verdict
+  if rates is None:
+    return v
+  v.rate_supported, v.rate_contradicted = rates.supported[0], rates.contradicted[0]
+  methods = list(dict.fromkeys([rates.supported[2], rates.contradicted[2]]))
+  v.rate_method = "; ".join(m for m in methods if m)
+  decided = v.verdict in (SUPPORTED, CONTRADICTED)
+  key = 0 if v.verdict == SUPPORTED else 1
+
+  def worst(n: int) -> float:
+    r = rates.at_seeds(n)
+    return r[key] if decided else max(r)
+
+  now = (v.rate_supported if key == 0 else v.rate_contradicted) if decided else max(
+      v.rate_supported, v.rate_contradicted)
+  if decided:
+    v.error_rate = now
+  if now <= er.MAX_RATE:
+    v.seeds_for_5pct = 0
+    return v
+  need = er.seeds_for_rate(worst, v.seeds) if v.seeds else None
+  v.seeds_for_5pct = need if need is not None else -1
+  if decided:
+    rate, se, method = rates.supported if key == 0 else rates.contradicted
+    more = (f"{need} seeds per condition on these games would bring it to <= {er.MAX_RATE:.0%}" if need else
+            f"no number of seeds up to {er.MAX_SEEDS} per condition brings it to <= {er.MAX_RATE:.0%}")
+    if math.isnan(rate):
+      why = f"its rate of a wrong '{v.verdict}' is not measured ({rates.truth[v.verdict]})"
+    else:
+      why = (f"at {v.seeds} seeds per condition on {len(v.games.split(','))} game(s) it says "
+             f"'{v.verdict}' wrongly with probability {er.describe(rate, se, method)} when "
+             f"{rates.truth[v.verdict]}; {more}")
+    v.verdict = INCONCLUSIVE
+    v.reason = f"amendment A2: the pre-registered rule says {v.rule_verdict}, but {why}. Rule: {v.reason}"
   return v
 
 
-def _poi_claim(claim: ClaimSpec, figure: int, finals, df,
-               decide: Callable[[float, float], Optional[str]], rule: str) -> Verdict:
-  """P(x > y) on final scores, x and y the claim's two conditions."""
+def _poi_claim(claim: ClaimSpec, figure: int, finals, df, decide: Callable[[float, float], Optional[str]],
+               rule: str, rates_at: Callable[[int, int], Dict[str, Tuple[float, float, str]]],
+               truth: Dict[str, str]) -> Tuple[Verdict, Optional[Rates]]:
+  """P(x > y) on final scores averaged over the games that count, x and y the claim's two
+  conditions; `decide(ci_low, ci_high)` -> SUPPORTED / CONTRADICTED / None; `rates_at(n, games)`
+  the rule's wrong-verdict rates."""
   x, y = claim.conditions
-  v = Verdict(claim.id, figure, claim.text, f"P({x} > {y}) on final scores")
-  games = _games_run(finals, [x, y])
-  if not games:
-    return _undecidable(v, finals, [x, y])
-  games, excluded = split_by_learning(df, finals, games, list(claim.evidence))
-  if not games:
-    return _no_learning(v, excluded)
+  v, games, excluded = _counted_games(claim, figure, finals, df, [x, y], f"P({x} > {y}) on final scores")
+  if games is None:
+    return v, None
   mats, seeds = score_matrix(finals, [x, y], games, column="final_score")
   v.point, v.ci_low, v.ci_high = interval([mats[x], mats[y]], probability_of_improvement)
-  v.seeds, v.games = len(seeds), ",".join(games)
-  v.frames = int(finals[finals.condition.isin([x, y])].frames.min())
+  v.seeds = len(seeds)
   v.verdict = decide(v.ci_low, v.ci_high) or INCONCLUSIVE
   v.reason = rule + _zero_width_note(v, mats, x, y, games)
-  return _with_excluded(v, excluded)
+  r = rates_at(len(seeds), len(games))
+  rates = Rates(r["supported"], r["contradicted"], truth,
+                lambda n: tuple(rates_at(n, len(games), er.SEARCH_DRAWS)[k][0] for k in ("supported", "contradicted")))
+  return _with_excluded(v, excluded), rates
 
 
 def _zero_width_note(v: Verdict, mats: Dict[str, np.ndarray], x: str, y: str,
@@ -224,59 +311,75 @@ def _zero_width_note(v: Verdict, mats: Dict[str, np.ndarray], x: str, y: str,
           f"difference is (final scores per seed, {per_game})")
 
 
-def claim_c1(claim: ClaimSpec, figure: int, finals, df) -> Verdict:
-  """Non-inferiority of x (proper) to y (naive): P(x > y)."""
-  m = C1_NONINFERIORITY
-  return _poi_claim(claim, figure, finals, df,
-                    lambda lo, hi: SUPPORTED if lo >= m else CONTRADICTED if hi < m else None,
-                    f"non-inferiority: supported if CI low >= {m}, contradicted if CI high < {m}")
-
-
 def _superiority(lo, hi):
   return SUPPORTED if lo > 0.5 else CONTRADICTED if hi < 0.5 else None
 
 
-def claim_c2(claim: ClaimSpec, figure: int, finals, df) -> Verdict:
-  """Superiority of x (soft, entropy) over y (DQN): P(x > y)."""
-  return _poi_claim(claim, figure, finals, df, _superiority,
-                    "superiority: supported if CI low > 0.5, contradicted if CI high < 0.5")
+_NO_DIFFERENCE = "the two conditions do not differ (every ordering of a game's scores equally likely)"
 
 
-def claim_c3(claim: ClaimSpec, figure: int, finals, df) -> Verdict:
-  """Superiority of x (soft, entropy) over y (soft, KL): P(x > y)."""
-  return _poi_claim(claim, figure, finals, df, _superiority,
-                    "superiority of entropy over KL: supported if CI low > 0.5, contradicted if CI high < 0.5")
+def noninferiority(claim: ClaimSpec, figure: int, finals, df) -> Tuple[Verdict, Optional[Rates]]:
+  """C1: non-inferiority of x (proper) to y (naive), P(x > y) with margin C1_NONINFERIORITY."""
+  m = C1_NONINFERIORITY
+  at = f"the true P({claim.conditions[0]} > {claim.conditions[1]}) is exactly {m} (normal scores)"
+  return _poi_claim(claim, figure, finals, df,
+                    lambda lo, hi: SUPPORTED if lo >= m else CONTRADICTED if hi < m else None,
+                    f"non-inferiority: supported if CI low >= {m}, contradicted if CI high < {m}",
+                    lambda n, g, draws=er.SIM_DRAWS: er.noninferiority_rates(n, g, m, draws),
+                    {SUPPORTED: at, CONTRADICTED: at})
 
 
-def claim_c4(claim: ClaimSpec, figure: int, finals, df) -> Verdict:
-  """Per game P(x > y), x (n-step) better on C4_BETTER_GAMES and worse elsewhere."""
+def superiority(claim: ClaimSpec, figure: int, finals, df) -> Tuple[Verdict, Optional[Rates]]:
+  """C2, C3: superiority of x over y, P(x > y): supported if CI low > 0.5, contradicted if CI
+  high < 0.5."""
   x, y = claim.conditions
-  v = Verdict(claim.id, figure, claim.text, f"per game P({x} > {y}); point/CI: the game farthest from the claim")
-  games = _games_run(finals, [x, y])
-  if not games:
-    return _undecidable(v, finals, [x, y])
-  games, excluded = split_by_learning(df, finals, games, list(claim.evidence))
-  if not games:
-    return _no_learning(v, excluded)
-  agree, oppose, parts, worst = 0, 0, [], None
+  return _poi_claim(claim, figure, finals, df, _superiority,
+                    f"superiority of {x} over {y}: supported if CI low > 0.5, contradicted if CI high < 0.5",
+                    er.superiority_rates, {SUPPORTED: _NO_DIFFERENCE, CONTRADICTED: _NO_DIFFERENCE})
+
+
+def _c4_rates(ns: Sequence[int], better: Sequence[bool], draws: int = er.SIM_DRAWS) -> Tuple[Tuple, Tuple]:
+  """C4's rates from each game's seeds `ns`: "supported" (every game in the claimed direction)
+  is wrong at worst when one game does not differ and every other shows the claimed direction
+  surely: the largest per-game rate; "contradicted" (some game in the opposite direction) when
+  no game differs: 1 - prod(1 - per-game rate)."""
+  per = [er.superiority_rates(n, 1, draws) for n in ns]
+  claimed = [p["supported" if b else "contradicted"] for p, b in zip(per, better)]
+  opposite = [p["contradicted" if b else "supported"] for p, b in zip(per, better)]
+  sup = max(claimed, key=lambda r: r[0])
+  con = 1 - float(np.prod([1 - r[0] for r in opposite]))
+  se = math.sqrt(sum(r[1] ** 2 for r in opposite))
+  return sup, (con, se, opposite[0][2] if len(opposite) == 1 else "; ".join(dict.fromkeys(r[2] for r in opposite)))
+
+
+def per_game_direction(claim: ClaimSpec, figure: int, finals, df) -> Tuple[Verdict, Optional[Rates]]:
+  """C4: per game P(x > y), x (n-step) better on C4_BETTER_GAMES and worse elsewhere."""
+  x, y = claim.conditions
+  v, games, excluded = _counted_games(claim, figure, finals, df, [x, y],
+                                      f"per game P({x} > {y}); point/CI: the game farthest from the claim")
+  if games is None:
+    return v, None
+  agree, oppose, parts, worst, ns = 0, 0, [], None, []
   for g in games:
     mats, seeds = score_matrix(finals, [x, y], [g], column="final_score")
     p, lo, hi = interval([mats[x], mats[y]], probability_of_improvement)
     better = g in C4_BETTER_GAMES
-    ok = lo > 0.5 if better else hi < 0.5
-    bad = hi < 0.5 if better else lo > 0.5
-    agree += ok
-    oppose += bad
+    agree += lo > 0.5 if better else hi < 0.5
+    oppose += hi < 0.5 if better else lo > 0.5
     parts.append(f"{g} {p:.2f} [{lo:.2f}, {hi:.2f}] (claim: {'better' if better else 'worse'})")
     margin = (p - 0.5) if better else (0.5 - p)
     if worst is None or margin < worst[0]:
       worst = (margin, p, lo, hi, len(seeds))
+    ns.append(len(seeds))
   _, v.point, v.ci_low, v.ci_high, v.seeds = worst
-  v.games = ",".join(games)
-  v.frames = int(finals[finals.condition.isin([x, y])].frames.min())
   v.verdict = CONTRADICTED if oppose else SUPPORTED if agree == len(games) else INCONCLUSIVE
   v.reason = "per game: " + "; ".join(parts)
-  return _with_excluded(v, excluded)
+  better = [g in C4_BETTER_GAMES for g in games]
+  sup, con = _c4_rates(ns, better)
+  rates = Rates(sup, con, {SUPPORTED: "one game does not differ and every other shows the claimed direction",
+                           CONTRADICTED: "no game differs"},
+                lambda n: tuple(r[0] for r in _c4_rates([n] * len(games), better, er.SEARCH_DRAWS)))
+  return _with_excluded(v, excluded), rates
 
 
 def _auc_hns(df, cond, game, seeds):
@@ -290,58 +393,98 @@ def _auc_hns(df, cond, game, seeds):
   return np.array(out, np.float64)
 
 
-def claim_c5(claim: ClaimSpec, figure: int, finals, df) -> Verdict:
-  """Equivalence of the curves of a (pg) and b (soft_ql): per game (b - a) / mean of the HNS areas."""
+def _spread(a: np.ndarray, b: np.ndarray) -> float:
+  """The seed-to-seed SD of the two conditions' areas (pooled, ddof 1) over |their grand mean|."""
+  sd = math.sqrt(0.5 * (np.var(a, ddof=1) + np.var(b, ddof=1))) if min(len(a), len(b)) > 1 else math.nan
+  return sd / max(abs(0.5 * (a.mean() + b.mean())), 1e-12)
+
+
+def _c5_rates(ns: Sequence[int], cvs: Sequence[float], m: float, draws: int = er.SIM_DRAWS) -> Tuple[Tuple, Tuple]:
+  """C5's rates from each game's seeds and spread: "supported" (more than half equivalent) is
+  wrong at worst when half the games (rounded down) are surely equivalent and the others sit
+  exactly at the margin; "contradicted" (at least half different) when just over half sit at
+  the margin and the others are surely different (`error_rates.counted_rate`)."""
+  per = [er.equivalence_rates(n, cv, m, draws) for n, cv in zip(ns, cvs)]
+  g = len(per)
+  method = "; ".join(dict.fromkeys(p["equivalent"][2] for p in per))
+  sup = er.counted_rate([p["equivalent"][0] for p in per], g, g // 2 + 1, g // 2)
+  con = er.counted_rate([p["different"][0] for p in per], g, math.ceil(g / 2), g - g // 2 - 1)
+  se = max(p["equivalent"][1] for p in per)
+  return (sup, se, method), (con, se, method)
+
+
+def curve_equivalence(claim: ClaimSpec, figure: int, finals, df) -> Tuple[Verdict, Optional[Rates]]:
+  """C5: equivalence of the curves of a (pg) and b (soft_ql): per game (b - a) / mean of the HNS
+  areas under the evaluation curve, "equivalent" inside +-C5_EQUIVALENCE."""
   a, b = claim.conditions
   m = C5_EQUIVALENCE
-  v = Verdict(claim.id, figure, claim.text, f"per game relative difference of HNS area under the eval curve, "
-                                            f"({b} - {a}) / mean; point/CI: median game")
-  games = _games_run(finals, [a, b])
-  if not games:
-    return _undecidable(v, finals, [a, b])
-  games, excluded = split_by_learning(df, finals, games, list(claim.evidence))
-  if not games:
-    return _no_learning(v, excluded)
+  v, games, excluded = _counted_games(claim, figure, finals, df, [a, b],
+                                      f"per game relative difference of HNS area under the eval curve, "
+                                      f"({b} - {a}) / mean; point/CI: median game")
+  if games is None:
+    return v, None
   rel = lambda x, y: (x.mean() - y.mean()) / max(abs(0.5 * (x.mean() + y.mean())), 1e-12)  # noqa: E731
-  results, parts = [], []
+  results, parts, ns, cvs = [], [], [], []
   for g in games:
     _, seeds = score_matrix(finals, [a, b], [g])
     if not has_reference(g):
       continue
-    p, lo, hi = interval([_auc_hns(df, b, g, seeds), _auc_hns(df, a, g, seeds)], rel)
+    auc_b, auc_a = _auc_hns(df, b, g, seeds), _auc_hns(df, a, g, seeds)
+    p, lo, hi = interval([auc_b, auc_a], rel)
     state = "equivalent" if (lo > -m and hi < m) else "different" if (lo > m or hi < -m) else "undecided"
     results.append((p, lo, hi, len(seeds), state))
-    parts.append(f"{g} {p:+.2f} [{lo:+.2f}, {hi:+.2f}] {state}")
+    ns.append(len(seeds))
+    cvs.append(_spread(auc_a[:, 0], auc_b[:, 0]))
+    parts.append(f"{g} {p:+.2f} [{lo:+.2f}, {hi:+.2f}] {state} (seed-to-seed SD {cvs[-1]:.2f} x mean)")
   if not results:
-    v.reason = "no game with human/random reference scores"
-    return _with_excluded(v, excluded)
+    v.verdict, v.reason = INCONCLUSIVE, "no game with human/random reference scores"
+    return _with_excluded(v, excluded), None
   results.sort(key=lambda r: r[0])
   v.point, v.ci_low, v.ci_high, v.seeds, _ = results[len(results) // 2]
-  v.games = ",".join(games)
-  v.frames = int(finals[finals.condition.isin([a, b])].frames.min())
   n_eq = sum(r[4] == "equivalent" for r in results)
   n_diff = sum(r[4] == "different" for r in results)
   v.verdict = (SUPPORTED if n_eq > len(results) / 2 else
                CONTRADICTED if n_diff >= len(results) / 2 else INCONCLUSIVE)
   v.reason = f"equivalence margin +-{m:.0%}: " + "; ".join(parts)
-  return _with_excluded(v, excluded)
+  sup, con = _c5_rates(ns, cvs, m)
+  k = len(results)
+  rates = Rates(sup, con,
+                {SUPPORTED: f"{k - k // 2} of the {k} game(s) differ by exactly the +-{m:.0%} margin and "
+                            f"the other(s) are equivalent (normal areas with each game's observed spread)",
+                 CONTRADICTED: f"{k // 2 + 1} of the {k} game(s) differ by exactly the margin (the claim "
+                               f"just holds) and the other(s) are different"},
+                lambda n: tuple(r[0] for r in _c5_rates([n] * k, cvs, m, er.SEARCH_DRAWS)))
+  return _with_excluded(v, excluded), rates
 
 
-def claim_c6(claim: ClaimSpec, figure: int, finals, df) -> Verdict:
-  """Stability of the claim's one condition c (soft_ql) alone; its one reference condition r (pg)
-  is the evidence that a game can be learned at this scale."""
+def _c6_rates(ns: Sequence[int], pg_only_branch: bool, draws: int = er.SIM_DRAWS) -> Tuple[Tuple, Tuple]:
+  """C6's rates from each game's seeds: "supported" (improved in more than half the games) is
+  wrong at worst when soft-QL truly improves in half the games (rounded down) and its true gain
+  is zero in the others; "contradicted" through "did not improve while pg did" when its true
+  gain is just above zero in just over half the games (each then reads "did not improve" with
+  probability 1 - the improvement rate) and pg improves. A contradiction by collapse alone has
+  no measured rate (NaN)."""
+  per = [er.improvement_rate(n, draws) for n in ns]
+  g = len(per)
+  method = "; ".join(dict.fromkeys(p[2] for p in per))
+  se = max(p[1] for p in per)
+  sup = er.counted_rate([p[0] for p in per], g, g // 2 + 1, g // 2)
+  con = (er.counted_rate([1 - p[0] for p in per], g, math.ceil(g / 2), g - g // 2 - 1)
+         if pg_only_branch else math.nan)
+  return (sup, se, method), (con, se, method)
+
+
+def stability(claim: ClaimSpec, figure: int, finals, df) -> Tuple[Verdict, Optional[Rates]]:
+  """C6: stability of the claim's one condition c (soft_ql) alone; its one reference condition r
+  (pg) is the evidence that a game can be learned at this scale (a game counts if c's or r's
+  runs left random play: claim.evidence)."""
   (c,), (r,) = claim.conditions, claim.reference
-  v = Verdict(claim.id, figure, claim.text, f"per game improvement of {c}'s final score over its first "
-                                            "evaluation (HNS); point/CI: median game")
-  games = _games_run(finals, [c])
-  if not games:
-    return _undecidable(v, finals, [c])
-  # C6 judges c alone, with r as the evidence that the game can be learned at this scale:
-  # the game counts if c's or r's runs left random play (claim.evidence)
-  games, excluded = split_by_learning(df, finals, games, list(claim.evidence))
-  if not games:
-    return _no_learning(v, excluded)
-  improved, pg_only, collapsed_games, parts, results = 0, 0, 0, [], []
+  v, games, excluded = _counted_games(claim, figure, finals, df, [c],
+                                      f"per game improvement of {c}'s final score over its first "
+                                      "evaluation (HNS); point/CI: median game")
+  if games is None:
+    return v, None
+  improved, pg_only, collapsed_games, parts, results, ns = 0, 0, 0, [], [], []
   for g in games:
     f = finals[(finals.condition == c) & (finals.game == g)]
     hns = (lambda x: human_normalized(g, x) - human_normalized(g, 0.0)) if has_reference(g) else (lambda x: x)
@@ -359,31 +502,69 @@ def claim_c6(claim: ClaimSpec, figure: int, finals, df) -> Verdict:
     pg_only += (lo <= 0) and pg_improved
     collapsed_games += collapsed > 0
     results.append((p, lo, hi, len(f)))
+    ns.append(len(f))
     parts.append(f"{g} gain {p:+.4f} HNS [{lo:+.4f}, {hi:+.4f}] (raw {f.first_score.mean():.0f} -> "
                  f"{f.final_score.mean():.0f}), {collapsed} collapsed run(s)"
                  + (f", {r} improved" if pg_improved else ""))
-  results.sort(key=lambda r: r[0])
+  results.sort(key=lambda x: x[0])
   v.point, v.ci_low, v.ci_high, v.seeds = results[len(results) // 2]
-  v.games = ",".join(games)
   v.frames = int(finals[finals.condition == c].frames.min())
   half = len(games) / 2
   v.verdict = (CONTRADICTED if (pg_only >= half or collapsed_games >= half) else
                SUPPORTED if (improved > half and collapsed_games == 0) else INCONCLUSIVE)
   v.reason = ("learned = CI low of the gain > 0; collapse = final gave back more than "
               f"{COLLAPSE_GIVEBACK:.0%} of the first-to-best gain, or a non-finite loss: " + "; ".join(parts))
-  return _with_excluded(v, excluded)
+  by_pg = not (v.verdict == CONTRADICTED and pg_only < half)      # NaN: a contradiction by collapse alone
+  sup, con = _c6_rates(ns, by_pg)
+  k = len(games)
+  rates = Rates(sup, con,
+                {SUPPORTED: f"{c}'s true gain is zero in {k - k // 2} of the {k} game(s) (normal gains) "
+                            "and it improves in the other(s)",
+                 CONTRADICTED: (f"{c}'s true gain is just above zero in {k // 2 + 1} of the {k} game(s) "
+                                f"(the claim just holds) and {r} improves" if by_pg else
+                                "a contradiction by collapsed runs alone: how often a stable learner's "
+                                "runs read as collapsed is not modelled")},
+                lambda n: tuple(x[0] for x in _c6_rates([n] * k, by_pg, er.SEARCH_DRAWS)))
+  return _with_excluded(v, excluded), rates
 
 
-# The decision rule of each claim id; the claims themselves, and the conditions each compares, are
-# the registry's (`FigureSpec.claims`). rule(claim, figure, finals, progress) -> Verdict.
-RULES: Dict[str, Callable[[ClaimSpec, int, pd.DataFrame, pd.DataFrame], Verdict]] = {
-    "C1": claim_c1, "C2": claim_c2, "C3": claim_c3, "C4": claim_c4, "C5": claim_c5, "C6": claim_c6}
+# The decision rule of each claim id, named by what it tests; the claims themselves, and the
+# conditions each compares, are the registry's (`FigureSpec.claims`).
+# rule(claim, figure, finals, progress) -> (Verdict by the pre-registered rule, its Rates or None).
+RULES: Dict[str, Callable[[ClaimSpec, int, pd.DataFrame, pd.DataFrame], Tuple[Verdict, Optional[Rates]]]] = {
+    "C1": noninferiority, "C2": superiority, "C3": superiority, "C4": per_game_direction,
+    "C5": curve_equivalence, "C6": stability}
 
 
-def judge(progress_by_figure: Dict[int, pd.DataFrame]) -> List[Verdict]:
+def cpu_kinds(machines: Optional[pd.DataFrame], v: Verdict, conditions: Sequence[str]) -> Verdict:
+  """Fills `v.cpu_kinds` and `v.cpu_confounded` from `machines` (columns game, condition, seed,
+  cpu: one row per run; `artifact.reports.run_machines`) for the games of `v`. A game is
+  confounded when every compared condition's runs share one CPU kind and the kinds differ
+  between conditions: condition and floating-point kernel then coincide."""
+  if machines is None or machines.empty or not v.games:
+    return v
+  parts, confounded = [], []
+  for g in v.games.split(","):
+    kinds = {}
+    for c in conditions:
+      runs = machines[(machines.game == g) & (machines.condition == c)]
+      kinds[c] = runs.cpu.value_counts().sort_index()
+    desc = "; ".join(f"{c}: " + ", ".join(f"{k} x{n}" for k, n in kinds[c].items()) for c in conditions)
+    single = [set(kinds[c].index) for c in conditions]
+    if len(conditions) > 1 and all(len(k) == 1 for k in single) and len(set.union(*single)) > 1:
+      confounded.append(g)
+      desc += " (condition and CPU kind coincide)"
+    parts.append(f"{g}: {desc}")
+  v.cpu_kinds, v.cpu_confounded = " | ".join(parts), ",".join(confounded)
+  return v
+
+
+def judge(progress_by_figure: Dict[int, pd.DataFrame],
+          machines_by_figure: Optional[Dict[int, pd.DataFrame]] = None) -> List[Verdict]:
   """A verdict on every claim of `FIGURES`, figure by figure in the registry's order, from
-  {figure: long progress frame} (a missing figure's claims: NOT_RUN). Raises ValueError for a
-  registered claim without a rule in `RULES`."""
+  {figure: long progress frame} (a missing figure's claims: NOT_RUN), with amendment A2 applied
+  and, given {figure: run machines} (`artifact.reports.run_machines`), the CPU kinds. Raises
+  ValueError for a registered claim without a rule in `RULES`."""
   empty = pd.DataFrame(columns=["game", "condition", "seed", "frames", "eval_return", "loss"])
   verdicts = []
   for number, fig in FIGURES.items():
@@ -395,15 +576,31 @@ def judge(progress_by_figure: Dict[int, pd.DataFrame]) -> List[Verdict]:
       if claim.id not in RULES:
         raise ValueError(f"claim {claim.id} of figure {number} has no decision rule in "
                          f"artifact/claims.py RULES; rules: {', '.join(RULES)}")
-      verdicts.append(RULES[claim.id](claim, number, finals, df))
+      v, rates = RULES[claim.id](claim, number, finals, df)
+      v = _amend(v, rates)
+      verdicts.append(cpu_kinds((machines_by_figure or {}).get(number), v, claim.conditions))
   return verdicts
 
 
-def write_claims(progress_by_figure: Dict[int, pd.DataFrame], reports_dir, note: str = "") -> Dict[str, object]:
-  """reports/claims.csv and reports/claims.md from {figure: long progress frame}."""
+def _rate_text(v: Verdict) -> str:
+  """claims.md's rate cell: the rule_verdict's wrong-verdict rate, or both rates when undecided."""
+  def fmt(x: float) -> str:
+    return "not measured" if math.isnan(x) else f"{x:.3g}"
+  if v.rule_verdict in (SUPPORTED, CONTRADICTED):
+    return f"{fmt(v.error_rate)} (of '{v.rule_verdict}')"
+  if math.isnan(v.rate_supported) and math.isnan(v.rate_contradicted):
+    return ""
+  return f"supported {fmt(v.rate_supported)}, contradicted {fmt(v.rate_contradicted)}"
+
+
+def write_claims(progress_by_figure: Dict[int, pd.DataFrame], reports_dir, note: str = "",
+                 machines_by_figure: Optional[Dict[int, pd.DataFrame]] = None) -> Dict[str, object]:
+  """reports/claims.csv (one row per claim: the fields of `Verdict`) and reports/claims.md from
+  {figure: long progress frame} and, optionally, {figure: run machines}
+  (`artifact.reports.run_machines`). Both files are written atomically."""
   from pathlib import Path
   from artifact.files import atomic_write_text
-  verdicts = judge(progress_by_figure)
+  verdicts = judge(progress_by_figure, machines_by_figure)
   table = pd.DataFrame([dataclasses.asdict(v) for v in verdicts])
   reports_dir = Path(reports_dir)
   paths = dict(claims_csv=reports_dir / "claims.csv", claims_md=reports_dir / "claims.md")
@@ -411,22 +608,39 @@ def write_claims(progress_by_figure: Dict[int, pd.DataFrame], reports_dir, note:
   lines = [f"# The paper's claims, judged{note}", "",
            "Rules and margins: docs/decision_rules.md (written before any data; amendment A1 of "
            "2026-11-30: a game counts for a claim only where at least one compared condition's runs "
-           "left random play). Intervals: 95% stratified-bootstrap CIs (rliable). A run's final score: "
-           "mean of its last 3 evaluations.",
-           "", "| claim | figure | verdict | statistic | point | 95% CI | seeds | frames per run |",
-           "|---|---|---|---|---|---|---|---|"]
+           "left random play; amendment A2 of 2026-12-03: a verdict is decided only where the rule's "
+           f"probability of deciding it wrongly at this sample is at most {er.MAX_RATE:.0%}). "
+           "Intervals: 95% stratified-bootstrap CIs (rliable). A run's final score: "
+           "mean of its last 3 evaluations. Wrong-verdict rate: the probability that the rule "
+           "returns that verdict wrongly at these seeds and games, under the least favourable truth "
+           "for it (docs/decision_rules.md, A2).",
+           "", "| claim | figure | verdict | statistic | point | 95% CI | seeds | frames per run | "
+               "wrong-verdict rate | seeds for 5% | CPU kinds |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
   for v in verdicts:
     ci = "" if math.isnan(v.ci_low) else f"[{v.ci_low:.3g}, {v.ci_high:.3g}]"
     pt = "" if math.isnan(v.point) else f"{v.point:.3g}"
+    need = "" if not v.frames else "-" if v.seeds_for_5pct == 0 else (
+        f"> {er.MAX_SEEDS}" if v.seeds_for_5pct < 0 else str(v.seeds_for_5pct))
+    cpu = "" if not v.cpu_kinds else (f"confounded: {v.cpu_confounded}" if v.cpu_confounded else "same or mixed")
     lines.append(f"| {v.claim} | {v.figure} | **{v.verdict}** | {v.statistic} | {pt} | {ci} | "
-                 f"{v.seeds or ''} | {v.frames:,} |" if v.frames else
-                 f"| {v.claim} | {v.figure} | **{v.verdict}** | {v.statistic} | | | | |")
+                 f"{v.seeds or ''} | {v.frames:,} | {_rate_text(v)} | {need} | {cpu} |" if v.frames else
+                 f"| {v.claim} | {v.figure} | **{v.verdict}** | {v.statistic} | | | | | | | |")
   lines.append("")
   for v in verdicts:
-    lines += [f"## {v.claim}: {v.text}", "", f"- verdict: **{v.verdict}**",
+    lines += [f"## {v.claim}: {v.text}", "", f"- verdict: **{v.verdict}**"
+              + (f" (the pre-registered rule alone: {v.rule_verdict})" if v.rule_verdict != v.verdict else ""),
               f"- games: {v.games or 'none'}"]
     if v.excluded:
       lines.append(f"- games not counted (amendment A1, runs at random play): {v.excluded}")
+    if v.rate_method:
+      lines.append(f"- wrong-verdict rate (amendment A2): {_rate_text(v)}; computed by {v.rate_method}")
+    if v.cpu_kinds:
+      lines.append(f"- CPU kinds of the compared runs: {v.cpu_kinds}"
+                   + (f". **Confounded on {v.cpu_confounded}**: each condition's runs were trained on "
+                      "one CPU kind and the kinds differ, so the difference mixes the condition with "
+                      "the floating-point kernels (runs repeat bit for bit on one CPU kind, not across "
+                      "kinds)" if v.cpu_confounded else ""))
     lines += [f"- rule and details: {v.reason}", ""]
   atomic_write_text(paths["claims_md"], "\n".join(lines))
   return paths

@@ -212,7 +212,7 @@ def _main(argv=None) -> int:
       failed = _run_grid(plan, executor, args.status_every)
     finally:
       executor.close()
-  report_failures = write_reports(plan, f" [{args.scale} scale]")
+  report_failures = write_reports(plan, args.scale)
   if not args.reports_only:
     print(f"== finished in {hms(time.time() - t0)}; {len(plan.specs) - len(failed)} runs ok, "
           f"{len(failed)} failed", flush=True)

@@ -5,15 +5,44 @@ imported here only when called (the command line's argument errors stay fast).
 """
 from __future__ import annotations
 
-from typing import List
+from typing import Dict, List, Tuple
 
 
-def write_reports(plan, note: str = "") -> List[str]:
+def _frames_text(frames: int) -> str:
+  """3000000 -> '3M', 250000 -> '250k', 6400 -> '6.4k' (3 significant digits)."""
+  for unit, size in (("M", 1_000_000), ("k", 1_000)):
+    if frames >= size:
+      return f"{frames / size:.3g}{unit}"
+  return f"{frames:,}"
+
+
+def budget_notes(plan, scale: str, progress_by_figure) -> Tuple[Dict[int, str], str]:
+  """The reports' title notes: ({figure: note}, note of the reports over every figure). A figure
+  whose runs all reached the scale's budget is "[short scale]"; runs stopped earlier (the
+  reference's 3M-frame A2C and 2M-frame DQN runs, say) are labelled by the frames every run of
+  the figure reached: "[3M frames of short scale's 10M]"."""
+  per = {}
+  for f in plan.figures:
+    budget = max((s.frames for s in plan.specs if s.figure == f), default=0)
+    df = progress_by_figure.get(f)
+    reached = (int(df.groupby(["game", "condition", "seed"]).frames.max().min())
+               if df is not None and len(df) else budget)
+    per[f] = (f"{scale} scale" if reached >= budget else
+              f"{_frames_text(reached)} frames of {scale} scale's {_frames_text(budget)}")
+  texts = list(dict.fromkeys(per.values()))
+  if len(texts) <= 1:
+    overall = f" [{texts[0] if texts else scale + ' scale'}]"
+  else:
+    overall = " [" + "; ".join(f"Figure {f}: {t}" for f, t in per.items()) + "]"
+  return {f: f" [{t}]" for f, t in per.items()}, overall
+
+
+def write_reports(plan, scale: str = "") -> List[str]:
   """Figure CSV/PDF, parity, statistics, claims (and theory) from whatever runs exist under
   plan.out/runs (`plan`: an `artifact.planning.Plan`); says which of the plan's runs are missing
   or unfinished (and reports the rest). Every file is written atomically; a report that fails (a
   full disk, say) is named and the others are still written. Returns the failed reports'
-  descriptions ([] if none)."""
+  descriptions ([] if none). `scale`: the scale's name, for the titles (`budget_notes`)."""
   from artifact import claims, parity, reports, statistics   # heavy imports after validation
   runs, out = plan.out / "runs", plan.out / "reports"
   out.mkdir(parents=True, exist_ok=True)
@@ -44,11 +73,13 @@ def write_reports(plan, note: str = "") -> List[str]:
     for r in others:
       print(f"   not in this grid: {r}")
   progress_by_figure = {f: reports.load_progress(runs, f, grid) for f in plan.figures}
+  notes, note = budget_notes(plan, scale, progress_by_figure) if scale else ({}, "")
   for f in plan.figures:
-    attempt(f"figure {f}", lambda f=f: reports.write_figure_reports(f, runs, out, note, grid))
+    attempt(f"figure {f}", lambda f=f: reports.write_figure_reports(f, runs, out, notes.get(f, ""), grid))
   attempt("parity with published curves", lambda: parity.write_parity(runs, out, grid=grid))
   attempt("statistics", lambda: statistics.write_statistics(progress_by_figure, out, note))
-  attempt("claims", lambda: claims.write_claims(progress_by_figure, out, note))
+  machines = {f: reports.run_machines(runs, f, grid) for f in plan.figures}
+  attempt("claims", lambda: claims.write_claims(progress_by_figure, out, note, machines))
   if plan.run_theory:
     from artifact import theory
     attempt("theory", lambda: theory.write_theory_report(out))

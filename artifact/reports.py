@@ -110,6 +110,39 @@ def load_progress(runs_dir, figure: int, grid=None) -> pd.DataFrame:
   return df.reindex(columns=LONG_COLUMNS).sort_values(["game", "condition", "seed", "frames"]).reset_index(drop=True)
 
 
+def cpu_kind(run_dir) -> str:
+  """The CPU kind that trained a run, e.g. "AMD EPYC (avx512)": its model name and widest vector
+  instruction set, from the run's machine.json (written beside a run by the campaign's store:
+  {"cpu": model, "isa": "avx512" | "avx2" | "other"}) or else its config.json's "machine" record
+  (written by runs themselves); "not recorded" when neither has it. Runs repeat bit for bit on
+  one CPU kind, not across kinds (docs/decision_rules.md, A2)."""
+  run_dir = Path(run_dir)
+  for name, pick in (("machine.json", lambda d: d), ("config.json", lambda d: d.get("machine"))):
+    try:
+      rec = pick(json.loads((run_dir / name).read_text()))
+    except (OSError, ValueError, AttributeError):
+      continue
+    if isinstance(rec, dict) and rec.get("cpu"):
+      isa = rec.get("isa")
+      if isinstance(isa, dict):        # {"avx2": true, "avx512f": true, ...}
+        isa = "avx512" if isa.get("avx512f") else "avx2" if isa.get("avx2") else "other"
+      return f"{rec['cpu']} ({isa})" if isa else str(rec["cpu"])
+  return "not recorded"
+
+
+def run_machines(runs_dir, figure: int, grid=None) -> pd.DataFrame:
+  """One row per run of the figure under `runs_dir` (the runs `load_progress` reads, with the
+  same `grid` filter and condition names): game, condition, seed, cpu (`cpu_kind`)."""
+  rows = []
+  for cond, f in progress_files(runs_dir, figure):
+    rel = f.parent.relative_to(runs_dir).as_posix()
+    if grid is not None and not _in_grid(f.parent, rel, grid):
+      continue
+    game, seed = f.parent.parent.parent.name, int(f.parent.name.removeprefix("seed"))
+    rows.append(dict(game=game, condition=cond, seed=seed, cpu=cpu_kind(f.parent)))
+  return pd.DataFrame(rows, columns=["game", "condition", "seed", "cpu"])
+
+
 def _last_valid(s: pd.Series) -> float:
   s = s.dropna()
   return float(s.iloc[-1]) if len(s) else math.nan

@@ -116,8 +116,9 @@ def _seeded_global_rng(seed: int = 0):
 def interval(arrays: Sequence[np.ndarray], func) -> Tuple[float, float, float]:
   """(point, ci_low, ci_high) of `func(*arrays)` (a scalar) under rliable's stratified bootstrap.
 
-  `arrays`: one or more [runs x games] matrices; several are resampled with the same run indices
-  (a paired bootstrap, used for conditions that share seeds). Fewer than 2 runs: the CI is the
+  `arrays`: one or more [runs x games] matrices; several are resampled independently, each with
+  its own run indices (rliable wraps a list of matrices in `StratifiedIndependentBootstrap`), so a
+  CI of two conditions is not paired by seed (docs/decision_rules.md, amendment A2). Fewer than 2 runs: the CI is the
   point (NaN-free but uninformative; callers report seeds so a reader can tell).
   """
   arrays = [np.asarray(a, np.float64) for a in arrays]

@@ -275,10 +275,14 @@ def summary(dest: Path) -> str:
       lines.append(f"| `{r.condition}` | {r.game} | {int(r.frames):,} | {score(r.ours_mean)} "
                    f"[{score(r.ours_min)}, {score(r.ours_max)}] ({int(r.ours_seeds)} seeds) | "
                    f"{score(r.zoo_return)} | {r.gap_ours_vs_zoo_pct:+.1f}% |")
-  lines += ["", "| claim | verdict | statistic | point [95% CI] |", "|---|---|---|---|"]
+  lines += ["", "| claim | verdict (the rule alone) | statistic | point [95% CI] | wrong-verdict rate | CPU kinds |",
+            "|---|---|---|---|---|---|"]
   for _, c in claims.iterrows():
     ci = "" if pd.isna(c.ci_low) else f"{c.point:.3g} [{c.ci_low:.3g}, {c.ci_high:.3g}]"
-    lines.append(f"| {c.claim} | **{c.verdict}** | {c.statistic} | {ci} |")
+    alone = "" if c.rule_verdict == c.verdict else f" ({c.rule_verdict})"
+    rate = "" if pd.isna(c.error_rate) else f"{c.error_rate:.3g}"
+    cpu = "" if pd.isna(c.cpu_confounded) or not c.cpu_confounded else f"confounded: {c.cpu_confounded}"
+    lines.append(f"| {c.claim} | **{c.verdict}**{alone} | {c.statistic} | {ci} | {rate} | {cpu} |")
   return "\n".join(lines) + "\n"
 
 

@@ -1,17 +1,22 @@
 """Exact-math tests of Figure 2's backup targets (docs/protocol.md section 4, eq. 81-83), through the
 real tf-agents `DqnAgent` loss: the Q network used here returns its observation as the Q values,
-so every target can be computed by hand."""
+so every target can be computed by hand; the loss on it both as squared error and as the Huber
+loss that the runs train on (`artifact/conditions.py`)."""
 import math
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from tf_agents.environments import tf_py_environment
 from tf_agents.networks import network
 from tf_agents.trajectories import trajectory
 from tf_agents.utils import common
 
 from agents.dqn import (StandardDQNAgent, DQNNStepAgent, SoftDQNEntAgent, SoftDQNKLAgent, hard_value, soft_value_ent,
                         soft_value_kl)
+from artifact import conditions
+from artifact.specs import DQNHparams, find_condition
+from envs import make_cartpole_env
 from helpers import specs
 
 GAMMA, A = 0.99, 4
@@ -28,11 +33,11 @@ class ObservationIsQ(network.Network):
     return observation + 0.0 * self._dummy, network_state
 
 
-def make(cls, n_step=1, **kw):
+def make(cls, n_step=1, loss_fn=common.element_wise_squared_loss, **kw):
   time_step_spec, action_spec, obs_spec = specs((A,), A)
   agent = cls(time_step_spec, action_spec, q_network=ObservationIsQ(obs_spec),
               optimizer=tf.keras.optimizers.SGD(0.0), gamma=GAMMA, n_step_update=n_step,
-              td_errors_loss_fn=common.element_wise_squared_loss, **kw)
+              td_errors_loss_fn=loss_fn, **kw)
   agent.initialize()
   return agent
 
@@ -81,6 +86,37 @@ def test_one_step_target_through_dqn_loss(cls, kind, tau):
   y = rewards[:, 0] + GAMMA * discounts[:, 0] * ref_next_value(q[:, 1], kind, tau)
   q_sa = q[np.arange(B), 0, actions[:, 0]]
   np.testing.assert_allclose(loss, np.mean((y - q_sa) ** 2), rtol=1e-5)
+
+
+def test_the_runs_train_on_the_huber_loss():
+  # artifact/conditions.py builds every Figure 2 agent with tf-agents' Huber TD loss
+  env = make_cartpole_env(1, seed=0)
+  tf_env = tf_py_environment.TFPyEnvironment(env)
+  for name in ("dqn", "dqn_nstep", "soft_dqn_ent_0.1", "soft_dqn_kl_0.1"):
+    agent = conditions.build_dqn_agent(find_condition(name), tf_env.time_step_spec(), tf_env.action_spec(),
+                                       env.observation_spec(), env.num_actions, DQNHparams(), 10_000, 0,
+                                       tf.Variable(0, dtype=tf.int64))
+    assert agent._td_errors_loss_fn is common.element_wise_huber_loss, name
+
+
+@pytest.mark.parametrize("cls,kind,tau", CASES)
+def test_huber_loss_through_dqn_loss(cls, kind, tau):
+  # Huber with delta 1 (Mnih et al. 2015's clipping of the TD error to [-1, 1] in the gradient):
+  # 0.5 d^2 for |d| <= 1, |d| - 0.5 beyond, d = y - Q(s, a), averaged over the batch
+  rng = np.random.default_rng(2)
+  B = 16
+  q = rng.normal(size=(B, 2, A)) * 2
+  actions = rng.integers(0, A, (B, 2))
+  rewards = rng.choice([-1.0, 0.0, 1.0], (B, 2))
+  discounts = np.ones((B, 2))
+  discounts[[3, 9], 0] = 0.0
+  agent = make(cls, loss_fn=common.element_wise_huber_loss, **({} if tau is None else {"tau": tau}))
+  loss = loss_of(agent, experience(q, actions, rewards, discounts)).loss.numpy()
+  d = rewards[:, 0] + GAMMA * discounts[:, 0] * ref_next_value(q[:, 1], kind, tau) - q[np.arange(B), 0, actions[:, 0]]
+  assert (np.abs(d) < 1).sum() >= 3 and (np.abs(d) > 1).sum() >= 3      # both branches are exercised
+  huber = np.where(np.abs(d) <= 1, 0.5 * d ** 2, np.abs(d) - 0.5)
+  np.testing.assert_allclose(loss, huber.mean(), rtol=1e-5)
+  assert not np.isclose(loss, np.mean(d ** 2) / 2, rtol=1e-3)               # not the squared loss
 
 
 def test_five_step_target_through_dqn_loss():

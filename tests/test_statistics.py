@@ -133,7 +133,11 @@ def test_reference_scores_are_the_standard_table():
 
 # --- claims ---------------------------------------------------------------------------------------
 def _verdict(claim, frames):
-  return {v.claim: v for v in claims.judge(frames)}[claim]
+  """The claim's verdict; its rule's own verdict is `rule_verdict` (tested here), amendment A2's
+  gate on it (tests/test_error_rates.py) keeps a decided verdict only where its rate is <= 5%."""
+  v = {v.claim: v for v in claims.judge(frames)}[claim]
+  assert v.verdict == v.rule_verdict or (v.verdict == claims.INCONCLUSIVE and not v.error_rate <= 0.05)
+  return v
 
 
 @pytest.mark.parametrize("gains,expected", [
@@ -141,7 +145,7 @@ def _verdict(claim, frames):
 def test_c1_non_inferiority(gains, expected):
   df = curves({"a2c_proper": (100, gains[0]), "a2c_1step": (100, gains[1])}, noise=20, seeds=4)
   v = _verdict("C1", {1: df})
-  assert v.verdict == expected, v
+  assert v.rule_verdict == expected, v
   assert v.seeds == 4 and v.frames == 10_000 and v.ci_low <= v.point <= v.ci_high
 
 
@@ -150,8 +154,8 @@ def test_c1_non_inferiority(gains, expected):
 def test_c2_and_c3_superiority(gains, expected):
   df = curves({"soft_dqn_ent_0.1": (100, gains[0]), "dqn": (100, gains[1]),
                "soft_dqn_kl_0.1": (100, gains[1])}, noise=20, seeds=4)
-  assert _verdict("C2", {2: df}).verdict == expected
-  assert _verdict("C3", {2: df}).verdict == expected
+  assert _verdict("C2", {2: df}).rule_verdict == expected
+  assert _verdict("C3", {2: df}).rule_verdict == expected
 
 
 def test_c4_per_game_direction():
@@ -159,9 +163,9 @@ def test_c4_per_game_direction():
   claim = pd.concat([curves({"dqn_nstep": (0, 50 if g in ("Pong", "Qbert") else 0),
                              "dqn": (0, 0 if g in ("Pong", "Qbert") else 50)}, games=(g,), seeds=4, noise=1)
                      for g in games])
-  assert _verdict("C4", {2: claim}).verdict == claims.SUPPORTED
+  assert _verdict("C4", {2: claim}).rule_verdict == claims.SUPPORTED
   opposite = claim.assign(condition=claim.condition.map({"dqn": "dqn_nstep", "dqn_nstep": "dqn"}))
-  assert _verdict("C4", {2: opposite}).verdict == claims.CONTRADICTED
+  assert _verdict("C4", {2: opposite}).rule_verdict == claims.CONTRADICTED
 
 
 @pytest.mark.parametrize("gains,noise,expected", [
@@ -169,18 +173,18 @@ def test_c4_per_game_direction():
     ((300, 150), 600, claims.INCONCLUSIVE)])
 def test_c5_equivalence(gains, noise, expected):
   df = curves({"pg": (1000, gains[0]), "soft_ql": (1000, gains[1])}, noise=noise)
-  assert _verdict("C5", {3: df}).verdict == expected
+  assert _verdict("C5", {3: df}).rule_verdict == expected
 
 
 def test_c6_learning_and_collapse():
   learns = curves({"soft_ql": (100, 50), "pg": (100, 50)}, noise=1)
-  assert _verdict("C6", {3: learns}).verdict == claims.SUPPORTED
+  assert _verdict("C6", {3: learns}).rule_verdict == claims.SUPPORTED
   flat = curves({"soft_ql": (100, 0), "pg": (100, 50)}, noise=1)
-  assert _verdict("C6", {3: flat}).verdict == claims.CONTRADICTED        # pg learned, soft_ql not
+  assert _verdict("C6", {3: flat}).rule_verdict == claims.CONTRADICTED        # pg learned, soft_ql not
   collapse = learns.copy()
   late = (collapse.condition == "soft_ql") & (collapse.frames >= 8000)
   collapse.loc[late, "eval_return"] = 100.0                              # gave back all its gains
-  assert _verdict("C6", {3: collapse}).verdict == claims.CONTRADICTED
+  assert _verdict("C6", {3: collapse}).rule_verdict == claims.CONTRADICTED
   assert _verdict("C6", {3: curves({"soft_ql": (100, 50)}, seeds=1)}).verdict == claims.INCONCLUSIVE
 
 
