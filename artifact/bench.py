@@ -15,7 +15,8 @@ Measures, in one process and one run (so the ratios compare like with like):
                   real Pong frames (then SpaceInvaders, whose screens repeat less), counting frame
                   pixels, array objects, dict entries and the numpy storage of the other fields;
                   identical frames are stored once, so a game can go below one 7,056-byte frame
-Prints a table and writes reports/bench.csv with the core count, the device TensorFlow used
+Prints a table and writes reports/bench.csv with the core count, the CPU model, its instruction
+sets and oneDNN state (`artifact.machine.cpu_facts`), the device TensorFlow used
 (CPU, or the GPU's name) and library versions.
 """
 from __future__ import annotations
@@ -233,7 +234,9 @@ def main(argv=None) -> int:
           flush=True)
 
   device = tf_device()
-  print(f"== benchmark on Pong, {os.cpu_count()} cores, TensorFlow device {device}, "
+  from artifact.machine import cpu_facts, kind
+  facts = cpu_facts()
+  print(f"== benchmark on Pong, {os.cpu_count()} cores of {kind(facts)}, TensorFlow device {device}, "
         f"{secs:.0f} s per measurement", flush=True)
   ceiling = bench_env(secs)
   add("env_ceiling", ceiling, "frames/s", None, "16 envs, random actions")
@@ -274,6 +277,10 @@ def main(argv=None) -> int:
   add("replay_1M_transitions_si", per_si * 1e6 / 2 ** 30, "GiB", None, "projected, SpaceInvaders")
   df = pd.DataFrame(rows)
   df["cores"] = os.cpu_count()
+  df["cpu"] = facts["cpu"]
+  for flag, present in facts["isa"].items():      # avx2, avx512f, avx512_bf16, amx_bf16, amx
+    df[flag] = present
+  df["onednn"] = facts["onednn"]
   df["device"] = device
   df["python"] = platform.python_version()
   df["tensorflow"] = tf.__version__

@@ -77,6 +77,8 @@ def print_grid(plan, jobs: int):
         + (f"finished runs keep {ext / 1e9:,.2f} GB of extension state (--no-extension-state "
            f"drops it)" if ext else "no extension state kept"))
   print(grid_cost_line(plan.specs, jobs, plan.out))
+  from artifact.machine import cpu_facts, kind
+  print(f"this machine: {kind(cpu_facts())} (recorded in each run's config.json)")
 
 
 # --- disk: what the runs' checkpoints need -------------------------------------------------------

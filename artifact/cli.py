@@ -155,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
                       "hyperparameters (docs/protocol.md section 5; precision=bfloat16 runs the CNN "
                       "torso in bfloat16) and condition arguments (tau)")
   p.add_argument("--list", action="store_true", help="print the selected runs and exit")
+  p.add_argument("--force-bfloat16", action="store_true",
+                 help="run --set precision=bfloat16 even on a CPU without native bfloat16 "
+                      "(AVX512_BF16 or AMX), where it is refused by default: there TensorFlow "
+                      "emulates it, about 4x slower than float32")
   p.add_argument("--reports-only", action="store_true",
                  help="train nothing: write the figure, statistics and claims reports from the runs "
                       "already under --out (finished or partial; missing ones are listed)")

@@ -151,6 +151,15 @@ def plan_from_args(args) -> Plan:
     envs = min((s.hparams.num_envs for s in specs if s.family == "a2c"), default=None)
     if envs is not None and env_groups > envs:
       fail(f"--env-groups {args.env_groups}: more groups than the {envs} envs of an A2C run")
+  bf16 = sorted({s.relpath().split("/")[2] for s in specs if s.hparams.precision == "bfloat16"})
+  if bf16 and not args.reports_only and not getattr(args, "force_bfloat16", False):
+    from artifact.machine import BF16_SLOWDOWN, cpu_facts, kind, native_bfloat16
+    facts = cpu_facts()
+    if not native_bfloat16(facts):
+      fail(f"precision=bfloat16 ({', '.join(bf16)}) on {kind(facts)}, a CPU without native bfloat16 "
+           f"(AVX512_BF16 or AMX): TensorFlow falls back to emulated kernels, {BF16_SLOWDOWN}. "
+           f"Leave out --set precision=bfloat16 (float32 is the paper's), or add --force-bfloat16 "
+           f"to run it anyway")
   try:                                 # the first thing written, after every check
     out.mkdir(parents=True, exist_ok=True)
     probe = out / f".write_test_{os.getpid()}"

@@ -41,7 +41,8 @@ when the run resumes (holding the run's lock). Checkpoints hold data only: no tr
 pickles (`pickling_states`), so restoring one from an untrusted directory runs no code.
 
 Run directory layout (`runs/figure{F}/{Game}/{condition}/seed{S}/`):
-  config.json    the RunSpec (every hyperparameter used)
+  config.json    the RunSpec (every hyperparameter used) and "machine", the CPU it trained on
+                 (`artifact.machine.cpu_facts`)
   progress.csv   one row per logged point (schema: `artifact.progress.SCHEMA`)
   checkpoint/    `tf.train.CheckpointManager`, the 2 newest (1 once finished)
   policy/        `PolicySaver` SavedModel of the final policy (load with
@@ -68,6 +69,7 @@ from artifact import schedule, trainers
 from artifact.events import EventSink, RunEvent, print_messages
 from artifact.evaluation import evaluate
 from artifact.files import atomic_write_text
+from artifact.machine import cpu_facts
 from artifact.progress import ProgressLog
 from artifact.seeding import run_seeds
 from artifact.specs import RunSpec, config_differences
@@ -172,7 +174,9 @@ class Run:
               f"delete {self.dir} or use another --out, and train it again from zero")
         self.extended_from = int(done["frames"])
         done_path.unlink()            # from here on an unfinished run: it resumes if killed
-    atomic_write_text(cfg_path, self.spec.to_json())
+    config = json.loads(self.spec.to_json())
+    config["machine"] = cpu_facts()          # the CPU kind the run (last) trained on
+    atomic_write_text(cfg_path, json.dumps(config, indent=2, sort_keys=True))
     return None
 
   def build(self):

@@ -376,13 +376,17 @@ class RunSpec:
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
 
-# RunSpec fields that may change between a run and its extension (config.json keeps the latest).
+# RunSpec fields that may change between a run and its extension (config.json keeps the latest),
+# and "machine": the CPU facts config.json records beside the spec (`artifact.machine.cpu_facts`;
+# the machine it last trained on), which are not part of the run's identity.
 EXTENSION_FIELDS = ("frames", "keep_extension_state")
+NOT_IDENTITY = EXTENSION_FIELDS + ("machine",)
 
 
 def run_identity(config: Dict) -> Dict:
-  """A config.json dict without the fields an extension may change (`EXTENSION_FIELDS`)."""
-  return {k: v for k, v in config.items() if k not in EXTENSION_FIELDS}
+  """A config.json dict without the fields an extension may change (`EXTENSION_FIELDS`) and
+  without its "machine" record."""
+  return {k: v for k, v in config.items() if k not in NOT_IDENTITY}
 
 
 def config_differences(config: Dict, spec: "RunSpec") -> Tuple[list, list]:

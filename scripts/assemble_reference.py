@@ -1,4 +1,4 @@
-"""Assembles reports/reference/ from the reference campaign (issue 19; scripts/campaign.sh).
+"""Assembles reports/reference/ from the reference campaign (scripts/campaign.sh; reports/reference/CAMPAIGN.md).
 
   .venv/bin/python scripts/assemble_reference.py --stage1 FRAMES [--stage2 FRAMES] \
       [--src campaign/out [--src DIR ...]] [--dest reports/reference] [--note "what went wrong"]
@@ -56,7 +56,8 @@ def frozen_commit() -> str:
 def step_stamps(old_run_md: Path, logs: list) -> list:
   """The campaign's step stamps ("2026-...Z step NAME: ..."): those the previous RUN.md listed,
   then those of `logs` (the store's steps.log, kept by scripts/campaign_store.py save --log since
-  a session's log is gone with its machine; this session's campaign log) that it did not, in order."""
+  the campaign log is git-ignored and not kept on a new checkout; the current campaign log) that
+  it did not, in order."""
   old = []
   if old_run_md.exists():
     old = [ln.strip()[3:-1] for ln in old_run_md.read_text().splitlines()
@@ -210,19 +211,21 @@ def main(argv=None):
 - reports (runs/ -> reports/): written by the reporting code of commit `{head}` (the
   repository's HEAD when this was assembled), with the command below; that command at any later
   commit that leaves the reports' code alone regenerates them byte for byte (figures aside)
-- campaign steps still to run, as scripts/campaign.sh has them now (each `./run_all.sh --scale
-  short --jobs 2 --no-theory --out out --status-every 120 ARGS`, at `nice -n 10` from a git
-  worktree of the frozen commit; the command every step ran so far is in the stamps below):
+- campaign steps still to run, as scripts/campaign.sh had them when this was assembled (each
+  `./run_all.sh --scale short --jobs 2 --no-theory --out out --status-every 120 ARGS`, at
+  `nice -n 10` from a git worktree of the frozen commit; the command every step ran so far is
+  in the stamps below):
 {chr(10).join('  - `' + s + '`' for s in steps)}
-- machines: each work session gets a machine of the same class, not always the same kind: a
-  run repeats bit for bit on one CPU kind, not across kinds (AMD EPYC vs Intel Xeon: CAMPAIGN.md),
-  so each run below names the CPU that trained it where that was recorded; assembled on
+- machines: 2-core machines of one class but not of one CPU kind (Intel Xeon with AVX-512, AMD
+  EPYC with AVX-512, AMD EPYC with AVX2 only: CAMPAIGN.md has each with its throughput); a run
+  repeats bit for bit on one CPU kind, not across kinds, so each run below names the CPU that
+  trained it where that was recorded; assembled on
   {os.cpu_count()} CPU cores ({_cpu_model()}), {platform.system()} {platform.release()},
   Python {platform.python_version()}, tensorflow-cpu 2.15.1, no GPU; shared with development
   work, so the frames/s in progress.csv say nothing about speed
-- wall time: each session's share is in CAMPAIGN.md; the campaign log's step stamps (a step
-  that a session's end stopped has a start and no exit; the next session retrains its
-  unfinished runs):
+- wall time: each run's and each step's is in CAMPAIGN.md; the campaign log's step stamps (a
+  step stopped before finishing has a start and no exit; its unfinished runs are not kept and
+  are retrained from zero when the campaign resumes):
 {chr(10).join('  - `' + s + '`' for s in stamps)}
 - copied here: each run's config.json, progress.csv up to its stage's frames, done.json when the
   run finished there, machine.json (its CPU) where recorded, and tb/ (its TensorBoard scalars,

@@ -1,24 +1,25 @@
-"""The reference campaign's store of finished runs (issue 19): reports/campaign/runs/, committed.
+"""The reference campaign's store of finished runs: reports/campaign/runs/, committed.
 
   python3 scripts/campaign_store.py save    [--out campaign/out] [--store reports/campaign] [--log campaign/logs/campaign.log]
   python3 scripts/campaign_store.py restore [--out campaign/out] [--store reports/campaign]
 
-Why: a work session's machine keeps nothing but what is committed. The campaign's checkpoints
-(~20 MB an A2C run; a DQN run's with its replay, gigabytes) and its git-ignored worktree are
-gone when the next session starts (reports/reference/CAMPAIGN.md, 2026-12-01), so a run is
-trained whole within one session, to its stage's final frames, and only finished runs count.
-`save` copies every finished run (one with done.json) of `--out` into the store: config.json,
-progress.csv, done.json and tb/ (its TensorBoard scalars), ~40 KB, the files
-scripts/assemble_reference.py publishes, and machine.json (the CPU that trained it: runs repeat
-bit for bit on one CPU family, not across them). `restore` copies the store's runs back into `--out`
-where `--out` has no such run, so `./run_all.sh` skips them as finished (runner.prepare: a run
-whose done.json reached the asked frames is skipped). Since runs are deterministic, a run that
-is short of the final frames needs no checkpoint: it retrains from zero through the same rows
-(scripts/compare_runs.py checks that), and a finished run at F frames holds every shorter stage.
+Why: only what is committed survives a new checkout. The campaign's checkpoints (~20 MB an
+A2C run; a DQN run's with its replay, gigabytes) and its git-ignored worktree are not committed
+(on 2026-12-01 they were not kept: reports/reference/CAMPAIGN.md), so a run is trained whole,
+in one go to its step's final frames, and only finished runs count; commit the store after each
+finished pair. `save` copies every finished run (one with done.json) of `--out` into the store:
+config.json, progress.csv, done.json and tb/ (its TensorBoard scalars), ~40 KB, the files
+scripts/assemble_reference.py publishes, machine.json (the CPU that trained it: runs repeat
+bit for bit on one CPU family, not across them), and for POLICY_RUNS policy/ (the final
+policy). `restore` copies the store's runs back into `--out` where `--out` has no such run, so
+`./run_all.sh` skips them as finished (runner.prepare: a run whose done.json reached the asked
+frames is skipped). Since runs are deterministic, a run that is short of the final frames needs
+no checkpoint: it retrains from zero through the same rows (scripts/compare_runs.py checks
+that), and a finished run at F frames holds every shorter stage.
 
 `save --log` also keeps the campaign log's step lines ("== <UTC time> step NAME: ..." and the
-"-- <UTC time> ..." notes) in the store's steps.log, since the log itself is gone with the
-session's machine: scripts/assemble_reference.py reads them for RUN.md's step stamps.
+"-- <UTC time> ..." notes) in the store's steps.log, since the log itself is git-ignored and
+not kept on a new checkout: scripts/assemble_reference.py reads them for RUN.md's step stamps.
 
 Standard library only (scripts/campaign.sh calls it with the worktree's or the system's Python).
 Every copy goes to a temporary directory beside its target and is renamed into place, so a

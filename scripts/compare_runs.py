@@ -1,5 +1,5 @@
 """Checks that two trees of runs hold the same progress rows: the determinism check of the
-reference campaign (issue 19; reports/reference/CAMPAIGN.md).
+reference campaign (reports/reference/CAMPAIGN.md).
 
   .venv/bin/python scripts/compare_runs.py NEW_RUNS OLD_RUNS
 

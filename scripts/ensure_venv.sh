@@ -15,14 +15,21 @@ if [ -n "$INSTALLED_FROM" ] && [ "$INSTALLED_FROM" != "$REQ" ]; then
 fi
 if [ ! -x .venv/bin/python ] || [ ! -f .venv/.installed ] || [ "$REQ" -nt .venv/.installed ] \
    || [ pyproject.toml -nt .venv/.installed ]; then
+  # any Python 3.11: on PATH under any of these names, the Windows launcher's, or one uv manages
+  is311() { "$@" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' >/dev/null 2>&1; }
   PY=""
   for c in python3.11 python3 python; do
-    if command -v "$c" >/dev/null 2>&1 && "$c" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)'; then
-      PY="$c"; break
-    fi
+    if command -v "$c" >/dev/null 2>&1 && is311 "$c"; then PY="$c"; break; fi
   done
+  if [ -z "$PY" ] && command -v py >/dev/null 2>&1 && is311 py -3.11; then
+    PY="$(py -3.11 -c 'import sys; print(sys.executable)')"
+  fi
+  if [ -z "$PY" ] && command -v uv >/dev/null 2>&1; then
+    c="$(uv python find 3.11 2>/dev/null || true)"
+    if [ -n "$c" ] && is311 "$c"; then PY="$c"; fi
+  fi
   if [ -z "$PY" ]; then
-    echo "error: Python 3.11 is required (TF 2.15 and tf-agents 0.19; see docs/protocol.md section 1)" >&2
+    echo "error: Python 3.11 is required (TF 2.15 and tf-agents 0.19; docs/protocol.md section 1) and none was found (python3.11, python3, python, py -3.11, uv); install one, e.g. 'uv python install 3.11', pyenv, or your system's python3.11 package" >&2
     exit 2
   fi
   echo "== creating .venv with $PY and installing $REQ (first use only)"

@@ -1,0 +1,98 @@
+"""The CPU facts recorded with runs and benchmarks (`artifact.machine`), read from faked
+/proc/cpuinfo files, and the refusal of bfloat16 on a CPU without native bfloat16 (exit 2 before
+any work, unless --force-bfloat16)."""
+import json
+
+import pytest
+
+from artifact import cli, machine
+from artifact.planning import UsageError
+from artifact.specs import config_matches, make_run_spec
+
+ZEN2 = """processor\t: 0
+vendor_id\t: AuthenticAMD
+model name\t: AMD EPYC 7B12
+flags\t\t: fpu vme sse sse2 avx avx2 fma bmi2
+
+processor\t: 1
+model name\t: AMD EPYC 7B12
+flags\t\t: fpu vme sse sse2 avx avx2 fma bmi2
+"""
+SAPPHIRE_RAPIDS = """processor\t: 0
+model name\t: Intel(R) Xeon(R) Platinum 8481C
+flags\t\t: fpu avx avx2 avx512f avx512bw avx512_bf16 amx_bf16 amx_tile amx_int8
+"""
+ICE_LAKE = """processor\t: 0
+model name\t: Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz
+flags\t\t: fpu avx avx2 avx512f avx512bw avx512vl
+"""
+GRAVITON = """processor\t: 0
+BogoMIPS\t: 243.75
+Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm bf16
+"""
+
+
+@pytest.fixture
+def cpu(tmp_path, monkeypatch):
+  def fake(text):
+    path = tmp_path / "cpuinfo"
+    path.write_text(text)
+    monkeypatch.setattr(machine, "CPUINFO", path)
+  return fake
+
+
+@pytest.mark.parametrize("text,isa,bf16", [
+    (ZEN2, dict(avx2=True, avx512f=False, avx512_bf16=False, amx=False), False),
+    (ICE_LAKE, dict(avx2=True, avx512f=True, avx512_bf16=False, amx=False), False),
+    (SAPPHIRE_RAPIDS, dict(avx2=True, avx512f=True, avx512_bf16=True, amx=True), True),
+    (GRAVITON, dict(avx2=False, avx512f=False, avx512_bf16=False, amx=False), False)])
+def test_instruction_sets_from_cpuinfo(cpu, text, isa, bf16):
+  cpu(text)
+  facts = machine.cpu_facts()
+  assert {k: facts["isa"][k] for k in isa} == isa
+  assert machine.native_bfloat16(facts) is bf16
+  assert facts["cpu"] == (text.split("model name\t: ")[1].split("\n")[0] if "model name" in text else facts["cpu"])
+
+
+def test_kind_names_the_best_instruction_set_and_onednn(cpu, monkeypatch):
+  cpu(ZEN2)
+  monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+  assert machine.kind(machine.cpu_facts()) == "AMD EPYC 7B12 (avx2; oneDNN off)"
+  cpu(SAPPHIRE_RAPIDS)
+  monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
+  assert machine.kind(machine.cpu_facts()) == "Intel(R) Xeon(R) Platinum 8481C (avx512+bf16; oneDNN on)"
+
+
+BF16 = ["--scale", "smoke", "--figures", "1", "--games", "Pong", "--seeds", "0", "--conditions",
+        "a2c_1step", "--set", "precision=bfloat16", "--list"]
+
+
+def test_bfloat16_is_refused_on_a_cpu_without_it_before_any_work(cpu, tmp_path, capsys):
+  cpu(ZEN2)
+  out = tmp_path / "out"
+  with pytest.raises(UsageError) as e:
+    cli.main(BF16 + ["--out", str(out)])
+  assert e.value.code == 2
+  err = capsys.readouterr().err
+  assert "precision=bfloat16" in err and "AMD EPYC 7B12" in err and "3.9x" in err and "--force-bfloat16" in err
+  assert not out.exists()                                   # nothing written
+  assert cli.main(BF16 + ["--out", str(out), "--force-bfloat16"]) == 0
+
+
+def test_bfloat16_runs_where_the_cpu_has_it_and_float32_everywhere(cpu, tmp_path):
+  cpu(SAPPHIRE_RAPIDS)
+  assert cli.main(BF16 + ["--out", str(tmp_path / "a")]) == 0
+  cpu(ZEN2)
+  assert cli.main([a for a in BF16 if a not in ("--set", "precision=bfloat16")] + ["--out", str(tmp_path / "b")]) == 0
+
+
+def test_the_machine_record_is_not_part_of_a_runs_identity(cpu, tmp_path):
+  # a run resumed or extended on another CPU kind is the same run; config.json names the CPU
+  cpu(ZEN2)
+  from artifact.runner import Run
+  spec = make_run_spec(1, "Pong", "a2c_1step", 0, "smoke")
+  Run(spec, tmp_path / "run").prepare()
+  cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+  assert cfg["machine"]["cpu"] == "AMD EPYC 7B12" and cfg["machine"]["isa"]["avx2"] is True
+  cfg["machine"] = {"cpu": "another", "isa": {}}
+  assert config_matches(cfg, spec)
