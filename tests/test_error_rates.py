@@ -142,12 +142,12 @@ def test_improvement_at_zero_gain(n, games):
   assert abs(hits.mean() - rate) <= 4 * math.sqrt(rate * (1 - rate) / DRAWS) + 0.01
 
 
-@pytest.mark.parametrize("n,cv", [(2, 0.1), (3, 0.1), (5, 0.1), (3, 0.3), (5, 0.3)])
+@pytest.mark.parametrize("n,cv", [(2, 0.1), (3, 0.1), (5, 0.3)])
 def test_curve_equivalence_at_its_margin_with_the_gate_on_the_observed_spread(n, cv):
   # C5 on one game whose curves differ by exactly +20%: the gate uses each draw's own observed
   # seed-to-seed spread, as the reports do (the rate is then a function of the data; here each
   # gate rate from 2,000 draws instead of the reports' 10,000, to keep the test short)
-  draws = 300
+  draws = 200
   rng = np.random.default_rng(SEED)
   b = 1.1 + cv * rng.standard_normal((draws, n))
   a = 0.9 + cv * rng.standard_normal((draws, n))
