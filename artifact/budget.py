@@ -76,9 +76,9 @@ def print_grid(plan, jobs: int):
   print(f"{len(plan.specs)} runs ({shared} of them serve two figures), {total:,} frames in all; "
         + (f"finished runs keep {ext / 1e9:,.2f} GB of extension state (--no-extension-state "
            f"drops it)" if ext else "no extension state kept"))
-  print(grid_cost_line(plan.specs, jobs, plan.out))
   from artifact.machine import cpu_facts, kind
   print(f"this machine: {kind(cpu_facts())} (recorded in each run's config.json)")
+  print(grid_cost_line(plan.specs, jobs, plan.out))
 
 
 # --- disk: what the runs' checkpoints need -------------------------------------------------------
