@@ -1,0 +1,113 @@
+"""Publishes the reference campaign's kept final policies under reports/reference/policies/.
+
+  .venv/bin/python scripts/publish_policies.py [--store reports/campaign/runs] [--dest reports/reference/policies]
+
+For each run of `campaign_store.POLICY_RUNS` whose stored record has its final policy (policy/, a
+tf-agents PolicySaver SavedModel), copies it to DEST/{Game}/{condition}/ and writes DEST/README.md:
+per policy the run it comes from, its frames, its final score (mean of its last 3 evaluations,
+docs/decision_rules.md), the CPU it trained on, the frozen commit, and how to load it; runs not
+trained yet are listed as such. The previous DEST is replaced (written beside it, then renamed).
+Raises SystemExit if the policies would exceed MAX_BYTES.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from campaign_store import POLICY, POLICY_RUNS  # noqa: E402
+
+MAX_BYTES = 60 * 2 ** 20
+FROZEN = "03310edfee161a61358cb444a80949d78773c19c"   # tag campaign-1 (reports/reference/RUN.md)
+
+LOADING = '''```python
+import tensorflow as tf
+from tf_agents.trajectories import time_step as ts
+policy = tf.saved_model.load("reports/reference/policies/Breakout/dqn")
+obs = tf.zeros([1, 4, 84, 84], tf.uint8)          # [batch, 4 stacked frames, 84, 84], uint8
+action = policy.action(ts.restart(obs, batch_size=1), ()).action   # int64 [batch]
+```
+
+An observation is the last 4 preprocessed frames (grayscale, 84 x 84, max-pooled over 2 frames;
+docs/protocol.md section 2) of a game in ale-py's minimal action set, as `envs.make_atari_env`
+gives them; an action indexes that action set. Policies need only TensorFlow 2.15 and tf-agents
+0.19 (requirements.txt), not this repository. The DQN-family policies are greedy in Q (the
+evaluation adds epsilon 0.05, docs/protocol.md); the A2C-framework policies sample from pi.'''
+
+
+def _size(path: Path) -> int:
+  return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def describe(run: Path, rel: str) -> dict:
+  """What README.md says of one stored run: frames, final score, CPU."""
+  from artifact.statistics import final_scores
+  done = json.loads((run / "done.json").read_text())
+  df = pd.read_csv(run / "progress.csv")
+  final = final_scores(df)["final_score"].iloc[0]
+  machine = json.loads((run / "machine.json").read_text()) if (run / "machine.json").exists() else {}
+  cpu = f"{machine.get('cpu', 'not recorded')} ({machine.get('isa', 'instruction set not recorded')})"
+  return dict(run=rel, frames=int(done["frames"]), final=float(final), cpu=cpu, wall_s=float(done.get("wall_s", 0)))
+
+
+def publish(store: Path, dest: Path) -> list:
+  """Copies the stored policies into `dest` (replaced) and writes its README.md; returns the
+  published run paths."""
+  tmp = dest.with_name(dest.name + ".tmp")
+  shutil.rmtree(tmp, ignore_errors=True)
+  tmp.mkdir(parents=True)
+  rows, missing, published = [], [], []
+  for rel in sorted(POLICY_RUNS):
+    figure, game, cond, seed = rel.split("/")
+    run = store / rel
+    if not (run / POLICY / "saved_model.pb").exists() or not (run / "done.json").exists():
+      missing.append(rel)
+      continue
+    shutil.copytree(run / POLICY, tmp / game / cond)
+    d = describe(run, rel)
+    rows.append(f"| `{game}/{cond}` | `{rel}` | {d['frames']:,} | {d['final']:.4g} | {d['cpu']} | "
+                f"{d['wall_s']:,.0f} s |")
+    published.append(rel)
+  size = _size(tmp)
+  if size > MAX_BYTES:
+    shutil.rmtree(tmp)
+    raise SystemExit(f"the policies take {size / 2**20:.1f} MB, more than {MAX_BYTES / 2**20:.0f} MB")
+  lines = ["# Trained policies of the reference campaign", "",
+           "The final policy of one seed per condition, each a tf-agents `PolicySaver` SavedModel "
+           f"written by the run itself at its last frame, trained by the frozen commit `{FROZEN}` "
+           "(tag `campaign-1`; reports/reference/RUN.md). Final score: the mean evaluation return "
+           "of the run's last 3 evaluations (raw game score).", "",
+           "| policy | run | frames | final score | CPU | wall time |", "|---|---|---|---|---|---|", *rows]
+  if missing:
+    lines += ["", "Not trained yet (reports/reference/CAMPAIGN.md): " + ", ".join(f"`{m}`" for m in missing) + "."]
+  lines += ["", f"{size / 2**20:.1f} MB in all.", "", "## Loading one", "", LOADING, ""]
+  (tmp / "README.md").write_text("\n".join(lines))
+  old = dest.with_name(dest.name + ".old")
+  shutil.rmtree(old, ignore_errors=True)
+  if dest.exists():
+    dest.rename(old)
+  tmp.rename(dest)
+  shutil.rmtree(old, ignore_errors=True)
+  return published
+
+
+def main(argv=None) -> int:
+  p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("--store", default=str(ROOT / "reports" / "campaign" / "runs"))
+  p.add_argument("--dest", default=str(ROOT / "reports" / "reference" / "policies"))
+  a = p.parse_args(argv)
+  done = publish(Path(a.store), Path(a.dest))
+  print(f"published {len(done)} of {len(POLICY_RUNS)} policies under {a.dest}")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
