@@ -3,8 +3,10 @@
   .venv/bin/python scripts/assemble_reference.py --stage1 FRAMES [--stage2 FRAMES] \
       [--src campaign/out [--src DIR ...]] [--dest reports/reference] [--note "what went wrong"]
 
-A stage's runs are copied only when every one of them has reached the stage's frames (a
-consistent set: every run at the same frames; `--allow-partial` copies them anyway and says so).
+What is published is whole grids (`GRIDS`: stage 1's grids of Figures 1/3, stage 2's of Figure
+2): a grid is copied only when every one of its runs has reached its stage's frames, so every
+published run of a stage is at the same frames; a grid still short of runs is left out whole and
+RUN.md lists it (`--allow-partial` copies what it has anyway and says so).
 For each run: config.json, progress.csv up to the stage's frames (its first row at or past them;
 a run that went further is cut there; the run's own lines, byte for byte), done.json when the
 run finished exactly there, machine.json where the store recorded the CPU, and tb/
@@ -16,14 +18,13 @@ are written. The previous reference's runs/ and reports/ are replaced (git histo
 Each run is taken from the first `--src` that has it at the stage's frames (the campaign's
 store, reports/campaign, for runs trained whole; reports/reference itself for a stage published
 before and not yet grown: read from a copy, since its runs/ is replaced).
-Raises SystemExit naming the runs that have not reached a stage's frames.
+Raises SystemExit, naming the grids and their runs, when no grid is complete.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import platform
-import shlex
 import shutil
 import subprocess
 import sys
@@ -36,11 +37,28 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 CAMPAIGN_SH = ROOT / "scripts" / "campaign.sh"
-# One command that reports both stages' runs (the games and conditions of either; the other
-# combinations it selects were never trained and are listed as missing).
+# One command that reports every published run (the games and conditions of any grid below; the
+# other combinations it selects were never trained and are listed as missing).
 REPORT_ARGS = ["--scale", "short", "--no-theory", "--figures", "1,2,3",
-               "--games", "Seaquest,Qbert,SpaceInvaders,Breakout",
-               "--conditions", "a2c_1step,a2c_proper,pg,soft_ql,dqn,soft_dqn_ent_0.1,soft_dqn_kl_0.1"]
+               "--games", "Seaquest,Qbert,SpaceInvaders,Breakout,BeamRider,Pong",
+               "--conditions", "a2c_1step,a2c_proper,pg,soft_ql,dqn,dqn_nstep,soft_dqn_ent_0.1,soft_dqn_kl_0.1"]
+# What is published: each stage (stage 1 = Figures 1/3 at --stage1 frames, stage 2 = Figure 2 at
+# --stage2) is the union of its grids (./run_all.sh arguments), in the order scripts/campaign.sh
+# trains them. A grid is published only when every one of its runs has reached the stage's frames;
+# a grid with runs missing is left out whole and RUN.md says how many it has, so what is published
+# is always whole grids at one budget per stage.
+GRIDS = {
+    "stage1": [
+        ["--figures", "1,3", "--games", "Seaquest,Qbert,SpaceInvaders", "--seeds", "0,1,2"],
+        ["--figures", "1,3", "--games", "Seaquest,Qbert,SpaceInvaders", "--seeds", "3,4"],
+        ["--figures", "1,3", "--games", "BeamRider,Breakout,Pong", "--seeds", "0,1,2"]],
+    "stage2": [
+        ["--figures", "2", "--games", "Breakout", "--conditions", "dqn,soft_dqn_ent_0.1,soft_dqn_kl_0.1",
+         "--seeds", "0,1"],
+        ["--figures", "2", "--games", "Breakout", "--conditions", "dqn,soft_dqn_ent_0.1,soft_dqn_kl_0.1,dqn_nstep",
+         "--seeds", "2"],
+        ["--figures", "2", "--games", "Breakout", "--conditions", "dqn_nstep", "--seeds", "0,1"]],
+}
 FROZEN_TAG = "campaign-1"
 
 
@@ -86,26 +104,11 @@ def git_commit(ref: str) -> str:
                         text=True).stdout.strip() or "unknown"
 
 
-def campaign_stages() -> dict:
-  """The campaign's two grids, {"stage1": args, "stage2": args}, read from the `S1=(...)` and
-  `S2=(...)` lines of scripts/campaign.sh, so the grids are defined once (there).
-  Raises SystemExit if either line is missing."""
-  stages = {}
-  for line in CAMPAIGN_SH.read_text().splitlines():
-    for var, stage in (("S1=(", "stage1"), ("S2=(", "stage2")):
-      if line.startswith(var):
-        stages[stage] = shlex.split(line[len(var):line.rindex(")")])
-  if sorted(stages) != ["stage1", "stage2"]:
-    raise SystemExit(f"{CAMPAIGN_SH}: no S1=(...) and S2=(...) lines (the stages' grids); found {sorted(stages)}")
-  return stages
-
-
-def stage_specs(stage: str, frames: int, src: Path):
-  """The RunSpecs of a campaign stage at `frames` (the grid `./run_all.sh` plans for it)."""
+def grid_specs(args: list, frames: int, src: Path):
+  """The RunSpecs of one grid of `GRIDS` at `frames` (the grid `./run_all.sh` plans for it)."""
   from artifact import cli, planning
-  args = cli.build_parser().parse_args(campaign_stages()[stage] + ["--scale", "short", "--frames", str(frames),
-                                                                   "--out", str(src)])
-  return planning.plan_from_args(args).specs
+  parsed = cli.build_parser().parse_args(args + ["--scale", "short", "--frames", str(frames), "--out", str(src)])
+  return planning.plan_from_args(parsed).specs
 
 
 def copy_run(run: Path, dest: Path, frames: int) -> str:
@@ -166,20 +169,28 @@ def main(argv=None):
     return int(pd.read_csv(f)["frames"].max()) if f.exists() else 0
 
   stages = {"stage1": a.stage1, **({"stage2": a.stage2} if a.stage2 else {})}
-  plan, behind, found = {}, [], {}
+  plan, behind, found, left_out = {}, [], {}, []
   for stage, frames in stages.items():
-    plan[stage] = stage_specs(stage, frames, srcs[0])
-    for s in plan[stage]:
-      runs = [src / "runs" / s.relpath() for src in srcs]
-      ok = [r for r in runs if last_frames(r) >= frames]
-      best = ok[0] if ok else max(runs, key=last_frames)
-      if last_frames(best):
-        found[s.relpath()] = best
-      if not ok:
-        behind.append(f"{stage} {s.relpath()}: {last_frames(best):,} of {frames:,} frames")
-  if behind and not a.allow_partial:
-    raise SystemExit("not a consistent set yet (rerun with smaller frames, or --allow-partial):\n  "
-                     + "\n  ".join(behind))
+    plan[stage] = []
+    for args in GRIDS[stage]:
+      specs, short = grid_specs(args, frames, srcs[0]), []
+      for s in specs:
+        runs = [src / "runs" / s.relpath() for src in srcs]
+        ok = [r for r in runs if last_frames(r) >= frames]
+        best = ok[0] if ok else max(runs, key=last_frames)
+        if last_frames(best):
+          found[s.relpath()] = best
+        if not ok:
+          short.append(f"{s.relpath()}: {last_frames(best):,} of {frames:,} frames")
+      if short and not a.allow_partial:
+        left_out.append(f"{stage} `{' '.join(args)}`: {len(specs) - len(short)} of {len(specs)} runs at "
+                        f"{frames:,} frames (left out until all are)")
+        continue
+      behind += [f"{stage} {x}" for x in short]
+      plan[stage] += specs
+  if not plan["stage1"] and not plan.get("stage2"):
+    raise SystemExit("no grid has all its runs at its stage's frames (rerun with smaller frames, or "
+                     "--allow-partial):\n  " + "\n  ".join(left_out))
   for old in ("runs", "reports"):
     shutil.rmtree(dest / old, ignore_errors=True)
   states = {}
@@ -199,8 +210,6 @@ def main(argv=None):
   commit, head = frozen_commit(), git_commit("HEAD")
   logs = a.campaign_log or [ROOT / "reports" / "campaign" / "steps.log", ROOT / "campaign" / "logs" / "campaign.log"]
   stamps = step_stamps(dest / "RUN.md", [Path(f) for f in logs])
-  campaign_sh = CAMPAIGN_SH.read_text().splitlines()
-  steps = [line.strip() for line in campaign_sh if line.strip().startswith(("step ", "S1=", "S2="))]
   runs_lines = "\n".join(f"- `{rel}`: {state}" for rel, state in sorted(states.items()))
   text = f"""# Reference campaign: provenance
 
@@ -211,11 +220,11 @@ def main(argv=None):
 - reports (runs/ -> reports/): written by the reporting code of commit `{head}` (the
   repository's HEAD when this was assembled), with the command below; that command at any later
   commit that leaves the reports' code alone regenerates them byte for byte (figures aside)
-- campaign steps still to run, as scripts/campaign.sh had them when this was assembled (each
-  `./run_all.sh --scale short --jobs 2 --no-theory --out out --status-every 120 ARGS`, at
-  `nice -n 10` from a git worktree of the frozen commit; the command every step ran so far is
-  in the stamps below):
-{chr(10).join('  - `' + s + '`' for s in steps)}
+- grids not published yet (scripts/assemble_reference.py's GRIDS; scripts/campaign.sh trains
+  them, each step as `./run_all.sh --scale short --jobs 2 --no-theory --out out --status-every
+  120 ARGS` at `nice -n 10` from a git worktree of the frozen commit; the commands that ran are
+  in the stamps below): {"none" if not left_out else ""}
+{chr(10).join('  - ' + x for x in left_out)}
 - machines: 2-core machines of one class but not of one CPU kind (Intel Xeon with AVX-512, AMD
   EPYC with AVX-512, AMD EPYC with AVX2 only: CAMPAIGN.md has each with its throughput); a run
   repeats bit for bit on one CPU kind, not across kinds, so each run below names the CPU that
