@@ -63,7 +63,7 @@ class Verdict:
   rule_verdict; NaN unless rule_verdict is decided); rate_method (how the rates were computed);
   seeds_for_5pct (the fewest seeds per condition, on these games, that bring the rule_verdict's
   rate, or the larger of the two rates when undecided, to at most 5%; 0 if it already is; -1 if
-  none up to `error_rates.MAX_SEEDS`); cpu_kinds (per game, the CPU kinds each compared
+  none up to `error_rates.MAX_SEEDS`; NaN where no rate applies or it is not measured); cpu_kinds (per game, the CPU kinds each compared
   condition's runs were trained on); cpu_confounded (games where each condition's runs share one
   CPU kind and the kinds differ between conditions).
   """
@@ -85,7 +85,7 @@ class Verdict:
   rate_contradicted: float = math.nan
   error_rate: float = math.nan
   rate_method: str = ""
-  seeds_for_5pct: int = 0
+  seeds_for_5pct: float = math.nan
   cpu_kinds: str = ""
   cpu_confounded: str = ""
 
@@ -228,6 +228,7 @@ class Rates:
   contradicted: Tuple[float, float, str]
   truth: Dict[str, str]
   at_seeds: Callable[[int], Tuple[float, float]]
+  seeds: Sequence[int] = ()       # per game, the seeds per condition the rates are at (the search starts at the fewest)
 
 
 def _amend(v: Verdict, rates: Optional[Rates]) -> Verdict:
@@ -241,19 +242,25 @@ def _amend(v: Verdict, rates: Optional[Rates]) -> Verdict:
   decided = v.verdict in (SUPPORTED, CONTRADICTED)
   key = 0 if v.verdict == SUPPORTED else 1
 
+  def larger(r: Sequence[float]) -> float:   # NaN if either is (max() would depend on the order)
+    return math.nan if any(math.isnan(x) for x in r) else max(r)
+
   def worst(n: int) -> float:
     r = rates.at_seeds(n)
-    return r[key] if decided else max(r)
+    return r[key] if decided else larger(r)
 
-  now = (v.rate_supported if key == 0 else v.rate_contradicted) if decided else max(
-      v.rate_supported, v.rate_contradicted)
+  now = (v.rate_supported if key == 0 else v.rate_contradicted) if decided else larger(
+      (v.rate_supported, v.rate_contradicted))
   if decided:
     v.error_rate = now
   if now <= er.MAX_RATE:
     v.seeds_for_5pct = 0
     return v
-  need = er.seeds_for_rate(worst, v.seeds) if v.seeds else None
-  v.seeds_for_5pct = need if need is not None else -1
+  fewest = min(rates.seeds) if rates.seeds else v.seeds
+  seeds_text = (f"{min(rates.seeds)}-{max(rates.seeds)}" if rates.seeds and min(rates.seeds) != max(rates.seeds)
+                else str(fewest))
+  need = er.seeds_for_rate(worst, fewest) if fewest and not math.isnan(now) else None
+  v.seeds_for_5pct = need if need is not None else (-1 if not math.isnan(now) else math.nan)
   if decided:
     rate, se, method = rates.supported if key == 0 else rates.contradicted
     more = (f"{need} seeds per condition on these games would bring it to <= {er.MAX_RATE:.0%}" if need else
@@ -261,7 +268,7 @@ def _amend(v: Verdict, rates: Optional[Rates]) -> Verdict:
     if math.isnan(rate):
       why = f"its rate of a wrong '{v.verdict}' is not measured ({rates.truth[v.verdict]})"
     else:
-      why = (f"at {v.seeds} seeds per condition on {len(v.games.split(','))} game(s) it says "
+      why = (f"at {seeds_text} seeds per condition on {len(v.games.split(','))} game(s) it says "
              f"'{v.verdict}' wrongly with probability {er.describe(rate, se, method)} when "
              f"{rates.truth[v.verdict]}; {more}")
     v.verdict = INCONCLUSIVE
@@ -378,7 +385,7 @@ def per_game_direction(claim: ClaimSpec, figure: int, finals, df) -> Tuple[Verdi
   sup, con = _c4_rates(ns, better)
   rates = Rates(sup, con, {SUPPORTED: "one game does not differ and every other shows the claimed direction",
                            CONTRADICTED: "no game differs"},
-                lambda n: tuple(r[0] for r in _c4_rates([n] * len(games), better, er.SEARCH_DRAWS)))
+                lambda n: tuple(r[0] for r in _c4_rates([n] * len(games), better, er.SEARCH_DRAWS)), ns)
   return _with_excluded(v, excluded), rates
 
 
@@ -390,7 +397,7 @@ def _auc_hns(df, cond, game, seeds):
   for s in seeds:
     e = ev[ev.seed == s].set_index("frames")["eval_return"]
     out.append([np.mean([human_normalized(game, e[p]) for p in points])])
-  return np.array(out, np.float64)
+  return np.array(out, np.float64).reshape(len(out), 1)
 
 
 def _spread(a: np.ndarray, b: np.ndarray) -> float:
@@ -453,7 +460,7 @@ def curve_equivalence(claim: ClaimSpec, figure: int, finals, df) -> Tuple[Verdic
                             f"the other(s) are equivalent (normal areas with each game's observed spread)",
                  CONTRADICTED: f"{k // 2 + 1} of the {k} game(s) differ by exactly the margin (the claim "
                                f"just holds) and the other(s) are different"},
-                lambda n: tuple(r[0] for r in _c5_rates([n] * k, cvs, m, er.SEARCH_DRAWS)))
+                lambda n: tuple(r[0] for r in _c5_rates([n] * k, cvs, m, er.SEARCH_DRAWS)), ns)
   return _with_excluded(v, excluded), rates
 
 
@@ -524,7 +531,7 @@ def stability(claim: ClaimSpec, figure: int, finals, df) -> Tuple[Verdict, Optio
                                 f"(the claim just holds) and {r} improves" if by_pg else
                                 "a contradiction by collapsed runs alone: how often a stable learner's "
                                 "runs read as collapsed is not modelled")},
-                lambda n: tuple(x[0] for x in _c6_rates([n] * k, by_pg, er.SEARCH_DRAWS)))
+                lambda n: tuple(x[0] for x in _c6_rates([n] * k, by_pg, er.SEARCH_DRAWS)), ns)
   return _with_excluded(v, excluded), rates
 
 
@@ -602,6 +609,7 @@ def write_claims(progress_by_figure: Dict[int, pd.DataFrame], reports_dir, note:
   from artifact.files import atomic_write_text
   verdicts = judge(progress_by_figure, machines_by_figure)
   table = pd.DataFrame([dataclasses.asdict(v) for v in verdicts])
+  table["seeds_for_5pct"] = table["seeds_for_5pct"].astype("Int64")   # whole seeds; empty where NaN
   reports_dir = Path(reports_dir)
   paths = dict(claims_csv=reports_dir / "claims.csv", claims_md=reports_dir / "claims.md")
   atomic_write_text(paths["claims_csv"], table.to_csv(index=False))
@@ -620,8 +628,8 @@ def write_claims(progress_by_figure: Dict[int, pd.DataFrame], reports_dir, note:
   for v in verdicts:
     ci = "" if math.isnan(v.ci_low) else f"[{v.ci_low:.3g}, {v.ci_high:.3g}]"
     pt = "" if math.isnan(v.point) else f"{v.point:.3g}"
-    need = "" if not v.frames else "-" if v.seeds_for_5pct == 0 else (
-        f"> {er.MAX_SEEDS}" if v.seeds_for_5pct < 0 else str(v.seeds_for_5pct))
+    need = ("" if not v.frames or math.isnan(v.seeds_for_5pct) else "-" if v.seeds_for_5pct == 0 else
+            f"> {er.MAX_SEEDS}" if v.seeds_for_5pct < 0 else str(int(v.seeds_for_5pct)))
     cpu = "" if not v.cpu_kinds else (f"confounded: {v.cpu_confounded}" if v.cpu_confounded else "same or mixed")
     lines.append(f"| {v.claim} | {v.figure} | **{v.verdict}** | {v.statistic} | {pt} | {ci} | "
                  f"{v.seeds or ''} | {v.frames:,} | {_rate_text(v)} | {need} | {cpu} |" if v.frames else

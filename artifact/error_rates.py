@@ -35,7 +35,7 @@ the boundary.
 
 Every CI here is the rule's own: the bootstrap's resampling indices are the ones rliable draws
 with numpy's global RNG seeded to 0 (`bootstrap_counts`; a test checks the CIs against
-`artifact.statistics.interval` bit for bit), applied to many simulated score sets at once
+`artifact.statistics.interval`: P(X > Y)'s bit for bit, the means' to 1e-12, as matrix products), applied to many simulated score sets at once
 (vectorised: one interval of rliable's takes ~30 ms, a rate needs thousands).
 """
 from __future__ import annotations
@@ -146,6 +146,9 @@ def _orderings(n: int, games: int, rng: np.random.Generator, draws: int) -> Tupl
   return u[:, :n], u[:, n:], f"simulation: {draws:,} draws, seed {SIM_SEED}"
 
 
+_UNMEASURED = (math.nan, 0.0, "not measured: fewer than 2 seeds per condition")
+
+
 def _rate(hits: np.ndarray, method: str) -> Tuple[float, float, str]:
   p = float(hits.mean())
   se = 0.0 if method.startswith("exact") else math.sqrt(max(p * (1 - p), 0.25 / len(hits)) / len(hits))
@@ -156,7 +159,10 @@ def _rate(hits: np.ndarray, method: str) -> Tuple[float, float, str]:
 def superiority_rates(n: int, games: int = 1, draws: int = SIM_DRAWS) -> Dict[str, Tuple[float, float, str]]:
   """{"supported": (rate, se, method), "contradicted": ...} of "CI low > 0.5" / "CI high < 0.5" of
   P(X > Y) averaged over `games` games with `n` seeds per condition each, when the conditions do not
-  differ (the boundary of both verdicts). se is 0 for an exact count."""
+  differ (the boundary of both verdicts). se is 0 for an exact count. NaN rates below 2 seeds
+  (the rule's interval is then a point)."""
+  if n < 2:
+    return {"supported": _UNMEASURED, "contradicted": _UNMEASURED}
   x, y, method = _orderings(n, games, np.random.default_rng(SIM_SEED), draws)
   _, lo, hi = poi_intervals(x, y)
   return {"supported": _rate(lo > 0.5, method), "contradicted": _rate(hi < 0.5, method)}
@@ -167,7 +173,9 @@ def noninferiority_rates(n: int, games: int = 1, margin: float = 0.40,
                          draws: int = SIM_DRAWS) -> Dict[str, Tuple[float, float, str]]:
   """{"supported": P(CI low >= margin), "contradicted": P(CI high < margin)} of P(X > Y) averaged
   over `games` games, `n` seeds per condition, when the true P(X > Y) is exactly `margin`: normal scores
-  with unit SD, x shifted by sqrt(2) Phi^-1(margin)."""
+  with unit SD, x shifted by sqrt(2) Phi^-1(margin). NaN rates below 2 seeds."""
+  if n < 2:
+    return {"supported": _UNMEASURED, "contradicted": _UNMEASURED}
   from statistics import NormalDist
   rng = np.random.default_rng(SIM_SEED)
   shift = math.sqrt(2) * NormalDist().inv_cdf(margin)
@@ -181,7 +189,9 @@ def noninferiority_rates(n: int, games: int = 1, margin: float = 0.40,
 @functools.lru_cache(maxsize=None)
 def improvement_rate(n: int, draws: int = SIM_DRAWS) -> Tuple[float, float, str]:
   """P(CI low > 0) of the mean of `n` gains drawn normal with mean 0 (C6's per-game "improved"
-  when the true gain is zero; scale-free, so the SD does not matter)."""
+  when the true gain is zero; scale-free, so the SD does not matter). NaN below 2 seeds."""
+  if n < 2:
+    return _UNMEASURED
   rng = np.random.default_rng(SIM_SEED)
   lo, _ = mean_intervals(rng.standard_normal((draws, n)))
   return _rate(lo > 0, f"simulation: {draws:,} draws, seed {SIM_SEED}, normal gains with mean 0")
@@ -192,7 +202,10 @@ def equivalence_rates(n: int, cv: float, margin: float = 0.20,
   """{"equivalent": P(CI inside +-margin), "different": P(CI outside +-margin)} of C5's
   relative difference for one game whose true relative difference is exactly +-margin, `n`
   seeds per condition, each run's area normal with SD `cv` times the grand mean (the observed
-  seed-to-seed spread, rounded to 2 significant digits); the larger of the two signs' rates."""
+  seed-to-seed spread, rounded to 2 significant digits); the larger of the two signs' rates.
+  NaN rates below 2 seeds or for a spread that is not a finite number."""
+  if n < 2 or not math.isfinite(float(cv)):
+    return {"equivalent": _UNMEASURED, "different": _UNMEASURED}
   cv = float(f"{float(cv):.2g}")
   return dict(zip(("equivalent", "different"), _equivalence_rates(n, cv, margin, draws)))
 

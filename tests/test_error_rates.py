@@ -32,7 +32,8 @@ def _rel(x, y):
 
 # --- the replica is rliable's bootstrap ---------------------------------------------------------
 @pytest.mark.parametrize("n,games", [(2, 1), (3, 2), (5, 1), (4, 3)])
-def test_vectorised_intervals_are_rliables_bit_for_bit(n, games):
+def test_vectorised_intervals_are_rliables(n, games):
+  # P(X > Y)'s CIs bit for bit; the means' to 1e-12 (matrix products instead of np.mean)
   rng = np.random.default_rng(n * 10 + games)
   x, y = rng.normal(0.3, 1, (n, games)), rng.normal(0, 1, (n, games))
   p, lo, hi = er.poi_intervals(x[None], y[None])
@@ -178,3 +179,24 @@ def test_rates_are_a_pure_function_of_their_inputs():
   first = er.noninferiority_rates(3, 1)
   er.noninferiority_rates.cache_clear()
   assert er.noninferiority_rates(3, 1) == first
+
+
+def test_a_game_with_one_shared_seed_has_no_measured_rate_and_decides_nothing():
+  # C5 on a game where pg and soft_ql share one seed: the interval is a point, the spread and the
+  # rates are not measured (NaN), so "equivalent" from that point cannot stand
+  rows = []
+  for cond, seeds in (("pg", (0, 1)), ("soft_ql", (1, 2))):
+    for s in seeds:
+      for k in range(6):
+        rows.append(dict(figure=3, game="Seaquest", condition=cond, seed=s, frames=(k + 1) * 250_000,
+                         eval_return=1000.0 + 50 * k, loss=0.1))
+  v = {v.claim: v for v in claims.judge({3: pd.DataFrame(rows)})}["C5"]
+  assert v.seeds == 1 and v.rule_verdict == claims.SUPPORTED
+  assert v.verdict == claims.INCONCLUSIVE and math.isnan(v.error_rate) and math.isnan(v.seeds_for_5pct)
+  assert "not measured" in v.reason
+  assert math.isnan(er.superiority_rates(1)["supported"][0])
+
+
+def test_a_claim_without_rates_has_no_seeds_for_5pct():
+  v = {v.claim: v for v in claims.judge({})}["C4"]
+  assert v.verdict == claims.NOT_RUN and math.isnan(v.seeds_for_5pct)
