@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from artifact import claims
+from artifact import error_rates as er
 from artifact import statistics as st
 from artifact.atari_scores import HUMAN, RANDOM
 
@@ -20,6 +21,10 @@ from artifact.atari_scores import HUMAN, RANDOM
 @pytest.fixture(autouse=True)
 def few_reps(monkeypatch):
   monkeypatch.setattr(st, "BOOTSTRAP_REPS", 400)
+  # amendment A2's search for the seeds that would bring a rate to 5% (a guide in the reports,
+  # tested in tests/test_error_rates.py): coarser and shorter here, the gate itself unchanged
+  monkeypatch.setattr(er, "SEARCH_DRAWS", 500)
+  monkeypatch.setattr(er, "MAX_SEEDS", 6)
 
 
 def runs(spec, games=("Seaquest",), seeds=3, points=10, noise=1.0, seed=0, **extra):

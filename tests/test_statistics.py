@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from artifact import claims, cli, reports
+from artifact import error_rates as er
 from artifact import statistics as st
 from artifact.atari_scores import HUMAN, RANDOM, human_normalized
 from artifact.progress import COLUMNS
@@ -13,6 +14,10 @@ from artifact.progress import COLUMNS
 @pytest.fixture(autouse=True)
 def few_reps(monkeypatch):
   monkeypatch.setattr(st, "BOOTSTRAP_REPS", 400)
+  # amendment A2's search for the seeds that would bring a rate to 5% (a guide in the reports,
+  # tested in tests/test_error_rates.py): coarser and shorter here, the gate itself unchanged
+  monkeypatch.setattr(er, "SEARCH_DRAWS", 500)
+  monkeypatch.setattr(er, "MAX_SEEDS", 6)
 
 
 def curves(spec, games=("Seaquest",), seeds=3, points=10, noise=5.0, seed=0):
