@@ -85,7 +85,13 @@ def copy_record(src: Path, dest: Path, policy: bool = False) -> None:
     shutil.copytree(src / "tb", tmp / "tb")
   if policy and (src / POLICY / "saved_model.pb").exists():
     shutil.copytree(src / POLICY, tmp / POLICY)
-  old = dest.with_name(dest.name + ".old-store")
+  replace_dir(tmp, dest, ".old-store")
+
+
+def replace_dir(tmp: Path, dest: Path, old_suffix: str = ".old") -> None:
+  """Puts the finished directory `tmp` in place of `dest` (renames: `dest` is whole before and
+  after; a crash in between leaves `dest`'s previous copy beside it, named DEST + old_suffix)."""
+  old = dest.with_name(dest.name + old_suffix)
   shutil.rmtree(old, ignore_errors=True)
   if dest.exists():
     dest.rename(old)

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from campaign_store import POLICY, POLICY_RUNS  # noqa: E402
+from campaign_store import POLICY, POLICY_RUNS, replace_dir  # noqa: E402
 
 MAX_BYTES = 60 * 2 ** 20
 FROZEN = "03310edfee161a61358cb444a80949d78773c19c"   # tag campaign-1 (reports/reference/RUN.md)
@@ -90,12 +90,7 @@ def publish(store: Path, dest: Path) -> list:
     lines += ["", "Not trained yet (reports/reference/CAMPAIGN.md): " + ", ".join(f"`{m}`" for m in missing) + "."]
   lines += ["", f"{size / 2**20:.1f} MB in all.", "", "## Loading one", "", LOADING, ""]
   (tmp / "README.md").write_text("\n".join(lines))
-  old = dest.with_name(dest.name + ".old")
-  shutil.rmtree(old, ignore_errors=True)
-  if dest.exists():
-    dest.rename(old)
-  tmp.rename(dest)
-  shutil.rmtree(old, ignore_errors=True)
+  replace_dir(tmp, dest)
   return published
 
 

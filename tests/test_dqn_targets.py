@@ -72,20 +72,30 @@ CASES = [(StandardDQNAgent, "hard", None), (SoftDQNEntAgent, "ent", 0.1), (SoftD
          (SoftDQNEntAgent, "ent", 0.01), (SoftDQNKLAgent, "kl", 0.01)]
 
 
-@pytest.mark.parametrize("cls,kind,tau", CASES)
-def test_one_step_target_through_dqn_loss(cls, kind, tau):
-  rng = np.random.default_rng(0)
-  B = 6
-  q = rng.normal(size=(B, 2, A)) * 3
+def one_step_batch(seed, B, q_scale, terminals):
+  """(q, actions, rewards, discounts) of B one-step transitions [B, 2, ...], terminals at rows
+  `terminals` (no bootstrap there)."""
+  rng = np.random.default_rng(seed)
+  q = rng.normal(size=(B, 2, A)) * q_scale
   actions = rng.integers(0, A, (B, 2))
   rewards = rng.choice([-1.0, 0.0, 1.0], (B, 2))
   discounts = np.ones((B, 2))
-  discounts[[1, 4], 0] = 0.0                        # terminals: no bootstrap
-  agent = make(cls, **({} if tau is None else {"tau": tau}))
-  loss = loss_of(agent, experience(q, actions, rewards, discounts)).loss.numpy()
+  discounts[list(terminals), 0] = 0.0
+  return q, actions, rewards, discounts
+
+
+def one_step_td_errors(q, actions, rewards, discounts, kind, tau):
+  """y - Q(s, a) by hand (numpy), y the target of `kind` (eq. 81-83)."""
   y = rewards[:, 0] + GAMMA * discounts[:, 0] * ref_next_value(q[:, 1], kind, tau)
-  q_sa = q[np.arange(B), 0, actions[:, 0]]
-  np.testing.assert_allclose(loss, np.mean((y - q_sa) ** 2), rtol=1e-5)
+  return y - q[np.arange(len(q)), 0, actions[:, 0]]
+
+
+@pytest.mark.parametrize("cls,kind,tau", CASES)
+def test_one_step_target_through_dqn_loss(cls, kind, tau):
+  batch = one_step_batch(0, 6, 3, (1, 4))
+  agent = make(cls, **({} if tau is None else {"tau": tau}))
+  loss = loss_of(agent, experience(*batch)).loss.numpy()
+  np.testing.assert_allclose(loss, np.mean(one_step_td_errors(*batch, kind, tau) ** 2), rtol=1e-5)
 
 
 def test_the_runs_train_on_the_huber_loss():
@@ -103,16 +113,10 @@ def test_the_runs_train_on_the_huber_loss():
 def test_huber_loss_through_dqn_loss(cls, kind, tau):
   # Huber with delta 1 (Mnih et al. 2015's clipping of the TD error to [-1, 1] in the gradient):
   # 0.5 d^2 for |d| <= 1, |d| - 0.5 beyond, d = y - Q(s, a), averaged over the batch
-  rng = np.random.default_rng(2)
-  B = 16
-  q = rng.normal(size=(B, 2, A)) * 2
-  actions = rng.integers(0, A, (B, 2))
-  rewards = rng.choice([-1.0, 0.0, 1.0], (B, 2))
-  discounts = np.ones((B, 2))
-  discounts[[3, 9], 0] = 0.0
+  batch = one_step_batch(2, 16, 2, (3, 9))
   agent = make(cls, loss_fn=common.element_wise_huber_loss, **({} if tau is None else {"tau": tau}))
-  loss = loss_of(agent, experience(q, actions, rewards, discounts)).loss.numpy()
-  d = rewards[:, 0] + GAMMA * discounts[:, 0] * ref_next_value(q[:, 1], kind, tau) - q[np.arange(B), 0, actions[:, 0]]
+  loss = loss_of(agent, experience(*batch)).loss.numpy()
+  d = one_step_td_errors(*batch, kind, tau)
   assert (np.abs(d) < 1).sum() >= 3 and (np.abs(d) > 1).sum() >= 3      # both branches are exercised
   huber = np.where(np.abs(d) <= 1, 0.5 * d ** 2, np.abs(d) - 0.5)
   np.testing.assert_allclose(loss, huber.mean(), rtol=1e-5)
