@@ -1,4 +1,4 @@
-"""scripts/campaign_store.py: the committed store of the campaign's finished runs (issue 19)."""
+"""scripts/campaign_store.py: the committed store of the campaign's finished runs."""
 import importlib.util
 import json
 from pathlib import Path

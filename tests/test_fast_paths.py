@@ -1,4 +1,4 @@
-"""Speed paths compute exactly what the plain paths compute (issue: speed without changing the
+"""Speed paths compute exactly what the plain paths compute (speed without changing the
 algorithms): DQN's numpy epsilon schedule, epsilon-greedy acting that skips the network when
 every env explores."""
 import numpy as np

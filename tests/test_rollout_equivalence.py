@@ -1,4 +1,4 @@
-"""The overlapped A2C collection (issue: speed without changing the algorithms) gives the rollouts
+"""The overlapped A2C collection (speed without changing the algorithms) gives the rollouts
 the synchronous tf-agents driver gives, bit for bit: every env takes n steps per update with the
 same parameters and the same action noise, whichever group it is in."""
 import numpy as np
