@@ -56,11 +56,16 @@ trap 'kill $SAVER 2>/dev/null; save_all' EXIT
 
 # Measured costs of a pair of runs side by side on 2 cores (RUN.md): a Breakout DQN pair to 2M
 # took 5,950-6,800 s on the AVX-512 machines (Intel Xeon, AMD EPYC); an A2C pair to 3M took
-# 1,360-1,640 s there and ~2,400 s on the AVX2-only AMD EPYC. DQN pairs would take ~3 h on the
-# AVX2 machines (1M in ~5,500 s): they run only on AVX-512 (CAMPAIGN_DQN=yes|no overrides).
+# 1,360-1,640 s there and 2,400-5,000 s on the AVX2-only AMD EPYCs (Qbert 3,850 s and Seaquest
+# 4,950 s on the slower one: the estimate is the slower machine's, so a unit that starts finishes).
+# DQN pairs would take ~3 h on the AVX2 machines (1M in ~5,500 s): they run only on AVX-512
+# (CAMPAIGN_DQN=yes|no overrides).
 DQN_PAIR_S=7200
-A2C_PAIR_S=$(grep -qw avx512f /proc/cpuinfo && echo 1700 || echo 2500)
+A2C_PAIR_S=$(grep -qw avx512f /proc/cpuinfo && echo 1700 || echo 4000)
 UNTIL=$(date -u -d "${CAMPAIGN_UNTIL:-now + 175 minutes}" +%s) || { echo "error: CAMPAIGN_UNTIL=${CAMPAIGN_UNTIL:-} is not a time date(1) reads (e.g. 03:20 or 2026-12-02T03:20Z)" >&2; exit 2; }
+NOW=$(date +%s)
+# a clock time already past today (CAMPAIGN_UNTIL=01:15 at 22:30) means tomorrow's
+[ "$UNTIL" -le "$NOW" ] && [ $(( NOW - UNTIL )) -lt 86400 ] && UNTIL=$(( UNTIL + 86400 ))
 DQN="${CAMPAIGN_DQN:-auto}"
 case "$DQN" in auto|yes|no) ;; *) echo "error: CAMPAIGN_DQN=$DQN; allowed: auto, yes, no" >&2; exit 2;; esac
 [ "$DQN" = auto ] && { grep -qw avx512f /proc/cpuinfo && DQN=yes || DQN=no; }
