@@ -50,7 +50,7 @@ class A2CAgentBase(tf_agent.TFAgent):
     gamma: discount (0.99). tau: temperature in nats per step (0.01, paper Sec. 6).
     value_coef: c (0.5, baselines `vf_coef`). max_grad_norm: global-norm clip (0.5, baselines).
     regularizer: "entropy" (bonus tau*H) or "kl" (penalty -tau*KL against uniform pibar).
-    policy_seed: seed of the collect policy's action sampling (`CategoricalPolicy.reseed`).
+    policy_seed: seed of the collect policy's action sampling (`CategoricalPolicy.seed_sampling`).
     num_envs: the number of training envs B (the collect policy's noise rows, see
       `agents.policies.gumbel_max_sample`); 0: the batch size of each call.
   """
@@ -78,7 +78,13 @@ class A2CAgentBase(tf_agent.TFAgent):
 
   @property
   def network(self):
+    """The `agents.networks.ActorCriticNetwork` trained (pi logits and V heads)."""
     return self._network
+
+  @property
+  def optimizer(self):
+    """The optimizer the updates apply (`agents.optimizers.RMSpropTF1` in the runs)."""
+    return self._optimizer
 
   def _initialize(self):
     return tf.no_op()
@@ -153,7 +159,3 @@ class A2CProperAgent(A2CAgentBase):
 
   def _return_bonus(self, terms):
     return self._regularizer(terms)
-
-
-class PGAgent(A2CProperAgent):
-  """`pg` of Figure 3: entropy-regularized A2C with entropy in the returns (= `a2c_proper`)."""

@@ -22,7 +22,33 @@ from agents.losses import hard_value, soft_value_ent, soft_value_kl  # noqa: F40
 
 
 class StandardDQNAgent(dqn_agent.DqnAgent):
-  """`dqn` (eq. 81), the paper's "standard DQN" target. Same constructor as tf-agents' `DqnAgent`."""
+  """`dqn` (eq. 81), the paper's "standard DQN" target. Same constructor as tf-agents' `DqnAgent`.
+
+  The properties below give the trainer what it passed to `DqnAgent.__init__` and tf-agents keeps
+  only in private members (it has no public accessors for them).
+  """
+
+  @property
+  def q_network(self):
+    """The online `agents.networks.QNetwork` (the `q_network` argument)."""
+    return self._q_network
+
+  @property
+  def optimizer(self):
+    """The optimizer the updates apply (the `optimizer` argument; Adam in the runs)."""
+    return self._optimizer
+
+  @property
+  def epsilon_greedy(self):
+    """The exploration rate as passed (`epsilon_greedy`: a float or a callable)."""
+    return self._epsilon_greedy
+
+  def restart_target_updates(self):
+    """Copies the online network into the target network (`initialize()`) and sets the counter of
+    the periodic target update back to 0, as in a newly built agent. tf-agents keeps that counter
+    in `common.Periodically._counter` and has no public way to reset it."""
+    self.initialize()
+    self._update_target._counter.assign(0)  # pylint: disable=protected-access
 
   def next_state_value(self, target_q):
     """The backup's value of s' from the target network's Q values [B, |A|] -> [B]."""

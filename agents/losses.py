@@ -1,6 +1,6 @@
 """The paper's targets and losses as plain functions, named after what they compute (as rlax does).
 
-The agents call these functions. `artifact/theory.py` checks the ones the theorems are about
+The agents call these functions. `artifact/analysis/theory.py` checks the ones the theorems are about
 (`entropy_and_kl`, `soft_q_values`, `soft_q_surrogate`) on real networks, so the theorems are
 verified on the code that trains; the targets and returns (`discounted_sum`, `n_step_returns`,
 `soft_q_targets`) are checked against numpy references of eq. 46-47 and the n-step return in

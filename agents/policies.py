@@ -17,7 +17,7 @@ def gumbel_max_sample(logits, seed, step, env_ids, num_envs: int):
   The noise is one stateless uniform draw of shape [max(num_envs, max(env_ids) + 1), |A|] keyed by
   (seed, step), and row i takes row `env_ids[i]` of it: an env gets the same action whether it is
   sampled in the full batch or in a group of envs (the overlapped A2C collection,
-  `artifact.a2c_loop`), which the rollout-equivalence test relies on.
+  `artifact.training.a2c`), which the rollout-equivalence test relies on.
 
   Args: logits float32 [b, |A|]; seed, step int64 scalars; env_ids int32 [b] (distinct, in
   [0, num_envs) for the runs' use); num_envs: Python int, the run's env count.
@@ -34,7 +34,7 @@ class CategoricalPolicy(tf_policy.TFPolicy):
   """Samples a ~ Categorical(logits) from the network's pi head (the Boltzmann policy).
 
   Sampling is `gumbel_max_sample` keyed by the policy's seed, its agent-step counter and the
-  env's index in the batch, not TF's per-op random streams: `reseed(seed)` puts the policy back
+  env's index in the batch, not TF's per-op random streams: `seed_sampling(seed)` puts the policy back
   exactly where a new one built with `seed` starts, even inside an already traced `tf.function`,
   so a run does not depend on what ran before it in the process; and a group of the envs can be
   sampled on its own (`sample_actions`) with the actions the full batch would have got. Each
@@ -54,14 +54,14 @@ class CategoricalPolicy(tf_policy.TFPolicy):
     self._seed = tf.Variable(int(seed), dtype=tf.int64, trainable=False, name="sampling_seed")
     self._step = tf.Variable(0, dtype=tf.int64, trainable=False, name="sampling_step")
 
-  def reseed(self, seed: int):
+  def seed_sampling(self, seed: int):
     """Restarts the action-sampling stream from `seed` (eager; traced functions see it)."""
     self._seed.assign(int(seed))
     self._step.assign(0)
 
   @property
   def sampling_step(self) -> tf.Variable:
-    """Agent steps per env sampled since `reseed` (int64 variable)."""
+    """Agent steps per env sampled since `seed_sampling` (int64 variable)."""
     return self._step
 
   def _variables(self):
@@ -122,7 +122,7 @@ class EpsilonGreedyPyPolicy(py_policy.PyPolicy):
 
   With probability epsilon() each env takes a uniformly random action, else the greedy one
   (baselines deepq / tf-agents `EpsilonGreedyPolicy` semantics). The random draws come from
-  `numpy.random.Generator(PCG64(seed))`, so `reseed(seed)` restarts the stream exactly, which
+  `numpy.random.Generator(PCG64(seed))`, so `seed_sampling(seed)` restarts the stream exactly, which
   TF's per-op random streams inside a traced function cannot do.
 
   Args:
@@ -134,9 +134,9 @@ class EpsilonGreedyPyPolicy(py_policy.PyPolicy):
   def __init__(self, greedy: py_policy.PyPolicy, epsilon, num_actions: int, seed: int = 0):
     super().__init__(greedy.time_step_spec, greedy.action_spec)
     self._greedy, self._epsilon, self._num_actions = greedy, epsilon, int(num_actions)
-    self.reseed(seed)
+    self.seed_sampling(seed)
 
-  def reseed(self, seed: int):
+  def seed_sampling(self, seed: int):
     self._rng = np.random.Generator(np.random.PCG64(int(seed)))
 
   @property

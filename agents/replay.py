@@ -109,7 +109,7 @@ class FrameStackReplayBuffer(_FastSampleMixin, py_hashed_replay_buffer.PyHashedR
   """Uniform replay of `Trajectory`s (batch size 1) whose observation is a frame stack on axis 0.
 
   Memory: one 84*84 = 7056-byte frame per stored transition in steady state, plus 4 int64 hashes
-  and the dict entry (`python -m artifact.bench` prints the measured bytes per transition).
+  and the dict entry (`python -m artifact.grid.bench` prints the measured bytes per transition).
   `sample(batch_size, num_steps)` -> Trajectory of numpy arrays [batch, num_steps, ...].
   """
 

@@ -1,5 +1,5 @@
 import sys
 
-from artifact.cli import main
+from artifact.grid.cli import main
 
 sys.exit(main())

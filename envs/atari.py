@@ -96,13 +96,13 @@ def make_atari_env(game: str, num_envs: int = 16, seed=0, *,
     raise ValueError(f"num_envs must be >= 1, got {num_envs}")
   if not 1 <= groups <= num_envs:
     raise ValueError(f"groups must be in [1, num_envs={num_envs}], got {groups}")
-  if groups > 1:                   # the groups' seeds: as one vector env's (GroupedBatchedEnv.reseed)
+  if groups > 1:                   # the groups' seeds: as one vector env's (GroupedBatchedEnv.seed_games)
     env = GroupedBatchedEnv([
         make_atari_env(game, len(ids), None, num_threads=num_threads,
                        life_loss_terminal=life_loss_terminal,
                        max_frames_per_game=max_frames_per_game, reuse=reuse)
         for ids in np.array_split(np.arange(num_envs), groups)])
-    env.reseed(seed)
+    env.seed_games(seed)
     return env
   threads = num_threads or min(num_envs, os.cpu_count() or 1)
   key = (game, num_envs, threads, life_loss_terminal, max_frames_per_game)

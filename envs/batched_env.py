@@ -18,7 +18,7 @@ Semantics (one convention for every agent in this repo):
   freshly seeded env back into the exact state that playing those actions left it in: ALE
   without sticky actions is deterministic, and ale-py's vector env cannot save an emulator's
   state, so replaying the actions is how a resumed or extended run continues its training games
-  exactly where they were (`artifact.runner`). Replay costs the emulation of the frames played
+  exactly where they were (`artifact.training.runner`). Replay costs the emulation of the frames played
   (no network), e.g. ~4 minutes for 3M frames of 16 Atari envs on 2 cores.
 """
 from __future__ import annotations
@@ -103,7 +103,7 @@ class BatchedGymnasiumEnv(_BatchedEnv):
     game_over_fn: tells a game over from a life loss; default: every terminal is a game over.
     frames_per_step: emulator frames per agent step (4 for Atari's frameskip, 1 otherwise).
     seed: seeds the first reset: an int (gymnasium/ale-py: sub-env i gets seed + i), a sequence
-      of one int per sub-env (what the runner passes, see `artifact.seeding`), or None.
+      of one int per sub-env (what the runner passes, see `artifact.experiment.seeding`), or None.
     fire_action: if set, the action executed on the first agent step of every new life after a
       life loss that is not a game over (baselines `FireResetEnv` under `EpisodicLifeEnv`; in
       Breakout the ball is not served until FIRE). The agent's own action on that step is
@@ -209,7 +209,7 @@ class BatchedGymnasiumEnv(_BatchedEnv):
         discount=(1.0 - done).astype(np.float32),
         observation=self._cast(obs))
 
-  def reseed(self, seed):
+  def seed_games(self, seed):
     """The next `reset()` reseeds every sub-environment with `seed` (int, one int per sub-env,
     or None), as a new env would."""
     self._seed = seed
@@ -219,7 +219,7 @@ class BatchedGymnasiumEnv(_BatchedEnv):
     return self._actions.array()
 
   def replay(self, actions: np.ndarray):
-    """Resets (with the seed set by `reseed` or at construction) and plays `actions`
+    """Resets (with the seed set by `seed_games` or at construction) and plays `actions`
     (int [steps, num_envs], an `action_log()`), discarding the games it finishes. Returns the
     last TimeStep: the env, its raw-score bookkeeping and its action log are then as they were
     when the log was taken. Raises ValueError for actions of the wrong width."""
@@ -268,7 +268,7 @@ class GroupedBatchedEnv(_BatchedEnv):
 
   Env i of group g is env `offset_g + i` of the whole batch. `step` starts every group's step
   before waiting for any, so the groups' emulators step together; `groups` gives the overlapped
-  A2C collection (`artifact.a2c_loop`) the groups themselves, to act on one group while the
+  A2C collection (`artifact.training.a2c`) the groups themselves, to act on one group while the
   others step. Per-env seeds are split among the groups in order, so a grouped env and one
   vector env over all the envs, seeded alike, play the same games (a test checks it for ale-py).
   """
@@ -301,16 +301,16 @@ class GroupedBatchedEnv(_BatchedEnv):
       g.send(action[off:off + g.batch_size])
     return _concat_time_steps([g.recv() for g in self.groups])
 
-  def reseed(self, seed):
-    """As `BatchedGymnasiumEnv.reseed`; an int gives env i the seed `seed + i` of the batch."""
+  def seed_games(self, seed):
+    """As `BatchedGymnasiumEnv.seed_games`; an int gives env i the seed `seed + i` of the batch."""
     for g, off in zip(self.groups, self.offsets):
       if seed is None:
-        g.reseed(None)
+        g.seed_games(None)
       elif isinstance(seed, (int, np.integer)):
-        g.reseed(int(seed) + int(off))
+        g.seed_games(int(seed) + int(off))
       else:
         seeds = _as_reset_seed(seed, self._num_envs)
-        g.reseed(seeds[off:off + g.batch_size])
+        g.seed_games(seeds[off:off + g.batch_size])
 
   def close(self):
     for g in self.groups:

@@ -12,5 +12,5 @@ for d in campaign/out/runs/figure1/Seaquest/a2c_1step/seed*; do
   [ -d "$d/tb" ] && cp -r "$d/tb" "$dest/"
 done
 nice .venv/bin/python -c "
-from artifact.parity import write_parity
+from artifact.analysis.parity import write_parity
 print(write_parity('reports/parity/runs', 'reports/parity'))"

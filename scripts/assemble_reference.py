@@ -106,7 +106,7 @@ def git_commit(ref: str) -> str:
 
 def grid_specs(args: list, frames: int, src: Path):
   """The RunSpecs of one grid of `GRIDS` at `frames` (the grid `./run_all.sh` plans for it)."""
-  from artifact import cli, planning
+  from artifact.grid import cli, planning
   parsed = cli.build_parser().parse_args(args + ["--scale", "short", "--frames", str(frames), "--out", str(src)])
   return planning.plan_from_args(parsed).specs
 
@@ -116,7 +116,7 @@ def copy_run(run: Path, dest: Path, frames: int) -> str:
   dest.mkdir(parents=True, exist_ok=True)
   shutil.copy2(run / "config.json", dest / "config.json")
   from artifact.files import atomic_write_text
-  from artifact.reports import rows_up_to
+  from artifact.analysis.curves import rows_up_to
   rows = pd.read_csv(run / "progress.csv")
   cut = rows_up_to(rows, frames)["frames"].max()
   # The run's own lines, not a pandas round trip: read_csv's float parser and to_csv would
@@ -200,12 +200,13 @@ def main(argv=None):
         states[s.relpath()] = copy_run(found[s.relpath()], dest / "runs" / s.relpath(), stages[stage])
   scratch.cleanup()
 
-  from artifact import cli, reports
+  from artifact.grid import cli
+  from artifact.analysis import curves
   code = cli.main(REPORT_ARGS + ["--out", str(dest), "--reports-only"])
   for f in (1, 2, 3):
-    df = reports.load_progress(dest / "runs", f)
+    df = curves.load_progress(dest / "runs", f)
     if len(df):
-      reports.plot_figure(df, f, dest / "reports" / f"figure{f}.png", " [reference campaign]")
+      curves.plot_figure(df, f, dest / "reports" / f"figure{f}.png", " [reference campaign]")
 
   commit, head = frozen_commit(), git_commit("HEAD")
   logs = a.campaign_log or [ROOT / "reports" / "campaign" / "steps.log", ROOT / "campaign" / "logs" / "campaign.log"]

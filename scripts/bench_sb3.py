@@ -1,7 +1,7 @@
 """stable-baselines3's A2C and DQN on Pong, for the speed ratios in README "Speed".
 
 Run in its own virtualenv (SB3 needs PyTorch, which this project does not depend on), in the
-same sitting as `python -m artifact.bench`:
+same sitting as `python -m artifact.grid.bench`:
 
   python3.11 -m venv /tmp/sb3 && /tmp/sb3/bin/pip install stable-baselines3==2.9.2 ale-py==0.12.1 opencv-python-headless \
       gymnasium==1.3.0 "numpy<2"
@@ -9,7 +9,7 @@ same sitting as `python -m artifact.bench`:
 
 Measures steady-state training frames/s (emulator frames = 4 x agent steps) after a warm-up:
   sb3_a2c_train   A2C, 16 envs (DummyVecEnv, AtariWrapper, 4-frame stack), n_steps 5: the same
-                  rollout/update shape as `a2c_train` in artifact.bench
+                  rollout/update shape as `a2c_train` in artifact.grid.bench
   sb3_dqn_train   DQN, 1 env, batch 32, one gradient step every 4 agent steps, replay 50,000,
                   exploration already at its final 0.01 (as `dqn_train`)
 Writes reports/bench_sb3.csv.

@@ -6,7 +6,7 @@ reference campaign (reports/reference/CAMPAIGN.md).
 For every progress.csv under OLD_RUNS (for example reports/reference/runs, or runs moved aside
 after a lost checkpoint), the run at the same relative path under NEW_RUNS is compared at the
 frame points both have reached, on every column but the timing ones (`TIMING_COLUMNS` of
-artifact/progress.py: fps and wall_s, the only columns that differ between identical runs).
+artifact/training/progress.py: fps and wall_s, the only columns that differ between identical runs).
 Values are compared as the CSV text holds them, so "identical" means bit for bit as written.
 Prints one line per run (identical / DIFFER / not rerun yet) and the differing cells; exits 1
 if any run differs, 2 if no run could be compared, else 0.
@@ -22,7 +22,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from artifact.progress import TIMING_COLUMNS  # noqa: E402
+from artifact.training.progress import TIMING_COLUMNS  # noqa: E402
 
 
 def compare_run(new_csv: Path, old_csv: Path):

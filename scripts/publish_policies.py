@@ -49,7 +49,7 @@ def _size(path: Path) -> int:
 
 def describe(run: Path, rel: str) -> dict:
   """What README.md says of one stored run: frames, final score, CPU."""
-  from artifact.statistics import final_scores
+  from artifact.analysis.statistics import final_scores
   done = json.loads((run / "done.json").read_text())
   df = pd.read_csv(run / "progress.csv")
   final = final_scores(df)["final_score"].iloc[0]

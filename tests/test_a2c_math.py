@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from agents.a2c import A2CNaiveAgent, A2CProperAgent, PGAgent, RolloutTerms
+from agents.a2c import A2CNaiveAgent, A2CProperAgent, RolloutTerms
 from agents.networks import ActorCriticNetwork
 from agents.losses import discounted_sum, entropy_and_kl
 from agents.soft_ql import SoftQLAgent
@@ -75,7 +75,7 @@ def test_entropy_and_kl():
   np.testing.assert_allclose(h.numpy()[1], -(p * np.log(p)).sum(), rtol=1e-3)
 
 
-@pytest.mark.parametrize("cls,in_return", [(A2CNaiveAgent, False), (A2CProperAgent, True), (PGAgent, True)])
+@pytest.mark.parametrize("cls,in_return", [(A2CNaiveAgent, False), (A2CProperAgent, True)])
 def test_n_step_returns_match_numpy(cls, in_return):
   d = random_terms()
   agent = make_agent(cls)

@@ -18,8 +18,9 @@ from tf_agents.specs import array_spec
 from tf_agents.trajectories import trajectory
 
 from agents.replay import FrameStackReplayBuffer
-from artifact import memory, runner, trainers
-from artifact.specs import make_run_spec
+from artifact.grid import memory
+from artifact.training import checkpoints, pool, runner
+from artifact.experiment.runspec import make_run_spec
 
 
 # --- 1. checkpoints hold data only ---------------------------------------------------------------
@@ -49,9 +50,7 @@ class _PlantedState(tf.train.experimental.PythonState):
 def _start(spec, run_dir):
   run = runner.Run(spec, run_dir, on_event=lambda e: None)
   run.prepare()
-  run.t_start = time.time()
-  run.build()
-  run.restore()
+  run = runner.Training(run)
   return run
 
 
@@ -69,7 +68,7 @@ def _py_states(prefix) -> dict:
 @pytest.mark.slow
 @pytest.mark.parametrize("family", ["dqn", "a2c"])
 def test_a_real_checkpoint_holds_no_pickle(tmp_path, family):
-  trainers.close_all()
+  pool.close_all()
   if family == "dqn":
     spec, run = _dqn_run(tmp_path)
     updates = 30                                       # 120 agent steps: past learning_starts (60)
@@ -81,7 +80,7 @@ def test_a_real_checkpoint_holds_no_pickle(tmp_path, family):
       run.trainer.update()
       run.updates_done += 1
     run.checkpoint("clock")
-    prefix = run.ckpt_manager.latest_checkpoint
+    prefix = run.store.latest
     states = _py_states(prefix)
     if family == "dqn":
       assert run.trainer.loop.replay.num_unique_frames > 100
@@ -90,15 +89,15 @@ def test_a_real_checkpoint_holds_no_pickle(tmp_path, family):
     pickles = sorted(k for k, v in states.items() if bytes(v).startswith(b"\x80"))
     assert not pickles, pickles
     # every Python state it tracks is tf-agents' numpy wrapper (np.save/np.load, no pickle)
-    assert runner.pickling_states(run.ckpt) == []
+    assert checkpoints.pickling_states(run.store.ckpt) == []
   finally:
-    run._lock.close()
-    trainers.close_all()
+    run.run.lock.close()
+    pool.close_all()
 
 
 @pytest.mark.slow
 def test_a_pickle_planted_in_a_checkpoint_never_runs(tmp_path):
-  trainers.close_all()
+  pool.close_all()
   spec, run = _dqn_run(tmp_path)
   # (a) a checkpoint holding only the planted value, under the key tf-agents' FrameBuffer used,
   # read into a real DQN trainer's checkpoint object
@@ -108,7 +107,7 @@ def test_a_pickle_planted_in_a_checkpoint_never_runs(tmp_path):
   planted = tf.train.Checkpoint(replay=holder).write(str(tmp_path / "planted" / "ckpt"))
   value = _py_states(planted)["replay/_frame_buffer/.ATTRIBUTES/py_state"]
   assert bytes(value).startswith(b"\x80")                   # a pickle (that would run code)
-  run.ckpt.read(planted).expect_partial()
+  run.store.ckpt.read(planted).expect_partial()
   assert not marker.exists(), "restoring the checkpoint unpickled the planted value"
   # (b) a complete checkpoint of the run carrying the planted value: the run resumes from it
   marker2 = tmp_path / "payload-ran-on-resume"
@@ -118,16 +117,16 @@ def test_a_pickle_planted_in_a_checkpoint_never_runs(tmp_path):
     run.trainer.update()
     run.updates_done += 1
   run.checkpoint("clock")
-  assert "replay/_frame_buffer/.ATTRIBUTES/py_state" in _py_states(run.ckpt_manager.latest_checkpoint)
-  run._lock.close()
-  trainers.close_all()                                       # a new process: a new trainer
+  assert "replay/_frame_buffer/.ATTRIBUTES/py_state" in _py_states(run.store.latest)
+  run.run.lock.close()
+  pool.close_all()                                       # a new process: a new trainer
   try:
     _, resumed = _dqn_run(tmp_path)
     assert resumed.updates_done == 30 and resumed.trainer.loop.replay.size == 120
     assert not marker2.exists(), "resuming the run unpickled the planted value"
-    resumed._lock.close()
+    resumed.run.lock.close()
   finally:
-    trainers.close_all()
+    pool.close_all()
 
 
 # --- 2. never a silent restart; 3. leftovers of killed writers removed ----------------------------
@@ -137,17 +136,17 @@ A2C_FRAMES = 1600
 @pytest.fixture(scope="module")
 def killed_a2c_run(tmp_path_factory):
   """An A2C smoke run killed before its final checkpoint: checkpoints at 960 and 1280 frames."""
-  trainers.close_all()
+  pool.close_all()
   spec = make_run_spec(1, "Pong", "a2c_1step", 0, "smoke", A2C_FRAMES)
   run_dir = tmp_path_factory.mktemp("killed") / spec.relpath()
 
   def killed(self):
     raise KeyboardInterrupt("killed before the final checkpoint")
   with pytest.MonkeyPatch.context() as mp:
-    mp.setattr(runner.Run, "finish", killed)
+    mp.setattr(runner.Training, "finish", killed)
     with pytest.raises(KeyboardInterrupt):
       runner.run(spec, run_dir, on_event=lambda e: None)
-  trainers.close_all()
+  pool.close_all()
   assert _checkpoints(run_dir / "checkpoint") == ["ckpt-960", "ckpt-1280"]
   return spec, run_dir
 
@@ -169,7 +168,7 @@ def _resume(spec, run_dir):
   with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     done = runner.run(spec, run_dir, on_event=events.append)
-  trainers.close_all()
+  pool.close_all()
   started = [e for e in events if e.kind == "started"]
   return done, started[0].frames, [str(w.message) for w in caught]
 
@@ -230,9 +229,9 @@ def test_no_checkpoint_loads_raises_and_keeps_progress(killed_a2c_run, tmp_path)
   before = (run_dir / "progress.csv").read_text()
   with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    with pytest.raises(runner.CheckpointLoadError, match="none of its 2 checkpoints loads"):
+    with pytest.raises(checkpoints.CheckpointLoadError, match="none of its 2 checkpoints loads"):
       runner.run(spec, run_dir, on_event=lambda e: None)
-  trainers.close_all()
+  pool.close_all()
   assert (run_dir / "progress.csv").read_text() == before
 
 
@@ -272,7 +271,7 @@ def test_leftovers_of_a_live_writer_are_kept(tmp_path):
   spec = make_run_spec(1, "Pong", "a2c_1step", 0, "smoke", A2C_FRAMES)
   run_dir = tmp_path / spec.relpath()
   run_dir.mkdir(parents=True)
-  live = runner.lock_run_dir(run_dir)
+  live = checkpoints.lock_run_dir(run_dir)
   try:
     tmp = run_dir / ".progress.csv.a8b7c6.tmp"
     tmp.write_text("being written")

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from artifact import claims
-from artifact import error_rates as er
-from artifact import statistics as st
-from artifact.atari_scores import HUMAN, RANDOM
+from artifact.analysis import claims
+from artifact.analysis import error_rates as er
+from artifact.analysis import statistics as st
+from artifact.analysis.atari_scores import HUMAN, RANDOM
 
 
 @pytest.fixture(autouse=True)
@@ -226,7 +226,7 @@ def test_a_missing_condition_is_still_not_run_before_anything_is_excluded():
 
 # --- the claims and their conditions are the registry's (FigureSpec.claims) ----------------------
 def test_every_claim_of_the_registry_has_a_rule_and_names_conditions_of_its_figure():
-  from artifact.specs import FIGURES
+  from artifact.experiment.registry import FIGURES
   registered = [(n, c) for n, fig in FIGURES.items() for c in fig.claims]
   ids = [c.id for _, c in registered]
   assert len(set(ids)) == len(ids) and set(ids) == set(claims.RULES), (ids, list(claims.RULES))
@@ -240,7 +240,7 @@ def test_every_claim_of_the_registry_has_a_rule_and_names_conditions_of_its_figu
 
 def test_a_claim_naming_a_condition_its_figure_lacks_is_rejected():
   import dataclasses
-  from artifact.specs import FIGURES, ClaimSpec
+  from artifact.experiment.registry import FIGURES, ClaimSpec
   fig = FIGURES[3]
   with pytest.raises(ValueError, match=r"figure 3: claim C9 names condition 'dqn', which is not a "
                                        r"condition of the figure; valid: pg, soft_ql"):

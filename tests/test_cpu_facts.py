@@ -1,13 +1,14 @@
-"""The CPU facts recorded with runs and benchmarks (`artifact.machine`), read from faked
+"""The CPU facts recorded with runs and benchmarks (`artifact.training.machine`), read from faked
 /proc/cpuinfo files, and the refusal of bfloat16 on a CPU without native bfloat16 (exit 2 before
 any work, unless --force-bfloat16)."""
 import json
 
 import pytest
 
-from artifact import cli, machine
-from artifact.planning import UsageError
-from artifact.specs import config_matches, make_run_spec
+from artifact.grid import cli
+from artifact.training import machine
+from artifact.grid.planning import UsageError
+from artifact.experiment.runspec import config_matches, make_run_spec
 
 ZEN2 = """processor\t: 0
 vendor_id\t: AuthenticAMD
@@ -89,7 +90,7 @@ def test_bfloat16_runs_where_the_cpu_has_it_and_float32_everywhere(cpu, tmp_path
 def test_the_machine_record_is_not_part_of_a_runs_identity(cpu, tmp_path):
   # a run resumed or extended on another CPU kind is the same run; config.json names the CPU
   cpu(ZEN2)
-  from artifact.runner import Run
+  from artifact.training.runner import Run
   spec = make_run_spec(1, "Pong", "a2c_1step", 0, "smoke")
   Run(spec, tmp_path / "run").prepare()
   cfg = json.loads((tmp_path / "run" / "config.json").read_text())

@@ -2,10 +2,10 @@
 page, and every relative link in README.md and docs/*.md points to a file that exists. Fast: no
 training, no TensorFlow work.
 
-- docs/outputs.md's progress.csv table is `artifact.progress.SCHEMA`, row for row;
+- docs/outputs.md's progress.csv table is `artifact.training.progress.SCHEMA`, row for row;
 - the scales tables (README.md and docs/protocol.md section 7) state each scale's budgets,
-  evaluations, games and game cap as `artifact.specs.SCALES` / `FIGURES` / `artifact.schedule` do;
-- README.md's conditions table lists every condition of `artifact.specs.FIGURES`, and no other,
+  evaluations, games and game cap as `artifact.experiment.scales.SCALES` / `FIGURES` / `artifact.experiment.schedule` do;
+- README.md's conditions table lists every condition of `artifact.experiment.registry.FIGURES`, and no other,
   with its agent class;
 - README.md is under 12,000 bytes.
 """
@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from artifact import schedule
-from artifact.progress import COLUMNS, SCHEMA
-from artifact.specs import FIGURES, SCALES
+from artifact.experiment import schedule
+from artifact.training.progress import COLUMNS, SCHEMA
+from artifact.experiment.registry import FIGURES
+from artifact.experiment.scales import SCALES
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -25,7 +26,7 @@ OUTPUTS = ROOT / "docs" / "outputs.md"
 DOC_FILES = [README] + sorted((ROOT / "docs").glob("*.md"))
 README_MAX_BYTES = 12_000
 
-SCHEMA_BEGIN = "<!-- progress-schema: generated from artifact/progress.py SCHEMA, checked by tests/test_docs.py -->"
+SCHEMA_BEGIN = "<!-- progress-schema: generated from artifact/training/progress.py SCHEMA, checked by tests/test_docs.py -->"
 SCHEMA_END = "<!-- /progress-schema -->"
 
 
@@ -90,14 +91,14 @@ def test_outputs_doc_states_the_progress_schema():
   start = text.index(SCHEMA_BEGIN)
   block = text[start:text.index(SCHEMA_END, start) + len(SCHEMA_END)]
   header, rows = _table(block, "column")
-  assert [r[0].strip("`") for r in rows] == COLUMNS, "docs/outputs.md's progress.csv columns != artifact.progress.COLUMNS"
-  assert block == schema_table(), ("docs/outputs.md's progress.csv table != artifact.progress.SCHEMA; "
+  assert [r[0].strip("`") for r in rows] == COLUMNS, "docs/outputs.md's progress.csv columns != artifact.training.progress.COLUMNS"
+  assert block == schema_table(), ("docs/outputs.md's progress.csv table != artifact.training.progress.SCHEMA; "
                                    "generated table:\n" + schema_table())
 
 
 def test_outputs_doc_describes_the_figure_csv_as_the_schema_without_loss_and_entropy():
-  from artifact import reports
-  assert reports.LONG_COLUMNS == [c for c in COLUMNS if c not in ("loss", "entropy")]
+  from artifact.analysis import curves
+  assert curves.LONG_COLUMNS == [c for c in COLUMNS if c not in ("loss", "entropy")]
   assert "the progress schema without loss/entropy" in OUTPUTS.read_text()
 
 
@@ -125,17 +126,17 @@ def _check_scales_table(text: str, where: str):
   assert "(A2C framework / DQN)" in header[_column(header, "frames per run")], where
   budget_col, eval_col = _column(header, "frames per run"), _column(header, "evaluations")
   names = [re.match(r"`(\w+)`", r[0]).group(1) for r in rows]
-  assert names == list(SCALES), f"{where}: scales {names} != artifact.specs.SCALES {list(SCALES)}"
+  assert names == list(SCALES), f"{where}: scales {names} != artifact.experiment.scales.SCALES {list(SCALES)}"
   for name, row in zip(names, rows):
     sc = SCALES[name]
     budgets = f"{_frames(_budget(sc, 'a2c'))} / {_frames(_budget(sc, 'dqn'))}"
-    assert row[budget_col] == budgets, f"{where}, {name}: budgets {row[budget_col]!r} != {budgets!r} (artifact.specs)"
+    assert row[budget_col] == budgets, f"{where}, {name}: budgets {row[budget_col]!r} != {budgets!r} (artifact.experiment.scales)"
     evals = _evaluations(sc)
     assert re.search(r"(?<![\d,.])" + re.escape(evals) + r"(?!\d|[,.]\d)", row[eval_col]), \
         f"{where}, {name}: evaluations {row[eval_col]!r} do not say {evals!r}"
     line = " | ".join(row)
     for part in (f"{sc.eval_games} games", f"{sc.eval_max_frames:,} frames"):
-      assert part in line, f"{where}, {name}: the row does not say {part!r} (artifact.specs.SCALES)"
+      assert part in line, f"{where}, {name}: the row does not say {part!r} (artifact.experiment.scales.SCALES)"
 
 
 def _distinct_runs() -> int:
@@ -148,7 +149,7 @@ def test_readme_scales_table_matches_the_specs():
   _check_scales_table(_section(text, "## Scales"), "README.md")
   runs, listed = _distinct_runs(), sum(len(f.games) * len(f.seeds) * len(f.conditions) for f in FIGURES.values())
   assert f"{runs} runs" in text and f"not {listed}" in text, \
-      f"README.md should say the grid is {runs} runs, not {listed} (artifact.specs.FIGURES)"
+      f"README.md should say the grid is {runs} runs, not {listed} (artifact.experiment.registry.FIGURES)"
 
 
 def test_protocol_scales_table_matches_the_specs():
@@ -169,7 +170,7 @@ def test_readme_conditions_table_lists_every_condition_once():
   expected = [(f.number, c.name, "agents." + c.agent) for f in FIGURES.values() for c in f.conditions]
   assert len(listed) == len(set(listed)), f"README.md lists a condition twice: {listed}"
   assert sorted((f, n) for f, n, _ in listed) == sorted((f, n) for f, n, _ in expected), \
-      "README.md's conditions table != artifact.specs.FIGURES"
+      "README.md's conditions table != artifact.experiment.registry.FIGURES"
   assert sorted(listed) == sorted(expected), "README.md's conditions table names other agent classes than the registry"
 
 

@@ -1,7 +1,7 @@
 """Exact-math tests of Figure 2's backup targets (docs/protocol.md section 4, eq. 81-83), through the
 real tf-agents `DqnAgent` loss: the Q network used here returns its observation as the Q values,
 so every target can be computed by hand; the loss on it both as squared error and as the Huber
-loss that the runs train on (`artifact/conditions.py`)."""
+loss that the runs train on (`artifact/training/dqn.py`)."""
 import math
 
 import numpy as np
@@ -14,8 +14,9 @@ from tf_agents.utils import common
 
 from agents.dqn import (StandardDQNAgent, DQNNStepAgent, SoftDQNEntAgent, SoftDQNKLAgent, hard_value, soft_value_ent,
                         soft_value_kl)
-from artifact import conditions
-from artifact.specs import DQNHparams, find_condition
+from artifact.training.dqn import build_dqn_agent
+from artifact.experiment.hparams import DQNHparams
+from artifact.experiment.registry import find_condition
 from envs import make_cartpole_env
 from helpers import specs
 
@@ -99,11 +100,11 @@ def test_one_step_target_through_dqn_loss(cls, kind, tau):
 
 
 def test_the_runs_train_on_the_huber_loss():
-  # artifact/conditions.py builds every Figure 2 agent with tf-agents' Huber TD loss
+  # artifact/training/dqn.py builds every Figure 2 agent with tf-agents' Huber TD loss
   env = make_cartpole_env(1, seed=0)
   tf_env = tf_py_environment.TFPyEnvironment(env)
   for name in ("dqn", "dqn_nstep", "soft_dqn_ent_0.1", "soft_dqn_kl_0.1"):
-    agent = conditions.build_dqn_agent(find_condition(name), tf_env.time_step_spec(), tf_env.action_spec(),
+    agent = build_dqn_agent(find_condition(name), tf_env.time_step_spec(), tf_env.action_spec(),
                                        env.observation_spec(), env.num_actions, DQNHparams(), 10_000, 0,
                                        tf.Variable(0, dtype=tf.int64))
     assert agent._td_errors_loss_fn is common.element_wise_huber_loss, name

@@ -2,8 +2,8 @@
 applied to, and the gate that turns a decided verdict with a rate above 5% into "inconclusive at
 this scale".
 
-- the vectorised bootstrap of `artifact.error_rates` gives rliable's own intervals
-  (`artifact.statistics.interval`), so its rates are the rates of the rule as the reports apply it;
+- the vectorised bootstrap of `artifact.analysis.error_rates` gives rliable's own intervals
+  (`artifact.analysis.statistics.interval`), so its rates are the rates of the rule as the reports apply it;
 - 2 v 2 on one game: P(X > Y) = 1 [1, 1] in exactly 4 of the 24 orderings (1/6), counted here
   with rliable itself, and the amended C2 says inconclusive, naming the rate and the seeds needed;
 - scores drawn at each rule's boundary with this file's own seed and distributions (2v2, 3v3,
@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 from rliable import metrics
 
-from artifact import claims
-from artifact import error_rates as er
-from artifact import statistics as st
+from artifact.analysis import claims
+from artifact.analysis import error_rates as er
+from artifact.analysis import statistics as st
 
 DRAWS = 2_000          # boundary draws per case here (SE of a 5% rate: 0.0049)
 SEED = 7               # this file's own seed, not error_rates.SIM_SEED

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from artifact.progress import TIMING_COLUMNS
-from artifact.schedule import fixed_eval_points
+from artifact.training.progress import TIMING_COLUMNS
+from artifact.experiment.schedule import fixed_eval_points
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -21,8 +21,8 @@ pytestmark = pytest.mark.slow
 # cheaper evaluations and a denser progress log, so that the test takes seconds.
 _RUN = """
 import dataclasses, json, sys
-from artifact import runner
-from artifact.specs import make_run_spec
+from artifact.training import runner
+from artifact.experiment.runspec import make_run_spec
 a = json.loads(sys.argv[1])
 spec = make_run_spec(a["figure"], a["game"], a["condition"], 0, "short", a["frames"], a["overrides"])
 spec = dataclasses.replace(spec, eval_games=2, eval_max_frames=2_000, log_every_frames=a["log_every"])

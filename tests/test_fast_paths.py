@@ -9,7 +9,7 @@ from tf_agents.trajectories import policy_step
 from tf_agents.trajectories import time_step as ts
 
 from agents.policies import EpsilonGreedyPyPolicy
-from artifact.dqn_loop import linear_epsilon
+from artifact.training.dqn import linear_epsilon
 
 
 def test_numpy_epsilon_schedule_equals_the_tensorflow_one_bit_for_bit():

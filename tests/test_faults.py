@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from artifact import runner, schedule, trainers
-from artifact.progress import COLUMNS
-from artifact.specs import make_run_spec
+from artifact.training import checkpoints, pool, runner
+from artifact.experiment import schedule
+from artifact.training.progress import COLUMNS
+from artifact.experiment.runspec import make_run_spec
 
 pytestmark = pytest.mark.slow   # processes, kills, Ray clusters or training
 
@@ -86,9 +87,7 @@ def _dqn_run(tmp_path, frames=2_400):
   spec = make_run_spec(2, "Pong", "dqn", 0, "smoke", frames)
   run = runner.Run(spec, tmp_path / spec.relpath(), on_event=lambda e: None)
   run.prepare()
-  run.t_start = time.time()
-  run.build()
-  run.restore()
+  run = runner.Training(run)
   return spec, run
 
 
@@ -100,7 +99,7 @@ def _replay_state(replay):
 
 
 def test_dqn_replay_after_restore_equals_the_checkpointed_replay(tmp_path):
-  trainers.close_all()
+  pool.close_all()
   spec, run = _dqn_run(tmp_path)
   while run.updates_done < 400:                              # 1,600 agent steps: past learning_starts
     run.trainer.update()
@@ -109,8 +108,8 @@ def test_dqn_replay_after_restore_equals_the_checkpointed_replay(tmp_path):
   size, cur, arrays, frames = _replay_state(run.trainer.loop.replay)
   assert size == 1600 and len(frames) > 100
   run.trainer.update()                                 # the replay moves on after the save
-  run._lock.close()
-  trainers.close_all()                                 # a new process: a new trainer, empty replay
+  run.run.lock.close()
+  pool.close_all()                                 # a new process: a new trainer, empty replay
   spec2, resumed = _dqn_run(tmp_path)
   assert resumed.updates_done == 400
   size2, cur2, arrays2, frames2 = _replay_state(resumed.trainer.loop.replay)
@@ -123,8 +122,8 @@ def test_dqn_replay_after_restore_equals_the_checkpointed_replay(tmp_path):
     assert frames2[h][1] == n
   assert resumed.trainer.loop.learning_starts == spec.hparams.learning_starts   # no refill needed
   assert resumed.trainer.update() is not None          # trains at once from the restored replay
-  resumed._lock.close()
-  trainers.close_all()
+  resumed.run.lock.close()
+  pool.close_all()
   # the frames are streamed to a file beside the TF checkpoint; without it the checkpoint is
   # incomplete and refused (here there is no older one to fall back to)
   frames_file = tmp_path / spec.relpath() / "checkpoint" / f"ckpt-{400 * run.per_update}.replay-frames.npz"
@@ -132,19 +131,19 @@ def test_dqn_replay_after_restore_equals_the_checkpointed_replay(tmp_path):
   frames_file.write_bytes(frames_file.read_bytes()[:5000])          # torn
   with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    with pytest.raises(runner.CheckpointLoadError, match="none of its 1 checkpoints loads"):
+    with pytest.raises(checkpoints.CheckpointLoadError, match="none of its 1 checkpoints loads"):
       _dqn_run(tmp_path)
-  trainers.close_all()
+  pool.close_all()
 
 
 def test_a_damaged_checkpoint_falls_back_to_the_previous_one(tmp_path, monkeypatch):
-  trainers.close_all()
+  pool.close_all()
   spec = make_run_spec(1, "Pong", "a2c_1step", 0, "smoke", 1600)
   run_dir = tmp_path / spec.relpath()
 
   def killed(self):
     raise KeyboardInterrupt("killed before the final checkpoint")
-  monkeypatch.setattr(runner.Run, "finish", killed)
+  monkeypatch.setattr(runner.Training, "finish", killed)
   with pytest.raises(KeyboardInterrupt):
     runner.run(spec, run_dir, on_event=lambda e: None)
   monkeypatch.undo()
@@ -152,7 +151,7 @@ def test_a_damaged_checkpoint_falls_back_to_the_previous_one(tmp_path, monkeypat
   assert names == ["ckpt-1280.index", "ckpt-960.index"]      # the newest two are kept
   for p in run_dir.glob("checkpoint/ckpt-1280.data-*"):
     p.write_bytes(b"\0" * 64)                                # damaged (e.g. a disk error)
-  trainers.close_all()
+  pool.close_all()
   events = []
   with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
@@ -166,12 +165,12 @@ def test_a_damaged_checkpoint_falls_back_to_the_previous_one(tmp_path, monkeypat
   (run_dir / "done.json").unlink()
   for p in run_dir.glob("checkpoint/ckpt-*.data-*"):
     p.write_bytes(b"\0" * 64)                                # every checkpoint damaged
-  trainers.close_all()
+  pool.close_all()
   with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    with pytest.raises(runner.CheckpointLoadError, match="none of its 1 checkpoints loads"):
+    with pytest.raises(checkpoints.CheckpointLoadError, match="none of its 1 checkpoints loads"):
       runner.run(spec, run_dir, on_event=lambda e: None)
-  trainers.close_all()
+  pool.close_all()
 
 
 @pytest.mark.slow
@@ -181,13 +180,13 @@ def test_eval_row_survives_a_kill_before_the_checkpoint(tmp_path, monkeypatch):
 
   def killed(self, reason="evaluation", keep=2):
     raise KeyboardInterrupt(f"killed between the row and the {reason} checkpoint")
-  monkeypatch.setattr(runner.Run, "checkpoint", killed)
+  monkeypatch.setattr(runner.Training, "checkpoint", killed)
   with pytest.raises(KeyboardInterrupt):
     runner.run(spec, run_dir, on_event=lambda e: None)
   rows = pd.read_csv(run_dir / "progress.csv")
   assert rows["eval_return"].notna().sum() == 1 and list(rows.columns) == COLUMNS
   monkeypatch.undo()
-  trainers.close_all()
+  pool.close_all()
   runner.run(spec, run_dir, on_event=lambda e: None)          # no checkpoint yet: restarts from 0
   rows = pd.read_csv(run_dir / "progress.csv")
   assert rows["frames"].is_unique and rows["frames"].max() == 1600
@@ -197,10 +196,10 @@ def test_eval_row_survives_a_kill_before_the_checkpoint(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_a_run_directory_is_trained_by_one_process_at_a_time(tmp_path):
-  from artifact.runner import lock_run_dir
+  from artifact.training.checkpoints import lock_run_dir
   held = subprocess.Popen([sys.executable, "-c", (
       "import sys, time; sys.path.insert(0, %r)\n"
-      "from pathlib import Path\nfrom artifact.runner import lock_run_dir\n"
+      "from pathlib import Path\nfrom artifact.training.checkpoints import lock_run_dir\n"
       "lock = lock_run_dir(Path(%r)); print('locked', flush=True); time.sleep(60)") % (str(REPO), str(tmp_path))],
       stdout=subprocess.PIPE, text=True)
   try:

@@ -5,8 +5,11 @@ import math
 
 import pytest
 
-from artifact import cli, planning
-from artifact.specs import FIGURES, SCALES, A2CHparams, DQNHparams, make_run_spec
+from artifact.grid import cli, planning
+from artifact.experiment.registry import FIGURES
+from artifact.experiment.scales import SCALES
+from artifact.experiment.hparams import A2CHparams, DQNHparams
+from artifact.experiment.runspec import make_run_spec
 
 SOFT = ["--figures", "2", "--games", "Pong", "--conditions", "soft_dqn_ent_0.1"]
 

@@ -1,73 +1,150 @@
-"""Layers import one way: envs -> agents -> artifact. Nothing in `envs/` imports `agents` or
-`artifact`, nothing in `agents/` imports `artifact`, and the modules of `artifact/` form no import
-cycle (imports inside functions included: a lazy import is still a dependency)."""
+"""Layers import one way: envs -> agents -> artifact, and inside artifact its four subpackages
+experiment -> training -> analysis -> grid (docs/code.md). Nothing in `envs/` imports `agents` or
+`artifact`, nothing in `agents/` imports `artifact`; a module of an artifact subpackage imports
+only its own subpackage, lower ones and the two shared modules (`artifact.files`,
+`artifact.quiet`); no module sits in `artifact/` outside the subpackages but those two and
+`__main__`; the modules form no import cycle (imports inside functions included: a lazy import
+is still a dependency); and `experiment` loads no TensorFlow."""
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("envs", "agents", "artifact")
+LAYERS = ("experiment", "training", "analysis", "grid")      # lowest first
+SHARED = {"artifact.files", "artifact.quiet"}
+TOP_LEVEL = {"__init__", "__main__", "files", "quiet"}
 
 
-def _imports(path: Path):
+def _package_of(path: Path, root: Path = ROOT) -> str:
+  return ".".join(path.parent.relative_to(root).parts)
+
+
+def _imports(path: Path, root: Path = ROOT):
   """Every project module a file imports (module-level or inside functions), as dotted names."""
   tree = ast.parse(path.read_text(), str(path))
-  package = path.parent.name
+  package = _package_of(path, root)
   out = set()
   for node in ast.walk(tree):
     if isinstance(node, ast.Import):
       out |= {a.name for a in node.names}
     elif isinstance(node, ast.ImportFrom):
       if node.level:                                   # relative: from . import x
-        base = package
-        out |= {f"{base}.{a.name}" for a in node.names} if not node.module else {f"{base}.{node.module}"}
-      elif node.module in PACKAGES:                    # from artifact import runner
-        out |= {f"{node.module}.{a.name}" for a in node.names}
+        base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1])
+        out |= ({f"{base}.{node.module}"} if node.module else {f"{base}.{a.name}" for a in node.names})
+      elif node.module and node.module.split(".")[0] in PACKAGES:
+        # `from artifact.training import runner` names a module; `from artifact.x import f` a name
+        out |= {f"{node.module}.{a.name}" if _is_module(f"{node.module}.{a.name}", root)
+                else node.module for a in node.names}
       elif node.module:
         out.add(node.module)
   return {m for m in out if m.split(".")[0] in PACKAGES}
 
 
-def _modules(package: str):
-  return {f"{package}.{p.stem}": p for p in sorted((ROOT / package).glob("*.py"))}
+def _is_module(dotted: str, root: Path = ROOT) -> bool:
+  path = root.joinpath(*dotted.split("."))
+  return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
 
 
-def test_envs_and_agents_do_not_import_upper_layers():
-  allowed = {"envs": {"envs"}, "agents": {"envs", "agents"}}
+def _modules(root: Path = ROOT):
+  """{dotted module name: path} of every project module."""
+  out = {}
+  for package in PACKAGES:
+    for p in sorted((root / package).rglob("*.py")):
+      out[".".join(p.relative_to(root).with_suffix("").parts)] = p
+  return out
+
+
+def _layer(module: str) -> int:
+  parts = module.split(".")
+  return LAYERS.index(parts[1]) if len(parts) > 2 and parts[1] in LAYERS else -1
+
+
+def layer_violations(root: Path = ROOT):
+  """Every import that goes against the layers, as 'module imports module' lines."""
   bad = []
-  for package, ok in allowed.items():
-    for name, path in _modules(package).items():
-      bad += [f"{name} imports {m}" for m in _imports(path) if m.split(".")[0] not in ok]
-  assert not bad, bad
+  allowed = {"envs": {"envs"}, "agents": {"envs", "agents"}}
+  for name, path in _modules(root).items():
+    top = name.split(".")[0]
+    deps = _imports(path, root)
+    if top in allowed:
+      bad += [f"{name} imports {m}" for m in deps if m.split(".")[0] not in allowed[top]]
+      continue
+    if len(name.split(".")) == 2 and name.split(".")[1] not in TOP_LEVEL:
+      bad.append(f"{name} lies outside the four subpackages")
+    mine = _layer(name)
+    for m in deps:
+      if m.split(".")[0] != "artifact" or m in SHARED or m == "artifact":
+        continue
+      if name in SHARED and m not in SHARED:
+        bad.append(f"{name} (shared) imports {m}")
+      elif _layer(m) > mine and not name.endswith("__main__"):
+        bad.append(f"{name} imports {m}, a higher layer")
+  return bad
 
 
-def test_artifact_modules_form_no_import_cycle():
-  modules = _modules("artifact")
+def import_cycles(root: Path = ROOT):
+  """Every import cycle among the project's modules, as 'a -> b -> a' lines."""
+  modules = _modules(root)
   graph = {}
   for name, path in modules.items():
     deps = set()
-    for m in _imports(path):
-      parts = m.split(".")
-      if parts[0] == "artifact" and len(parts) > 1 and f"artifact.{parts[1]}" in modules:
-        deps.add(f"artifact.{parts[1]}")
-    graph[name] = deps - {name, "artifact.__init__"}
+    for m in _imports(path, root):
+      while m and m not in modules and f"{m}.__init__" not in modules:
+        m = m.rpartition(".")[0]
+      if m in modules:
+        deps.add(m)
+    graph[name] = deps - {name} - {n for n in modules if n.endswith("__init__")}
   cycles, state = [], {}
 
   def visit(node, stack):
     state[node] = "open"
     for dep in sorted(graph[node]):
       if state.get(dep) == "open":
-        cycles.append(stack[stack.index(dep):] + [dep])
+        cycles.append(" -> ".join(stack[stack.index(dep):] + [dep]))
       elif dep not in state:
         visit(dep, stack + [dep])
     state[node] = "done"
   for node in sorted(graph):
     if node not in state:
       visit(node, [node])
-  assert not cycles, [" -> ".join(c) for c in cycles]
+  return cycles
 
 
-def test_the_checker_sees_a_planted_cycle_and_an_upward_import(tmp_path):
-  (tmp_path / "envs").mkdir()
-  bad = tmp_path / "envs" / "x.py"
-  bad.write_text("def f():\n  from artifact import runner\n")
-  assert _imports(bad) == {"artifact.runner"}
+def test_imports_follow_the_layers():
+  assert not layer_violations(), layer_violations()
+
+
+def test_modules_form_no_import_cycle():
+  assert not import_cycles(), import_cycles()
+
+
+def test_every_artifact_subpackage_says_what_lives_there():
+  for layer in LAYERS:
+    doc = ast.get_docstring(ast.parse((ROOT / "artifact" / layer / "__init__.py").read_text()))
+    assert doc and len(doc) > 200, f"artifact/{layer}/__init__.py: no paragraph docstring"
+
+
+def test_the_experiment_layer_loads_no_tensorflow():
+  code = ("import sys\nimport artifact.experiment.runspec, artifact.experiment.scales\n"
+          "print(sorted(m for m in ('tensorflow', 'tf_agents') if m in sys.modules))")
+  out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       check=True).stdout.strip()
+  assert out == "[]", f"importing artifact.experiment loaded {out}"
+
+
+def test_the_checker_sees_an_upward_import_a_stray_module_and_a_cycle(tmp_path):
+  for d in ("envs", "agents", "artifact/experiment", "artifact/grid"):
+    (tmp_path / d).mkdir(parents=True)
+    (tmp_path / d / "__init__.py").write_text("")
+  (tmp_path / "envs" / "x.py").write_text("def f():\n  from artifact.grid import cli\n")
+  (tmp_path / "artifact" / "grid" / "cli.py").write_text("from artifact.experiment.a import b\n")
+  (tmp_path / "artifact" / "experiment" / "a.py").write_text("from artifact.grid import cli\nb = 1\n")
+  (tmp_path / "artifact" / "stray.py").write_text("")
+  assert _imports(tmp_path / "envs" / "x.py", tmp_path) == {"artifact.grid.cli"}
+  bad = layer_violations(tmp_path)
+  assert "envs.x imports artifact.grid.cli" in bad
+  assert "artifact.experiment.a imports artifact.grid.cli, a higher layer" in bad
+  assert "artifact.stray lies outside the four subpackages" in bad
+  assert import_cycles(tmp_path) == ["artifact.experiment.a -> artifact.grid.cli -> artifact.experiment.a"]

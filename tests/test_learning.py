@@ -1,16 +1,18 @@
 """Every condition actually learns: CartPole-v1 (random policy: about 22 steps per game) through
 the same agent builders and collect/train loops that the Atari runs use. The conditions come from
-the registry (`artifact.specs.FIGURES`): every agent class of each family, through the first
+the registry (`artifact.experiment.registry.FIGURES`): every agent class of each family, through the first
 condition registered with it."""
 import numpy as np
 import pytest
 import tensorflow as tf
 from tf_agents.environments import tf_py_environment
 
-from artifact import conditions
-from artifact.a2c_loop import A2CLoop
-from artifact.dqn_loop import DQNLoop
-from artifact.specs import FIGURES, A2CHparams, DQNHparams, find_condition
+from artifact.training.a2c import build_a2c_agent
+from artifact.training.dqn import build_dqn_agent
+from artifact.training.a2c import A2CLoop
+from artifact.training.dqn import DQNLoop
+from artifact.experiment.registry import FIGURES, find_condition
+from artifact.experiment.hparams import A2CHparams, DQNHparams
 from envs import make_cartpole_env
 
 pytestmark = pytest.mark.slow   # processes, kills, Ray clusters or training
@@ -37,7 +39,7 @@ def _learn_a2c(agent_key, max_updates=3000, threshold=150.0, window=20, precisio
   env = make_cartpole_env(8, seed=0)
   tf_env = tf_py_environment.TFPyEnvironment(env)
   hp = A2CHparams(lr=2e-3, precision=precision)
-  agent = conditions.build_a2c_agent(find_condition(agent_key), tf_env.time_step_spec(), tf_env.action_spec(),
+  agent = build_a2c_agent(find_condition(agent_key), tf_env.time_step_spec(), tf_env.action_spec(),
                                      env.observation_spec(), env.num_actions, hp,
                                      decay_updates=10 * max_updates, seed=0)  # lr decays 10% here
   loop = A2CLoop(agent, env, hp.n_steps)
@@ -64,7 +66,7 @@ def _learn_dqn(condition, total=16_000, threshold=100.0, window=10, precision="f
   tf_env = tf_py_environment.TFPyEnvironment(env)
   hp = DQNHparams(lr=1e-3, target_update_period=100, train_period=1, epsilon_end=0.02, precision=precision)
   step = tf.Variable(0, dtype=tf.int64)
-  agent = conditions.build_dqn_agent(find_condition(condition), tf_env.time_step_spec(), tf_env.action_spec(),
+  agent = build_dqn_agent(find_condition(condition), tf_env.time_step_spec(), tf_env.action_spec(),
                                      env.observation_spec(), env.num_actions, hp, total, 0, step)
   loop = DQNLoop(agent, env, step, replay_capacity=50_000, batch_size=32, train_period=1,
                  learning_starts=1_000, seed=0)

@@ -1,8 +1,8 @@
-"""The grid's live summary from run events (artifact/monitor.py)."""
+"""The grid's live summary from run events (artifact/grid/monitor.py)."""
 import io
 
-from artifact.events import RunEvent
-from artifact.monitor import GridMonitor
+from artifact.training.events import RunEvent
+from artifact.grid.monitor import GridMonitor
 
 
 def test_summary_counts_runs_and_sums_the_running_speeds():

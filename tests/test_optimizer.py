@@ -7,8 +7,9 @@ import tensorflow as tf
 from tf_agents.environments import tf_py_environment
 from tf_agents.trajectories import trajectory
 
-from artifact import conditions
-from artifact.specs import A2CHparams, find_condition
+from artifact.training.a2c import build_a2c_agent
+from artifact.experiment.hparams import A2CHparams
+from artifact.experiment.registry import find_condition
 from envs import make_cartpole_env
 
 HP = A2CHparams()
@@ -18,7 +19,7 @@ HP = A2CHparams()
 def _cartpole_a2c():
   env = make_cartpole_env(4, seed=0)
   tf_env = tf_py_environment.TFPyEnvironment(env)
-  agent = conditions.build_a2c_agent(find_condition("a2c_1step"), tf_env.time_step_spec(),
+  agent = build_a2c_agent(find_condition("a2c_1step"), tf_env.time_step_spec(),
                                      tf_env.action_spec(), env.observation_spec(), env.num_actions, HP,
                                      decay_updates=100, seed=3)
   rng = np.random.default_rng(0)

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from artifact import parity, published, reports
-from artifact.progress import COLUMNS
+from artifact.analysis import parity, published, curves
+from artifact.training.progress import COLUMNS
 
 NAN = math.nan
 
@@ -159,11 +159,11 @@ def test_write_parity_without_runs(tmp_path):
 def test_figure_shows_the_published_curves_on_training_panels(fake, tmp_path, monkeypatch):
   runs, _, here = fake
   monkeypatch.setattr(published, "SB3_HERE_DIR", here)          # the repository's zoo CSV
-  df = reports.load_progress(runs, 1)
-  figs, close = [], reports.plt.close
-  monkeypatch.setattr(reports.plt, "close", figs.append)
+  df = curves.load_progress(runs, 1)
+  figs, close = [], curves.plt.close
+  monkeypatch.setattr(curves.plt, "close", figs.append)
   for ext in ("png", "pdf"):
-    reports.plot_figure(df, 1, tmp_path / f"figure1.{ext}")
+    curves.plot_figure(df, 1, tmp_path / f"figure1.{ext}")
     assert (tmp_path / f"figure1.{ext}").stat().st_size > 1000
   fig = figs[-1]
   pong = [ax for ax in fig.axes if ax.get_title().startswith("Pong")]
@@ -192,10 +192,10 @@ def test_no_published_curve_before_our_first_frames(tmp_path, monkeypatch):
   runs = tmp_path / "runs"
   _write_run(runs, 1, "Pong", "a2c_1step", 0, [(6_400, -21.0)])              # smoke scale
   monkeypatch.setattr(published, "SB3_HERE_DIR", tmp_path / "absent")
-  df = reports.load_progress(runs, 1)
-  figs, close = [], reports.plt.close
-  monkeypatch.setattr(reports.plt, "close", figs.append)
-  reports.plot_figure(df, 1, tmp_path / "figure1.png")
+  df = curves.load_progress(runs, 1)
+  figs, close = [], curves.plt.close
+  monkeypatch.setattr(curves.plt, "close", figs.append)
+  curves.plot_figure(df, 1, tmp_path / "figure1.png")
   assert not any(ln.get_label().startswith("SB3") for ax in figs[0].axes for ln in ax.get_lines())
   close(figs[0])
 

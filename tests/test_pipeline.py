@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from artifact import cli, runner
-from artifact.reports import LONG_COLUMNS, SUMMARY_COLUMNS
-from artifact.specs import make_run_spec
+from artifact.grid import cli
+from artifact.training import runner
+from artifact.analysis.curves import LONG_COLUMNS, SUMMARY_COLUMNS
+from artifact.experiment.runspec import make_run_spec
 
 RUN_FILES = {"config.json", "progress.csv", "checkpoint", "policy", "done.json"}
 
@@ -111,16 +112,16 @@ def test_env_groups_reaches_each_run_as_an_argument(tmp_path, monkeypatch, jobs)
   through the environment. With --jobs 1 the run trains in this process: the trainer factory is
   replaced to record what it receives and stop the run there."""
   import os
-  from artifact import trainers
+  from artifact.training import pool
   seen = []
 
   def acquire(spec, env_groups=None):
     seen.append((spec.relpath(), env_groups))
     raise RuntimeError("stopped before training")
   if jobs == 1:
-    monkeypatch.setattr(trainers, "acquire", acquire)
+    monkeypatch.setattr(pool, "acquire", acquire)
   else:            # a worker process cannot be patched: check the executor the grid builds
-    from artifact import executors
+    from artifact.grid import executors
     made = []
     real = executors.make_executor
     monkeypatch.setattr(executors, "make_executor",

@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from artifact.executors import ExecutorError, LocalExecutor, RayExecutor
-from artifact.progress import TIMING_COLUMNS
-from artifact.specs import make_run_spec
+from artifact.grid.executors import ExecutorError, LocalExecutor, RayExecutor
+from artifact.training.progress import TIMING_COLUMNS
+from artifact.experiment.runspec import make_run_spec
 
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"     # every node listens on 127.0.0.1 only
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"

@@ -7,9 +7,9 @@ import tensorflow as tf
 from tf_agents.specs import tensor_spec
 
 from agents.policies import gumbel_max_sample
-from artifact import conditions
-from artifact.a2c_loop import A2CLoop
-from artifact.specs import make_run_spec
+from artifact.training.a2c import build_a2c_agent
+from artifact.training.a2c import A2CLoop
+from artifact.experiment.runspec import make_run_spec
 from envs import GroupedBatchedEnv, make_atari_env
 
 FIELDS = ("step_type", "observation", "action", "next_step_type", "reward", "discount")
@@ -41,7 +41,7 @@ def test_grouped_env_plays_the_games_of_one_vector_env():
 def _loop(groups: int):
   spec = make_run_spec(1, "Breakout", "a2c_proper", 0, "paper")
   env = make_atari_env("Breakout", 16, seed=SEEDS, max_frames_per_game=CAP, reuse=False, groups=groups)
-  agent = conditions.build_a2c_agent(
+  agent = build_a2c_agent(
       spec.condition_spec, tensor_spec.from_spec(env.time_step_spec()),
       tensor_spec.from_spec(env.action_spec()), env.observation_spec(), env.num_actions,
       spec.hparams, 1000, seed=3, policy_seed=9)

@@ -4,11 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from artifact import claims, cli, reports
-from artifact import error_rates as er
-from artifact import statistics as st
-from artifact.atari_scores import HUMAN, RANDOM, human_normalized
-from artifact.progress import COLUMNS
+from artifact.analysis import claims, curves
+from artifact.grid import cli
+from artifact.analysis import error_rates as er
+from artifact.analysis import statistics as st
+from artifact.analysis.atari_scores import HUMAN, RANDOM, human_normalized
+from artifact.training.progress import COLUMNS
 
 
 @pytest.fixture(autouse=True)
@@ -20,7 +21,7 @@ def few_reps(monkeypatch):
   monkeypatch.setattr(er, "MAX_SEEDS", 6)
 
 
-def curves(spec, games=("Seaquest",), seeds=3, points=10, noise=5.0, seed=0):
+def fake_curves(spec, games=("Seaquest",), seeds=3, points=10, noise=5.0, seed=0):
   """Long progress frame: condition -> (start, gain per evaluation) in raw points."""
   rng = np.random.default_rng(seed)
   rows = []
@@ -115,7 +116,7 @@ def test_probability_of_improvement_equals_rliables_bit_for_bit():
 
 
 def test_figure_statistics_rows():
-  df = curves({"a2c_proper": (100, 60), "a2c_1step": (100, 0)}, games=("Seaquest", "Pong"), noise=1)
+  df = fake_curves({"a2c_proper": (100, 60), "a2c_1step": (100, 0)}, games=("Seaquest", "Pong"), noise=1)
   s = st.figure_statistics(df, 1, ["a2c_1step", "a2c_proper"], [("a2c_proper", "a2c_1step")])
   assert list(s.columns) == st.COLUMNS
   poi = s[(s.metric == "probability_of_improvement") & (s.game == st.AGGREGATE)]
@@ -148,7 +149,7 @@ def _verdict(claim, frames):
 @pytest.mark.parametrize("gains,expected", [
     ((80, 0), claims.SUPPORTED), ((0, 80), claims.CONTRADICTED), ((40, 40), claims.INCONCLUSIVE)])
 def test_c1_non_inferiority(gains, expected):
-  df = curves({"a2c_proper": (100, gains[0]), "a2c_1step": (100, gains[1])}, noise=20, seeds=4)
+  df = fake_curves({"a2c_proper": (100, gains[0]), "a2c_1step": (100, gains[1])}, noise=20, seeds=4)
   v = _verdict("C1", {1: df})
   assert v.rule_verdict == expected, v
   assert v.seeds == 4 and v.frames == 10_000 and v.ci_low <= v.point <= v.ci_high
@@ -157,7 +158,7 @@ def test_c1_non_inferiority(gains, expected):
 @pytest.mark.parametrize("gains,expected", [
     ((80, 0), claims.SUPPORTED), ((0, 80), claims.CONTRADICTED), ((40, 40), claims.INCONCLUSIVE)])
 def test_c2_and_c3_superiority(gains, expected):
-  df = curves({"soft_dqn_ent_0.1": (100, gains[0]), "dqn": (100, gains[1]),
+  df = fake_curves({"soft_dqn_ent_0.1": (100, gains[0]), "dqn": (100, gains[1]),
                "soft_dqn_kl_0.1": (100, gains[1])}, noise=20, seeds=4)
   assert _verdict("C2", {2: df}).rule_verdict == expected
   assert _verdict("C3", {2: df}).rule_verdict == expected
@@ -165,7 +166,7 @@ def test_c2_and_c3_superiority(gains, expected):
 
 def test_c4_per_game_direction():
   games = ("Pong", "Qbert", "Seaquest")
-  claim = pd.concat([curves({"dqn_nstep": (0, 50 if g in ("Pong", "Qbert") else 0),
+  claim = pd.concat([fake_curves({"dqn_nstep": (0, 50 if g in ("Pong", "Qbert") else 0),
                              "dqn": (0, 0 if g in ("Pong", "Qbert") else 50)}, games=(g,), seeds=4, noise=1)
                      for g in games])
   assert _verdict("C4", {2: claim}).rule_verdict == claims.SUPPORTED
@@ -177,20 +178,20 @@ def test_c4_per_game_direction():
     ((300, 303), 1, claims.SUPPORTED), ((300, 30), 1, claims.CONTRADICTED),
     ((300, 150), 600, claims.INCONCLUSIVE)])
 def test_c5_equivalence(gains, noise, expected):
-  df = curves({"pg": (1000, gains[0]), "soft_ql": (1000, gains[1])}, noise=noise)
+  df = fake_curves({"pg": (1000, gains[0]), "soft_ql": (1000, gains[1])}, noise=noise)
   assert _verdict("C5", {3: df}).rule_verdict == expected
 
 
 def test_c6_learning_and_collapse():
-  learns = curves({"soft_ql": (100, 50), "pg": (100, 50)}, noise=1)
+  learns = fake_curves({"soft_ql": (100, 50), "pg": (100, 50)}, noise=1)
   assert _verdict("C6", {3: learns}).rule_verdict == claims.SUPPORTED
-  flat = curves({"soft_ql": (100, 0), "pg": (100, 50)}, noise=1)
+  flat = fake_curves({"soft_ql": (100, 0), "pg": (100, 50)}, noise=1)
   assert _verdict("C6", {3: flat}).rule_verdict == claims.CONTRADICTED        # pg learned, soft_ql not
   collapse = learns.copy()
   late = (collapse.condition == "soft_ql") & (collapse.frames >= 8000)
   collapse.loc[late, "eval_return"] = 100.0                              # gave back all its gains
   assert _verdict("C6", {3: collapse}).rule_verdict == claims.CONTRADICTED
-  assert _verdict("C6", {3: curves({"soft_ql": (100, 50)}, seeds=1)}).verdict == claims.INCONCLUSIVE
+  assert _verdict("C6", {3: fake_curves({"soft_ql": (100, 50)}, seeds=1)}).verdict == claims.INCONCLUSIVE
 
 
 def test_claims_without_their_conditions_say_not_run(tmp_path):
@@ -214,7 +215,7 @@ def test_reports_on_an_empty_runs_dir_list_every_missing_run(tmp_path, capsys):
 def test_reports_on_a_partial_runs_dir_report_what_exists(tmp_path, capsys):
   run = tmp_path / "runs" / "figure1/Pong/a2c_1step/seed0"
   run.mkdir(parents=True)
-  df = curves({"a2c_1step": (-20, 1)}, games=("Pong",), seeds=1).assign(figure=1, seed=0)
+  df = fake_curves({"a2c_1step": (-20, 1)}, games=("Pong",), seeds=1).assign(figure=1, seed=0)
   df.reindex(columns=COLUMNS).to_csv(run / "progress.csv", index=False)
   assert cli.main(["--figures", "1", "--games", "Pong", "--seeds", "0", "--out", str(tmp_path),
                    "--reports-only"]) == 0
@@ -222,6 +223,6 @@ def test_reports_on_a_partial_runs_dir_report_what_exists(tmp_path, capsys):
   assert "1 partial" in out and "partial figure1/Pong/a2c_1step/seed0" in out
   assert "missing figure1/Pong/a2c_proper/seed0" in out
   long = pd.read_csv(tmp_path / "reports" / "figure1.csv")
-  assert len(long) == 10 and list(long.columns) == reports.LONG_COLUMNS
+  assert len(long) == 10 and list(long.columns) == curves.LONG_COLUMNS
   stats = pd.read_csv(tmp_path / "reports" / "statistics.csv")
   assert (stats.condition == "a2c_1step").any()

@@ -9,9 +9,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from artifact import cli, planning, reports, trainers
-from artifact.schedule import eval_updates
-from artifact.specs import FIGURES, SCALES, A2CHparams, DQNHparams, find_condition, make_run_spec
+from artifact.grid import cli, planning
+from artifact.analysis import curves
+from artifact.training import pool
+from artifact.experiment.schedule import eval_updates
+from artifact.experiment.registry import FIGURES, find_condition
+from artifact.experiment.scales import SCALES
+from artifact.experiment.hparams import A2CHparams, DQNHparams
+from artifact.experiment.runspec import make_run_spec
 
 
 
@@ -43,7 +48,7 @@ def test_dqn_schedules_at_paper_and_short_scale_are_the_papers():
 
 
 def test_a2c_budgets_and_evaluations_per_scale():
-  from artifact.schedule import eval_updates
+  from artifact.experiment.schedule import eval_updates
   expect = {"smoke": (6_400, 5, 2, 500), "short": (10_000_000, 4 + 8 + 5, 8, 27_000),
             "paper": (320_000_000, 4 + 8 + 5 + 12 + 28, 10, 108_000)}
   for scale, (frames, evals, games, cap) in expect.items():
@@ -68,7 +73,7 @@ def test_every_run_has_at_least_five_evaluations(scale):
 
 
 def test_registry_names_one_agent_class_per_condition():
-  from artifact.conditions import agent_class
+  from artifact.training.trainer import agent_class
   seen = {}
   for fig in FIGURES.values():
     for c in fig.conditions:
@@ -92,14 +97,14 @@ def test_set_reaches_the_agent_and_config_json(tmp_path, condition, figure):
       ["--figures", str(figure), "--games", "Pong", "--conditions", condition, "--seeds", "0",
        "--set", "tau=0.05", "--set", "lr=3e-4", "--out", str(tmp_path)]))
   (spec,) = plan.specs
-  trainers.close_all()
-  trainer = trainers.acquire(spec)
+  pool.close_all()
+  trainer = pool.acquire(spec)
   assert trainer.agent.tau == pytest.approx(0.05)
   lr = trainer.agent._optimizer.learning_rate
   lr = float(lr(0)) if callable(lr) else float(lr.numpy())
   assert lr == pytest.approx(3e-4)
-  trainers.close_all()
-  from artifact.runner import Run
+  pool.close_all()
+  from artifact.training.runner import Run
   Run(spec, tmp_path / "run").prepare()
   cfg = json.loads((tmp_path / "run" / "config.json").read_text())
   assert cfg["hparams"]["lr"] == pytest.approx(3e-4)
@@ -129,12 +134,12 @@ def _hand_made():
     for fr, ev in ((50, math.nan), (100, e1), (150, math.nan), (200, ev2 := e2)):
       rows.append(dict(figure=3, game="Seaquest", condition=cond, seed=seed, frames=fr,
                        train_return=ev if not math.isnan(ev) else 5.0, eval_return=ev))
-  return pd.DataFrame(rows).reindex(columns=reports.LONG_COLUMNS)
+  return pd.DataFrame(rows).reindex(columns=curves.LONG_COLUMNS)
 
 
 def test_summarize_and_agreement_on_a_hand_made_csv():
   df = _hand_made()
-  s = reports.summarize(df, 3).set_index("condition")
+  s = curves.summarize(df, 3).set_index("condition")
   assert s.loc["pg", "final_eval_mean"] == pytest.approx(22.0)          # (20 + 24) / 2
   assert s.loc["pg", "final_eval_std"] == pytest.approx(2.0)            # population std
   assert s.loc["soft_ql", "final_eval_mean"] == pytest.approx(24.0)
@@ -149,7 +154,7 @@ def test_summarize_and_agreement_on_a_hand_made_csv():
 
 def test_extension_games_are_marked():
   df = _hand_made().assign(game="Tetris")
-  assert reports.summarize(df, 3)["extension"].all()
+  assert curves.summarize(df, 3)["extension"].all()
 
 
 # --- the progress schema, defined once -------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The paper's identities hold to float64 round-off on real Keras networks, and the checks can fail."""
 import pytest
 
-from artifact import theory
+from artifact.analysis import theory
 
 
 def _rel(r):

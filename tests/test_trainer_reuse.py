@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from artifact import runner, trainers
-from artifact.progress import TIMING_COLUMNS
-from artifact.specs import make_run_spec
+from artifact.training import pool, runner
+from artifact.training.progress import TIMING_COLUMNS
+from artifact.experiment.runspec import make_run_spec
 from envs import make_atari_env
 
 REPO = Path(__file__).resolve().parents[1]
@@ -21,8 +21,8 @@ REPO = Path(__file__).resolve().parents[1]
 ALONE = """
 import sys, json
 sys.path.insert(0, {repo!r})
-from artifact import runner
-from artifact.specs import make_run_spec
+from artifact.training import runner
+from artifact.experiment.runspec import make_run_spec
 spec = make_run_spec({fig}, "Pong", {cond!r}, 1, "smoke", {frames})
 runner.run(spec, {out!r}, on_event=lambda e: None)
 """
@@ -55,7 +55,7 @@ def test_seed1_after_seed0_equals_seed1_alone_and_repeats(tmp_path, fig, cond, f
   assert not seed0["loss"].equals(grid["loss"])         # and seed 0 really is another run
   # the reused trainer exported seed 1's policy from its kept graph part plus a weights
   # checkpoint; the fresh process did a full PolicySaver.save: the same policy either way
-  assert [t._graph_files for t in trainers._CACHE.values()][0]   # pylint: disable=protected-access
+  assert [t._graph_files for t in pool._POOL.values()][0]   # pylint: disable=protected-access
   _assert_same_policy(tmp_path / "grid" / rel / "policy", tmp_path / "alone1" / "policy")
 
 
@@ -83,14 +83,14 @@ def test_reused_trainer_starts_like_a_fresh_one(condition, env_groups):
   fig = 1 if condition == "a2c_1step" else 2
   s0 = make_run_spec(fig, "Breakout", condition, 0, "smoke", 1600)
   s1 = make_run_spec(fig, "Breakout", condition, 1, "smoke", 1600)
-  trainers.close_all()
-  t = trainers.acquire(s0, env_groups)
+  pool.close_all()
+  t = pool.acquire(s0, env_groups)
   if condition == "a2c_1step":
     assert t.loop.overlapped == (env_groups == 2)
   for _ in range(30):
     t.update()
-  trainers.release(s0, t)
-  reused = trainers.acquire(s1, env_groups)
+  pool.release(s0, t)
+  reused = pool.acquire(s1, env_groups)
   assert reused is t
   slots = lambda o: [o.iterations] + list(o._velocities) + list(getattr(o, "_momentums", []))
   state = lambda tr: ([v.numpy() for v in slots(tr.agent._optimizer)],
@@ -99,8 +99,8 @@ def test_reused_trainer_starts_like_a_fresh_one(condition, env_groups):
   r_opt, r_w, r_step = state(reused)
   r_replay = reused.loop.replay.size if condition == "dqn" else None
   first_reused = [reused.update() for _ in range(3)][-1]
-  trainers.close_all()
-  fresh = trainers.acquire(s1, env_groups)
+  pool.close_all()
+  fresh = pool.acquire(s1, env_groups)
   assert fresh is not reused
   net = fresh.agent.network if condition == "a2c_1step" else fresh.agent._q_network
   fresh.agent._optimizer.build(net.trainable_variables)   # Keras builds its slots lazily
@@ -116,4 +116,4 @@ def test_reused_trainer_starts_like_a_fresh_one(condition, env_groups):
   first_fresh = [fresh.update() for _ in range(3)][-1]
   if first_fresh is not None:
     assert float(first_fresh.loss) == float(first_reused.loss)   # same data, same update
-  trainers.close_all()
+  pool.close_all()

@@ -1,10 +1,10 @@
 """A verdict on each of the paper's claims (Sec. 6), by the rules of docs/decision_rules.md.
 
 The claims and the conditions each compares are declared in the registry, in their figure's spec
-(`artifact.specs.FigureSpec.claims`, a `ClaimSpec` each); `judge` goes through them figure by
+(`artifact.experiment.registry.FigureSpec.claims`, a `ClaimSpec` each); `judge` goes through them figure by
 figure. Each claim's rule (`RULES`, by claim id) is a small function from the figure's final
 scores and long progress frame to a `Verdict`: the statistic, its 95% CI (rliable stratified
-bootstrap, `artifact.statistics.interval`), the seeds and frames behind it, and one of
+bootstrap, `artifact.analysis.statistics.interval`), the seeds and frames behind it, and one of
 SUPPORTED / CONTRADICTED / INCONCLUSIVE / NOT_RUN. The rules and margins are constants here,
 named as in the doc; a claim the data cannot decide is inconclusive, never forced.
 
@@ -25,10 +25,10 @@ import numpy as np
 import pandas as pd
 from rliable import metrics
 
-from artifact import error_rates as er
-from artifact.atari_scores import HUMAN, RANDOM, has_reference, human_normalized
-from artifact.specs import FIGURES, ClaimSpec
-from artifact.statistics import FINAL_EVALS, final_scores, interval, probability_of_improvement, score_matrix
+from artifact.analysis import error_rates as er
+from artifact.analysis.atari_scores import HUMAN, RANDOM, has_reference, human_normalized
+from artifact.experiment.registry import FIGURES, ClaimSpec
+from artifact.analysis.statistics import FINAL_EVALS, final_scores, interval, probability_of_improvement, score_matrix
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_RUN = (
     "supported", "contradicted", "inconclusive at this scale", "not run")
@@ -41,7 +41,7 @@ COLLAPSE_GIVEBACK = 0.5       # final score gave back more than half of first ->
 # --- Amendment A1 (2026-11-30): a game counts only where the claim's runs left random play -------
 # Nature DQN's scores: Mnih et al. (2015), "Human-level control through deep reinforcement
 # learning", Nature 518, Extended Data Table 2, "DQN" column (the same table as the random and
-# human scores of artifact/atari_scores.py).
+# human scores of artifact/analysis/atari_scores.py).
 DQN_NATURE = {"BeamRider": 6846.0, "Breakout": 401.2, "Enduro": 301.8, "Pong": 18.9,
               "Qbert": 10596.0, "Seaquest": 5286.0, "SpaceInvaders": 1976.0}
 LEFT_RANDOM_MARGIN = 0.05     # of the way from random play to min(human, Nature DQN)
@@ -59,7 +59,7 @@ class Verdict:
   excluded (games run but not counted by amendment A1, each with its reason); rule_verdict (what
   the pre-registered rule returned, before A2); rate_supported, rate_contradicted (the rule's
   probability of returning that verdict wrongly at this sample, under the least favourable truth
-  for it: `artifact.error_rates`; NaN where not measured); error_rate (that rate for
+  for it: `artifact.analysis.error_rates`; NaN where not measured); error_rate (that rate for
   rule_verdict; NaN unless rule_verdict is decided); rate_method (how the rates were computed);
   seeds_for_5pct (the fewest seeds per condition, on these games, that bring the rule_verdict's
   rate, or the larger of the two rates when undecided, to at most 5%; 0 if it already is; -1 if
@@ -221,7 +221,7 @@ def _counted_games(claim: ClaimSpec, figure: int, finals: pd.DataFrame, df: pd.D
 @dataclasses.dataclass
 class Rates:
   """A rule's wrong-verdict rates at the sample it was applied to (amendment A2;
-  `artifact.error_rates`): for each decided verdict, (rate, Monte-Carlo SE, method), and the
+  `artifact.analysis.error_rates`): for each decided verdict, (rate, Monte-Carlo SE, method), and the
   least favourable truth it was computed under, in words. `at_seeds(n)` gives the two rates
   with n seeds per condition on the same games (for `Verdict.seeds_for_5pct`)."""
   supported: Tuple[float, float, str]
@@ -545,7 +545,7 @@ RULES: Dict[str, Callable[[ClaimSpec, int, pd.DataFrame, pd.DataFrame], Tuple[Ve
 
 def cpu_kinds(machines: Optional[pd.DataFrame], v: Verdict, conditions: Sequence[str]) -> Verdict:
   """Fills `v.cpu_kinds` and `v.cpu_confounded` from `machines` (columns game, condition, seed,
-  cpu: one row per run; `artifact.reports.run_machines`) for the games of `v`. A game is
+  cpu: one row per run; `artifact.analysis.curves.run_machines`) for the games of `v`. A game is
   confounded when every compared condition's runs share one CPU kind and the kinds differ
   between conditions: condition and floating-point kernel then coincide."""
   if machines is None or machines.empty or not v.games:
@@ -570,7 +570,7 @@ def judge(progress_by_figure: Dict[int, pd.DataFrame],
           machines_by_figure: Optional[Dict[int, pd.DataFrame]] = None) -> List[Verdict]:
   """A verdict on every claim of `FIGURES`, figure by figure in the registry's order, from
   {figure: long progress frame} (a missing figure's claims: NOT_RUN), with amendment A2 applied
-  and, given {figure: run machines} (`artifact.reports.run_machines`), the CPU kinds. Raises
+  and, given {figure: run machines} (`artifact.analysis.curves.run_machines`), the CPU kinds. Raises
   ValueError for a registered claim without a rule in `RULES`."""
   empty = pd.DataFrame(columns=["game", "condition", "seed", "frames", "eval_return", "loss"])
   verdicts = []
@@ -582,7 +582,7 @@ def judge(progress_by_figure: Dict[int, pd.DataFrame],
     for claim in fig.claims:
       if claim.id not in RULES:
         raise ValueError(f"claim {claim.id} of figure {number} has no decision rule in "
-                         f"artifact/claims.py RULES; rules: {', '.join(RULES)}")
+                         f"artifact/analysis/claims.py RULES; rules: {', '.join(RULES)}")
       v, rates = RULES[claim.id](claim, number, finals, df)
       v = _amend(v, rates)
       verdicts.append(cpu_kinds((machines_by_figure or {}).get(number), v, claim.conditions))
@@ -604,7 +604,7 @@ def write_claims(progress_by_figure: Dict[int, pd.DataFrame], reports_dir, note:
                  machines_by_figure: Optional[Dict[int, pd.DataFrame]] = None) -> Dict[str, object]:
   """reports/claims.csv (one row per claim: the fields of `Verdict`) and reports/claims.md from
   {figure: long progress frame} and, optionally, {figure: run machines}
-  (`artifact.reports.run_machines`). Both files are written atomically."""
+  (`artifact.analysis.curves.run_machines`). Both files are written atomically."""
   from pathlib import Path
   from artifact.files import atomic_write_text
   verdicts = judge(progress_by_figure, machines_by_figure)

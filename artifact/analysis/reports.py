@@ -1,6 +1,6 @@
 """Report driving: every report of a grid's runs written, a failed one not stopping the others.
 
-The reports themselves are `artifact.reports`, `parity`, `statistics`, `claims` and `theory`,
+The reports themselves are `artifact.analysis.curves`, `parity`, `statistics`, `claims` and `theory`,
 imported here only when called (the command line's argument errors stay fast).
 """
 from __future__ import annotations
@@ -39,11 +39,11 @@ def budget_notes(plan, scale: str, progress_by_figure) -> Tuple[Dict[int, str], 
 
 def write_reports(plan, scale: str = "") -> List[str]:
   """Figure CSV/PDF, parity, statistics, claims (and theory) from whatever runs exist under
-  plan.out/runs (`plan`: an `artifact.planning.Plan`); says which of the plan's runs are missing
+  plan.out/runs (`plan`: an `artifact.grid.planning.Plan`); says which of the plan's runs are missing
   or unfinished (and reports the rest). Every file is written atomically; a report that fails (a
   full disk, say) is named and the others are still written. Returns the failed reports'
   descriptions ([] if none). `scale`: the scale's name, for the titles (`budget_notes`)."""
-  from artifact import claims, parity, reports, statistics   # heavy imports after validation
+  from artifact.analysis import claims, parity, curves, statistics   # heavy imports after validation
   runs, out = plan.out / "runs", plan.out / "reports"
   out.mkdir(parents=True, exist_ok=True)
   unfinished = [s.relpath() for s in plan.specs if not (runs / s.relpath() / "done.json").exists()]
@@ -65,22 +65,22 @@ def write_reports(plan, scale: str = "") -> List[str]:
       return
     print(f"{name}: " + ", ".join(str(p) for p in paths.values()), flush=True)
 
-  grid = reports.grid_runs(plan.specs)
-  others = reports.not_in_grid(runs, plan.figures, grid)
+  grid = curves.grid_runs(plan.specs)
+  others = curves.not_in_grid(runs, plan.figures, grid)
   if others:
     print(f"reports: {len(others)} run(s) under {runs} are not part of this grid (not selected, "
           f"or trained with another config) and are left out:", flush=True)
     for r in others:
       print(f"   not in this grid: {r}")
-  progress_by_figure = {f: reports.load_progress(runs, f, grid) for f in plan.figures}
+  progress_by_figure = {f: curves.load_progress(runs, f, grid) for f in plan.figures}
   notes, note = budget_notes(plan, scale, progress_by_figure) if scale else ({}, "")
   for f in plan.figures:
-    attempt(f"figure {f}", lambda f=f: reports.write_figure_reports(f, runs, out, notes.get(f, ""), grid))
+    attempt(f"figure {f}", lambda f=f: curves.write_figure_reports(f, runs, out, notes.get(f, ""), grid))
   attempt("parity with published curves", lambda: parity.write_parity(runs, out, grid=grid))
   attempt("statistics", lambda: statistics.write_statistics(progress_by_figure, out, note))
-  machines = {f: reports.run_machines(runs, f, grid) for f in plan.figures}
+  machines = {f: curves.run_machines(runs, f, grid) for f in plan.figures}
   attempt("claims", lambda: claims.write_claims(progress_by_figure, out, note, machines))
   if plan.run_theory:
-    from artifact import theory
+    from artifact.analysis import theory
     attempt("theory", lambda: theory.write_theory_report(out))
   return failed

@@ -8,7 +8,7 @@ a pure function of the scores). Two rliable metrics are computed here instead of
 the same numbers bit for bit: `aggregate_iqm` and `probability_of_improvement` (their docstrings
 say why).
 
-Inputs are the long progress frames of `artifact.reports.load_progress`. The final score of a run
+Inputs are the long progress frames of `artifact.analysis.curves.load_progress`. The final score of a run
 is the mean evaluation return over its last `FINAL_EVALS` evaluations (docs/decision_rules.md says
 why). Outputs (`write_statistics`): reports/statistics.csv in the long format `COLUMNS` (one row
 per figure / metric / condition or pair / game or "aggregate" / frames point / threshold) and
@@ -26,7 +26,7 @@ import pandas as pd
 from rliable import library as rly
 from rliable import metrics
 
-from artifact.atari_scores import has_reference, human_normalized
+from artifact.analysis.atari_scores import has_reference, human_normalized
 
 FINAL_EVALS = 3            # evaluations averaged into a run's final score
 BOOTSTRAP_REPS = 2000      # stratified bootstrap replications per interval
@@ -347,7 +347,7 @@ def write_statistics(progress_by_figure: Dict[int, pd.DataFrame], reports_dir, t
   """Writes reports/statistics.csv and statistics.pdf for the given {figure: long progress frame}."""
   from pathlib import Path
   from artifact.files import atomic_path, atomic_write_text
-  from artifact.specs import FIGURES
+  from artifact.experiment.registry import FIGURES
   specs = figure_specs or FIGURES
   jobs = [(df, f, [c.name for c in specs[f].conditions], specs[f].pairs)
           for f, df in progress_by_figure.items()]

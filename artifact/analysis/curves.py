@@ -9,7 +9,7 @@ Per figure F, under the reports dir:
                          band, x in frames; evaluation returns in the top rows (what the paper
                          plots), training returns (last-100-game mean) in their own rows below,
                          with the published SB3 curve matching Figure 1's a2c_1step / Figure 2's
-                         dqn where it overlaps our frames (artifact/published.py)
+                         dqn where it overlaps our frames (artifact/analysis/published.py)
 A curve that is the same run as another figure's (Figure 3's `pg` = Figure 1's `a2c_proper`) is
 read from that run's directory and relabelled.
 """
@@ -25,9 +25,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from artifact.files import atomic_path, atomic_write_text  # noqa: E402
-from artifact.progress import COLUMNS as PROGRESS_COLUMNS  # noqa: E402
-from artifact.published import draw_published  # noqa: E402
-from artifact.specs import FIGURES, config_matches  # noqa: E402
+from artifact.training.progress import COLUMNS as PROGRESS_COLUMNS  # noqa: E402
+from artifact.analysis.published import draw_published  # noqa: E402
+from artifact.experiment.registry import FIGURES
+from artifact.experiment.runspec import config_matches# noqa: E402
 
 # The long format: the progress.csv schema without the per-update loss diagnostics.
 LONG_COLUMNS = [c for c in PROGRESS_COLUMNS if c not in ("loss", "entropy")]

@@ -1,4 +1,5 @@
-"""Collect-and-train loop of Figure 2's DQN family (baselines `deepq` Atari protocol).
+"""Figure 2's DQN family (baselines `deepq` Atari protocol): its agent builder, its
+collect-and-train loop and its trainer.
 
 One env; every agent step the epsilon-greedy collect policy acts and the transition goes into
 replay; after `learning_starts` agent steps, one gradient step on a batch of 32 every
@@ -13,10 +14,17 @@ import numpy as np
 import tensorflow as tf
 from tf_agents.drivers import py_driver
 from tf_agents.specs import tensor_spec
+from tf_agents.utils import common
 
 from agents.policies import CompiledPyPolicy, EpsilonGreedyPyPolicy
 from agents.replay import FrameStackReplayBuffer, UniformReplay
+from artifact.experiment.hparams import DQNHparams
+from artifact.experiment.registry import Condition
+from artifact.experiment.runspec import RunSpec
+from artifact.experiment.seeding import RunSeeds
+from artifact.training.trainer import Trainer, agent_class, make_network
 
+# --- the collect-and-train loop ------------------------------------------------------------------
 
 class LinearEpsilon:
   """Exploration rate decaying linearly from `start` to `end` over `decay_steps` agent steps.
@@ -62,7 +70,8 @@ class DQNLoop:
     step_var: tf.Variable(int64) holding the agent-step count (drives the epsilon schedule).
     replay_capacity: transitions kept. batch_size: 32. train_period: agent steps per update (4).
     learning_starts: agent steps before the first update.
-    epsilon: callable () -> float, the exploration rate now (reads `step_var`); acting is
+    epsilon: callable () -> float, the exploration rate now (reads `step_var`; default: the
+      agent's `epsilon_greedy`, `agents.dqn.StandardDQNAgent`); acting is
       `EpsilonGreedyPyPolicy` over the agent's greedy policy, the same rule as the agent's
       tf-agents `collect_policy` but with a reseedable numpy stream.
     seed: replay sampling seed. policy_seed: exploration seed.
@@ -79,7 +88,7 @@ class DQNLoop:
     self._replay_capacity = int(replay_capacity)
     self._num_steps = agent.train_sequence_length   # n_step_update + 1
     if epsilon is None:
-      epsilon = agent.collect_policy._get_epsilon  # pylint: disable=protected-access
+      epsilon = agent.epsilon_greedy
     if isinstance(epsilon, LinearEpsilon):
       read = lambda: epsilon.at(self.agent_steps)   # == float(epsilon()): step_var == agent_steps
     else:
@@ -99,7 +108,7 @@ class DQNLoop:
     self.replay = make_replay(self.agent.collect_data_spec, self._replay_capacity)
     self.replay.seed(seed)
     if policy_seed is not None:
-      self._policy.reseed(policy_seed)
+      self._policy.seed_sampling(policy_seed)
     self._driver = py_driver.PyDriver(self.py_env, self._policy, observers=[self.replay.add_batch],
                                       max_steps=self.train_period)
     self._time_step = None
@@ -140,3 +149,101 @@ class DQNLoop:
       return None
     experience = self.replay.sample(self.batch_size, self._num_steps)
     return self._train_fn(tf.nest.map_structure(tf.constant, experience))
+
+
+# --- the agent -----------------------------------------------------------------------------------
+def build_dqn_agent(condition: Condition, time_step_spec, action_spec, observation_spec,
+                    num_actions: int, hp: DQNHparams, horizon_agent_steps: int, seed: int, step_var,
+                    agent_kwargs=None):
+  """DQN-family agent; epsilon (a `LinearEpsilon`, the agent's `epsilon_greedy`) reads `step_var`
+  (agent steps) and decays over `epsilon_fraction` of `horizon_agent_steps` (the horizon,
+  `DQNHparams.horizon_frames`, in agent steps). Target period in agent steps.
+  `agent_kwargs` (default: the condition's) are passed to the class, e.g. tau of a soft target."""
+  net = make_network("dqn", observation_spec, num_actions, seed, hp.precision)
+  eps = linear_epsilon(step_var, hp.epsilon_start, hp.epsilon_end,
+                       int(hp.epsilon_fraction * horizon_agent_steps))
+  kwargs = dict(condition.agent_kwargs if agent_kwargs is None else agent_kwargs)
+  agent = agent_class(condition)(
+      time_step_spec, action_spec, q_network=net,
+      optimizer=tf.keras.optimizers.Adam(hp.lr, epsilon=hp.adam_eps), epsilon_greedy=eps,
+      target_update_period=max(1, hp.target_update_period // hp.train_period),
+      td_errors_loss_fn=common.element_wise_huber_loss, gamma=hp.gamma,
+      gradient_clipping=hp.grad_clip, train_step_counter=tf.Variable(0, dtype=tf.int64), **kwargs)
+  agent.initialize()
+  return agent
+
+
+# --- the trainer ---------------------------------------------------------------------------------
+class DQNTrainer(Trainer):
+  """DQN family (Fig. 2): 1 env, replay, epsilon-greedy, target network."""
+
+  def __init__(self, spec: RunSpec, seeds: RunSeeds, env_groups: Optional[int] = None):
+    """Builds the run's env, agent, replay loop and evaluation policy; `env_groups` must be None
+    (one env: nothing to group). Raises ValueError otherwise."""
+    if env_groups is not None:
+      raise ValueError(f"env_groups={env_groups!r}: the DQN family runs one env (None only)")
+    hp = spec.hparams
+    super().__init__(spec, seeds, 1, None)
+    self.frames_per_update = hp.train_period * self.env.frames_per_step
+    self.step_var = tf.Variable(0, dtype=tf.int64, name="agent_steps")
+    self.agent = build_dqn_agent(
+        spec.condition_spec, *self._tf_specs(), self.env.observation_spec(), self.env.num_actions,
+        hp, hp.horizon_frames // self.env.frames_per_step, seeds.network, self.step_var,
+        agent_kwargs=spec.agent_kwargs)
+    self.network, self.optimizer = self.agent.q_network, self.agent.optimizer
+    self._learning_starts = hp.learning_starts
+    self.loop = DQNLoop(self.agent, self.env, self.step_var, replay_capacity=hp.replay_capacity,
+                        batch_size=hp.batch_size, train_period=hp.train_period,
+                        learning_starts=hp.learning_starts, epsilon=self.agent.epsilon_greedy,
+                        seed=seeds.replay, policy_seed=seeds.policy)
+    eval_eps = float(hp.eval_epsilon)
+    self.eval_policy = EpsilonGreedyPyPolicy(CompiledPyPolicy(self.agent.policy, spec.eval_games),
+                                             lambda: eval_eps, self.env.num_actions, seeds.eval_policy)
+
+  def restart(self, seeds: RunSeeds):
+    self._restart_common("dqn", seeds)
+    self.agent.restart_target_updates()       # target network <- online network, counter 0
+    self.loop.new_replay(seeds.replay, self._learning_starts, policy_seed=seeds.policy)
+
+  def close(self):
+    super().close()
+    # a discarded trainer frees its replay's frames now, not when the garbage collector gets to
+    # it: the next run's trainer may be loading a replay as large (artifact/grid/memory.py)
+    self.loop.replay.clear()
+
+  def extra_checkpoint_objects(self):
+    # tf-agents' Python replay buffers are checkpointable (numpy storage of the transitions), so
+    # the replay goes into the same checkpoint as the weights it trained; the frame dictionary
+    # is not trackable and goes beside the checkpoint (`save_beside_checkpoint`).
+    return {"agent_steps": self.step_var, "replay": self.loop.replay}
+
+  def before_final_checkpoint(self, keep_extension_state: bool):
+    if not keep_extension_state:
+      self.loop.replay.clear()             # a finished run keeps its weights, not its replay
+
+  def rng_states(self):
+    return self.loop.rng_states()
+
+  def set_rng_states(self, states):
+    self.loop.set_rng_states(states)
+
+  # The replay's frames go to `<prefix>.replay-frames.npz` beside each checkpoint (streamed, see
+  # agents/replay.py); the rest of the replay (transitions as frame hashes, counters) is in the
+  # TF checkpoint. Vector-observation replays (CartPole) have no frames.
+  def save_beside_checkpoint(self, prefix: str):
+    super().save_beside_checkpoint(prefix)
+    if hasattr(self.loop.replay, "save_frames"):
+      self.loop.replay.save_frames(f"{prefix}.replay-frames.npz")
+
+  def load_beside_checkpoint(self, prefix: str):
+    super().load_beside_checkpoint(prefix)
+    if hasattr(self.loop.replay, "load_frames"):
+      self.loop.replay.load_frames(f"{prefix}.replay-frames.npz")
+
+  def on_restore(self, frames: int, train_env_seeds):
+    super().on_restore(frames, train_env_seeds)
+    self.loop.agent_steps = frames // self.env.frames_per_step
+    self.step_var.assign(self.loop.agent_steps)
+    if frames and self.loop.replay.size == 0:
+      # a checkpoint without replay (the final one): refill before updating again
+      self.loop.learning_starts = self.loop.agent_steps + self._learning_starts

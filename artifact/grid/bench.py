@@ -1,4 +1,4 @@
-"""Throughput benchmark on Pong: `python -m artifact.bench [--long] [--out reports]`.
+"""Throughput benchmark on Pong: `python -m artifact.grid.bench [--long] [--out reports]`.
 
 Measures, in one process and one run (so the ratios compare like with like):
   env_ceiling     the batched environment alone (16 envs, random actions), frames/s
@@ -16,7 +16,7 @@ Measures, in one process and one run (so the ratios compare like with like):
                   pixels, array objects, dict entries and the numpy storage of the other fields;
                   identical frames are stored once, so a game can go below one 7,056-byte frame
 Prints a table and writes reports/bench.csv with the core count, the CPU model, its instruction
-sets and oneDNN state (`artifact.machine.cpu_facts`), the device TensorFlow used
+sets and oneDNN state (`artifact.training.machine.cpu_facts`), the device TensorFlow used
 (CPU, or the GPU's name) and library versions.
 """
 from __future__ import annotations
@@ -49,9 +49,9 @@ def bench_env(seconds: float) -> float:
 
 
 def condition_figure(condition: str, family: str) -> int:
-  """The first figure of the registry (`artifact.specs.FIGURES`) that has `condition`, a condition
+  """The first figure of the registry (`artifact.experiment.registry.FIGURES`) that has `condition`, a condition
   of `family` ("a2c" or "dqn"). Raises ValueError for an unknown condition or another family."""
-  from artifact.specs import FIGURES, find_condition
+  from artifact.experiment.registry import FIGURES, find_condition
   cond = find_condition(condition)
   if cond.family != family:
     raise ValueError(f"condition {condition!r} is of the {cond.family} family, not {family}")
@@ -62,11 +62,11 @@ def warm_a2c_trainer(condition: str = "a2c_1step", precision: str = "float32",
                      env_groups: Optional[int] = None):
   """A Pong trainer of an A2C-framework condition at paper settings, traced and warmed up.
   `env_groups`: the collection's env groups (--env-groups; None = auto)."""
-  from artifact import trainers
-  from artifact.specs import make_run_spec
+  from artifact.training import pool
+  from artifact.experiment.runspec import make_run_spec
   figure = condition_figure(condition, "a2c")
-  trainers.close_all()
-  trainer = trainers.acquire(make_run_spec(figure, "Pong", condition, 0, "paper",
+  pool.close_all()
+  trainer = pool.acquire(make_run_spec(figure, "Pong", condition, 0, "paper",
                                            overrides=dict(precision=precision)), env_groups)
   for _ in range(5):                       # trace and warm up
     trainer.update()
@@ -77,12 +77,12 @@ def warm_dqn_trainer(precision: str = "float32"):
   """A Pong DQN trainer past learning_starts with its update traced. Epsilon is already at its
   final 0.01, as in the last 90% of a run (at epsilon ~1 the acting loop skips the network,
   which would flatter a measurement)."""
-  from artifact import trainers
-  from artifact.specs import make_run_spec
+  from artifact.training import pool
+  from artifact.experiment.runspec import make_run_spec
   spec = make_run_spec(condition_figure("dqn", "dqn"), "Pong", "dqn", 0, "paper", overrides=dict(
       learning_starts=200, replay_capacity=50_000, precision=precision, epsilon_fraction=1e-9))
-  trainers.close_all()
-  trainer = trainers.acquire(spec)
+  pool.close_all()
+  trainer = pool.acquire(spec)
   while trainer.loop.agent_steps < 200 + 40:   # fill past learning_starts, trace the update
     trainer.update()
   return trainer
@@ -114,7 +114,7 @@ def _grid_worker(args):
   """One of two side-by-side runs: TF threads = cores / 2 (as `--jobs 2`), warm up, then
   measure from a shared start time for `seconds`. Returns frames/s."""
   family, seconds, start_at = args
-  from artifact.executors import set_tf_threads
+  from artifact.grid.executors import set_tf_threads
   set_tf_threads(max(1, (os.cpu_count() or 1) // 2))
   trainer = warm_a2c_trainer() if family == "a2c" else warm_dqn_trainer()
   while time.time() < start_at:                 # both start measuring together
@@ -145,9 +145,9 @@ def tf_device() -> str:
 STARTUP_SNIPPET = """
 import time, sys
 sys.path.insert(0, {root!r})
-from artifact import trainers
-from artifact.specs import make_run_spec
-t = trainers.acquire(make_run_spec(1, "Pong", "a2c_1step", 0, "smoke"))
+from artifact.training import pool
+from artifact.experiment.runspec import make_run_spec
+t = pool.acquire(make_run_spec(1, "Pong", "a2c_1step", 0, "smoke"))
 t.update()
 """
 
@@ -214,7 +214,7 @@ def filled_replay(transitions: int, game: str = "Pong"):
 
 
 def main(argv=None) -> int:
-  p = argparse.ArgumentParser(prog="python -m artifact.bench", description=__doc__,
+  p = argparse.ArgumentParser(prog="python -m artifact.grid.bench", description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--long", action="store_true", help="measure 4x longer (about 6 minutes)")
   p.add_argument("--out", default="reports", help="directory for bench.csv (default reports)")
@@ -234,13 +234,13 @@ def main(argv=None) -> int:
           flush=True)
 
   device = tf_device()
-  from artifact.machine import cpu_facts, kind
+  from artifact.training.machine import cpu_facts, kind
   facts = cpu_facts()
   print(f"== benchmark on Pong, {os.cpu_count()} cores of {kind(facts)}, TensorFlow device {device}, "
         f"{secs:.0f} s per measurement", flush=True)
   ceiling = bench_env(secs)
   add("env_ceiling", ceiling, "frames/s", None, "16 envs, random actions")
-  from artifact.trainers import a2c_env_groups
+  from artifact.training.a2c import a2c_env_groups
   groups = a2c_env_groups(16)
   add("a2c_train", bench_a2c("a2c_1step", secs), "frames/s", ceiling,
       f"a2c_1step, 16 envs x 5 steps per update, --env-groups {groups} (the default here)")

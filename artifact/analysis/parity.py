@@ -1,6 +1,6 @@
 """Our training curves beside the published ones, at shared frame points: parity.csv, parity.md.
 
-For every game where our runs of a condition with a published match exist (artifact.published
+For every game where our runs of a condition with a published match exist (artifact.analysis.published
 MATCHES: Figure 1's `a2c_1step` with SB3-zoo A2C, Figure 2's `dqn` with SB3-zoo DQN), at every
 STEP emulator frames (1M) up to the largest frame ALL our seeds of that condition reached in that
 game, each curve is interpolated linearly in frames (never extrapolated: a point past a curve's
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from artifact import published, reports
+from artifact.analysis import published, curves
 from artifact.files import atomic_write_text
 
 STEP = 1_000_000          # emulator frames between parity points
@@ -52,10 +52,10 @@ def frame_points(reached: float, step: int = STEP) -> np.ndarray:
 
 def parity_table(runs_dir, zoo_path=None, sb3_here_dir=None, step: int = STEP, grid=None) -> pd.DataFrame:
   """The rows of parity.csv (PARITY_COLUMNS), one per (matched condition, game, frame point)."""
-  curves = published.load_published_curves(zoo_path, sb3_here_dir)
+  theirs = published.load_published_curves(zoo_path, sb3_here_dir)
   rows = []
   for m in published.MATCHES:
-    df = reports.load_progress(runs_dir, m.figure, grid)
+    df = curves.load_progress(runs_dir, m.figure, grid)
     df = df[df["condition"] == m.condition]
     for game, g in df.groupby("game"):
       reached = g.groupby("seed")["frames"].max().min()        # frames every seed reached
@@ -63,7 +63,7 @@ def parity_table(runs_dir, zoo_path=None, sb3_here_dir=None, step: int = STEP, g
       if not len(at):
         continue
       ours = published.seed_stats(g, at, value="train_return")
-      c = curves[(curves["algo"] == m.algo) & (curves["game"] == game)]
+      c = theirs[(theirs["algo"] == m.algo) & (theirs["game"] == game)]
       zoo = c[c["source"] == published.ZOO_SOURCE]
       zoo_v = published.interpolate(zoo["frames"], zoo["train_return_last100"], at)
       here = c[c["source"] == published.SB3_HERE_SOURCE]

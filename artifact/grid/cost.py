@@ -1,6 +1,6 @@
 """What a grid costs before it runs: time (frames/s per run, the --list cost line) and disk (checkpoints).
 
-RAM is `artifact.memory`. The command line prints the cost with --list and refuses, before any
+RAM is `artifact.grid.memory`. The command line prints the cost with --list and refuses, before any
 run starts, a grid whose checkpoints do not fit on --out's disk (`check_disk`).
 """
 from __future__ import annotations
@@ -8,9 +8,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from artifact.monitor import hms
-from artifact.planning import UsageError
-from artifact.specs import FIGURES
+from artifact.grid.monitor import hms
+from artifact.grid.planning import UsageError
+from artifact.experiment.registry import FIGURES
 
 # Training frames/s of one run while another runs beside it on the 2-core machine (--jobs 2),
 # evaluation included: A2C framework measured on the Seaquest reference runs (~1,900), DQN from
@@ -76,7 +76,7 @@ def print_grid(plan, jobs: int):
   print(f"{len(plan.specs)} runs ({shared} of them serve two figures), {total:,} frames in all; "
         + (f"finished runs keep {ext / 1e9:,.2f} GB of extension state (--no-extension-state "
            f"drops it)" if ext else "no extension state kept"))
-  from artifact.machine import cpu_facts, kind
+  from artifact.training.machine import cpu_facts, kind
   print(f"this machine: {kind(cpu_facts())} (recorded in each run's config.json)")
   print(grid_cost_line(plan.specs, jobs, plan.out))
 

@@ -1,5 +1,7 @@
-"""Collect-and-train step of the A2C framework (Fig. 1 and 3): n agent steps from every env with
-the current policy, then one gradient step on that rollout.
+"""The A2C framework (Fig. 1 and 3): its agent builder, its collect-and-train step and its trainer.
+
+The step: n agent steps from every env with the current policy, then one gradient step on that
+rollout.
 
 Two collections, the same rollouts (the rollout-equivalence test checks them bit for bit):
 - synchronous (one vector env): a tf-agents `DynamicStepDriver` steps all envs, waits, runs the
@@ -17,6 +19,9 @@ Units: one `update()` = n agent steps per env = n * num_envs * frames_per_step f
 """
 from __future__ import annotations
 
+import math
+from typing import Optional
+
 import numpy as np
 import tensorflow as tf
 from tf_agents.drivers import dynamic_step_driver
@@ -24,8 +29,17 @@ from tf_agents.environments import tf_py_environment
 from tf_agents.replay_buffers import tf_uniform_replay_buffer
 from tf_agents.trajectories import trajectory
 
+from agents.optimizers import RMSpropTF1
+from agents.policies import CategoricalPolicy, CompiledPyPolicy
+from artifact.experiment.hparams import A2CHparams
+from artifact.experiment.registry import Condition
+from artifact.experiment.runspec import RunSpec
+from artifact.experiment.seeding import RunSeeds
+from artifact.training.trainer import Trainer, agent_class, make_network
 from envs.batched_env import GroupedBatchedEnv
 
+
+# --- the collect-and-train step ------------------------------------------------------------------
 
 class A2CLoop:
   """Collects n steps of `agent.collect_policy` in `py_env` (a batched PyEnvironment), then trains.
@@ -181,3 +195,74 @@ def append_bootstrap_step(rollout, next_time_step):
   if tf.nest.flatten(rollout.policy_info):
     raise NotImplementedError("policy_info is not used by the A2C-framework agents")
   return tf.nest.map_structure(lambda r, l: tf.concat([r, l[:, None]], axis=1), rollout, last)
+
+
+# --- the agent -----------------------------------------------------------------------------------
+def build_a2c_agent(condition: Condition, time_step_spec, action_spec, observation_spec,
+                    num_actions: int, hp: A2CHparams, decay_updates: int, seed: int,
+                    policy_seed: int = 0):
+  """A2C-framework agent with TF1-style RMSProp (mean square starts at 1, baselines), lr linearly
+  decayed to 0 over `decay_updates` updates (the horizon, `A2CHparams.horizon_frames`, in
+  updates; it stays 0 after). `seed`: weights; `policy_seed`: action sampling."""
+  net = make_network("a2c", observation_spec, num_actions, seed, hp.precision)
+  lr = tf.keras.optimizers.schedules.PolynomialDecay(hp.lr, max(1, decay_updates), 0.0, power=1.0)
+  opt = RMSpropTF1(lr, rho=hp.rmsprop_rho, epsilon=hp.rmsprop_eps)
+  agent = agent_class(condition)(
+      time_step_spec, action_spec, net, opt, gamma=hp.gamma, tau=hp.tau, value_coef=hp.value_coef,
+      max_grad_norm=hp.max_grad_norm, regularizer=hp.regularizer, policy_seed=policy_seed,
+      num_envs=hp.num_envs, train_step_counter=tf.Variable(0, dtype=tf.int64), **dict(condition.agent_kwargs))
+  agent.initialize()
+  return agent
+
+
+# --- the trainer ---------------------------------------------------------------------------------
+def a2c_env_groups(num_envs: int, requested: Optional[int] = None) -> int:
+  """Env groups of the A2C collection (`A2CLoop`): `requested` (--env-groups; 1 = synchronous,
+  k >= 2 = overlapped over k groups) if given, else 2 when TensorFlow sees a GPU (the policy
+  runs there while the CPU steps the other group's emulators; not measured here) and 1 on CPUs,
+  where overlapping measured slower: on 2 cores the emulator threads and the network compete for
+  the same cores (docs/performance.md). Both give the same rollouts bit for bit. Raises
+  ValueError for a value that is not an int in [1, num_envs]."""
+  if requested is None:
+    return 2 if tf.config.list_physical_devices("GPU") else 1
+  if isinstance(requested, bool) or not isinstance(requested, int) or not 1 <= requested <= num_envs:
+    raise ValueError(f"env_groups={requested!r}: must be an integer in [1, {num_envs}] "
+                     f"(1: synchronous collection, k >= 2: k env groups, overlapped)")
+  return requested
+
+
+class A2CTrainer(Trainer):
+  """A2C framework (Fig. 1, 3): 16 envs, n-step rollouts, RMSProp (TF1 start); the collection is
+  synchronous or overlapped (`a2c_env_groups(num_envs, env_groups)`), with the same rollouts."""
+
+  def __init__(self, spec: RunSpec, seeds: RunSeeds, env_groups: Optional[int] = None):
+    """Builds the run's envs, agent, loop and evaluation policy. Raises ValueError for
+    env_groups outside [1, num_envs]."""
+    hp = spec.hparams
+    super().__init__(spec, seeds, hp.num_envs, a2c_env_groups(hp.num_envs, env_groups))
+    self.frames_per_update = hp.n_steps * hp.num_envs * self.env.frames_per_step
+    decay_updates = max(1, math.ceil(hp.horizon_frames / self.frames_per_update))
+    self.agent = build_a2c_agent(
+        spec.condition_spec, *self._tf_specs(), self.env.observation_spec(), self.env.num_actions, hp,
+        decay_updates, seeds.network, policy_seed=seeds.policy)
+    self.network, self.optimizer = self.agent.network, self.agent.optimizer
+    self.loop = A2CLoop(self.agent, self.env, hp.n_steps)
+    tf_policy = CategoricalPolicy(self.agent.time_step_spec, self.agent.action_spec,
+                                  self.agent.network, seed=seeds.eval_policy)
+    self.eval_policy = _SeedablePolicy(CompiledPyPolicy(tf_policy, spec.eval_games), tf_policy.seed_sampling)
+
+  def restart(self, seeds: RunSeeds):
+    self._restart_common("a2c", seeds)
+    self.agent.collect_policy.seed_sampling(seeds.policy)
+    self.loop.reset()
+
+
+class _SeedablePolicy:
+  """A compiled PyPolicy plus the `seed_sampling` of the TF policy behind it."""
+
+  def __init__(self, py_policy, seed_sampling):
+    self._py_policy, self.seed_sampling = py_policy, seed_sampling
+
+  def action(self, time_step):
+    """The compiled policy's action for a batched time step."""
+    return self._py_policy.action(time_step)

@@ -1,5 +1,5 @@
 """Executors: how the grid's runs get trained. The grid hands them `RunSpec`s and receives
-`artifact.events.RunEvent`s (started, progress, evaluation, checkpoint, finished, failed).
+`artifact.training.events.RunEvent`s (started, progress, evaluation, checkpoint, finished, failed).
 
 `LocalExecutor` (`--executor local`, the default): `--jobs` worker processes on this machine;
   runs that differ only in the seed go to one worker in order, sharing one traced trainer. A
@@ -28,7 +28,7 @@ import uuid
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-from artifact.events import EventSink, RunEvent
+from artifact.training.events import EventSink, RunEvent
 
 EXECUTORS = ("local", "ray")
 RAY_DEFAULT_PORT = 6379
@@ -77,9 +77,9 @@ def train_one(spec, out: str, sink: EventSink, checkpoint_every: float,
               lock_wait_s: float = 0.0, env_groups: Optional[int] = None) -> Optional[str]:
   """Trains one run into out/runs/<relpath>; returns None, or the error text after emitting a
   `failed` event (never raises: the other runs' results are still worth having).
-  `checkpoint_every`, `env_groups`: as `artifact.runner.run` takes them (--checkpoint-every,
+  `checkpoint_every`, `env_groups`: as `artifact.training.runner.run` takes them (--checkpoint-every,
   --env-groups; None = auto)."""
-  from artifact import runner
+  from artifact.training import runner
   try:
     runner.run(spec, Path(out) / "runs" / spec.relpath(), on_event=sink,
                checkpoint_every=checkpoint_every, lock_wait_s=lock_wait_s, env_groups=env_groups)
@@ -234,7 +234,7 @@ class _Worker:
 class LocalExecutor(Executor):
   """`jobs` worker processes (spawned) on this machine; `jobs == 1` trains in this process.
   `threads`: TF intra/inter-op threads per worker (default: cores // jobs). `checkpoint_every`,
-  `env_groups`: every run's (`artifact.runner.run`; None = auto).
+  `env_groups`: every run's (`artifact.training.runner.run`; None = auto).
 
   A worker process that dies (kill -9, the out-of-memory killer) is replaced; the run it was
   training is retried once in a new worker, resuming from its checkpoint, and if its worker dies
@@ -415,7 +415,7 @@ class RayExecutor(Executor):
   """Each run one Ray task (`num_cpus=cpus_per_run`, `num_gpus=gpus_per_run`, retried up to
   `max_retries` times when its worker or node dies). `address`: a running cluster's head
   (`HOST:PORT`); None starts a local Ray instance listening on 127.0.0.1 only. `checkpoint_every`,
-  `env_groups`: every run's (`artifact.runner.run`; None = auto), passed to each task."""
+  `env_groups`: every run's (`artifact.training.runner.run`; None = auto), passed to each task."""
   name = "ray"
 
   def __init__(self, address: Optional[str] = None, cpus_per_run: float = 1.0, gpus_per_run: float = 0.0,

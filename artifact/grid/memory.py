@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-REPLAY_RAM_BYTES_PER_TRANSITION = 7_100.0   # docs/protocol.md section 7 (artifact.bench measures it)
+REPLAY_RAM_BYTES_PER_TRANSITION = 7_100.0   # docs/protocol.md section 7 (artifact.grid.bench measures it)
 RESUME_OVERHEAD_BYTES_PER_TRANSITION = 400.0  # measured ~320 (resume) and ~340 (save), plus margin
 PROCESS_BYTES = 1.5e9                         # TensorFlow, the agent's graphs, envs: per process
 

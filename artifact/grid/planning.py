@@ -10,7 +10,10 @@ import os
 from pathlib import Path
 from typing import List, Optional
 
-from artifact.specs import FIGURES, check_figure, check_scale, make_run_spec, parse_frames, parse_overrides
+from artifact.experiment.registry import FIGURES, check_figure
+from artifact.experiment.scales import check_scale
+from artifact.experiment.runspec import make_run_spec
+from artifact.grid.arguments import parse_frames, parse_overrides
 
 
 class UsageError(SystemExit):
@@ -61,7 +64,7 @@ def plan_from_args(args) -> Plan:
 
   if args.jobs < 1:
     fail(f"--jobs must be >= 1, got {args.jobs}")
-  from artifact.executors import EXECUTORS
+  from artifact.grid.executors import EXECUTORS
   if args.executor not in EXECUTORS:
     fail(f"unknown --executor {args.executor!r}; valid: {', '.join(EXECUTORS)}")
   for name in ("cpus_per_run", "gpus_per_run", "checkpoint_every", "status_every"):
@@ -79,7 +82,7 @@ def plan_from_args(args) -> Plan:
     fail(f"--ray-address {args.ray_address!r} needs --executor ray")
   if args.executor == "local" and args.gpus_per_run:
     fail("--gpus-per-run is for --executor ray (local runs use whatever device TensorFlow finds)")
-  try:                                 # the validators make_run_spec uses too (artifact.specs)
+  try:                                 # the validators make_run_spec uses too (artifact.experiment.runspec)
     check_scale(args.scale)
     figures = [check_figure(f) for f in _csv(args.figures)]
     if not figures:
@@ -153,7 +156,7 @@ def plan_from_args(args) -> Plan:
       fail(f"--env-groups {args.env_groups}: more groups than the {envs} envs of an A2C run")
   bf16 = sorted({s.relpath().split("/")[2] for s in specs if s.hparams.precision == "bfloat16"})
   if bf16 and not args.reports_only and not getattr(args, "force_bfloat16", False):
-    from artifact.machine import BF16_SLOWDOWN, cpu_facts, kind, native_bfloat16
+    from artifact.training.machine import BF16_SLOWDOWN, cpu_facts, kind, native_bfloat16
     facts = cpu_facts()
     if not native_bfloat16(facts):
       fail(f"precision=bfloat16 ({', '.join(bf16)}) on {kind(facts)}, a CPU without native bfloat16 "

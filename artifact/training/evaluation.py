@@ -20,7 +20,7 @@ def evaluate(policy, py_env, num_games: int, max_frames: int, seeds=None) -> Dic
   scores, games scored, and how many of them hit the cap.
   """
   if seeds is not None:
-    py_env.reseed(seeds)
+    py_env.seed_games(seeds)
   time_step = py_env.reset()
   py_env.pop_finished_games()
   first: Dict[int, object] = {}

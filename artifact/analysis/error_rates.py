@@ -1,8 +1,8 @@
 """How often each claim rule returns a wrong decided verdict, at the sample it is applied to
 (docs/decision_rules.md, amendment A2).
 
-A rule of `artifact.claims` turns a 95% stratified-bootstrap CI (rliable, `BOOTSTRAP_REPS`
-replications, numpy's global RNG seeded to 0: `artifact.statistics.interval`) into supported /
+A rule of `artifact.analysis.claims` turns a 95% stratified-bootstrap CI (rliable, `BOOTSTRAP_REPS`
+replications, numpy's global RNG seeded to 0: `artifact.analysis.statistics.interval`) into supported /
 contradicted / inconclusive. With 2-5 seeds per condition such a rule can decide wrongly far
 more often than the 5% a 95% interval suggests: with 2 seeds against 2, P(X > Y) = 1 [1, 1]
 arises in 4 of the 24 equally likely orderings of four scores when the conditions do not differ
@@ -35,7 +35,7 @@ the boundary.
 
 Every CI here is the rule's own: the bootstrap's resampling indices are the ones rliable draws
 with numpy's global RNG seeded to 0 (`bootstrap_counts`; a test checks the CIs against
-`artifact.statistics.interval`: P(X > Y)'s bit for bit, the means' to 1e-12, as matrix products), applied to many simulated score sets at once
+`artifact.analysis.statistics.interval`: P(X > Y)'s bit for bit, the means' to 1e-12, as matrix products), applied to many simulated score sets at once
 (vectorised: one interval of rliable's takes ~30 ms, a rate needs thousands).
 """
 from __future__ import annotations
@@ -47,7 +47,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from artifact.statistics import BOOTSTRAP_REPS, CI_SIZE
+from artifact.analysis.statistics import BOOTSTRAP_REPS, CI_SIZE
 
 MAX_RATE = 0.05        # a decided verdict needs a wrong-verdict rate at most this (amendment A2)
 EXACT_LIMIT = 1_000    # enumerate every ordering up to this many score sets (2 v 2 on one or two games, 3 v 3 on one), else simulate
@@ -62,7 +62,7 @@ _CHUNK = 1_000         # score sets per vectorised block (memory: chunk x reps x
 def bootstrap_counts(n_runs: int, n_games: int, n_arrays: int = 1, reps: int = BOOTSTRAP_REPS) -> np.ndarray:
   """[reps, n_arrays, n_games, n_runs] float64: how often each run is drawn in each bootstrap
   resample of each game, for the resampling indices rliable 1.2.0 draws when numpy's global RNG
-  is seeded to 0 (`artifact.statistics._seeded_global_rng`): one `np.random.choice(n_runs,
+  is seeded to 0 (`artifact.analysis.statistics._seeded_global_rng`): one `np.random.choice(n_runs,
   (n_runs, n_games))` per replication for one score matrix (`StratifiedBootstrap`), and one per
   matrix per replication, in order, for several (`StratifiedIndependentBootstrap`, which
   `rliable.library.get_interval_estimates` uses for a tuple of matrices: each condition's
@@ -90,7 +90,7 @@ def _percentiles(values: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
 
 def poi_intervals(x: np.ndarray, y: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
   """(point, ci_low, ci_high), each [sets]: P(X > Y) averaged over games
-  (`artifact.statistics.probability_of_improvement`) and its stratified-bootstrap CI, for
+  (`artifact.analysis.statistics.probability_of_improvement`) and its stratified-bootstrap CI, for
   many score sets at once. x, y: [sets, n_runs, n_games] float64 without NaN, each resampled
   independently as rliable does (`bootstrap_counts`). A resample's per-game P is
   u' C w / n^2, C[k, l] = [x_k > y_l] + 0.5 [x_k = y_l], u and w the resample's counts of each
@@ -123,7 +123,7 @@ def mean_intervals(v: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
 
 def relative_difference_intervals(b: np.ndarray, a: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
   """(ci_low, ci_high) [sets] of (mean b - mean a) / |mean of both| under the rule's
-  bootstrap (`artifact.claims.claim_c5`'s statistic, each condition resampled independently);
+  bootstrap (`artifact.analysis.claims.claim_c5`'s statistic, each condition resampled independently);
   b, a: [sets, n_runs]."""
   sets, n = b.shape
   counts = bootstrap_counts(n, 1, 2)[:, :, 0, :]            # [reps, 2, n]

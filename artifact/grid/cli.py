@@ -5,9 +5,9 @@
                      [--executor local|ray] [--checkpoint-every SECONDS] ...
 
 `./run_all.sh` is this command inside the project's virtualenv. See --help. `main` plans the grid
-(`artifact.planning`), lists it with its cost (`artifact.budget`), or checks the disk (`budget`)
-and memory (`artifact.memory`), trains it with an executor (`artifact.executors`) and writes the
-reports (`artifact.reporting`).
+(`artifact.grid.planning`), lists it with its cost (`artifact.grid.cost`), or checks the disk (`budget`)
+and memory (`artifact.grid.memory`), trains it with an executor (`artifact.grid.executors`) and writes the
+reports (`artifact.analysis.reports`).
 """
 from __future__ import annotations
 
@@ -16,12 +16,13 @@ import sys
 import textwrap
 import time
 
-from artifact.budget import check_disk, print_grid
-from artifact.monitor import hms
-from artifact.planning import Plan, UsageError, plan_from_args
-from artifact.reporting import write_reports
-from artifact.schedule import LOG_EVERY_FRAMES
-from artifact.specs import FIGURES, SCALES
+from artifact.grid.cost import check_disk, print_grid
+from artifact.grid.monitor import hms
+from artifact.grid.planning import Plan, UsageError, plan_from_args
+from artifact.analysis.reports import write_reports
+from artifact.experiment.schedule import LOG_EVERY_FRAMES
+from artifact.experiment.registry import FIGURES
+from artifact.experiment.scales import SCALES
 
 # What each scale is for, said in the epilog next to its budgets (which come from SCALES).
 SCALE_PURPOSE = {"smoke": "proves the pipeline on 2 CPU cores, nothing learns",
@@ -52,7 +53,7 @@ def _scale_budgets(scale) -> str:
 
 
 def _scales_epilog() -> str:
-  """The epilog's scale paragraphs, from artifact.specs.SCALES / FIGURES and artifact.schedule."""
+  """The epilog's scale paragraphs, from artifact.experiment.scales.SCALES / FIGURES and artifact.experiment.schedule."""
   scales = []
   for name, sc in SCALES.items():
     notes = ([SCALE_PURPOSE[name]] if name in SCALE_PURPOSE else []) + (
@@ -166,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _executor_from(args, plan: Plan):
-  from artifact.executors import make_executor
+  from artifact.grid.executors import make_executor
   return make_executor(args.executor, jobs=args.jobs, checkpoint_every=args.checkpoint_every,
                        ray_address=args.ray_address, cpus_per_run=args.cpus_per_run,
                        gpus_per_run=args.gpus_per_run, env_groups=plan.env_groups)
@@ -174,7 +175,7 @@ def _executor_from(args, plan: Plan):
 
 def _run_grid(plan: Plan, executor, interval_s: float = 15.0):
   """Trains every spec with `executor`, printing the live summary. Returns the failures."""
-  from artifact.monitor import GridMonitor
+  from artifact.grid.monitor import GridMonitor
   monitor = GridMonitor({s.relpath(): s.frames for s in plan.specs}, interval_s=interval_s)
   failed = executor.run(plan.specs, plan.out, monitor)
   monitor.maybe_print_summary(force=True)
@@ -208,7 +209,7 @@ def _main(argv=None) -> int:
         raise UsageError(f"run_all.sh: error: {e}") from None
       check_disk(plan.specs, plan.out, min(executor.slots(), len(plan.specs)))
       if args.executor == "local":     # Ray runs use the cluster nodes' memory, not this machine's
-        from artifact.memory import check_memory
+        from artifact.grid.memory import check_memory
         check_memory(plan.specs, min(executor.slots(), len(plan.specs)))
       print(f"== {len(plan.specs)} runs, scale {args.scale}, figures {plan.figures}, "
             f"{executor.describe()}, checkpoints every {args.checkpoint_every:g}s, "

@@ -19,7 +19,7 @@ import sys
 import time
 from typing import Dict, List, Optional, TextIO
 
-from artifact.events import RunEvent
+from artifact.training.events import RunEvent
 
 
 def hms(s: float) -> str:

@@ -1,0 +1,156 @@
+"""Typed hyperparameters of the two families (A2C framework, DQN), with their sources and units,
+and the value checks they validate with.
+
+Units: "frames" are emulator frames = 4 x agent steps (docs/protocol.md section 2). Budgets are per
+run, i.e. per (figure, game, condition, seed), summed over the run's parallel envs.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from agents.precision import PRECISIONS
+
+
+@dataclasses.dataclass(frozen=True)
+class A2CHparams:
+  """A2C framework (Fig. 1 and 3): openai/baselines `a2c/a2c.py` defaults and paper Sec. 6.1.
+
+  Attributes:
+    num_envs: parallel envs (baselines `run_atari` num_env = 16).
+    n_steps: rollout length n, agent steps per env per update (baselines nsteps = 5).
+    gamma: discount per agent step.
+    lr: RMSProp learning rate, linearly decayed to 0 over `horizon_frames` (baselines lr = 7e-4,
+      'linear', over the whole run).
+    horizon_frames: emulator frames over which the learning rate decays to 0: the paper run's
+      budget (320M) at short and paper scale, so that a shorter run is the first N frames of the
+      paper's run; the run's own budget at smoke scale. Past it the rate stays 0.
+    rmsprop_rho: RMSProp decay (baselines alpha = 0.99).
+    rmsprop_eps: RMSProp epsilon, inside the square root (baselines epsilon = 1e-5).
+    max_grad_norm: global gradient-norm clip (baselines max_grad_norm = 0.5).
+    value_coef: c, the weight of 0.5 * (R - V)^2 (baselines vf_coef = 0.5; paper eq. 85-86).
+    tau: temperature, nats per agent step (paper Sec. 6.1, 6.3: 0.01).
+    regularizer: "entropy" (bonus +tau*H, paper Sec. 6.1) or "kl" (penalty -tau*KL to uniform).
+    precision: "float32" (default, the paper's) or "bfloat16": the CNN torso computes in
+      bfloat16 (float32 variables); heads, losses and optimizer stay float32 (agents/networks.py).
+  """
+  num_envs: int = 16
+  n_steps: int = 5
+  gamma: float = 0.99
+  lr: float = 7e-4
+  horizon_frames: int = 320_000_000
+  rmsprop_rho: float = 0.99
+  rmsprop_eps: float = 1e-5
+  max_grad_norm: float = 0.5
+  value_coef: float = 0.5
+  tau: float = 0.01
+  regularizer: str = "entropy"
+  precision: str = "float32"
+
+  def validate(self):
+    _check_kinds(self)
+    if self.regularizer not in ("entropy", "kl"):
+      raise ValueError(f"regularizer must be one of entropy, kl; got {self.regularizer!r}")
+    _check_precision(self)
+    _positive(self, "num_envs", "n_steps", "lr", "horizon_frames", "rmsprop_rho", "rmsprop_eps",
+              "max_grad_norm")
+    _in_unit(self, "gamma")
+    if self.tau < 0 or self.value_coef < 0:
+      raise ValueError(f"tau and value_coef must be >= 0; got {self.tau}, {self.value_coef}")
+
+
+@dataclasses.dataclass(frozen=True)
+class DQNHparams:
+  """DQN family (Fig. 2): openai/baselines `deepq` Atari defaults (run_atari.py, deepq.py).
+
+  Attributes:
+    num_envs: environments; the DQN loop runs exactly one (baselines deepq).
+    lr: Adam learning rate (1e-4).
+    adam_eps: Adam epsilon (1e-8, the TF default, as baselines).
+    batch_size: transitions per gradient step (32).
+    replay_capacity: transitions kept (1M; frame-deduplicated storage; 20k at smoke scale).
+    learning_starts: agent steps of pure collection before the first update (10k).
+    train_period: agent steps per gradient step (4).
+    target_update_period: agent steps between target-network syncs (1,000).
+    epsilon_start, epsilon_end: exploration rate, linearly 1.0 -> 0.01 ...
+    epsilon_fraction: ... over this fraction of `horizon_frames` (0.1: the first 4M frames).
+    horizon_frames: the paper run's budget in emulator frames (40M) at short and paper scale, so
+      that a shorter run is the first N frames of the paper's run; the run's own budget at smoke.
+    gamma: discount per agent step (0.99).
+    grad_clip: per-variable gradient-norm clip (baselines grad_norm_clipping = 10).
+    eval_epsilon: epsilon of the evaluation policy (0.05, Mnih et al. 2015).
+    precision: "float32" (default) or "bfloat16" for the torso, as in A2CHparams.
+  """
+  num_envs: int = 1
+  lr: float = 1e-4
+  adam_eps: float = 1e-8
+  batch_size: int = 32
+  replay_capacity: int = 1_000_000
+  learning_starts: int = 10_000
+  train_period: int = 4
+  target_update_period: int = 1_000
+  epsilon_start: float = 1.0
+  epsilon_end: float = 0.01
+  epsilon_fraction: float = 0.1
+  horizon_frames: int = 40_000_000
+  gamma: float = 0.99
+  grad_clip: float = 10.0
+  eval_epsilon: float = 0.05
+  precision: str = "float32"
+
+  def validate(self):
+    _check_kinds(self)
+    _check_precision(self)
+    if self.num_envs != 1:
+      raise ValueError(f"num_envs must be 1 for the DQN family (baselines deepq), got {self.num_envs}")
+    _positive(self, "lr", "adam_eps", "batch_size", "replay_capacity", "train_period",
+              "target_update_period", "grad_clip", "horizon_frames")
+    if self.learning_starts < 0:
+      raise ValueError(f"learning_starts must be >= 0, got {self.learning_starts}")
+    _in_unit(self, "gamma", "epsilon_start", "epsilon_end", "epsilon_fraction", "eval_epsilon")
+
+
+HPARAMS = {"a2c": A2CHparams, "dqn": DQNHparams}
+
+
+MAX_SET_INT = 10 ** 10          # an integer given with --set (steps, transitions, envs): beyond any budget
+MAX_FRAMES = 2 ** 53            # any integer (frames, steps; --frames): exact as a float
+
+
+def check_value(name: str, value, kind: type):
+  """`value` is of `kind` (the field's type): a float finite (an int is accepted), an int a real
+  int (not a bool, not a float) of magnitude <= MAX_FRAMES, a str a str. Raises ValueError
+  naming the value and what is allowed."""
+  if kind is float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+      raise ValueError(f"{name} must be a finite number, got {value!r}")
+  elif kind is int:
+    if isinstance(value, bool) or not isinstance(value, int):
+      raise ValueError(f"{name} must be an integer, got {value!r}")
+    if abs(value) > MAX_FRAMES:
+      raise ValueError(f"{name} must be at most {MAX_FRAMES:,} in magnitude, got {value:,}")
+  elif kind is str and not isinstance(value, str):
+    raise ValueError(f"{name} must be a string, got {value!r}")
+
+
+def _check_kinds(hp):
+  """Every field of `hp` of its declared kind (`check_value`, the kind of its default)."""
+  for f in dataclasses.fields(hp):
+    check_value(f.name, getattr(hp, f.name), type(f.default))
+
+
+def _check_precision(hp):
+  if hp.precision not in PRECISIONS:
+    raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {hp.precision!r}")
+
+
+def _positive(hp, *names):
+  for n in names:
+    if not getattr(hp, n) > 0:
+      raise ValueError(f"{n} must be > 0, got {getattr(hp, n)!r}")
+
+
+def _in_unit(hp, *names):
+  for n in names:
+    if not 0 <= getattr(hp, n) <= 1:
+      raise ValueError(f"{n} must be in [0, 1], got {getattr(hp, n)!r}")
