@@ -95,7 +95,7 @@ class CompiledPyPolicy(py_policy.PyPolicy):
   """A tf-agents `PyPolicy` view of a `TFPolicy` through one pre-traced concrete function.
 
   `py_tf_eager_policy.PyTFEagerPolicy` canonicalizes the nested TimeStep on every call
-  (about 3 ms per call on the 2-core machine, more than the Nature-CNN forward pass); this calls a
+  (about 3 ms per call on 2 CPU cores, more than the Nature-CNN forward pass); this calls a
   concrete function on the four flat tensors instead. Acts on batched numpy time steps of
   `batch_size` environments.
   """
@@ -137,6 +137,7 @@ class EpsilonGreedyPyPolicy(py_policy.PyPolicy):
     self.seed_sampling(seed)
 
   def seed_sampling(self, seed: int):
+    """Restarts the exploration stream from `seed` (numpy PCG64), as at construction."""
     self._rng = np.random.Generator(np.random.PCG64(int(seed)))
 
   @property

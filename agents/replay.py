@@ -7,7 +7,7 @@ channels-first layout (frames stacked on axis 0, oldest first) and stores a priv
 new frame, so a stored frame never keeps the whole observation array it was sliced from alive.
 
 Both buffers add a vectorized `sample(batch_size, num_steps)`: tf-agents' own `get_next` walks
-`tf.nest` once per item and measured 21 ms per batch of 32 on the 2-core machine, more than a
+`tf.nest` once per item and measured 21 ms per batch of 32 on 2 CPU cores, more than a
 whole DQN gradient step; `sample` reads the underlying numpy storage with fancy indexing. Its
 windows never cross the write head (same rule as `PyUniformReplayBuffer._get_next`).
 """
@@ -148,31 +148,25 @@ class FrameStackReplayBuffer(_FastSampleMixin, py_hashed_replay_buffer.PyHashedR
 
   def save_frames(self, path) -> int:
     """Writes the unique frames to `path` (a .npz: `frames` uint8 [U, H, W], `hashes` and
-    `refcounts` int64 [U]) through a temporary file renamed into place, streaming one frame at a
-    time (no copy of the whole replay in RAM). Returns the bytes written."""
+    `refcounts` int64 [U]), streaming one frame at a time (no copy of the whole replay in RAM).
+    It writes `path` in place: callers that need the file whole or absent write through a
+    temporary name (the DQN trainer uses `artifact.files.atomic_path`). Returns the bytes
+    written."""
     import os
     import zipfile
     path = str(path)
     frames = self._frame_buffer._frames  # pylint: disable=protected-access
     shape = tuple(self._data_spec.observation.shape[1:])
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-      with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
-        with z.open("frames.npy", "w", force_zip64=True) as f:
-          np.lib.format.write_array_header_2_0(
-              f, dict(descr=np.dtype(np.uint8).str, fortran_order=False, shape=(len(frames),) + shape))
-          for frame, _ in frames.values():
-            f.write(np.ascontiguousarray(frame, np.uint8).tobytes())
-        for name, values in (("hashes", list(frames.keys())), ("refcounts", [n for _, n in frames.values()])):
-          with z.open(f"{name}.npy", "w") as f:
-            np.lib.format.write_array(f, np.asarray(values, np.int64))
-        z.testzip()
-      with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-      os.replace(tmp, path)
-    finally:
-      if os.path.exists(tmp):
-        os.unlink(tmp)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
+      with z.open("frames.npy", "w", force_zip64=True) as f:
+        np.lib.format.write_array_header_2_0(
+            f, dict(descr=np.dtype(np.uint8).str, fortran_order=False, shape=(len(frames),) + shape))
+        for frame, _ in frames.values():
+          f.write(np.ascontiguousarray(frame, np.uint8).tobytes())
+      for name, values in (("hashes", list(frames.keys())), ("refcounts", [n for _, n in frames.values()])):
+        with z.open(f"{name}.npy", "w") as f:
+          np.lib.format.write_array(f, np.asarray(values, np.int64))
+      z.testzip()
     return os.path.getsize(path)
 
   def load_frames(self, path, chunk_frames: int = 1024):
@@ -235,14 +229,6 @@ class FrameStackReplayBuffer(_FastSampleMixin, py_hashed_replay_buffer.PyHashedR
     spec = self._encoded_data_spec()      # flat order of the storage: field by field
     names = [name for name in spec._fields for _ in tf.nest.flatten(getattr(spec, name))]
     return self._storage._array(names.index("observation"))  # pylint: disable=protected-access
-
-  @property
-  def num_unique_frames(self) -> int:
-    return len(self._frame_buffer)
-
-  def frame_bytes(self) -> int:
-    """Bytes of pixel data held by the unique frames (the dominant memory term)."""
-    return sum(f.nbytes for f, _ in self._frame_buffer._frames.values())  # pylint: disable=protected-access
 
   def nbytes(self) -> int:
     """All bytes the buffer holds: each unique frame with its array object, the (frame, refcount)

@@ -1,9 +1,12 @@
-"""Atomic file writes: a temp file in the same directory, fsync, then rename over the target, so
-a reader (or a resumed run) sees either the old file or the new one, never a torn one."""
+"""Atomic writes: a temp file (or directory) in the same directory, then a rename over the target,
+so a reader (or a resumed run) sees either the old file or the new one, never a torn one. Every
+file the project writes goes through here (TF's checkpoint writer renames on its own). Standard
+library only: the campaign's store script runs it with the system Python."""
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -50,3 +53,33 @@ def atomic_path(path):
     if os.path.exists(tmp):
       os.unlink(tmp)
     raise
+
+
+@contextlib.contextmanager
+def atomic_dir(path):
+  """A new, empty temporary directory beside `path` (`.<name>.<random>.tmp`, a pattern the runner
+  removes when a killed writer left one), put in place of `path` by `replace_dir` when the block
+  succeeds and removed when it raises. Usage: `with atomic_dir(d) as tmp: write into tmp`."""
+  path = Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+  try:
+    yield tmp
+  except BaseException:
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise
+  replace_dir(tmp, path)
+
+
+def replace_dir(new, path) -> Path:
+  """Puts the finished directory `new` in place of `path` by two renames (the old one aside as
+  `.<name>.old.tmp`, then `new` in), and removes the old one: `path` is a whole directory before
+  and after, and a crash in between leaves the previous copy beside it. Returns the Path."""
+  new, path = Path(new), Path(path)
+  old = path.with_name(f".{path.name}.old.tmp")
+  shutil.rmtree(old, ignore_errors=True)
+  if path.exists():
+    path.rename(old)
+  new.rename(path)
+  shutil.rmtree(old, ignore_errors=True)
+  return path

@@ -17,9 +17,8 @@ import numpy as np
 from tf_agents.specs import array_spec
 
 from envs.batched_env import BatchedGymnasiumEnv, GroupedBatchedEnv
-from envs.games import _rom_id, validate_game
+from envs.games import FRAMESKIP, _rom_id, validate_game
 
-FRAMESKIP = 4                  # emulator frames per agent step (baselines MaxAndSkipEnv skip=4)
 MAX_FRAMES_PER_GAME = 108_000  # 30 minutes of play at 60 Hz (baselines TimeLimit, DQN protocol)
 
 
@@ -37,7 +36,7 @@ def _game_over(terminated, truncated, info, prev_info):
 
 
 # Constructing AtariVectorEnv costs about 0.2 s per emulator and its first reset 0.1 s more
-# (measured: 16 Pong envs, 3.5 s + 2.0 s on the 2-core machine), which would dominate a smoke
+# (measured: 16 Pong envs, 3.5 s + 2.0 s on 2 CPU cores), which would dominate a smoke
 # grid of short runs. Closed envs are therefore parked here and handed to the next run that
 # asks for the same configuration; `reset(seed=...)` reseeds every emulator, so a reused env
 # starts exactly like a new one.

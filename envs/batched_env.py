@@ -58,10 +58,13 @@ class ActionLog:
     self.clear()
 
   def clear(self):
+    """Forgets every logged action (a seeded reset starts a new log)."""
     self._data = np.zeros((1024, self._num_envs), np.uint8)
     self._n = 0
 
   def append(self, action: np.ndarray):
+    """Logs one agent step's actions (int [num_envs], each in [0, 255]). Raises ValueError
+    for an action outside that range."""
     if self._n == len(self._data):
       self._data = np.concatenate([self._data, np.zeros_like(self._data)])
     if action.min() < 0 or action.max() > 255:
@@ -138,6 +141,7 @@ class BatchedGymnasiumEnv(_BatchedEnv):
   # --- tf-agents PyEnvironment API -------------------------------------------------------
   @property
   def num_actions(self) -> int:
+    """Size of the discrete action set (the game's minimal action set)."""
     return int(self._action_spec.maximum) + 1
 
   def observation_spec(self):
@@ -284,6 +288,7 @@ class GroupedBatchedEnv(_BatchedEnv):
 
   @property
   def num_actions(self) -> int:
+    """Size of the discrete action set (the same in every group)."""
     return self.groups[0].num_actions
 
   def observation_spec(self):
@@ -341,10 +346,12 @@ class GroupedBatchedEnv(_BatchedEnv):
 
   @property
   def agent_steps(self) -> int:
+    """Agent steps taken by all groups' envs together."""
     return sum(g.agent_steps for g in self.groups)
 
   @property
   def frames(self) -> int:
+    """Emulator frames played by all groups' envs together."""
     return sum(g.frames for g in self.groups)
 
 

@@ -1,9 +1,12 @@
-"""Atari game names (CamelCase, e.g. 'SpaceInvaders') from ale-py's ROM list; no TensorFlow import,
-so the command line can reject an unknown game instantly."""
+"""Atari game names (CamelCase, e.g. 'SpaceInvaders') from ale-py's ROM list, and the frame skip of
+the Atari protocol; no TensorFlow import, so the command line can reject an unknown game
+instantly and the experiment specs can convert frames to agent steps."""
 from __future__ import annotations
 
 import functools
 import re
+
+FRAMESKIP = 4                  # emulator frames per agent step (baselines MaxAndSkipEnv skip=4)
 
 
 def _camel(rom_id: str) -> str:

@@ -35,6 +35,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+# the standard library only (this script runs with the system Python, beside the campaign)
+from artifact.files import atomic_dir, atomic_write_text  # noqa: E402
 FILES = ("config.json", "progress.csv", "done.json")
 MACHINE = "machine.json"     # the store's own: the CPU that trained the run (not a run file)
 POLICY = "policy"            # the run's final PolicySaver SavedModel (~7 MB), kept for POLICY_RUNS only
@@ -73,30 +76,16 @@ def finished_runs(runs: Path):
 
 def copy_record(src: Path, dest: Path, policy: bool = False) -> None:
   """Replaces `dest` with `src`'s record (FILES, tb/ and machine.json; with `policy`, also
-  policy/ where `src` has one), through a temporary directory."""
-  tmp = dest.with_name(dest.name + ".tmp-store")
-  shutil.rmtree(tmp, ignore_errors=True)
-  tmp.mkdir(parents=True)
-  for f in FILES:
-    shutil.copy2(src / f, tmp / f)
-  if (src / MACHINE).exists():
-    shutil.copy2(src / MACHINE, tmp / MACHINE)
-  if (src / "tb").is_dir():
-    shutil.copytree(src / "tb", tmp / "tb")
-  if policy and (src / POLICY / "saved_model.pb").exists():
-    shutil.copytree(src / POLICY, tmp / POLICY)
-  replace_dir(tmp, dest, ".old-store")
-
-
-def replace_dir(tmp: Path, dest: Path, old_suffix: str = ".old") -> None:
-  """Puts the finished directory `tmp` in place of `dest` (renames: `dest` is whole before and
-  after; a crash in between leaves `dest`'s previous copy beside it, named DEST + old_suffix)."""
-  old = dest.with_name(dest.name + old_suffix)
-  shutil.rmtree(old, ignore_errors=True)
-  if dest.exists():
-    dest.rename(old)
-  tmp.rename(dest)
-  shutil.rmtree(old, ignore_errors=True)
+  policy/ where `src` has one), through a temporary directory (`artifact.files.atomic_dir`)."""
+  with atomic_dir(dest) as tmp:
+    for f in FILES:
+      shutil.copy2(src / f, tmp / f)
+    if (src / MACHINE).exists():
+      shutil.copy2(src / MACHINE, tmp / MACHINE)
+    if (src / "tb").is_dir():
+      shutil.copytree(src / "tb", tmp / "tb")
+    if policy and (src / POLICY / "saved_model.pb").exists():
+      shutil.copytree(src / POLICY, tmp / POLICY)
 
 
 def frames_of(run: Path) -> int:
@@ -138,9 +127,7 @@ def save_steps(log: Path, store: Path) -> int:
   new = [ln for ln in log.read_text(errors="replace").splitlines() if ln.startswith(STEP_PREFIXES) and ln not in have]
   if new:
     store.mkdir(parents=True, exist_ok=True)
-    tmp = kept_file.with_name("steps.log.tmp-store")
-    tmp.write_text("\n".join(kept + new) + "\n")
-    os.replace(tmp, kept_file)
+    atomic_write_text(kept_file, "\n".join(kept + new) + "\n")
   return len(new)
 
 

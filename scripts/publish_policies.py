@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from campaign_store import POLICY, POLICY_RUNS, replace_dir  # noqa: E402
+from artifact.files import atomic_dir  # noqa: E402
+from campaign_store import POLICY, POLICY_RUNS  # noqa: E402
 
 MAX_BYTES = 60 * 2 ** 20
 FROZEN = "03310edfee161a61358cb444a80949d78773c19c"   # tag campaign-1 (reports/reference/RUN.md)
@@ -59,27 +60,31 @@ def describe(run: Path, rel: str) -> dict:
 
 
 def publish(store: Path, dest: Path) -> list:
-  """Copies the stored policies into `dest` (replaced) and writes its README.md; returns the
-  published run paths."""
-  tmp = dest.with_name(dest.name + ".tmp")
-  shutil.rmtree(tmp, ignore_errors=True)
-  tmp.mkdir(parents=True)
-  rows, missing, published = [], [], []
-  for rel in sorted(POLICY_RUNS):
-    figure, game, cond, seed = rel.split("/")
-    run = store / rel
-    if not (run / POLICY / "saved_model.pb").exists() or not (run / "done.json").exists():
-      missing.append(rel)
-      continue
-    shutil.copytree(run / POLICY, tmp / game / cond)
-    d = describe(run, rel)
-    rows.append(f"| `{game}/{cond}` | `{rel}` | {d['frames']:,} | {d['final']:.4g} | {d['cpu']} | "
-                f"{d['wall_s']:,.0f} s |")
-    published.append(rel)
-  size = _size(tmp)
-  if size > MAX_BYTES:
-    shutil.rmtree(tmp)
-    raise SystemExit(f"the policies take {size / 2**20:.1f} MB, more than {MAX_BYTES / 2**20:.0f} MB")
+  """Copies the stored policies into `dest` (replaced whole, `artifact.files.atomic_dir`) and
+  writes its README.md; returns the published run paths. Raises SystemExit (nothing replaced)
+  if they take more than MAX_BYTES."""
+  with atomic_dir(dest) as tmp:
+    rows, missing, published = [], [], []
+    for rel in sorted(POLICY_RUNS):
+      figure, game, cond, seed = rel.split("/")
+      run = store / rel
+      if not (run / POLICY / "saved_model.pb").exists() or not (run / "done.json").exists():
+        missing.append(rel)
+        continue
+      shutil.copytree(run / POLICY, tmp / game / cond)
+      d = describe(run, rel)
+      rows.append(f"| `{game}/{cond}` | `{rel}` | {d['frames']:,} | {d['final']:.4g} | {d['cpu']} | "
+                  f"{d['wall_s']:,.0f} s |")
+      published.append(rel)
+    size = _size(tmp)
+    if size > MAX_BYTES:
+      raise SystemExit(f"the policies take {size / 2**20:.1f} MB, more than {MAX_BYTES / 2**20:.0f} MB")
+    (tmp / "README.md").write_text(_readme(rows, missing, size))
+  return published
+
+
+def _readme(rows: list, missing: list, size: int) -> str:
+  """The README.md of the published policies: one table row per policy, how to load one."""
   lines = ["# Trained policies of the reference campaign", "",
            "The final policy of one seed per condition, each a tf-agents `PolicySaver` SavedModel "
            f"written by the run itself at its last frame, trained by the frozen commit `{FROZEN}` "
@@ -89,9 +94,7 @@ def publish(store: Path, dest: Path) -> list:
   if missing:
     lines += ["", "Not trained yet (reports/reference/CAMPAIGN.md): " + ", ".join(f"`{m}`" for m in missing) + "."]
   lines += ["", f"{size / 2**20:.1f} MB in all.", "", "## Loading one", "", LOADING, ""]
-  (tmp / "README.md").write_text("\n".join(lines))
-  replace_dir(tmp, dest)
-  return published
+  return "\n".join(lines)
 
 
 def main(argv=None) -> int:

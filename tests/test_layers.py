@@ -148,3 +148,45 @@ def test_the_checker_sees_an_upward_import_a_stray_module_and_a_cycle(tmp_path):
   assert "artifact.experiment.a imports artifact.grid.cli, a higher layer" in bad
   assert "artifact.stray lies outside the four subpackages" in bad
   assert import_cycles(tmp_path) == ["artifact.experiment.a -> artifact.grid.cli -> artifact.experiment.a"]
+
+
+# The classes whose state a reader should see in one place: every attribute they (or their
+# subclasses) ever set is set, or declared, in `__init__` (theirs or a base class's).
+STATEFUL = ("artifact/training/runner.py", "artifact/training/trainer.py", "artifact/training/a2c.py",
+            "artifact/training/dqn.py", "artifact/training/checkpoints.py")
+
+
+def attributes_set_outside_init(paths):
+  """'Class.attr (method)' for every `self.attr = ...` outside `__init__` of an attribute that no
+  `__init__` of the class or its bases (by name, within `paths`) sets and no class annotation
+  declares."""
+  classes = {}
+  for path in paths:
+    for c in (n for n in ast.parse(Path(path).read_text()).body if isinstance(n, ast.ClassDef)):
+      init, other = {s.target.id for s in c.body if isinstance(s, ast.AnnAssign)}, {}
+      for m in (m for m in c.body if isinstance(m, ast.FunctionDef)):
+        for node in ast.walk(m):
+          targets = (node.targets if isinstance(node, ast.Assign) else
+                     [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else [])
+          for e in (e for t in targets for e in ast.walk(t)):
+            if isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name) and e.value.id == "self":
+              (init.add(e.attr) if m.name == "__init__" else other.setdefault(e.attr, m.name))
+      classes[c.name] = (init, other, [b.id for b in c.bases if isinstance(b, ast.Name)])
+  bad = []
+  for name, (init, other, bases) in classes.items():
+    declared = init.union(*(classes[b][0] for b in bases if b in classes))
+    bad += [f"{name}.{a} ({m})" for a, m in sorted(other.items()) if a not in declared]
+  return bad
+
+
+def test_run_trainer_and_loop_state_is_set_in_init():
+  bad = attributes_set_outside_init(ROOT / p for p in STATEFUL)
+  assert not bad, bad
+
+
+def test_the_state_checker_sees_an_attribute_born_outside_init(tmp_path):
+  f = tmp_path / "m.py"
+  f.write_text("class A:\n  x: int\n  def __init__(self):\n    self.y = 0\n  def go(self):\n"
+               "    self.x = self.y = 1\n    self.z = 2\n\n\nclass B(A):\n  def more(self):\n    self.y = 3\n"
+               "    self.w = 4\n")
+  assert attributes_set_outside_init([f]) == ["A.z (go)", "B.w (more)"]

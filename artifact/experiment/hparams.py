@@ -48,6 +48,7 @@ class A2CHparams:
   precision: str = "float32"
 
   def validate(self):
+    """Raises ValueError naming the first field of a wrong kind or out of range."""
     _check_kinds(self)
     if self.regularizer not in ("entropy", "kl"):
       raise ValueError(f"regularizer must be one of entropy, kl; got {self.regularizer!r}")
@@ -99,6 +100,7 @@ class DQNHparams:
   precision: str = "float32"
 
   def validate(self):
+    """Raises ValueError naming the first field of a wrong kind or out of range."""
     _check_kinds(self)
     _check_precision(self)
     if self.num_envs != 1:

@@ -53,6 +53,10 @@ class ClaimSpec:
 
 @dataclasses.dataclass(frozen=True)
 class FigureSpec:
+  """One of the paper's figures: its games, its conditions (one line each), seeds, the paper's
+  budget per run (emulator frames), the condition pairs its statistics compare, the pair whose
+  curves it calls almost identical, and its claims. Raises ValueError if a pair, the agreement
+  or a claim names a condition the figure does not have."""
   number: int
   title: str
   section: str
@@ -82,6 +86,7 @@ class FigureSpec:
                          f"condition of the figure; valid: {', '.join(names)}")
 
   def condition(self, name: str) -> Condition:
+    """The figure's Condition called `name`. Raises ValueError naming it and the valid ones."""
     for c in self.conditions:
       if c.name == name:
         return c

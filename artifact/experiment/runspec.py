@@ -16,6 +16,7 @@ from artifact.experiment import schedule
 from artifact.experiment.hparams import HPARAMS, check_value
 from artifact.experiment.registry import FIGURES, Condition, check_figure
 from artifact.experiment.scales import LOG_POINTS_SMOKE, check_scale
+from envs.games import FRAMESKIP
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,20 +42,30 @@ class RunSpec:
 
   @property
   def family(self) -> str:
+    """"a2c" or "dqn": the family of the run's condition."""
     return FIGURES[self.figure].condition(self.condition).family
 
   @property
   def condition_spec(self) -> Condition:
+    """The registry entry of the run's condition."""
     return FIGURES[self.figure].condition(self.condition)
 
   def same_run(self, other: "RunSpec") -> bool:
     """True if the two specs are one run taken to (possibly) different budgets."""
     return run_identity(json.loads(self.to_json())) == run_identity(json.loads(other.to_json()))
 
+  @property
+  def replay_transitions(self) -> int:
+    """Transitions a DQN-family run's replay holds at its end: its capacity, or the agent steps
+    of the budget (frames / FRAMESKIP) if fewer."""
+    return min(self.hparams.replay_capacity, self.frames // FRAMESKIP)
+
   def relpath(self) -> str:
+    """The run's directory under runs/: figure{F}/{Game}/{condition}/seed{S}."""
     return f"figure{self.figure}/{self.game}/{self.condition}/seed{self.seed}"
 
   def to_json(self) -> str:
+    """The spec as config.json holds it (sorted keys, hyperparameters nested)."""
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
 
@@ -128,7 +139,7 @@ def make_run_spec(figure: int, game: str, condition: str, seed: int, scale: str,
   hp = HPARAMS[cond.family]()
   hp = dataclasses.replace(hp, horizon_frames=fig.paper_frames if sc.paper_schedules else int(frames))
   if cond.family == "dqn":
-    steps = int(frames) // 4
+    steps = int(frames) // FRAMESKIP
     if sc.replay_capacity:
       hp = dataclasses.replace(hp, replay_capacity=min(hp.replay_capacity, sc.replay_capacity))
     if not sc.paper_schedules:

@@ -28,6 +28,7 @@ class Scale:
   replay_capacity: Optional[int] = None  # DQN replay cap in transitions; None: the hyperparameter (1M)
 
   def frames_for(self, fig: "FigureSpec", family: str) -> int:
+    """Emulator frames per run of `family` in figure `fig` at this scale."""
     return fig.paper_frames if self.frames is None else self.frames[family]
 
 

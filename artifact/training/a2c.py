@@ -60,16 +60,19 @@ class A2CLoop:
     self.n_steps = int(n_steps)
     self.overlapped = isinstance(py_env, GroupedBatchedEnv) and len(py_env.groups) > 1
     self.last_experience = None
+    self._time_step = None           # synchronous collection: the batched time step it goes on from
+    self._group_steps = None         # overlapped collection: each group's time step
     if self.overlapped:
-      self._init_overlapped()
+      self.tf_env = self._buffer = self._driver = self._update = None
+      self._obs_shape, self._rows, self._env_ids, self._sample, self._train = self._overlapped_parts()
       return
+    self._obs_shape = self._rows = self._env_ids = self._sample = self._train = None
     self.tf_env = tf_py_environment.TFPyEnvironment(py_env, check_dims=False)
     self._buffer = tf_uniform_replay_buffer.TFUniformReplayBuffer(
         agent.collect_data_spec, batch_size=py_env.batch_size, max_length=self.n_steps)
     self._driver = dynamic_step_driver.DynamicStepDriver(
         self.tf_env, agent.collect_policy, observers=[self._buffer.add_batch],
         num_steps=self.n_steps * py_env.batch_size)
-    self._time_step = None
     batched_spec = tf.nest.map_structure(
         lambda s: tf.TensorSpec([py_env.batch_size] + list(s.shape), s.dtype), self.tf_env.time_step_spec())
     # A fixed input signature: traced once, never retraced (the reset time step and the
@@ -88,6 +91,7 @@ class A2CLoop:
     return next_time_step, loss_info, experience
 
   def reset(self):
+    """Resets every env (seeded as set); the next update collects from the new games."""
     if self.overlapped:
       self._group_steps = [g.reset() for g in self.py_env.groups]
     else:
@@ -111,16 +115,17 @@ class A2CLoop:
     return loss_info
 
   # --- overlapped collection ---------------------------------------------------------------
-  def _init_overlapped(self):
+  def _overlapped_parts(self):
+    """(observation shape, each group's rows of the batch, their env indices, the compiled
+    action sampler, the compiled train step) of the overlapped collection."""
     policy = self.agent.collect_policy
     obs_spec = self.py_env.observation_spec()
-    self._obs_shape = tuple(obs_spec.shape)
-    self._group_steps = None
-    self._rows = [slice(off, off + g.batch_size)          # each group's rows of the batch
-                  for g, off in zip(self.py_env.groups, self.py_env.offsets)]
-    self._env_ids = [tf.range(r.start, r.stop, dtype=tf.int32) for r in self._rows]
-    self._sample = tf.function(policy.sample_actions, autograph=False).get_concrete_function(
-        tf.TensorSpec([None] + list(self._obs_shape), obs_spec.dtype),
+    obs_shape = tuple(obs_spec.shape)
+    rows = [slice(off, off + g.batch_size)                # each group's rows of the batch
+            for g, off in zip(self.py_env.groups, self.py_env.offsets)]
+    env_ids = [tf.range(r.start, r.stop, dtype=tf.int32) for r in rows]
+    sample = tf.function(policy.sample_actions, autograph=False).get_concrete_function(
+        tf.TensorSpec([None] + list(obs_shape), obs_spec.dtype),
         tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.int64))
     spec = self.agent.collect_data_spec
     B, n1 = self.py_env.batch_size, self.n_steps + 1
@@ -132,7 +137,7 @@ class A2CLoop:
       return self.agent.train(trajectory.Trajectory(
           step_type=step_type, observation=observation, action=action, policy_info=(),
           next_step_type=next_step_type, reward=reward, discount=discount))
-    self._train = tf.function(train, input_signature=signature, autograph=False)
+    return obs_shape, rows, env_ids, sample, tf.function(train, input_signature=signature, autograph=False)
 
   def _update_overlapped(self):
     groups, n = self.py_env.groups, self.n_steps

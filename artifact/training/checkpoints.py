@@ -201,10 +201,11 @@ def _write_checkpoint_state(ckpt_dir: Path, order: List[Path]):
 # What a killed writer leaves behind: (folder relative to the run dir, glob). Each is a temporary
 # name that is renamed into place when its write completes, so a leftover is never read.
 STALE_TEMPORARIES = (
-    (".", ".policy.tmp-*"),                # the run's policy export folder
-    (".", ".*.tmp"),                       # artifact/files.py atomic writes (config, progress, done)
+    (".", ".policy.tmp-*"),                # the policy export folder of earlier versions
+    (".", ".*.tmp"),                       # artifact/files.py atomic writes (config, progress,
+                                           # done, the policy/ folder and its replaced copy)
     ("checkpoint", ".*.tmp"),              # artifact/files.py atomic writes (loop-state npz)
-    ("checkpoint", "*.npz.tmp-*"),         # agents/replay.py save_frames
+    ("checkpoint", "*.npz.tmp-*"),         # replay frames written by earlier versions
     ("checkpoint", "*_temp*"),             # TF's sharded save folder ckpt-N_temp/ (merged, removed)
     ("checkpoint", "*.tempstate*"),        # TF's tensor bundle writer (index/data before rename)
     ("checkpoint", "checkpoint.tmp*"),     # TF's atomic write of its state file

@@ -22,6 +22,7 @@ from artifact.experiment.hparams import DQNHparams
 from artifact.experiment.registry import Condition
 from artifact.experiment.runspec import RunSpec
 from artifact.experiment.seeding import RunSeeds
+from artifact.files import atomic_path
 from artifact.training.trainer import Trainer, agent_class, make_network
 
 # --- the collect-and-train loop ------------------------------------------------------------------
@@ -43,6 +44,7 @@ class LinearEpsilon:
     return self.start + frac * (self.end - self.start)
 
   def at(self, agent_steps: int) -> float:
+    """The rate after `agent_steps` agent steps, as `__call__` computes it (float32)."""
     f32 = np.float32
     frac = np.minimum(f32(agent_steps) / f32(self.decay_steps), f32(1.0))
     return float(f32(self.start) + frac * (f32(self.end) - f32(self.start)))
@@ -95,6 +97,8 @@ class DQNLoop:
       read = lambda: float(epsilon())
     self._policy = EpsilonGreedyPyPolicy(CompiledPyPolicy(agent.policy, batch_size=1),
                                          read, py_env.num_actions, policy_seed)
+    self.replay = self._driver = self._time_step = None   # set by new_replay, now and on restart
+    self.agent_steps = 0                  # agent steps taken (drives epsilon through step_var)
     self.new_replay(seed, policy_seed=policy_seed)
     data_spec = agent.collect_data_spec
     batched = tf.nest.map_structure(
@@ -118,6 +122,7 @@ class DQNLoop:
       self.learning_starts = int(learning_starts)
 
   def reset(self):
+    """Resets the env (seeded as set); the next update collects from the new game."""
     self._time_step = self.py_env.reset()
 
   def restore_env(self, actions: np.ndarray):
@@ -233,7 +238,8 @@ class DQNTrainer(Trainer):
   def save_beside_checkpoint(self, prefix: str):
     super().save_beside_checkpoint(prefix)
     if hasattr(self.loop.replay, "save_frames"):
-      self.loop.replay.save_frames(f"{prefix}.replay-frames.npz")
+      with atomic_path(f"{prefix}.replay-frames.npz") as tmp:
+        self.loop.replay.save_frames(tmp)
 
   def load_beside_checkpoint(self, prefix: str):
     super().load_beside_checkpoint(prefix)

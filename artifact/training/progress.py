@@ -58,6 +58,7 @@ class ProgressLog:
     atomic_write_text(self.path, self._text)
 
   def write(self, row: Dict):
+    """Appends one row ({column: value}; missing columns empty) and rewrites the file atomically."""
     buf = io.StringIO()
     csv.DictWriter(buf, COLUMNS, lineterminator="\n").writerow({k: row.get(k, "") for k in COLUMNS})
     self._text += buf.getvalue()

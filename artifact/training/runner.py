@@ -55,8 +55,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 import time
 from collections import deque
 from pathlib import Path
@@ -68,7 +66,7 @@ import tensorflow as tf
 from artifact.experiment import schedule
 from artifact.experiment.runspec import RunSpec, config_differences
 from artifact.experiment.seeding import run_seeds
-from artifact.files import atomic_write_text
+from artifact.files import atomic_dir, atomic_write_text
 from artifact.training import pool
 from artifact.training.checkpoints import (CHECKPOINTS_KEPT, CheckpointLoadError,  # noqa: F401
                                            CheckpointStore, lock_run_dir, remove_stale_temporaries)
@@ -285,13 +283,9 @@ class Training:
     self.run.emit("checkpoint", frames=self.frames, data=dict(reason=reason, path=path))
 
   def export_policy(self):
-    """PolicySaver SavedModel into policy/, replaced atomically (written beside it, renamed)."""
-    final, tmp = self.dir / "policy", self.dir / f".policy.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    self.trainer.export_policy(str(tmp))
-    if final.exists():
-      shutil.rmtree(final)
-    os.rename(tmp, final)
+    """PolicySaver SavedModel into policy/, replaced atomically (`artifact.files.atomic_dir`)."""
+    with atomic_dir(self.dir / "policy") as tmp:
+      self.trainer.export_policy(str(tmp))
 
   def finish(self) -> Dict:
     """Final checkpoint (1 kept), policy export, done.json; the trainer back to the pool.
