@@ -8,7 +8,8 @@
 #
 # CAMPAIGN_UNTIL=HH:MM (or any time `date -d` reads): when work stops (default: 2h55m from now).
 # A unit of runs starts only if it can finish before then: a run cut off is lost, since a
-# machine keeps only what is committed.
+# machine keeps only what is committed. CAMPAIGN_A2C_PAIR_S=SECONDS: what a pair of A2C runs to
+# 3M takes on this machine, where its finished pairs measured it (default: the figures below).
 #
 # Runs are trained whole, each straight to its step's final frames, and finished runs live in
 # the committed store reports/campaign/runs (scripts/campaign_store.py): restored into
@@ -61,7 +62,8 @@ trap 'kill $SAVER 2>/dev/null; save_all' EXIT
 # DQN pairs would take ~3 h on the AVX2 machines (1M in ~5,500 s): they run only on AVX-512
 # (CAMPAIGN_DQN=yes|no overrides).
 DQN_PAIR_S=7200
-A2C_PAIR_S=$(grep -qw avx512f /proc/cpuinfo && echo 1700 || echo 4000)
+A2C_PAIR_S=${CAMPAIGN_A2C_PAIR_S:-$(grep -qw avx512f /proc/cpuinfo && echo 1700 || echo 4000)}
+case "$A2C_PAIR_S" in ''|*[!0-9]*) echo "error: CAMPAIGN_A2C_PAIR_S=$A2C_PAIR_S; allowed: whole seconds" >&2; exit 2;; esac
 UNTIL=$(date -u -d "${CAMPAIGN_UNTIL:-now + 175 minutes}" +%s) || { echo "error: CAMPAIGN_UNTIL=${CAMPAIGN_UNTIL:-} is not a time date(1) reads (e.g. 03:20 or 2026-12-02T03:20Z)" >&2; exit 2; }
 NOW=$(date +%s)
 # a clock time already past today (CAMPAIGN_UNTIL=01:15 at 22:30) means tomorrow's

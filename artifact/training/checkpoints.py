@@ -163,7 +163,8 @@ def pickling_states(root) -> List[str]:
   """Type names of the `tf.train.experimental.PythonState`s tracked under `root` other than
   tf-agents' numpy wrappers (`np.save`/`np.load` with allow_pickle=False): any other one (e.g.
   tf-agents' `FrameBuffer`, which pickles) would put code-carrying bytes into the checkpoint and
-  unpickle whatever a checkpoint holds at its key on restore."""
+  unpickle whatever a checkpoint holds at its key on restore. (tf-agents' wrapper class has no
+  public name: it is matched as `numpy_storage._NumpyWrapper`.)"""
   from tf_agents.utils import numpy_storage
   return sorted({type(t).__name__ for t in tf.train.TrackableView(root).descendants()
                  if isinstance(t, tf.train.experimental.PythonState)
