@@ -116,7 +116,7 @@ def copy_run(run: Path, dest: Path, frames: int) -> str:
   dest.mkdir(parents=True, exist_ok=True)
   shutil.copy2(run / "config.json", dest / "config.json")
   from artifact.files import atomic_write_text
-  from artifact.analysis.curves import rows_up_to
+  from artifact.analysis.results import rows_up_to
   rows = pd.read_csv(run / "progress.csv")
   cut = rows_up_to(rows, frames)["frames"].max()
   # The run's own lines, not a pandas round trip: read_csv's float parser and to_csv would
@@ -201,12 +201,12 @@ def main(argv=None):
   scratch.cleanup()
 
   from artifact.grid import cli
-  from artifact.analysis import curves
+  from artifact.analysis import curves, results
   code = cli.main(REPORT_ARGS + ["--out", str(dest), "--reports-only"])
   for f in (1, 2, 3):
-    df = curves.load_progress(dest / "runs", f)
+    df = results.load_progress(dest / "runs", f)
     if len(df):
-      curves.plot_figure(df, f, dest / "reports" / f"figure{f}.png", " [reference campaign]")
+      curves.plot_figure(curves.figure_curves(df, f), dest / "reports" / f"figure{f}.png", " [reference campaign]")
 
   commit, head = frozen_commit(), git_commit("HEAD")
   logs = a.campaign_log or [ROOT / "reports" / "campaign" / "steps.log", ROOT / "campaign" / "logs" / "campaign.log"]

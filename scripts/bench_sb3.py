@@ -1,4 +1,4 @@
-"""stable-baselines3's A2C and DQN on Pong, for the speed ratios in README "Speed".
+"""stable-baselines3's A2C and DQN on Pong, for the speed ratios in docs/performance.md ("Measured").
 
 Run in its own virtualenv (SB3 needs PyTorch, which this project does not depend on), in the
 same sitting as `python -m artifact.grid.bench`:
@@ -32,6 +32,8 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_atari_env
 from stable_baselines3.common.vec_env import VecFrameStack
 
+FRAME_SKIP = 4        # AtariWrapper's frame_skip: emulator frames per agent step (SB3's timesteps)
+
 
 class _Timer(BaseCallback):
   """Records (wall time, timesteps) after a warm-up of `warm` timesteps."""
@@ -49,11 +51,13 @@ class _Timer(BaseCallback):
     return True
 
   def fps(self) -> float:
+    """Emulator frames/s between the end of the warm-up and the end of the measurement."""
     (t0, n0), (t1, n1) = self.start, self.end
-    return 4 * (n1 - n0) / (t1 - t0)
+    return FRAME_SKIP * (n1 - n0) / (t1 - t0)
 
 
 def bench_a2c(seconds: float) -> float:
+  """Frames/s of SB3's A2C on Pong (16 envs, n_steps 5, CPU) over `seconds` after the warm-up."""
   env = VecFrameStack(make_atari_env("PongNoFrameskip-v4", n_envs=16, seed=0), n_stack=4)
   model = A2C("CnnPolicy", env, n_steps=5, device="cpu", seed=0)
   timer = _Timer(warm=16 * 5 * 20, seconds=seconds)
@@ -63,6 +67,8 @@ def bench_a2c(seconds: float) -> float:
 
 
 def bench_dqn(seconds: float) -> float:
+  """Frames/s of SB3's DQN on Pong (1 env, batch 32 every 4 agent steps, epsilon 0.01, CPU) over
+  `seconds` after the warm-up."""
   env = VecFrameStack(make_atari_env("PongNoFrameskip-v4", n_envs=1, seed=0), n_stack=4)
   model = DQN("CnnPolicy", env, buffer_size=50_000, learning_starts=200, batch_size=32, train_freq=4,
               exploration_fraction=1e-6, exploration_final_eps=0.01, device="cpu", seed=0,
@@ -74,6 +80,7 @@ def bench_dqn(seconds: float) -> float:
 
 
 def main():
+  """Measures both and writes --out/bench_sb3.csv (atomically: a temporary file renamed)."""
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--seconds", type=float, default=15.0, help="measurement per algorithm (default 15)")
   p.add_argument("--out", default="reports", help="directory for bench_sb3.csv")

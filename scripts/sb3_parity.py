@@ -81,6 +81,7 @@ COLUMNS = ["source", "algo", "game", "frames", "train_return_last100", "games_so
 SOURCE = "sb3-here"
 N_ENVS = 16
 N_STACK = 4
+FRAME_SKIP = 4        # AtariWrapper's frame_skip: emulator frames per agent step (SB3's num_timesteps)
 WRITE_EVERY_S = 30.0
 
 
@@ -112,7 +113,8 @@ def curve_rows(records: list, game: str, seed: int, every: int) -> list:
     cum += l
     while cum > target:
       last = [x[2] for x in recs[max(0, i - 99):i + 1]]
-      rows.append([SOURCE, "a2c", game, target, round(sum(last) / len(last), 2), i + 1, seed, 4 * n])
+      rows.append([SOURCE, "a2c", game, target, round(sum(last) / len(last), 2), i + 1, seed,
+                   FRAME_SKIP * n])
       target += every
   return rows
 
@@ -143,32 +145,53 @@ def tar_monitors(mon_root: Path, seeds: list, dest: Path) -> None:
 
 
 def run_seed(a: argparse.Namespace, seed: int, deadline: float | None, t_script: float) -> None:
-  """One seed's training, in its own process."""
+  """One seed's training, in its own process (spawned by `main`): A2C with the zoo's settings
+  for --frames emulator frames or until `deadline` (time.time() seconds; None: no limit), then
+  the curve and the meta file (module docstring, "Outputs"). `t_script`: when the script started
+  (time.time() seconds). Exits with status 1 if training raised (after writing what it has)."""
   import ale_py
   import gymnasium as gym
-  import stable_baselines3 as sb3
   import torch
-  from stable_baselines3 import A2C
-  from stable_baselines3.common.callbacks import BaseCallback
-  from stable_baselines3.common.env_util import make_atari_env
-  from stable_baselines3.common.utils import set_random_seed
-  from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecFrameStack
 
   torch.set_num_threads(a.torch_threads)
   gym.register_envs(ale_py)
   out, mon = Path(a.out), Path(a.monitor_dir or a.out) / f"seed{seed}"
-  mon.mkdir(parents=True, exist_ok=True)
   curve_path = out / f"sb3_here_{a.game}_seed{seed}.csv"
-  env_id = f"{a.game}NoFrameskip-v4"
-  t0 = time.time()
+  rec = make_recorder(a, seed, curve_path, deadline)
+  mon.mkdir(parents=True, exist_ok=True)
+  model, env, error = train_seed(a, seed, mon, rec)
+  wall = time.time() - rec.t0
+  rows = final_curve_rows(rec.records, a.game, seed, a.every, model)
+  write_curve(curve_path, rows)
+  meta = seed_meta(a, seed, mon, rec, model, error, wall, len(rows), t_script)
+  write_atomic(out / f"sb3_here_meta_seed{seed}.json", json.dumps(meta, indent=1) + "\n")
+  if env is not None:
+    try:
+      env.close()
+    except Exception:
+      pass
+  print(f"[seed {seed}] done: {meta['stopped_by']}, {wall:.0f} s, trained_frames {meta['trained_frames']:,}, "
+        f"{meta['frames_per_s']} frames/s, games {len(rec.records)}, curve rows {len(rows)}", flush=True)
+  if error:
+    sys.exit(1)
+
+
+def make_recorder(a: argparse.Namespace, seed: int, curve_path: Path, deadline: float | None):
+  """The training callback (its class built here: SB3 is imported in the seed processes only).
+  It collects every finished game (the Monitor's info['episode']) as (t, arrival, r, l,
+  num_timesteps) in `records`, rewrites the curve at `curve_path` and prints a line every
+  WRITE_EVERY_S seconds, and stops training at `deadline` (time.time() seconds; `stopped_by`
+  then reads "time_limit"). `t0`: when training started (time.time() seconds; `train_seed` sets
+  it)."""
+  from stable_baselines3.common.callbacks import BaseCallback
 
   class Recorder(BaseCallback):
-    """Collects every finished game (the Monitor's info['episode']) with num_timesteps; rewrites the
-    curve every WRITE_EVERY_S; stops training at the deadline."""
+    """See `make_recorder`."""
 
     def __init__(self):
       super().__init__()
       self.records, self.stopped_by, self.last_write = [], "frames", time.time()
+      self.t0 = time.time()
 
     def _on_training_start(self) -> None:
       self.last_write = time.time()
@@ -182,52 +205,89 @@ def run_seed(a: argparse.Namespace, seed: int, deadline: float | None, t_script:
       now = time.time()
       if now - self.last_write >= WRITE_EVERY_S:
         self.last_write = now
-        write_curve(curve_path, curve_rows(self.records, a.game, seed, a.every))
-        last = [x[2] for x in self.records[-100:]]
-        print(f"[seed {seed}] {now - t0:6.0f} s  trained_frames {4 * self.num_timesteps:>10,}  "
-              f"{4 * self.num_timesteps / (now - t0):7.0f} frames/s  games {len(self.records):>5}  "
-              f"last100 {sum(last) / max(1, len(last)):7.1f}", flush=True)
+        self._report(now)
       if deadline is not None and now >= deadline:
         self.stopped_by = "time_limit"
         return False
       return True
 
-  rec, model, env, error = Recorder(), None, None, None
+    def _report(self, now: float):
+      write_curve(curve_path, curve_rows(self.records, a.game, seed, a.every))
+      last = [x[2] for x in self.records[-100:]]
+      frames = FRAME_SKIP * self.num_timesteps
+      print(f"[seed {seed}] {now - self.t0:6.0f} s  trained_frames {frames:>10,}  "
+            f"{frames / (now - self.t0):7.0f} frames/s  games {len(self.records):>5}  "
+            f"last100 {sum(last) / max(1, len(last)):7.1f}", flush=True)
+  return Recorder()
+
+
+def game_maker(env_id: str):
+  """The env factory each of make_atari_env's env processes calls: what make_vec_env does for a
+  string id, plus the ale-py registration, which SubprocVecEnv's workers (forkserver/spawn)
+  would otherwise lack. A closure: cloudpickle sends it by value."""
+  def make_game(**kwargs):
+    import ale_py
+    import cv2
+    import gymnasium
+    cv2.setNumThreads(1)
+    ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)  # no banner from each of 16 x seeds
+    gymnasium.register_envs(ale_py)
+    return gymnasium.make(env_id, render_mode="rgb_array", **kwargs)
+  return make_game
+
+
+def train_seed(a: argparse.Namespace, seed: int, mon: Path, rec):
+  """(model, env, error): A2C trained for ceil(--frames / FRAME_SKIP) agent steps with `rec` as
+  its callback (`rec.t0` set when training starts), its Monitor files under `mon`. Never raises:
+  `error` is the traceback text (printed to stderr) if anything did, None otherwise; `model`
+  and `env` are None where they were not built."""
+  from stable_baselines3 import A2C
+  from stable_baselines3.common.env_util import make_atari_env
+  from stable_baselines3.common.utils import set_random_seed
+  from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecFrameStack
+
+  model, env, error = None, None, None
   try:
     set_random_seed(seed)
     vec_cls = SubprocVecEnv if a.vec_env == "subproc" else DummyVecEnv
-    def make_game(**kwargs):
-      # What make_vec_env does for a string id, plus the ale-py registration, which SubprocVecEnv's
-      # workers (forkserver/spawn) would otherwise lack. A closure: cloudpickle sends it by value.
-      import ale_py
-      import cv2
-      import gymnasium
-      cv2.setNumThreads(1)
-      ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)  # no banner from each of 16 x seeds
-      gymnasium.register_envs(ale_py)
-      return gymnasium.make(env_id, render_mode="rgb_array", **kwargs)
-
-    env = VecFrameStack(make_atari_env(make_game, n_envs=N_ENVS, seed=seed, monitor_dir=str(mon),
-                                       vec_env_cls=vec_cls), n_stack=N_STACK)
+    env = VecFrameStack(make_atari_env(game_maker(f"{a.game}NoFrameskip-v4"), n_envs=N_ENVS,
+                                       seed=seed, monitor_dir=str(mon), vec_env_cls=vec_cls),
+                        n_stack=N_STACK)
     model = A2C("CnnPolicy", env, seed=seed, device=a.device, verbose=0, **zoo_a2c_kwargs())
-    t0 = time.time()
-    model.learn(total_timesteps=-(-a.frames // 4), callback=rec)
+    rec.t0 = time.time()
+    model.learn(total_timesteps=-(-a.frames // FRAME_SKIP), callback=rec)
   except BaseException as e:  # still write what was collected
     error = "".join(traceback.format_exception(e))
     print(f"[seed {seed}] FAILED\n{error}", file=sys.stderr, flush=True)
-  wall = time.time() - t0
-  rows = curve_rows(rec.records, a.game, seed, a.every)
-  if rec.records and model is not None:   # the end of training: every finished game, trained frames
-    last = [x[2] for x in rec.records[-100:]]
-    rows.append([SOURCE, "a2c", a.game, sum(x[3] for x in rec.records), round(sum(last) / len(last), 2),
-                 len(rec.records), seed, 4 * int(model.num_timesteps)])
-  write_curve(curve_path, rows)
+  return model, env, error
+
+
+def final_curve_rows(records: list, game: str, seed: int, every: int, model) -> list:
+  """`curve_rows`, plus the end of training where a model trained: a row at the frames of every
+  finished game, with the trained frames."""
+  rows = curve_rows(records, game, seed, every)
+  if records and model is not None:
+    last = [x[2] for x in records[-100:]]
+    rows.append([SOURCE, "a2c", game, sum(x[3] for x in records), round(sum(last) / len(last), 2),
+                 len(records), seed, FRAME_SKIP * int(model.num_timesteps)])
+  return rows
+
+
+def seed_meta(a: argparse.Namespace, seed: int, mon: Path, rec, model, error: str | None,
+              wall: float, curve_rows_n: int, t_script: float) -> dict:
+  """The meta file's contents (sb3_here_meta_seed{S}.json): settings, library versions, device,
+  wall seconds (`wall`), frames reached, how training stopped, the command."""
+  import ale_py
+  import gymnasium as gym
+  import stable_baselines3 as sb3
+  import torch
+
   monitor_rows = sum(max(0, len(f.read_text().splitlines()) - 2) for f in mon.glob("*.monitor.csv"))
   num_timesteps = int(model.num_timesteps) if model is not None else 0
   dev = str(model.device) if model is not None else a.device
   last = [x[2] for x in rec.records[-100:]]
-  meta = {
-      "game": a.game, "env_id": env_id, "seed": seed, "algo": "a2c",
+  return {
+      "game": a.game, "env_id": f"{a.game}NoFrameskip-v4", "seed": seed, "algo": "a2c",
       "settings": {k: (repr(v) if k == "policy_kwargs" else v) for k, v in zoo_a2c_kwargs().items()}
       | {"n_envs": N_ENVS, "frame_stack": N_STACK, "policy": "CnnPolicy", "env_wrapper": "AtariWrapper()"},
       "versions": {"stable_baselines3": sb3.__version__, "torch": torch.__version__,
@@ -236,24 +296,14 @@ def run_seed(a: argparse.Namespace, seed: int, deadline: float | None, t_script:
       "device": dev + (f" ({torch.cuda.get_device_name()})" if dev.startswith("cuda") else ""),
       "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "vec_env": a.vec_env,
       "wall_s": round(wall, 1), "since_script_start_s": round(time.time() - t_script, 1),
-      "frames_target": a.frames, "trained_frames": 4 * num_timesteps,
+      "frames_target": a.frames, "trained_frames": FRAME_SKIP * num_timesteps,
       "finished_game_frames": sum(x[3] for x in rec.records), "games": len(rec.records),
       "monitor_rows": monitor_rows, "train_return_last100": round(sum(last) / len(last), 2) if last else None,
-      "frames_per_s": round(4 * num_timesteps / wall, 1) if wall > 0 else None,
-      "stopped_by": "error" if error else rec.stopped_by, "error": error, "curve_rows": len(rows),
+      "frames_per_s": round(FRAME_SKIP * num_timesteps / wall, 1) if wall > 0 else None,
+      "stopped_by": "error" if error else rec.stopped_by, "error": error, "curve_rows": curve_rows_n,
       "command": "python3 " + shlex.join(sys.argv), "monitor_dir": str(mon),
       "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
   }
-  write_atomic(out / f"sb3_here_meta_seed{seed}.json", json.dumps(meta, indent=1) + "\n")
-  if env is not None:
-    try:
-      env.close()
-    except Exception:
-      pass
-  print(f"[seed {seed}] done: {meta['stopped_by']}, {wall:.0f} s, trained_frames {4 * num_timesteps:,}, "
-        f"{meta['frames_per_s']} frames/s, games {len(rec.records)}, curve rows {len(rows)}", flush=True)
-  if error:
-    sys.exit(1)
 
 
 def main(argv=None):

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from artifact.analysis import parity, published, curves
+from artifact.analysis import curves, parity, published, results
 from artifact.training.progress import COLUMNS
 
 NAN = math.nan
@@ -35,6 +35,17 @@ def _write_curve(path, algo, game, points, seed=None):
   if seed is not None:
     df["seed"] = seed
   df.to_csv(path, index=False)
+
+
+def _parity_table(runs, zoo_path=None, sb3_here_dir=None):
+  """parity.csv's table of the runs under `runs` as a report pass computes it."""
+  loaded = results.load_results(runs, [1, 2], zoo_path=zoo_path, sb3_here_dir=sb3_here_dir)
+  return parity.parity_table(loaded.progress, loaded.published_curves())
+
+
+def _plot(df, path):
+  """Figure 1's PDF/PNG of the long progress frame `df`, as the reports draw it."""
+  curves.plot_figure(curves.figure_curves(df, 1), path)
 
 
 @pytest.fixture
@@ -68,9 +79,8 @@ def test_repository_holds_the_zoo_curves():
   assert pong.loc[1_000_000, "train_return_last100"] == -20.39
   assert pong.index.max() == 10_000_000
   assert (published.REPO_ROOT / "reports" / "published" / "README.md").exists()
-  assert published.match_for(1, "a2c_1step").algo == "a2c"
-  assert published.match_for(2, "dqn").algo == "dqn"
-  assert published.match_for(1, "a2c_proper") is None
+  matched = {(m.figure, m.condition): m.algo for m in published.MATCHES}
+  assert matched == {(1, "a2c_1step"): "a2c", (2, "dqn"): "dqn"}     # a2c_proper: none
 
 
 def test_interpolate_never_extrapolates():
@@ -80,7 +90,7 @@ def test_interpolate_never_extrapolates():
 
 def test_parity_numbers_against_hand_computed_interpolations(fake):
   runs, zoo, here = fake
-  t = parity.parity_table(runs, zoo_path=zoo, sb3_here_dir=here)
+  t = _parity_table(runs, zoo_path=zoo, sb3_here_dir=here)
   assert set(t["condition"]) == {"a2c_1step"}                     # a2c_proper has no published match
   # all seeds reached min(2.6M, 3.5M): points 1M and 2M only, nothing at 3M (seed 0 ended at 2.6M)
   assert list(t["frames"]) == [1_000_000, 2_000_000]
@@ -113,7 +123,7 @@ def test_no_point_past_a_curves_end_or_before_its_start(tmp_path):
   _write_run(runs, 1, "Breakout", "a2c_1step", 1, [(200_000, 1.0), (3_200_000, 4.0)])
   zoo = tmp_path / "zoo.csv"
   _write_curve(zoo, "a2c", "Breakout", [(250_000, 1.0), (1_750_000, 4.0)])      # ends before 2M
-  t = parity.parity_table(runs, zoo_path=zoo, sb3_here_dir=tmp_path / "absent").set_index("frames")
+  t = _parity_table(runs, zoo_path=zoo, sb3_here_dir=tmp_path / "absent").set_index("frames")
   assert list(t.index) == [1_000_000, 2_000_000, 3_000_000]
   assert t.loc[1_000_000, "ours_seeds"] == 1 and t.loc[1_000_000, "ours_mean"] == pytest.approx(1.8)
   assert t.loc[2_000_000, "ours_mean"] == pytest.approx((2.0 + 0.6 / 1.6 * 4.0 + 1.0 + 1.8 / 3.0 * 3.0) / 2)
@@ -127,7 +137,7 @@ def test_dqn_against_the_repositorys_zoo_curve(tmp_path):
   runs = tmp_path / "runs"
   _write_run(runs, 2, "Breakout", "dqn", 0, [(500_000, 1.0), (1_500_000, 5.0), (2_200_000, 9.0)])
   _write_run(runs, 2, "Breakout", "soft_dqn_ent_0.1", 0, [(3_000_000, 50.0)])
-  t = parity.parity_table(runs, sb3_here_dir=tmp_path / "absent")
+  t = _parity_table(runs, sb3_here_dir=tmp_path / "absent")
   assert set(t["condition"]) == {"dqn"} and list(t["frames"]) == [1_000_000, 2_000_000]
   r = t.set_index("frames").loc[2_000_000]
   assert r["ours_mean"] == pytest.approx(5.0 + 0.5 / 0.7 * 4.0)
@@ -159,11 +169,11 @@ def test_write_parity_without_runs(tmp_path):
 def test_figure_shows_the_published_curves_on_training_panels(fake, tmp_path, monkeypatch):
   runs, _, here = fake
   monkeypatch.setattr(published, "SB3_HERE_DIR", here)          # the repository's zoo CSV
-  df = curves.load_progress(runs, 1)
+  df = results.load_progress(runs, 1)
   figs, close = [], curves.plt.close
   monkeypatch.setattr(curves.plt, "close", figs.append)
   for ext in ("png", "pdf"):
-    curves.plot_figure(df, 1, tmp_path / f"figure1.{ext}")
+    _plot(df, tmp_path / f"figure1.{ext}")
     assert (tmp_path / f"figure1.{ext}").stat().st_size > 1000
   fig = figs[-1]
   pong = [ax for ax in fig.axes if ax.get_title().startswith("Pong")]
@@ -192,10 +202,10 @@ def test_no_published_curve_before_our_first_frames(tmp_path, monkeypatch):
   runs = tmp_path / "runs"
   _write_run(runs, 1, "Pong", "a2c_1step", 0, [(6_400, -21.0)])              # smoke scale
   monkeypatch.setattr(published, "SB3_HERE_DIR", tmp_path / "absent")
-  df = curves.load_progress(runs, 1)
+  df = results.load_progress(runs, 1)
   figs, close = [], curves.plt.close
   monkeypatch.setattr(curves.plt, "close", figs.append)
-  curves.plot_figure(df, 1, tmp_path / "figure1.png")
+  _plot(df, tmp_path / "figure1.png")
   assert not any(ln.get_label().startswith("SB3") for ax in figs[0].axes for ln in ax.get_lines())
   close(figs[0])
 

@@ -60,7 +60,7 @@ def _fake_run(runs: Path, spec, returns):
 @pytest.mark.parametrize("other", ["set_value", "not_selected"])
 def test_reports_never_average_in_runs_of_another_config(tmp_path, other, capsys):
   from artifact.grid import cli
-  from artifact.analysis import curves
+  from artifact.analysis import results
   from artifact.experiment.runspec import make_run_spec
   runs = tmp_path / "runs"
   mine = make_run_spec(2, "Pong", "soft_dqn_ent_0.1", 0, "smoke", 4_000)
@@ -72,11 +72,11 @@ def test_reports_never_average_in_runs_of_another_config(tmp_path, other, capsys
   _fake_run(runs, alien, [900.0, 900.0])
   grid_specs = [mine] + ([make_run_spec(2, "Pong", "soft_dqn_ent_0.1", 1, "smoke", 4_000)]
                          if other == "set_value" else [])
-  grid = curves.grid_runs(grid_specs)
-  df = curves.load_progress(runs, 2, grid)
+  grid = results.grid_runs(grid_specs)
+  df = results.load_progress(runs, 2, grid)
   assert sorted(df["seed"].unique()) == [0] and df["train_return"].max() == 2.0
-  assert curves.not_in_grid(runs, [2], grid) == [alien.relpath()]
-  assert len(curves.load_progress(runs, 2)) == 4            # without a grid: everything found
+  assert results.not_in_grid(runs, [2], grid) == [alien.relpath()]
+  assert len(results.load_progress(runs, 2)) == 4            # without a grid: everything found
   # through the command line: the alien run is listed as not part of this grid, never averaged in
   seeds = "0,1" if other == "set_value" else "0"
   code = cli.main(["--figures", "2", "--games", "Pong", "--conditions", "soft_dqn_ent_0.1",
@@ -93,7 +93,7 @@ def test_reports_read_each_run_up_to_the_grids_frames(tmp_path):
   went further) is reported at the grid's frames, like the runs that stopped there; a run that
   has not reached them yet is reported up to its last row."""
   from artifact.grid import cli
-  from artifact.analysis import curves
+  from artifact.analysis import results
   from artifact.experiment.runspec import make_run_spec
   runs = tmp_path / "runs"
   longer = make_run_spec(2, "Pong", "dqn", 0, "short", 6_000)      # extended to 6,000 frames
@@ -101,15 +101,33 @@ def test_reports_read_each_run_up_to_the_grids_frames(tmp_path):
   partial = make_run_spec(2, "Pong", "dqn", 1, "short", 3_000)     # still at 2,000 frames
   _fake_run(runs, partial, [1.5, 2.5])
   # short scale: every run is a prefix of the paper's run, so the 6,000-frame run is in a 3,000 grid
-  grid = curves.grid_runs([make_run_spec(2, "Pong", "dqn", s, "short", 3_000) for s in (0, 1)])
-  df = curves.load_progress(runs, 2, grid)
+  grid = results.grid_runs([make_run_spec(2, "Pong", "dqn", s, "short", 3_000) for s in (0, 1)])
+  df = results.load_progress(runs, 2, grid)
   assert df.groupby("seed")["frames"].max().to_dict() == {0: 3_000, 1: 2_000}
   assert df["train_return"].max() == 3.0
   # between two rows the run's first row at or past the budget ends it (its last update's frames)
-  grid = curves.grid_runs([make_run_spec(2, "Pong", "dqn", 0, "short", 2_500)])
-  assert curves.load_progress(runs, 2, grid)["frames"].tolist() == [1_000, 2_000, 3_000]
+  grid = results.grid_runs([make_run_spec(2, "Pong", "dqn", 0, "short", 2_500)])
+  assert results.load_progress(runs, 2, grid)["frames"].tolist() == [1_000, 2_000, 3_000]
   code = cli.main(["--figures", "2", "--games", "Pong", "--conditions", "dqn", "--seeds", "0,1",
                    "--frames", "3000", "--scale", "short", "--out", str(tmp_path), "--reports-only", "--no-theory"])
   import pandas as pd
   fig = pd.read_csv(tmp_path / "reports" / "figure2.csv")
   assert code == 0 and fig["frames"].max() == 3_000 and fig["train_return"].max() == 3.0
+
+
+def test_a_report_pass_reads_each_progress_file_once(tmp_path, monkeypatch):
+  """The reports are one data flow: each progress.csv is read once per pass, into the pass's
+  `Results`, however many reports (figure, parity, statistics, claims) use its rows."""
+  import pandas as pd
+  from artifact.grid import cli
+  from artifact.experiment.runspec import make_run_spec
+  runs = tmp_path / "runs"
+  for seed in (0, 1):
+    _fake_run(runs, make_run_spec(1, "Pong", "a2c_1step", seed, "smoke", 4_000), [1.0, 2.0])
+  reads, read_csv = [], pd.read_csv
+  monkeypatch.setattr(pd, "read_csv", lambda path, *a, **k: reads.append(str(path)) or read_csv(path, *a, **k))
+  code = cli.main(["--figures", "1", "--games", "Pong", "--conditions", "a2c_1step", "--seeds", "0,1",
+                   "--frames", "4000", "--out", str(tmp_path), "--reports-only", "--no-theory"])
+  progress = [r for r in reads if r.endswith("progress.csv")]
+  assert code == 0 and len(progress) == 2 and len(set(progress)) == 2, progress
+  assert (tmp_path / "reports" / "parity.csv").exists() and (tmp_path / "reports" / "claims.md").exists()

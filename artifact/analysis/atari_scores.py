@@ -16,11 +16,13 @@ HUMAN = {"BeamRider": 16926.5, "Breakout": 30.5, "Enduro": 860.5, "Pong": 14.6, 
 
 
 def has_reference(game: str) -> bool:
+  """Whether `game` (CamelCase, e.g. "Seaquest") has both random and human reference scores."""
   return game in RANDOM and game in HUMAN
 
 
 def human_normalized(game: str, score: float) -> float:
-  """HNS of a raw game score; NaN for a game without reference scores."""
+  """HNS (a float, unitless) of a raw game score: (score - random) / (human - random); NaN for a
+  game without reference scores."""
   if not has_reference(game):
     return math.nan
   return (score - RANDOM[game]) / (HUMAN[game] - RANDOM[game])

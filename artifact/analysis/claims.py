@@ -5,20 +5,27 @@ The claims and the conditions each compares are declared in the registry, in the
 figure. Each claim's rule (`RULES`, by claim id) is a small function from the figure's final
 scores and long progress frame to a `Verdict`: the statistic, its 95% CI (rliable stratified
 bootstrap, `artifact.analysis.statistics.interval`), the seeds and frames behind it, and one of
-SUPPORTED / CONTRADICTED / INCONCLUSIVE / NOT_RUN. The rules and margins are constants here,
-named as in the doc; a claim the data cannot decide is inconclusive, never forced.
+SUPPORTED / CONTRADICTED / INCONCLUSIVE / NOT_RUN. Every rule is named by what it tests
+(`noninferiority`, `superiority`, `per_game_direction`, `curve_equivalence`, `stability`) and
+opens with the same steps, done once by `_rule`: the games run with enough seeds, the games that
+count (amendment A1), and the verdict where the data decide it before any statistic. The rules
+and margins are constants here, named as in the doc; a claim the data cannot decide is
+inconclusive, never forced.
 
 Amendment A1 (2026-11-30, docs/decision_rules.md): a game counts for a claim only where the runs
 of at least one of the conditions the claim compares have left random play (`left_random_play`,
 `split_by_learning`); games that do not count are listed in `Verdict.excluded` with the reason,
 and a claim with no game left is inconclusive at this scale.
 
-Outputs (`write_claims`): reports/claims.csv (one row per claim) and reports/claims.md.
+Outputs (`write_claims`): reports/claims.csv (one row per claim, `claims_table`) and
+reports/claims.md (`claims_markdown`).
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -27,8 +34,9 @@ from rliable import metrics
 
 from artifact.analysis import error_rates as er
 from artifact.analysis.atari_scores import HUMAN, RANDOM, has_reference, human_normalized
-from artifact.experiment.registry import FIGURES, ClaimSpec
 from artifact.analysis.statistics import FINAL_EVALS, final_scores, interval, probability_of_improvement, score_matrix
+from artifact.experiment.registry import FIGURES, ClaimSpec
+from artifact.files import atomic_write_text
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_RUN = (
     "supported", "contradicted", "inconclusive at this scale", "not run")
@@ -276,25 +284,50 @@ def _amend(v: Verdict, rates: Optional[Rates]) -> Verdict:
   return v
 
 
-def _poi_claim(claim: ClaimSpec, figure: int, finals, df, decide: Callable[[float, float], Optional[str]],
-               rule: str, rates_at: Callable[[int, int], Dict[str, Tuple[float, float, str]]],
-               truth: Dict[str, str]) -> Tuple[Verdict, Optional[Rates]]:
-  """P(x > y) on final scores averaged over the games that count, x and y the claim's two
-  conditions; `decide(ci_low, ci_high)` -> SUPPORTED / CONTRADICTED / None; `rates_at(n, games)`
-  the rule's wrong-verdict rates."""
+Rule = Callable[[ClaimSpec, int, pd.DataFrame, pd.DataFrame], Tuple[Verdict, Optional[Rates]]]
+Test = Callable[[Verdict, ClaimSpec, List[str], pd.DataFrame, pd.DataFrame], Optional[Rates]]
+
+
+def _rule(statistic: str) -> Callable[[Test], Rule]:
+  """Makes a claim's test into a rule of `RULES`: rule(claim, figure, finals, progress) ->
+  (Verdict by the pre-registered rule, its Rates or None). The rule does the steps every test
+  shares: a Verdict with `statistic` (what point/CI are; {0}, {1} stand for the claim's
+  conditions), the games that count (`_counted_games` on the claim's conditions), the verdict
+  returned there when the data decide it before any statistic; then `test(v, claim, games,
+  finals, progress)`, which sets v's statistic, seeds, verdict and reason and returns the rule's
+  wrong-verdict Rates (None where none apply); then the games not counted (`_with_excluded`)."""
+  def wrap(test: Test) -> Rule:
+    @functools.wraps(test)
+    def rule(claim: ClaimSpec, figure: int, finals: pd.DataFrame, df: pd.DataFrame):
+      conditions = list(claim.conditions)
+      v, games, excluded = _counted_games(claim, figure, finals, df, conditions,
+                                          statistic.format(*conditions))
+      if games is None:
+        return v, None
+      rates = test(v, claim, games, finals, df)
+      return _with_excluded(v, excluded), rates
+    return rule
+  return wrap
+
+
+def _improvement_test(v: Verdict, claim: ClaimSpec, games: List[str], finals: pd.DataFrame,
+                      decide: Callable[[float, float], Optional[str]], rule: str,
+                      rates_at: Callable[..., Dict[str, Tuple[float, float, str]]],
+                      truth: Dict[str, str]) -> Rates:
+  """The test of C1-C3: P(x > y) on final scores averaged over the games that count, x and y
+  the claim's two conditions (`probability_of_improvement` in rliable's stratified bootstrap);
+  `decide(ci_low, ci_high)` -> SUPPORTED / CONTRADICTED / None; `rule` the rule in words;
+  `rates_at(n, games[, draws])` the rule's wrong-verdict rates; `truth` the least favourable
+  truth of each verdict, in words."""
   x, y = claim.conditions
-  v, games, excluded = _counted_games(claim, figure, finals, df, [x, y], f"P({x} > {y}) on final scores")
-  if games is None:
-    return v, None
   mats, seeds = score_matrix(finals, [x, y], games, column="final_score")
   v.point, v.ci_low, v.ci_high = interval([mats[x], mats[y]], probability_of_improvement)
   v.seeds = len(seeds)
   v.verdict = decide(v.ci_low, v.ci_high) or INCONCLUSIVE
   v.reason = rule + _zero_width_note(v, mats, x, y, games)
   r = rates_at(len(seeds), len(games))
-  rates = Rates(r["supported"], r["contradicted"], truth,
-                lambda n: tuple(rates_at(n, len(games), er.SEARCH_DRAWS)[k][0] for k in ("supported", "contradicted")))
-  return _with_excluded(v, excluded), rates
+  return Rates(r["supported"], r["contradicted"], truth,
+               lambda n: tuple(rates_at(n, len(games), er.SEARCH_DRAWS)[k][0] for k in ("supported", "contradicted")))
 
 
 def _zero_width_note(v: Verdict, mats: Dict[str, np.ndarray], x: str, y: str,
@@ -325,24 +358,29 @@ def _superiority(lo, hi):
 _NO_DIFFERENCE = "the two conditions do not differ (every ordering of a game's scores equally likely)"
 
 
-def noninferiority(claim: ClaimSpec, figure: int, finals, df) -> Tuple[Verdict, Optional[Rates]]:
-  """C1: non-inferiority of x (proper) to y (naive), P(x > y) with margin C1_NONINFERIORITY."""
+@_rule("P({0} > {1}) on final scores")
+def noninferiority(v: Verdict, claim: ClaimSpec, games: List[str], finals, df) -> Rates:
+  """C1: non-inferiority of x (proper) to y (naive): P(x > y) on final scores over the games
+  that count, supported if its CI low >= C1_NONINFERIORITY, contradicted if its CI high is below
+  it (`_improvement_test`; rates: `error_rates.noninferiority_rates`)."""
   m = C1_NONINFERIORITY
   at = f"the true P({claim.conditions[0]} > {claim.conditions[1]}) is exactly {m} (normal scores)"
-  return _poi_claim(claim, figure, finals, df,
-                    lambda lo, hi: SUPPORTED if lo >= m else CONTRADICTED if hi < m else None,
-                    f"non-inferiority: supported if CI low >= {m}, contradicted if CI high < {m}",
-                    lambda n, g, draws=er.SIM_DRAWS: er.noninferiority_rates(n, g, m, draws),
-                    {SUPPORTED: at, CONTRADICTED: at})
+  return _improvement_test(v, claim, games, finals,
+                           lambda lo, hi: SUPPORTED if lo >= m else CONTRADICTED if hi < m else None,
+                           f"non-inferiority: supported if CI low >= {m}, contradicted if CI high < {m}",
+                           lambda n, g, draws=er.SIM_DRAWS: er.noninferiority_rates(n, g, m, draws),
+                           {SUPPORTED: at, CONTRADICTED: at})
 
 
-def superiority(claim: ClaimSpec, figure: int, finals, df) -> Tuple[Verdict, Optional[Rates]]:
-  """C2, C3: superiority of x over y, P(x > y): supported if CI low > 0.5, contradicted if CI
-  high < 0.5."""
+@_rule("P({0} > {1}) on final scores")
+def superiority(v: Verdict, claim: ClaimSpec, games: List[str], finals, df) -> Rates:
+  """C2, C3: superiority of x over y: P(x > y) on final scores over the games that count,
+  supported if its CI low > 0.5, contradicted if its CI high < 0.5 (`_improvement_test`; rates:
+  `error_rates.superiority_rates`)."""
   x, y = claim.conditions
-  return _poi_claim(claim, figure, finals, df, _superiority,
-                    f"superiority of {x} over {y}: supported if CI low > 0.5, contradicted if CI high < 0.5",
-                    er.superiority_rates, {SUPPORTED: _NO_DIFFERENCE, CONTRADICTED: _NO_DIFFERENCE})
+  return _improvement_test(v, claim, games, finals, _superiority,
+                           f"superiority of {x} over {y}: supported if CI low > 0.5, contradicted if CI high < 0.5",
+                           er.superiority_rates, {SUPPORTED: _NO_DIFFERENCE, CONTRADICTED: _NO_DIFFERENCE})
 
 
 def _c4_rates(ns: Sequence[int], better: Sequence[bool], draws: int = er.SIM_DRAWS) -> Tuple[Tuple, Tuple]:
@@ -359,13 +397,12 @@ def _c4_rates(ns: Sequence[int], better: Sequence[bool], draws: int = er.SIM_DRA
   return sup, (con, se, opposite[0][2] if len(opposite) == 1 else "; ".join(dict.fromkeys(r[2] for r in opposite)))
 
 
-def per_game_direction(claim: ClaimSpec, figure: int, finals, df) -> Tuple[Verdict, Optional[Rates]]:
-  """C4: per game P(x > y), x (n-step) better on C4_BETTER_GAMES and worse elsewhere."""
+@_rule("per game P({0} > {1}); point/CI: the game farthest from the claim")
+def per_game_direction(v: Verdict, claim: ClaimSpec, games: List[str], finals, df) -> Rates:
+  """C4: per game P(x > y) on final scores, x (n-step) better on C4_BETTER_GAMES and worse
+  elsewhere: supported if every game that counts shows the claimed direction (CI beyond 0.5),
+  contradicted if one shows the opposite (rates: `_c4_rates`)."""
   x, y = claim.conditions
-  v, games, excluded = _counted_games(claim, figure, finals, df, [x, y],
-                                      f"per game P({x} > {y}); point/CI: the game farthest from the claim")
-  if games is None:
-    return v, None
   agree, oppose, parts, worst, ns = 0, 0, [], None, []
   for g in games:
     mats, seeds = score_matrix(finals, [x, y], [g], column="final_score")
@@ -386,7 +423,7 @@ def per_game_direction(claim: ClaimSpec, figure: int, finals, df) -> Tuple[Verdi
   rates = Rates(sup, con, {SUPPORTED: "one game does not differ and every other shows the claimed direction",
                            CONTRADICTED: "no game differs"},
                 lambda n: tuple(r[0] for r in _c4_rates([n] * len(games), better, er.SEARCH_DRAWS)), ns)
-  return _with_excluded(v, excluded), rates
+  return rates
 
 
 def _auc_hns(df, cond, game, seeds):
@@ -420,16 +457,16 @@ def _c5_rates(ns: Sequence[int], cvs: Sequence[float], m: float, draws: int = er
   return (sup, se, method), (con, se, method)
 
 
-def curve_equivalence(claim: ClaimSpec, figure: int, finals, df) -> Tuple[Verdict, Optional[Rates]]:
-  """C5: equivalence of the curves of a (pg) and b (soft_ql): per game (b - a) / mean of the HNS
-  areas under the evaluation curve, "equivalent" inside +-C5_EQUIVALENCE."""
+@_rule("per game relative difference of HNS area under the eval curve, ({1} - {0}) / mean; "
+       "point/CI: median game")
+def curve_equivalence(v: Verdict, claim: ClaimSpec, games: List[str], finals, df) -> Optional[Rates]:
+  """C5: equivalence of the curves of a (pg) and b (soft_ql): per game (b - a) / mean of the
+  areas under the human-normalized evaluation curve (`_auc_hns`), "equivalent" when its CI lies
+  inside +-C5_EQUIVALENCE, "different" when outside; supported if more than half the games with
+  reference scores are equivalent, contradicted if at least half differ (rates: `_c5_rates`).
+  No Rates when no game has reference scores."""
   a, b = claim.conditions
   m = C5_EQUIVALENCE
-  v, games, excluded = _counted_games(claim, figure, finals, df, [a, b],
-                                      f"per game relative difference of HNS area under the eval curve, "
-                                      f"({b} - {a}) / mean; point/CI: median game")
-  if games is None:
-    return v, None
   rel = lambda x, y: (x.mean() - y.mean()) / max(abs(0.5 * (x.mean() + y.mean())), 1e-12)  # noqa: E731
   results, parts, ns, cvs = [], [], [], []
   for g in games:
@@ -445,7 +482,7 @@ def curve_equivalence(claim: ClaimSpec, figure: int, finals, df) -> Tuple[Verdic
     parts.append(f"{g} {p:+.2f} [{lo:+.2f}, {hi:+.2f}] {state} (seed-to-seed SD {cvs[-1]:.2f} x mean)")
   if not results:
     v.verdict, v.reason = INCONCLUSIVE, "no game with human/random reference scores"
-    return _with_excluded(v, excluded), None
+    return None
   results.sort(key=lambda r: r[0])
   v.point, v.ci_low, v.ci_high, v.seeds, _ = results[len(results) // 2]
   n_eq = sum(r[4] == "equivalent" for r in results)
@@ -461,7 +498,7 @@ def curve_equivalence(claim: ClaimSpec, figure: int, finals, df) -> Tuple[Verdic
                  CONTRADICTED: f"{k // 2 + 1} of the {k} game(s) differ by exactly the margin (the claim "
                                f"just holds) and the other(s) are different"},
                 lambda n: tuple(r[0] for r in _c5_rates([n] * k, cvs, m, er.SEARCH_DRAWS)), ns)
-  return _with_excluded(v, excluded), rates
+  return rates
 
 
 def _c6_rates(ns: Sequence[int], pg_only_branch: bool, draws: int = er.SIM_DRAWS) -> Tuple[Tuple, Tuple]:
@@ -481,16 +518,18 @@ def _c6_rates(ns: Sequence[int], pg_only_branch: bool, draws: int = er.SIM_DRAWS
   return (sup, se, method), (con, se, method)
 
 
-def stability(claim: ClaimSpec, figure: int, finals, df) -> Tuple[Verdict, Optional[Rates]]:
-  """C6: stability of the claim's one condition c (soft_ql) alone; its one reference condition r
-  (pg) is the evidence that a game can be learned at this scale (a game counts if c's or r's
-  runs left random play: claim.evidence)."""
+@_rule("per game improvement of {0}'s final score over its first evaluation (HNS); point/CI: median game")
+def stability(v: Verdict, claim: ClaimSpec, games: List[str], finals, df) -> Rates:
+  """C6: stability of the claim's one condition c (soft_ql) alone: per game the mean gain of its
+  final score over its first evaluation (human-normalized; raw where a game has no reference
+  scores), "improved" when the gain's CI low > 0, and its collapsed runs (the final score gave
+  back more than COLLAPSE_GIVEBACK of the first-to-best gain, or a non-finite loss). Supported
+  if c improved in more than half the games and none collapsed; contradicted if in at least
+  half the games c did not improve while its one reference condition r (pg) did, or if runs
+  collapsed in at least half the games (rates: `_c6_rates`). r is also the evidence that a game
+  can be learned at this scale (a game counts if c's or r's runs left random play:
+  claim.evidence)."""
   (c,), (r,) = claim.conditions, claim.reference
-  v, games, excluded = _counted_games(claim, figure, finals, df, [c],
-                                      f"per game improvement of {c}'s final score over its first "
-                                      "evaluation (HNS); point/CI: median game")
-  if games is None:
-    return v, None
   improved, pg_only, collapsed_games, parts, results, ns = 0, 0, 0, [], [], []
   for g in games:
     f = finals[(finals.condition == c) & (finals.game == g)]
@@ -515,7 +554,6 @@ def stability(claim: ClaimSpec, figure: int, finals, df) -> Tuple[Verdict, Optio
                  + (f", {r} improved" if pg_improved else ""))
   results.sort(key=lambda x: x[0])
   v.point, v.ci_low, v.ci_high, v.seeds = results[len(results) // 2]
-  v.frames = int(finals[finals.condition == c].frames.min())
   half = len(games) / 2
   v.verdict = (CONTRADICTED if (pg_only >= half or collapsed_games >= half) else
                SUPPORTED if (improved > half and collapsed_games == 0) else INCONCLUSIVE)
@@ -532,20 +570,20 @@ def stability(claim: ClaimSpec, figure: int, finals, df) -> Tuple[Verdict, Optio
                                 "a contradiction by collapsed runs alone: how often a stable learner's "
                                 "runs read as collapsed is not modelled")},
                 lambda n: tuple(x[0] for x in _c6_rates([n] * k, by_pg, er.SEARCH_DRAWS)), ns)
-  return _with_excluded(v, excluded), rates
+  return rates
 
 
 # The decision rule of each claim id, named by what it tests; the claims themselves, and the
 # conditions each compares, are the registry's (`FigureSpec.claims`).
 # rule(claim, figure, finals, progress) -> (Verdict by the pre-registered rule, its Rates or None).
-RULES: Dict[str, Callable[[ClaimSpec, int, pd.DataFrame, pd.DataFrame], Tuple[Verdict, Optional[Rates]]]] = {
+RULES: Dict[str, Rule] = {
     "C1": noninferiority, "C2": superiority, "C3": superiority, "C4": per_game_direction,
     "C5": curve_equivalence, "C6": stability}
 
 
 def cpu_kinds(machines: Optional[pd.DataFrame], v: Verdict, conditions: Sequence[str]) -> Verdict:
   """Fills `v.cpu_kinds` and `v.cpu_confounded` from `machines` (columns game, condition, seed,
-  cpu: one row per run; `artifact.analysis.curves.run_machines`) for the games of `v`. A game is
+  cpu: one row per run; `artifact.analysis.results.run_machines`) for the games of `v`. A game is
   confounded when every compared condition's runs share one CPU kind and the kinds differ
   between conditions: condition and floating-point kernel then coincide."""
   if machines is None or machines.empty or not v.games:
@@ -570,7 +608,7 @@ def judge(progress_by_figure: Dict[int, pd.DataFrame],
           machines_by_figure: Optional[Dict[int, pd.DataFrame]] = None) -> List[Verdict]:
   """A verdict on every claim of `FIGURES`, figure by figure in the registry's order, from
   {figure: long progress frame} (a missing figure's claims: NOT_RUN), with amendment A2 applied
-  and, given {figure: run machines} (`artifact.analysis.curves.run_machines`), the CPU kinds. Raises
+  and, given {figure: run machines} (`artifact.analysis.results.run_machines`), the CPU kinds. Raises
   ValueError for a registered claim without a rule in `RULES`."""
   empty = pd.DataFrame(columns=["game", "condition", "seed", "frames", "eval_return", "loss"])
   verdicts = []
@@ -600,55 +638,78 @@ def _rate_text(v: Verdict) -> str:
   return f"supported {fmt(v.rate_supported)}, contradicted {fmt(v.rate_contradicted)}"
 
 
-def write_claims(progress_by_figure: Dict[int, pd.DataFrame], reports_dir, note: str = "",
-                 machines_by_figure: Optional[Dict[int, pd.DataFrame]] = None) -> Dict[str, object]:
-  """reports/claims.csv (one row per claim: the fields of `Verdict`) and reports/claims.md from
-  {figure: long progress frame} and, optionally, {figure: run machines}
-  (`artifact.analysis.curves.run_machines`). Both files are written atomically."""
-  from pathlib import Path
-  from artifact.files import atomic_write_text
-  verdicts = judge(progress_by_figure, machines_by_figure)
+def claims_table(verdicts: Sequence[Verdict]) -> pd.DataFrame:
+  """claims.csv's table: one row per verdict, the fields of `Verdict` in order
+  (`seeds_for_5pct` as a nullable integer: whole seeds, empty where NaN)."""
   table = pd.DataFrame([dataclasses.asdict(v) for v in verdicts])
-  table["seeds_for_5pct"] = table["seeds_for_5pct"].astype("Int64")   # whole seeds; empty where NaN
-  reports_dir = Path(reports_dir)
-  paths = dict(claims_csv=reports_dir / "claims.csv", claims_md=reports_dir / "claims.md")
-  atomic_write_text(paths["claims_csv"], table.to_csv(index=False))
-  lines = [f"# The paper's claims, judged{note}", "",
-           "Rules and margins: docs/decision_rules.md (written before any data; amendment A1 of "
-           "2026-11-30: a game counts for a claim only where at least one compared condition's runs "
-           "left random play; amendment A2 of 2026-12-03: a verdict is decided only where the rule's "
-           f"probability of deciding it wrongly at this sample is at most {er.MAX_RATE:.0%}). "
-           "Intervals: 95% stratified-bootstrap CIs (rliable). A run's final score: "
-           "mean of its last 3 evaluations. Wrong-verdict rate: the probability that the rule "
-           "returns that verdict wrongly at these seeds and games, under the least favourable truth "
-           "for it (docs/decision_rules.md, A2).",
+  table["seeds_for_5pct"] = table["seeds_for_5pct"].astype("Int64")
+  return table
+
+
+_MD_INTRO = ("Rules and margins: docs/decision_rules.md (written before any data; amendment A1 of "
+             "2026-11-30: a game counts for a claim only where at least one compared condition's runs "
+             "left random play; amendment A2 of 2026-12-03: a verdict is decided only where the rule's "
+             f"probability of deciding it wrongly at this sample is at most {er.MAX_RATE:.0%}). "
+             "Intervals: 95% stratified-bootstrap CIs (rliable). A run's final score: "
+             "mean of its last 3 evaluations. Wrong-verdict rate: the probability that the rule "
+             "returns that verdict wrongly at these seeds and games, under the least favourable truth "
+             "for it (docs/decision_rules.md, A2).")
+
+
+def _summary_row(v: Verdict) -> str:
+  """claims.md's summary table row of one verdict (empty cells for a claim with no run)."""
+  if not v.frames:
+    return f"| {v.claim} | {v.figure} | **{v.verdict}** | {v.statistic} | | | | | | | |"
+  ci = "" if math.isnan(v.ci_low) else f"[{v.ci_low:.3g}, {v.ci_high:.3g}]"
+  pt = "" if math.isnan(v.point) else f"{v.point:.3g}"
+  need = ("" if math.isnan(v.seeds_for_5pct) else "-" if v.seeds_for_5pct == 0 else
+          f"> {er.MAX_SEEDS}" if v.seeds_for_5pct < 0 else str(int(v.seeds_for_5pct)))
+  cpu = "" if not v.cpu_kinds else (f"confounded: {v.cpu_confounded}" if v.cpu_confounded else "same or mixed")
+  return (f"| {v.claim} | {v.figure} | **{v.verdict}** | {v.statistic} | {pt} | {ci} | "
+          f"{v.seeds or ''} | {v.frames:,} | {_rate_text(v)} | {need} | {cpu} |")
+
+
+def _details(v: Verdict) -> List[str]:
+  """claims.md's section of one verdict: verdict, games, exclusions, rate, CPU kinds, reason."""
+  lines = [f"## {v.claim}: {v.text}", "", f"- verdict: **{v.verdict}**"
+           + (f" (the pre-registered rule alone: {v.rule_verdict})" if v.rule_verdict != v.verdict else ""),
+           f"- games: {v.games or 'none'}"]
+  if v.excluded:
+    lines.append(f"- games not counted (amendment A1, runs at random play): {v.excluded}")
+  if v.rate_method:
+    lines.append(f"- wrong-verdict rate (amendment A2): {_rate_text(v)}; computed by {v.rate_method}")
+  if v.cpu_kinds:
+    lines.append(f"- CPU kinds of the compared runs: {v.cpu_kinds}"
+                 + (f". **Confounded on {v.cpu_confounded}**: each condition's runs were trained on "
+                    "one CPU kind and the kinds differ, so the difference mixes the condition with "
+                    "the floating-point kernels (runs repeat bit for bit on one CPU kind, not across "
+                    "kinds)" if v.cpu_confounded else ""))
+  return lines + [f"- rule and details: {v.reason}", ""]
+
+
+def claims_markdown(verdicts: Sequence[Verdict], note: str = "") -> str:
+  """claims.md: its title (with `note`), how to read it, a summary table with a row per
+  verdict, then each verdict's details."""
+  lines = [f"# The paper's claims, judged{note}", "", _MD_INTRO,
            "", "| claim | figure | verdict | statistic | point | 95% CI | seeds | frames per run | "
                "wrong-verdict rate | seeds for 5% | CPU kinds |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
-  for v in verdicts:
-    ci = "" if math.isnan(v.ci_low) else f"[{v.ci_low:.3g}, {v.ci_high:.3g}]"
-    pt = "" if math.isnan(v.point) else f"{v.point:.3g}"
-    need = ("" if not v.frames or math.isnan(v.seeds_for_5pct) else "-" if v.seeds_for_5pct == 0 else
-            f"> {er.MAX_SEEDS}" if v.seeds_for_5pct < 0 else str(int(v.seeds_for_5pct)))
-    cpu = "" if not v.cpu_kinds else (f"confounded: {v.cpu_confounded}" if v.cpu_confounded else "same or mixed")
-    lines.append(f"| {v.claim} | {v.figure} | **{v.verdict}** | {v.statistic} | {pt} | {ci} | "
-                 f"{v.seeds or ''} | {v.frames:,} | {_rate_text(v)} | {need} | {cpu} |" if v.frames else
-                 f"| {v.claim} | {v.figure} | **{v.verdict}** | {v.statistic} | | | | | | | |")
+  lines += [_summary_row(v) for v in verdicts]
   lines.append("")
   for v in verdicts:
-    lines += [f"## {v.claim}: {v.text}", "", f"- verdict: **{v.verdict}**"
-              + (f" (the pre-registered rule alone: {v.rule_verdict})" if v.rule_verdict != v.verdict else ""),
-              f"- games: {v.games or 'none'}"]
-    if v.excluded:
-      lines.append(f"- games not counted (amendment A1, runs at random play): {v.excluded}")
-    if v.rate_method:
-      lines.append(f"- wrong-verdict rate (amendment A2): {_rate_text(v)}; computed by {v.rate_method}")
-    if v.cpu_kinds:
-      lines.append(f"- CPU kinds of the compared runs: {v.cpu_kinds}"
-                   + (f". **Confounded on {v.cpu_confounded}**: each condition's runs were trained on "
-                      "one CPU kind and the kinds differ, so the difference mixes the condition with "
-                      "the floating-point kernels (runs repeat bit for bit on one CPU kind, not across "
-                      "kinds)" if v.cpu_confounded else ""))
-    lines += [f"- rule and details: {v.reason}", ""]
-  atomic_write_text(paths["claims_md"], "\n".join(lines))
+    lines += _details(v)
+  return "\n".join(lines)
+
+
+def write_claims(progress_by_figure: Dict[int, pd.DataFrame], reports_dir, note: str = "",
+                 machines_by_figure: Optional[Dict[int, pd.DataFrame]] = None) -> Dict[str, Path]:
+  """reports/claims.csv (`claims_table`) and reports/claims.md (`claims_markdown`, `note` in its
+  title) of the verdicts `judge` gives from {figure: long progress frame} and, optionally,
+  {figure: run machines} (`artifact.analysis.results.run_machines`). Both files are written
+  atomically; returns their paths. Raises ValueError as `judge` does."""
+  verdicts = judge(progress_by_figure, machines_by_figure)
+  reports_dir = Path(reports_dir)
+  paths = dict(claims_csv=reports_dir / "claims.csv", claims_md=reports_dir / "claims.md")
+  atomic_write_text(paths["claims_csv"], claims_table(verdicts).to_csv(index=False))
+  atomic_write_text(paths["claims_md"], claims_markdown(verdicts, note))
   return paths

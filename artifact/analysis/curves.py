@@ -1,147 +1,41 @@
-"""CSV and PDF reports from the per-run progress.csv files (pandas + matplotlib).
+"""Figure reports from a figure's long progress frame (`artifact.analysis.results`): tables
+computed first (`summarize`, `figure_curves`), then drawn (`plot_figure`), then written
+(`write_figure_reports`).
 
 Per figure F, under the reports dir:
-  figure{F}.csv          long format: one row per (figure, game, condition, seed, frames) point;
-                         train_return / eval_return are raw game scores (unclipped)
+  figure{F}.csv          long format (`results.LONG_COLUMNS`): one row per (figure, game,
+                         condition, seed, frames) point; train_return / eval_return are raw game
+                         scores (unclipped), frames emulator frames (4 x agent steps, all envs)
   figure{F}_summary.csv  per (game, condition): seeds, final eval and train mean/std over seeds;
                          Figure 3 adds curve_gap, seed_spread and gap_over_spread per game
   figure{F}.pdf          the paper's layout: one panel per game, mean over seeds with a +-1 std
                          band, x in frames; evaluation returns in the top rows (what the paper
                          plots), training returns (last-100-game mean) in their own rows below,
                          with the published SB3 curve matching Figure 1's a2c_1step / Figure 2's
-                         dqn where it overlaps our frames (artifact/analysis/published.py)
-A curve that is the same run as another figure's (Figure 3's `pg` = Figure 1's `a2c_proper`) is
-read from that run's directory and relabelled.
+                         dqn where it overlaps our frames (`artifact.analysis.published`)
 """
 from __future__ import annotations
 
-import json
+import dataclasses
 import math
+import textwrap
 from pathlib import Path
+from typing import Callable, Dict, List, Tuple
 
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from artifact.analysis import published  # noqa: E402
+from artifact.analysis.results import LONG_COLUMNS, Results  # noqa: E402
+from artifact.experiment.registry import FIGURES  # noqa: E402
 from artifact.files import atomic_path, atomic_write_text  # noqa: E402
-from artifact.training.progress import COLUMNS as PROGRESS_COLUMNS  # noqa: E402
-from artifact.analysis.published import draw_published  # noqa: E402
-from artifact.experiment.registry import FIGURES
-from artifact.experiment.runspec import config_matches# noqa: E402
 
-# The long format: the progress.csv schema without the per-update loss diagnostics.
-LONG_COLUMNS = [c for c in PROGRESS_COLUMNS if c not in ("loss", "entropy")]
 SUMMARY_COLUMNS = ["figure", "game", "condition", "extension", "seeds", "frames", "final_eval_mean",
                    "final_eval_std", "final_train_mean", "final_train_std"]
-
-
-def progress_files(runs_dir, figure: int):
-  """[(condition name, progress.csv path)] of every run of a figure found under `runs_dir`."""
-  out = []
-  for cond in FIGURES[figure].conditions:
-    src_fig, src_cond = cond.same_run_as or (figure, cond.name)
-    for f in sorted(Path(runs_dir).glob(f"figure{src_fig}/*/{src_cond}/seed*/progress.csv")):
-      out.append((cond.name, f))
-  return out
-
-
-def grid_runs(specs) -> dict:
-  """{run relpath: RunSpec} of a grid, the `grid` argument of `load_progress`."""
-  return {s.relpath(): s for s in specs}
-
-
-def not_in_grid(runs_dir, figures, grid: dict) -> list:
-  """Relpaths of the runs under `runs_dir` (of the given figures) that `load_progress(...,
-  grid)` leaves out: not in the grid, or trained with another config (a `--set` value, say)."""
-  out = set()
-  for figure in figures:
-    for _, f in progress_files(runs_dir, figure):
-      rel = f.parent.relative_to(runs_dir).as_posix()
-      if not _in_grid(f.parent, rel, grid):
-        out.add(rel)
-  return sorted(out)
-
-
-def _in_grid(run_dir: Path, rel: str, grid: dict) -> bool:
-  if rel not in grid:
-    return False
-  cfg = run_dir / "config.json"
-  if not cfg.exists():                   # nothing to check against: the grid's own path
-    return True
-  try:
-    return config_matches(json.loads(cfg.read_text()), grid[rel])
-  except (ValueError, KeyError, TypeError):
-    return False
-
-
-def rows_up_to(df: pd.DataFrame, frames: int) -> pd.DataFrame:
-  """A run's progress rows up to `frames`: through its first row at or past them (where the
-  update that crosses them ends); all rows if none reaches them."""
-  reached = df["frames"] >= frames
-  return df[df["frames"] <= df.loc[reached, "frames"].min()] if reached.any() else df
-
-
-def load_progress(runs_dir, figure: int, grid=None) -> pd.DataFrame:
-  """Concatenates the figure's progress.csv files (empty frame with the columns if none), with
-  `figure` and `condition` set to this figure's names. With `grid` ({relpath: RunSpec},
-  `grid_runs`), only the runs of that grid whose config.json is that spec's run are read, so
-  runs of other grids or other `--set` values under the same directory are never averaged in, and
-  each run with a config.json is read up to its spec's budget (`RunSpec.frames`; its first row at
-  or past it, where the run's last update ends): a run extended past the grid's --frames (say, to
-  3M in a grid reported at 1M) is reported at the grid's frames like the others."""
-  frames = []
-  for cond, f in progress_files(runs_dir, figure):
-    rel = f.parent.relative_to(runs_dir).as_posix()
-    if grid is not None and not _in_grid(f.parent, rel, grid):
-      continue
-    df = pd.read_csv(f)
-    # a run whose config.json matches the grid's spec is a prefix of the same run: cut it at the
-    # grid's frames (without a config.json nothing says what its frames mean: all rows are read)
-    if grid is not None and (f.parent / "config.json").exists():
-      df = rows_up_to(df, grid[rel].frames)
-    if len(df):
-      frames.append(df.assign(figure=figure, condition=cond))
-  if not frames:
-    return pd.DataFrame(columns=LONG_COLUMNS)
-  df = pd.concat(frames, ignore_index=True)
-  # one row per (run, frame point): the last written wins (a resumed run never writes a point
-  # twice, but a file written by two processes at once, before run locks existed, could)
-  df = df.drop_duplicates(subset=["game", "condition", "seed", "frames"], keep="last")
-  return df.reindex(columns=LONG_COLUMNS).sort_values(["game", "condition", "seed", "frames"]).reset_index(drop=True)
-
-
-def cpu_kind(run_dir) -> str:
-  """The CPU kind that trained a run, e.g. "AMD EPYC (avx512)": its model name and widest vector
-  instruction set, from the run's machine.json (written beside a run by the campaign's store:
-  {"cpu": model, "isa": "avx512" | "avx2" | "other"}) or else its config.json's "machine" record
-  (written by runs themselves); "not recorded" when neither has it. Runs repeat bit for bit on
-  one CPU kind, not across kinds (docs/decision_rules.md, A2)."""
-  run_dir = Path(run_dir)
-  for name, pick in (("machine.json", lambda d: d), ("config.json", lambda d: d.get("machine"))):
-    try:
-      rec = pick(json.loads((run_dir / name).read_text()))
-    except (OSError, ValueError, AttributeError):
-      continue
-    if isinstance(rec, dict) and rec.get("cpu"):
-      isa = rec.get("isa")
-      if isinstance(isa, dict):        # {"avx2": true, "avx512f": true, ...}
-        isa = "avx512" if isa.get("avx512f") else "avx2" if isa.get("avx2") else "other"
-      return f"{rec['cpu']} ({isa})" if isa else str(rec["cpu"])
-  return "not recorded"
-
-
-def run_machines(runs_dir, figure: int, grid=None) -> pd.DataFrame:
-  """One row per run of the figure under `runs_dir` (the runs `load_progress` reads, with the
-  same `grid` filter and condition names): game, condition, seed, cpu (`cpu_kind`)."""
-  rows = []
-  for cond, f in progress_files(runs_dir, figure):
-    rel = f.parent.relative_to(runs_dir).as_posix()
-    if grid is not None and not _in_grid(f.parent, rel, grid):
-      continue
-    game, seed = f.parent.parent.parent.name, int(f.parent.name.removeprefix("seed"))
-    rows.append(dict(game=game, condition=cond, seed=seed, cpu=cpu_kind(f.parent)))
-  return pd.DataFrame(rows, columns=["game", "condition", "seed", "cpu"])
+METRICS = ("eval_return", "train_return")      # the PDF's two blocks of panels, top to bottom
+BAND_COLUMNS = ["game", "condition", "metric", "frames", "mean", "std", "seeds", "capped"]
 
 
 def _last_valid(s: pd.Series) -> float:
@@ -150,7 +44,10 @@ def _last_valid(s: pd.Series) -> float:
 
 
 def summarize(df: pd.DataFrame, figure: int) -> pd.DataFrame:
-  """Per (game, condition): final eval/train return per seed, then mean and std over seeds."""
+  """figure{F}_summary.csv's table (SUMMARY_COLUMNS, then Figure 3's `curve_agreement` columns):
+  per (game, condition) of the long progress frame `df`, each seed's last evaluation and
+  training return (raw game score), then their mean and std (ddof 0) over seeds; `frames` the
+  largest emulator frame reached; `extension` a game not in the paper's figure."""
   if df.empty:
     return pd.DataFrame(columns=SUMMARY_COLUMNS)
   per_seed = (df.groupby(["game", "condition", "seed"])
@@ -195,13 +92,124 @@ def curve_agreement(df: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
   return pd.DataFrame(rows, columns=["game", "curve_metric", "curve_gap", "seed_spread", "gap_over_spread"])
 
 
-def plot_figure(df: pd.DataFrame, figure: int, path, scale_note: str = ""):
-  """Panels per game: evaluation returns (top rows, what the paper plots) and training returns
-  (bottom rows), each the mean over seeds with a +-1 std band, x in frames. Evaluation points
-  whose games hit the frame cap are drawn hollow (their scores are of truncated games)."""
+def panel_games(df: pd.DataFrame, figure: int) -> List[str]:
+  """The games of a figure's panels, in order: the paper's games that `df` has (all of them when
+  it has none), then any other game of `df` (extension games), sorted."""
   spec = FIGURES[figure]
   games = [g for g in spec.games if g in set(df["game"])] or list(spec.games)
-  games += sorted(set(df["game"]) - set(games))          # extension games (not in the paper)
+  return games + sorted(set(df["game"]) - set(games))
+
+
+def curve_bands(df: pd.DataFrame, figure: int) -> pd.DataFrame:
+  """The curves a figure's PDF draws (BAND_COLUMNS), per game, condition of the figure (in the
+  registry's order) and metric of METRICS: at each frame point (emulator frames) where a seed
+  has a value, `mean` and `std` (ddof 0; 0 for one seed) of the metric (raw game score) over
+  those seeds; `seeds`: the curve's seeds; `capped`: an evaluation point where a game was
+  stopped by the frame cap (its scores are of truncated games)."""
+  parts = []
+  for game, g in df.groupby("game"):
+    for cond in [c.name for c in FIGURES[figure].conditions]:
+      for metric in METRICS:
+        gc = g[(g["condition"] == cond) & g[metric].notna()]
+        if gc.empty:
+          continue
+        piv = gc.pivot_table(index="frames", columns="seed", values=metric)
+        capped = (gc[gc["eval_truncated"].fillna(0) > 0]["frames"].unique()
+                  if metric == "eval_return" else [])
+        parts.append(pd.DataFrame(dict(
+            game=game, condition=cond, metric=metric, frames=piv.index, mean=piv.mean(axis=1).to_numpy(),
+            std=piv.std(axis=1, ddof=0).fillna(0.0).to_numpy(), seeds=piv.shape[1],
+            capped=piv.index.isin(capped)), columns=BAND_COLUMNS))
+  return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=BAND_COLUMNS)
+
+
+@dataclasses.dataclass(frozen=True)
+class FigureCurves:
+  """Everything a figure's PDF draws, computed (`figure_curves`): figure; games (the panels'
+  games, `panel_games`); bands (`curve_bands`); published (the published curves' overlays of
+  the training panels, `artifact.analysis.published.overlay_curves`, OVERLAY_COLUMNS, every
+  game); truncated (some evaluation game of the figure was stopped by the frame cap)."""
+  figure: int
+  games: Tuple[str, ...]
+  bands: pd.DataFrame
+  published: pd.DataFrame
+  truncated: bool
+
+
+def figure_curves(df: pd.DataFrame, figure: int,
+                  load_published: Callable[[], pd.DataFrame] = published.load_published_curves) -> FigureCurves:
+  """The `FigureCurves` of a figure's long progress frame `df` (LONG_COLUMNS). `load_published()`
+  gives the published curves, called only for a game where a condition with a published match
+  has runs (`Results.published_curves` in a report pass)."""
+  games = panel_games(df, figure)
+  overlays = [published.overlay_curves(figure, game, df[df["game"] == game], load_published)
+              for game in games]
+  overlays = [o for o in overlays if len(o)]
+  return FigureCurves(figure, tuple(games), curve_bands(df, figure),
+                      pd.concat(overlays, ignore_index=True) if overlays
+                      else pd.DataFrame(columns=published.OVERLAY_COLUMNS),
+                      bool(df["eval_truncated"].fillna(0).gt(0).any()))
+
+
+# How each published source is drawn (`published.overlay_curves`' `source`)
+_PUBLISHED_STYLE = {published.ZOO_SOURCE: dict(ls="--", color="0.5"),
+                    published.SB3_HERE_SOURCE: dict(ls="-.", color="0.3")}
+
+
+def _draw_bands(ax, bands: pd.DataFrame, colors: Dict[str, str], labels: Dict[str, str]):
+  """One panel's curves: per condition the mean line (points marked when at most 12) with its
+  +-1 std band, and hollow markers at the points whose evaluation games hit the frame cap."""
+  for cond, b in bands.groupby("condition", sort=False):
+    b = b.sort_values("frames")
+    ax.plot(b["frames"], b["mean"], color=colors[cond], lw=1.4, marker="o" if len(b) <= 12 else None,
+            ms=3.5, label=f"{labels[cond]} ({int(b['seeds'].iloc[0])} seeds)")
+    ax.fill_between(b["frames"], b["mean"] - b["std"], b["mean"] + b["std"], color=colors[cond], alpha=0.2)
+    capped = b[b["capped"].astype(bool)]
+    if len(capped):
+      ax.plot(capped["frames"], capped["mean"], ls="none", marker="o", ms=6, mfc="white", mec=colors[cond])
+
+
+def _draw_published(ax, overlays: pd.DataFrame):
+  """One training panel's published curves (`published.overlay_curves` rows of its game)."""
+  for (source, label), o in overlays.groupby(["source", "label"], sort=False):
+    ax.plot(o["frames"], o["train_return_last100"], lw=1.3, label=label, **_PUBLISHED_STYLE[source])
+
+
+def _label_panel(ax, game: str, metric: str, extension: bool):
+  """A panel's title (game, [extension], what is plotted), axis labels and grid."""
+  what = "evaluation games" if metric == "eval_return" else "training, last 100 games"
+  ax.set_title(f"{game}{' [extension]' if extension else ''}: {what}", fontsize=9)
+  ax.set_xlabel("frames")
+  ax.set_ylabel("raw game score")
+  ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 3))
+  ax.grid(alpha=0.3)
+
+
+def _legend(fig, axes, truncated: bool, ncols: int) -> int:
+  """The figure's one legend at the bottom: each curve label once (seed counts aside), plus the
+  hollow marker's meaning when an evaluation was cut by the frame cap. Returns its entries."""
+  handles, lbls = [], []
+  for ax in axes.flat:
+    for hh, ll in zip(*ax.get_legend_handles_labels()):
+      if ll.rsplit(" (", 1)[0] not in [x.rsplit(" (", 1)[0] for x in lbls]:
+        handles.append(hh)
+        lbls.append(ll)
+  if truncated:
+    handles.append(plt.Line2D([], [], ls="none", marker="o", mfc="white", mec="0.3"))
+    lbls.append("evaluation games stopped by the frame cap")
+  if handles:
+    fig.legend(handles, lbls, loc="lower center", ncol=1 if ncols == 1 else min(3, len(handles)),
+               fontsize=8)
+  return len(handles)
+
+
+def plot_figure(curves: FigureCurves, path, scale_note: str = ""):
+  """Draws a figure's `FigureCurves` to `path` (format from its suffix, written atomically):
+  panels per game, evaluation returns (top rows, what the paper plots) and training returns
+  (bottom rows, with the published curves), each the mean over seeds with a +-1 std band, x in
+  frames. Evaluation points whose games hit the frame cap are drawn hollow (their scores are of
+  truncated games)."""
+  spec, games = FIGURES[curves.figure], list(curves.games)
   ncols = min(3, len(games))
   grid_rows = max(1, math.ceil(len(games) / ncols))
   width = max(7.5, 4.2 * ncols)
@@ -209,54 +217,23 @@ def plot_figure(df: pd.DataFrame, figure: int, path, scale_note: str = ""):
                            squeeze=False)
   labels = {c.name: c.label or c.name for c in spec.conditions}
   colors = {c.name: f"C{i}" for i, c in enumerate(spec.conditions)}
-  for block, metric in enumerate(("eval_return", "train_return")):
-    panels = axes[block * grid_rows:(block + 1) * grid_rows].flat
-    for ax, game in zip(panels, games):
-      g = df[df["game"] == game]
-      for cond in [c.name for c in spec.conditions]:
-        gc = g[(g["condition"] == cond) & g[metric].notna()]
-        if gc.empty:
-          continue
-        piv = gc.pivot_table(index="frames", columns="seed", values=metric)
-        mean, std = piv.mean(axis=1), piv.std(axis=1, ddof=0).fillna(0.0)
-        ax.plot(piv.index, mean, color=colors[cond], lw=1.4, marker="o" if len(mean) <= 12 else None,
-                ms=3.5, label=f"{labels[cond]} ({piv.shape[1]} seeds)")
-        ax.fill_between(piv.index, mean - std, mean + std, color=colors[cond], alpha=0.2)
-        if metric == "eval_return":
-          capped = gc[gc["eval_truncated"].fillna(0) > 0]["frames"].unique()
-          if len(capped):
-            ax.plot(capped, mean.loc[capped], ls="none", marker="o", ms=6, mfc="white",
-                    mec=colors[cond])
-      draw_published(ax, figure, game, g, metric)   # SB3 curves on the training panels
-      extension = "" if game in spec.games else " [extension]"
-      what = "evaluation games" if metric == "eval_return" else "training, last 100 games"
-      ax.set_title(f"{game}{extension}: {what}", fontsize=9)
-      ax.set_xlabel("frames")
-      ax.set_ylabel("raw game score")
-      ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 3))
-      ax.grid(alpha=0.3)
+  for block, metric in enumerate(METRICS):
+    for ax, game in zip(axes[block * grid_rows:(block + 1) * grid_rows].flat, games):
+      b = curves.bands
+      _draw_bands(ax, b[(b["game"] == game) & (b["metric"] == metric)], colors, labels)
+      if metric == "train_return":
+        _draw_published(ax, curves.published[curves.published["game"] == game])
+      _label_panel(ax, game, metric, game not in spec.games)
   for ax in axes[grid_rows:].flat:
     if not ax.has_data() and ax.get_title():
       ax.text(0.5, 0.5, "no finished training game yet", ha="center", va="center",
               transform=ax.transAxes, fontsize=8, color="0.4")
   for ax in list(axes[:grid_rows].flat)[len(games):] + list(axes[grid_rows:].flat)[len(games):]:
     ax.axis("off")
-  handles, lbls = [], []
-  for ax in axes.flat:
-    for hh, ll in zip(*ax.get_legend_handles_labels()):
-      if ll.rsplit(" (", 1)[0] not in [x.rsplit(" (", 1)[0] for x in lbls]:
-        handles.append(hh)
-        lbls.append(ll)
-  if df["eval_truncated"].fillna(0).gt(0).any():
-    handles.append(plt.Line2D([], [], ls="none", marker="o", mfc="white", mec="0.3"))
-    lbls.append("evaluation games stopped by the frame cap")
-  if handles:
-    fig.legend(handles, lbls, loc="lower center", ncol=1 if ncols == 1 else min(3, len(handles)),
-               fontsize=8)
-  import textwrap
-  fig.suptitle(textwrap.fill(f"Figure {figure} ({spec.section}): {spec.title}{scale_note}",
+  entries = _legend(fig, axes, curves.truncated, ncols)
+  fig.suptitle(textwrap.fill(f"Figure {curves.figure} ({spec.section}): {spec.title}{scale_note}",
                              int(width * 13)), fontsize=10)
-  legend_h = (0.035 * len(handles) if ncols == 1 else 0.06) if handles else 0
+  legend_h = (0.035 * entries if ncols == 1 else 0.06) if entries else 0
   fig.tight_layout(rect=(0, legend_h, 1, 0.95))
   try:
     with atomic_path(path) as tmp:
@@ -265,16 +242,18 @@ def plot_figure(df: pd.DataFrame, figure: int, path, scale_note: str = ""):
     plt.close(fig)
 
 
-def write_figure_reports(figure: int, runs_dir, reports_dir, scale_note: str = "", grid=None) -> dict:
-  """Writes figure{F}.csv, figure{F}_summary.csv and figure{F}.pdf (of the `grid`'s runs, if
-  given, see `load_progress`); returns their paths."""
+def write_figure_reports(figure: int, results: Results, reports_dir, scale_note: str = "") -> Dict[str, Path]:
+  """Writes figure{F}.csv, figure{F}_summary.csv and figure{F}.pdf of `results.progress[figure]`
+  (`artifact.analysis.results.load_results`) into `reports_dir`, each atomically; returns their
+  paths. Raises KeyError for a figure `results` has not loaded, and what the published curves'
+  loading raises when this figure draws them."""
   reports_dir = Path(reports_dir)
   reports_dir.mkdir(parents=True, exist_ok=True)
-  df = load_progress(runs_dir, figure, grid)
+  df = results.progress[figure]
   paths = dict(csv=reports_dir / f"figure{figure}.csv",
                summary=reports_dir / f"figure{figure}_summary.csv",
                pdf=reports_dir / f"figure{figure}.pdf")
-  atomic_write_text(paths["csv"], df.to_csv(index=False))
+  atomic_write_text(paths["csv"], df.to_csv(index=False, columns=LONG_COLUMNS))
   atomic_write_text(paths["summary"], summarize(df, figure).to_csv(index=False))
-  plot_figure(df, figure, paths["pdf"], scale_note)
+  plot_figure(figure_curves(df, figure, results.published_curves), paths["pdf"], scale_note)
   return paths

@@ -43,7 +43,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -123,7 +123,7 @@ def mean_intervals(v: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
 
 def relative_difference_intervals(b: np.ndarray, a: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
   """(ci_low, ci_high) [sets] of (mean b - mean a) / |mean of both| under the rule's
-  bootstrap (`artifact.analysis.claims.claim_c5`'s statistic, each condition resampled independently);
+  bootstrap (`artifact.analysis.claims.curve_equivalence`'s statistic, each condition resampled independently);
   b, a: [sets, n_runs]."""
   sets, n = b.shape
   counts = bootstrap_counts(n, 1, 2)[:, :, 0, :]            # [reps, 2, n]

@@ -22,11 +22,13 @@ from __future__ import annotations
 import io
 import math
 from pathlib import Path
+from typing import Dict, List
 
 import numpy as np
 import pandas as pd
 
-from artifact.analysis import published, curves
+from artifact.analysis import published
+from artifact.analysis.results import Results, load_results
 from artifact.files import atomic_write_text
 
 STEP = 1_000_000          # emulator frames between parity points
@@ -50,40 +52,54 @@ def frame_points(reached: float, step: int = STEP) -> np.ndarray:
   return np.arange(1, int(reached // step) + 1, dtype=float) * step
 
 
-def parity_table(runs_dir, zoo_path=None, sb3_here_dir=None, step: int = STEP, grid=None) -> pd.DataFrame:
-  """The rows of parity.csv (PARITY_COLUMNS), one per (matched condition, game, frame point)."""
-  theirs = published.load_published_curves(zoo_path, sb3_here_dir)
+def parity_table(progress_by_figure: Dict[int, pd.DataFrame], theirs: pd.DataFrame,
+                 step: int = STEP) -> pd.DataFrame:
+  """The rows of parity.csv (PARITY_COLUMNS), one per (matched condition, game, frame point),
+  from {figure: long progress frame} (`artifact.analysis.results.Results.progress`; a figure
+  absent there has no rows) and the published curves `theirs`
+  (`artifact.analysis.published.load_published_curves`, CURVE_COLUMNS). Frames are emulator
+  frames, returns raw game scores, gaps in % (the module docstring)."""
   rows = []
   for m in published.MATCHES:
-    df = curves.load_progress(runs_dir, m.figure, grid)
+    df = progress_by_figure.get(m.figure)
+    if df is None:
+      continue
     df = df[df["condition"] == m.condition]
     for game, g in df.groupby("game"):
       reached = g.groupby("seed")["frames"].max().min()        # frames every seed reached
       at = frame_points(float(reached), step)
-      if not len(at):
-        continue
-      ours = published.seed_stats(g, at, value="train_return")
-      c = theirs[(theirs["algo"] == m.algo) & (theirs["game"] == game)]
-      zoo = c[c["source"] == published.ZOO_SOURCE]
-      zoo_v = published.interpolate(zoo["frames"], zoo["train_return_last100"], at)
-      here = c[c["source"] == published.SB3_HERE_SOURCE]
-      hs = published.seed_stats(here, at) if len(here) else None
-      for i, x in enumerate(at):
-        o = ours.iloc[i]
-        h = hs.iloc[i] if hs is not None else None
-        om = o["mean"] if o["seeds"] else math.nan
-        hm = h["mean"] if h is not None and h["seeds"] else math.nan
-        rows.append(dict(
-            figure=m.figure, condition=m.condition, algo=m.algo, game=game, frames=int(x),
-            ours_seeds=int(o["seeds"]), ours_mean=om, ours_std=o["std"], ours_min=o["min"],
-            ours_max=o["max"], zoo_return=zoo_v[i],
-            sb3_here_seeds=int(h["seeds"]) if h is not None else 0, sb3_here_mean=hm,
-            sb3_here_std=h["std"] if h is not None else math.nan,
-            sb3_here_min=h["min"] if h is not None else math.nan,
-            sb3_here_max=h["max"] if h is not None else math.nan,
-            gap_ours_vs_zoo_pct=gap_pct(om, zoo_v[i]), gap_ours_vs_sb3_here_pct=gap_pct(om, hm),
-            gap_sb3_here_vs_zoo_pct=gap_pct(hm, zoo_v[i])))
+      if len(at):
+        rows += _game_rows(m, game, g, theirs, at)
   return pd.DataFrame(rows, columns=PARITY_COLUMNS)
+
+
+def _game_rows(m: published.Match, game: str, g: pd.DataFrame, theirs: pd.DataFrame,
+               at: np.ndarray) -> List[Dict]:
+  """parity.csv's rows of one matched condition `m` in one game: our seeds `g` (long progress
+  rows), the zoo and sb3-here curves of `theirs`, at the frame points `at`."""
+  ours = published.seed_stats(g, at, value="train_return")
+  c = theirs[(theirs["algo"] == m.algo) & (theirs["game"] == game)]
+  zoo = c[c["source"] == published.ZOO_SOURCE]
+  zoo_v = published.interpolate(zoo["frames"], zoo["train_return_last100"], at)
+  here = c[c["source"] == published.SB3_HERE_SOURCE]
+  hs = published.seed_stats(here, at) if len(here) else None
+  rows = []
+  for i, x in enumerate(at):
+    o = ours.iloc[i]
+    h = hs.iloc[i] if hs is not None else None
+    om = o["mean"] if o["seeds"] else math.nan
+    hm = h["mean"] if h is not None and h["seeds"] else math.nan
+    rows.append(dict(
+        figure=m.figure, condition=m.condition, algo=m.algo, game=game, frames=int(x),
+        ours_seeds=int(o["seeds"]), ours_mean=om, ours_std=o["std"], ours_min=o["min"],
+        ours_max=o["max"], zoo_return=zoo_v[i],
+        sb3_here_seeds=int(h["seeds"]) if h is not None else 0, sb3_here_mean=hm,
+        sb3_here_std=h["std"] if h is not None else math.nan,
+        sb3_here_min=h["min"] if h is not None else math.nan,
+        sb3_here_max=h["max"] if h is not None else math.nan,
+        gap_ours_vs_zoo_pct=gap_pct(om, zoo_v[i]), gap_ours_vs_sb3_here_pct=gap_pct(om, hm),
+        gap_sb3_here_vs_zoo_pct=gap_pct(hm, zoo_v[i])))
+  return rows
 
 
 def _num(v) -> str:
@@ -162,16 +178,26 @@ def parity_markdown(table: pd.DataFrame) -> str:
   return "".join(out)
 
 
-def write_parity(runs_dir, reports_dir, zoo_path=None, sb3_here_dir=None, step: int = STEP,
-                 grid=None) -> dict:
-  """Writes parity.csv (PARITY_COLUMNS) and parity.md into `reports_dir` (atomically) from the
-  progress.csv files under `runs_dir`; returns their paths. Reference curves: the repository's
-  reports/published/sb3_zoo_curves.csv and reports/parity/sb3_here/ unless given."""
+def write_parity_reports(results: Results, reports_dir, step: int = STEP) -> Dict[str, Path]:
+  """Writes parity.csv (PARITY_COLUMNS) and parity.md into `reports_dir` (atomically) from a
+  report pass's `Results` (its progress and published curves); returns their paths. Raises
+  what the published curves' loading raises (a missing curves file: FileNotFoundError)."""
   reports_dir = Path(reports_dir)
-  table = parity_table(runs_dir, zoo_path, sb3_here_dir, step, grid)
+  table = parity_table(results.progress, results.published_curves(), step)
   buf = io.StringIO()
   table.to_csv(buf, index=False, lineterminator="\n")
   paths = dict(parity_csv=reports_dir / "parity.csv", parity_md=reports_dir / "parity.md")
   atomic_write_text(paths["parity_csv"], buf.getvalue())
   atomic_write_text(paths["parity_md"], parity_markdown(table))
   return paths
+
+
+def write_parity(runs_dir, reports_dir, zoo_path=None, sb3_here_dir=None, step: int = STEP,
+                 grid=None) -> Dict[str, Path]:
+  """parity.csv and parity.md on their own (`write_parity_reports`), from the progress.csv files
+  of the matched figures' runs under `runs_dir` (of the `grid`'s runs, if given:
+  `artifact.analysis.results.load_progress`); returns their paths. Reference curves: the
+  repository's reports/published/sb3_zoo_curves.csv and reports/parity/sb3_here/ unless given."""
+  figures = sorted({m.figure for m in published.MATCHES})
+  return write_parity_reports(load_results(runs_dir, figures, grid, zoo_path, sb3_here_dir),
+                              reports_dir, step)

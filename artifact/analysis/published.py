@@ -13,7 +13,9 @@ training games at that point (the definition of our progress.csv `train_return`)
 `games_so_far` = finished training games up to that point, `seed` (empty for the zoo's runs).
 
 A published curve goes with one of our conditions (MATCHES): SB3 A2C with Figure 1's `a2c_1step`
-(the same algorithm up to the learning-rate schedule), SB3 DQN with Figure 2's `dqn`.
+(the same algorithm up to the learning-rate schedule), SB3 DQN with Figure 2's `dqn`; the part of
+each that overlaps our runs is drawn on the figures' training panels (`overlay_curves`) and
+tabulated in parity.csv (`artifact.analysis.parity`). No plotting here.
 """
 from __future__ import annotations
 
@@ -21,17 +23,18 @@ import dataclasses
 import re
 import warnings
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Callable, Tuple
 
 import numpy as np
 import pandas as pd
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 ZOO_CSV = REPO_ROOT / "reports" / "published" / "sb3_zoo_curves.csv"
 SB3_HERE_DIR = REPO_ROOT / "reports" / "parity" / "sb3_here"
 ZOO_SOURCE = "sb3-zoo rl-trained-agents"
 SB3_HERE_SOURCE = "sb3-here (ale-py 0.12.1)"
 CURVE_COLUMNS = ["source", "algo", "game", "frames", "train_return_last100", "games_so_far", "seed"]
+OVERLAY_COLUMNS = ["game", "source", "label", "frames", "train_return_last100"]   # `overlay_curves`
 _SB3_HERE_NAME = re.compile(r"sb3_here_(?P<game>[A-Za-z0-9]+)_seed(?P<seed>\d+)\.csv$")
 
 
@@ -53,14 +56,6 @@ MATCHES: Tuple[Match, ...] = (
 )
 
 
-def match_for(figure: int, condition: str) -> Optional[Match]:
-  """The published curve matching (figure, condition), or None."""
-  for m in MATCHES:
-    if (m.figure, m.condition) == (figure, condition):
-      return m
-  return None
-
-
 def _empty() -> pd.DataFrame:
   return pd.DataFrame({c: pd.Series(dtype="object" if c in ("source", "algo", "game") else "float64")
                        for c in CURVE_COLUMNS})
@@ -68,7 +63,8 @@ def _empty() -> pd.DataFrame:
 
 def load_zoo_curves(path=None) -> pd.DataFrame:
   """The SB3-zoo curves (reports/published/sb3_zoo_curves.csv unless `path`), CURVE_COLUMNS,
-  `source` = ZOO_SOURCE, `seed` empty (one run per algorithm and game; its seed is not recorded)."""
+  `source` = ZOO_SOURCE, `seed` empty (one run per algorithm and game; its seed is not recorded).
+  Raises FileNotFoundError when the file is missing."""
   df = pd.read_csv(ZOO_CSV if path is None else path)
   df["source"] = ZOO_SOURCE
   df["seed"] = np.nan
@@ -107,7 +103,8 @@ def load_sb3_here(directory=None) -> pd.DataFrame:
 
 
 def load_published_curves(zoo_path=None, sb3_here_dir=None) -> pd.DataFrame:
-  """All reference curves, zoo then sb3-here, in CURVE_COLUMNS."""
+  """All reference curves, zoo then sb3-here, in CURVE_COLUMNS (`load_zoo_curves`,
+  `load_sb3_here`). Raises FileNotFoundError when the zoo's CSV is missing."""
   parts = [load_zoo_curves(zoo_path)]
   here = load_sb3_here(sb3_here_dir)
   if len(here):
@@ -155,36 +152,48 @@ def sb3_here_grid(curves: pd.DataFrame) -> np.ndarray:
   return pts[(pts >= lo) & (pts <= hi)]
 
 
-def draw_published(ax, figure: int, game: str, ours: pd.DataFrame, metric: str, curves=None):
-  """Adds the published curve(s) matching a panel's condition to a TRAINING-return panel of
-  reports.plot_figure: the SB3-zoo curve (dashed grey, 1 seed) and, if present, the sb3-here
-  mean over its seeds (dash-dot darker grey), each only where it overlaps our frames (x up to
-  the largest frame our runs of the matching condition reached in this game; a curve is cut
-  there, with a point interpolated at that frame, never extrapolated). `ours`: the figure's
-  long-format rows of this game. Does nothing for evaluation panels or unmatched figures."""
-  if metric != "train_return":
-    return
+def overlay_curves(figure: int, game: str, ours: pd.DataFrame,
+                   load_curves: Callable[[], pd.DataFrame] = load_published_curves) -> pd.DataFrame:
+  """The published curve(s) matching a condition of `figure` in `game`, as drawn on the figure's
+  training-return panel (OVERLAY_COLUMNS; `artifact.analysis.curves.plot_figure`): the SB3-zoo
+  curve (1 seed, its own points) and, if present, the sb3-here mean over its seeds (at
+  `sb3_here_grid`'s points), each only where it overlaps our frames (up to the largest emulator
+  frame our runs of the matching condition reached in this game; a curve is cut there, with a
+  point interpolated at that frame, never extrapolated). `ours`: the figure's long progress rows
+  of this game; `load_curves()` gives the published curves (CURVE_COLUMNS), called only when a
+  match has runs here. `label` names each curve for the legend; `frames` in emulator frames,
+  `train_return_last100` in raw game score. Empty for an unmatched figure or condition."""
+  rows = []
   for m in (m for m in MATCHES if m.figure == figure):
     mine = ours[ours["condition"] == m.condition]
     if mine.empty:
       continue
     xmax = float(mine["frames"].max())
-    if curves is None:
-      curves = load_published_curves()
+    curves = load_curves()
     c = curves[(curves["algo"] == m.algo) & (curves["game"] == game)]
     zoo = c[c["source"] == ZOO_SOURCE].sort_values("frames")
     if not zoo.empty:
       x = _clip_points(zoo["frames"].to_numpy(dtype=float), xmax)
       if len(x):
-        ax.plot(x, interpolate(zoo["frames"], zoo["train_return_last100"], x), ls="--", color="0.5",
-                lw=1.3, label=f"SB3 zoo {m.name} (published, 1 seed; {m.short})")
+        rows.append(_overlay(game, ZOO_SOURCE, f"SB3 zoo {m.name} (published, 1 seed; {m.short})", x,
+                             interpolate(zoo["frames"], zoo["train_return_last100"], x)))
     here = c[c["source"] == SB3_HERE_SOURCE]
     if not here.empty:
       x = _clip_points(sb3_here_grid(here), xmax)
       if len(x):
         st = seed_stats(here, x)
-        ax.plot(st["frames"], st["mean"], ls="-.", color="0.3", lw=1.3,
-                label=f"SB3 {m.name} on ale-py 0.12.1 (mean of {here['seed'].nunique()} seeds)")
+        rows.append(_overlay(game, SB3_HERE_SOURCE,
+                             f"SB3 {m.name} on ale-py 0.12.1 (mean of {here['seed'].nunique()} seeds)",
+                             st["frames"].to_numpy(), st["mean"].to_numpy()))
+  if not rows:
+    return pd.DataFrame(columns=OVERLAY_COLUMNS)
+  return pd.concat(rows, ignore_index=True)
+
+
+def _overlay(game: str, source: str, label: str, frames: np.ndarray, values: np.ndarray) -> pd.DataFrame:
+  """One overlay curve's rows (OVERLAY_COLUMNS)."""
+  return pd.DataFrame(dict(game=game, source=source, label=label, frames=np.asarray(frames, float),
+                           train_return_last100=np.asarray(values, float)), columns=OVERLAY_COLUMNS)
 
 
 def _clip_points(x: np.ndarray, xmax: float) -> np.ndarray:

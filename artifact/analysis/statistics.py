@@ -8,7 +8,7 @@ a pure function of the scores). Two rliable metrics are computed here instead of
 the same numbers bit for bit: `aggregate_iqm` and `probability_of_improvement` (their docstrings
 say why).
 
-Inputs are the long progress frames of `artifact.analysis.curves.load_progress`. The final score of a run
+Inputs are the long progress frames of `artifact.analysis.results.load_progress`. The final score of a run
 is the mean evaluation return over its last `FINAL_EVALS` evaluations (docs/decision_rules.md says
 why). Outputs (`write_statistics`): reports/statistics.csv in the long format `COLUMNS` (one row
 per figure / metric / condition or pair / game or "aggregate" / frames point / threshold) and
@@ -19,7 +19,8 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from typing import Dict, List, Optional, Sequence, Tuple
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,8 @@ from rliable import library as rly
 from rliable import metrics
 
 from artifact.analysis.atari_scores import has_reference, human_normalized
+from artifact.experiment.registry import FIGURES
+from artifact.files import atomic_path, atomic_write_text
 
 FINAL_EVALS = 3            # evaluations averaged into a run's final score
 BOOTSTRAP_REPS = 2000      # stratified bootstrap replications per interval
@@ -50,7 +53,8 @@ def aggregate_iqm(scores: np.ndarray) -> float:
   arithmetic (ravel, `np.partition` at the two cuts, mean of the middle) plus its NaN rule (any
   NaN gives NaN). Why not rliable's: scipy's NaN-policy wrapper inspects the function signature
   on every call, ~0.35 ms, and the bootstrap calls it 2,000 times per interval: IQM intervals
-  were ~60% of the statistics time of the smoke grid's Figure 2 (measured, 2-core machine).
+  were ~60% of the statistics time of the smoke grid's Figure 2 (measured on 2 CPU
+  cores).
   """
   a = np.asarray(scores).ravel()
   if a.size == 0 or np.isnan(a).any():
@@ -79,7 +83,7 @@ def probability_of_improvement(scores_x: np.ndarray, scores_y: np.ndarray) -> fl
   half-integers). Why not rliable's: it calls `scipy.stats.mannwhitneyu` once per task per
   bootstrap replication, ~0.75 ms each, so one interval over 6 games at 2,000 replications took
   9.1 s; on the smoke grid's runs these intervals took the statistics from 43 s to 112 s and the
-  claims from 2.7 s to 24.5 s (measured, 2-core machine). The bootstrap around it is still
+  claims from 2.7 s to 24.5 s (measured on 2 CPU cores). The bootstrap around it is still
   rliable's.
   """
   scores_x, scores_y = np.asarray(scores_x), np.asarray(scores_y)
@@ -174,7 +178,12 @@ def _row(figure, metric, condition, game, pit, seeds, games, frames, threshold=m
 
 def figure_statistics(df: pd.DataFrame, figure: int, conditions: Sequence[str],
                       pairs: Sequence[Tuple[str, str]]) -> pd.DataFrame:
-  """All statistics of one figure as rows of `COLUMNS` (see the module docstring)."""
+  """All statistics of one figure as rows of `COLUMNS` (see the module docstring), from its long
+  progress frame `df`: per game and condition the mean and IQM of raw final scores; per
+  condition the HNS aggregates over games (AGGREGATES); per declared pair (x, y) of `pairs` the
+  probability of improvement P(x > y) over games and per game; the performance profiles
+  (`rliable.library.create_performance_profile`) and the IQM HNS curve against emulator frames.
+  Each with its 95% stratified-bootstrap CI (`interval`); empty without a finished evaluation."""
   finals = final_scores(df)
   rows = []
   if finals.empty:
@@ -267,9 +276,46 @@ def _sample_efficiency(figure, df, conditions, norm_games) -> List[Dict]:
   return rows
 
 
+def _plot_aggregates(ax, s: pd.DataFrame):
+  """Panel 1: each condition's aggregates over games (AGGREGATES) with their 95% CIs."""
+  agg = s[s.metric.isin(AGGREGATES) & (s.game == AGGREGATE)]
+  conds = list(dict.fromkeys(agg.condition))
+  for i, name in enumerate(AGGREGATES):
+    a = agg[agg.metric == name].set_index("condition").reindex(conds)
+    pt, lo, hi = (a[c].to_numpy(np.float64) for c in ("point", "ci_low", "ci_high"))
+    ax.errorbar(pt, np.arange(len(conds)) + 0.18 * (i - 1.5), xerr=np.vstack([pt - lo, hi - pt]),
+                fmt="o", label=name.replace("_hns", ""), capsize=2)
+  ax.set_yticks(range(len(conds)), conds, fontsize=7)
+  ax.set_xlabel("human-normalized score")
+  ax.legend(fontsize=7)
+  ax.set_title("aggregates over games, 95% CIs", fontsize=9)
+
+
+def _plot_improvement(ax, s: pd.DataFrame):
+  """Panel 2: the probability of improvement of each declared pair over games, with its CI."""
+  poi = s[(s.metric == "probability_of_improvement") & (s.game == AGGREGATE)]
+  pt, lo, hi = (poi[c].to_numpy(np.float64) for c in ("point", "ci_low", "ci_high"))
+  ax.errorbar(pt, np.arange(len(poi)), xerr=np.vstack([pt - lo, hi - pt]), fmt="o", capsize=3)
+  ax.axvline(0.5, color="0.5", ls="--")
+  ax.set_yticks(range(len(poi)), [c.replace(">", " > ") for c in poi.condition], fontsize=7)
+  ax.set_xlim(0, 1)
+  ax.set_xlabel("P(X > Y)")
+  ax.set_title("probability of improvement", fontsize=9)
+
+
+def _plot_bands(ax, s: pd.DataFrame, metric: str, x: str, **line):
+  """One line per condition of `metric`'s rows against column `x`, with its CI band."""
+  for cond, p in s[s.metric == metric].groupby("condition"):
+    drawn, = ax.plot(p[x], p.point, label=cond, **line)
+    ax.fill_between(p[x], p.ci_low, p.ci_high, color=drawn.get_color(), alpha=0.2)
+
+
 def plot_statistics(stats: pd.DataFrame, path, title: str = ""):
-  """statistics.pdf: per figure, aggregate IQM/median/mean/optimality gap with CIs, probability of
-  improvement per pair, performance profiles and the sample-efficiency curves (IQM HNS vs frames)."""
+  """statistics.pdf at `path` from the rows of `statistics_table` (COLUMNS): per figure a page of
+  the aggregate IQM/median/mean/optimality gap with CIs, the probability of improvement per
+  pair, the performance profiles (rliable's `create_performance_profile`) and the
+  sample-efficiency curves (IQM HNS against emulator frames); one page saying so when `stats`
+  is empty. `title` is appended to each page's title."""
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
@@ -283,34 +329,13 @@ def plot_statistics(stats: pd.DataFrame, path, title: str = ""):
       return
     for figure, s in stats.groupby("figure"):
       fig, axes = plt.subplots(1, 4, figsize=(18, 4.2))
-      agg = s[s.metric.isin(AGGREGATES) & (s.game == AGGREGATE)]
-      conds = list(dict.fromkeys(agg.condition))
-      for i, name in enumerate(AGGREGATES):
-        a = agg[agg.metric == name].set_index("condition").reindex(conds)
-        pt, lo, hi = (a[c].to_numpy(np.float64) for c in ("point", "ci_low", "ci_high"))
-        axes[0].errorbar(pt, np.arange(len(conds)) + 0.18 * (i - 1.5), xerr=np.vstack([pt - lo, hi - pt]),
-                         fmt="o", label=name.replace("_hns", ""), capsize=2)
-      axes[0].set_yticks(range(len(conds)), conds, fontsize=7)
-      axes[0].set_xlabel("human-normalized score")
-      axes[0].legend(fontsize=7)
-      axes[0].set_title("aggregates over games, 95% CIs", fontsize=9)
-      poi = s[(s.metric == "probability_of_improvement") & (s.game == AGGREGATE)]
-      pt, lo, hi = (poi[c].to_numpy(np.float64) for c in ("point", "ci_low", "ci_high"))
-      axes[1].errorbar(pt, np.arange(len(poi)), xerr=np.vstack([pt - lo, hi - pt]), fmt="o", capsize=3)
-      axes[1].axvline(0.5, color="0.5", ls="--")
-      axes[1].set_yticks(range(len(poi)), [c.replace(">", " > ") for c in poi.condition], fontsize=7)
-      axes[1].set_xlim(0, 1)
-      axes[1].set_xlabel("P(X > Y)")
-      axes[1].set_title("probability of improvement", fontsize=9)
-      for cond, p in s[s.metric == "performance_profile"].groupby("condition"):
-        line, = axes[2].plot(p.threshold, p.point, label=cond)
-        axes[2].fill_between(p.threshold, p.ci_low, p.ci_high, color=line.get_color(), alpha=0.2)
+      _plot_aggregates(axes[0], s)
+      _plot_improvement(axes[1], s)
+      _plot_bands(axes[2], s, "performance_profile", "threshold")
       axes[2].set_xlabel("human-normalized score tau")
       axes[2].set_ylabel("fraction of runs > tau")
       axes[2].set_title("performance profiles", fontsize=9)
-      for cond, p in s[s.metric == "iqm_hns_curve"].groupby("condition"):
-        line, = axes[3].plot(p.frames, p.point, marker="o", ms=3, label=cond)
-        axes[3].fill_between(p.frames, p.ci_low, p.ci_high, color=line.get_color(), alpha=0.2)
+      _plot_bands(axes[3], s, "iqm_hns_curve", "frames", marker="o", ms=3)
       axes[3].set_xlabel("frames")
       axes[3].set_ylabel("IQM human-normalized score")
       axes[3].set_title("sample efficiency (IQM over runs, 95% CI)", fontsize=9)
@@ -330,7 +355,7 @@ def _figure_statistics_job(job):
 
 def _map_figures(jobs) -> List[pd.DataFrame]:
   """`figure_statistics` of each job, the figures in parallel processes when there are several
-  figures and cores: rliable's bootstrap is a Python loop per interval (on the 2-core machine,
+  figures and cores: rliable's bootstrap is a Python loop per interval (on 2 CPU cores,
   the smoke grid's figures take 6.0, 16.0 and 4.4 s one after the other). Each interval
   draws from its own `RandomState(0)`, so the rows are the same in any process, in any order."""
   workers = min(len(jobs), os.cpu_count() or 1)
@@ -342,18 +367,22 @@ def _map_figures(jobs) -> List[pd.DataFrame]:
     return list(pool.map(_figure_statistics_job, jobs))
 
 
-def write_statistics(progress_by_figure: Dict[int, pd.DataFrame], reports_dir, title: str = "",
-                     figure_specs: Optional[Dict] = None) -> Dict[str, object]:
-  """Writes reports/statistics.csv and statistics.pdf for the given {figure: long progress frame}."""
-  from pathlib import Path
-  from artifact.files import atomic_path, atomic_write_text
-  from artifact.experiment.registry import FIGURES
-  specs = figure_specs or FIGURES
-  jobs = [(df, f, [c.name for c in specs[f].conditions], specs[f].pairs)
+def statistics_table(progress_by_figure: Dict[int, pd.DataFrame]) -> pd.DataFrame:
+  """Every figure's statistics (`figure_statistics`, each figure's conditions and declared
+  `pairs` from the registry) as one table in COLUMNS, figure by figure in the given order, from
+  {figure: long progress frame} (`artifact.analysis.results.Results.progress`)."""
+  jobs = [(df, f, [c.name for c in FIGURES[f].conditions], FIGURES[f].pairs)
           for f, df in progress_by_figure.items()]
-  parts = _map_figures(jobs)
-  parts = [p for p in parts if not p.empty]          # an empty part would make every column object
-  stats = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
+  parts = [p for p in _map_figures(jobs) if not p.empty]   # an empty part would make every column object
+  return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
+
+
+def write_statistics(progress_by_figure: Dict[int, pd.DataFrame], reports_dir,
+                     title: str = "") -> Dict[str, Path]:
+  """Writes reports/statistics.csv (`statistics_table`) and statistics.pdf (`plot_statistics`,
+  `title` appended to each page's title) for the given {figure: long progress frame}, each
+  atomically; returns their paths."""
+  stats = statistics_table(progress_by_figure)
   reports_dir = Path(reports_dir)
   paths = dict(statistics_csv=reports_dir / "statistics.csv", statistics_pdf=reports_dir / "statistics.pdf")
   atomic_write_text(paths["statistics_csv"], stats.to_csv(index=False))

@@ -34,6 +34,8 @@ import numpy as np
 
 
 def bench_env(seconds: float) -> float:
+  """Frames/s of the batched Pong environment alone (16 envs, random actions) over `seconds` of
+  wall time, after 20 warm-up steps: the ceiling training speeds are compared with."""
   from envs import make_atari_env
   env = make_atari_env("Pong", 16, seed=0)
   env.reset()
@@ -107,6 +109,7 @@ def _steady_fps(trainer, seconds: float) -> float:
 
 
 def bench_dqn(seconds: float, precision: str = "float32") -> float:
+  """Frames/s of DQN training on Pong (`warm_dqn_trainer`) over `seconds` of wall time."""
   return _steady_fps(warm_dqn_trainer(precision), seconds)
 
 
@@ -153,7 +156,9 @@ t.update()
 
 
 def bench_startup() -> float:
-  root = str(Path(__file__).resolve().parent.parent)
+  """Seconds a new Python process takes to the end of its first A2C update on Pong (imports,
+  env, agent, tracing; `STARTUP_SNIPPET`). Raises CalledProcessError if that process fails."""
+  root = str(Path(__file__).resolve().parents[2])      # artifact/grid/bench.py -> the repository
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   t0 = time.time()
   subprocess.run([sys.executable, "-c", STARTUP_SNIPPET.format(root=root)], check=True, env=env,
@@ -213,68 +218,108 @@ def filled_replay(transitions: int, game: str = "Pong"):
   return rb
 
 
+class _Table:
+  """The benchmark's rows, each printed as it is measured."""
+
+  def __init__(self):
+    self.rows = []
+
+  def add(self, metric: str, value: float, unit: str, ceiling: Optional[float] = None, note: str = ""):
+    """Records and prints one measurement; `ceiling` (frames/s) adds its ratio to the env ceiling."""
+    self.rows.append(dict(metric=metric, value=round(value, 2), unit=unit,
+                          ratio_to_env_ceiling=round(value / ceiling, 3) if ceiling else None, note=note))
+    print(f"  {metric:<28} {value:>12,.1f} {unit:<10}"
+          + (f" {value / ceiling:6.3f} x env ceiling" if ceiling else "") + (f"  {note}" if note else ""),
+          flush=True)
+
+
 def main(argv=None) -> int:
+  """The benchmark (see the module docstring): prints the table and writes --out/bench.csv;
+  returns 0. Each measurement lasts 15 s (60 s with --long)."""
   p = argparse.ArgumentParser(prog="python -m artifact.grid.bench", description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--long", action="store_true", help="measure 4x longer (about 6 minutes)")
   p.add_argument("--out", default="reports", help="directory for bench.csv (default reports)")
   args = p.parse_args(argv)
-  import pandas as pd
-  import tensorflow as tf
-  import tf_agents
-  import ale_py
+  versions = library_versions()
   secs = 60.0 if args.long else 15.0
-  rows = []
-
-  def add(metric, value, unit, ceiling=None, note=""):
-    rows.append(dict(metric=metric, value=round(value, 2), unit=unit,
-                     ratio_to_env_ceiling=round(value / ceiling, 3) if ceiling else None, note=note))
-    print(f"  {metric:<28} {value:>12,.1f} {unit:<10}"
-          + (f" {value / ceiling:6.3f} x env ceiling" if ceiling else "") + (f"  {note}" if note else ""),
-          flush=True)
-
   device = tf_device()
   from artifact.training.machine import cpu_facts, kind
   facts = cpu_facts()
   print(f"== benchmark on Pong, {os.cpu_count()} cores of {kind(facts)}, TensorFlow device {device}, "
         f"{secs:.0f} s per measurement", flush=True)
+  table = _Table()
+  _measure_training(table, secs)
+  table.add("startup_to_first_update", bench_startup(), "s", None, "new process, A2C on Pong")
+  _measure_replay(table, 100_000 if args.long else 20_000)
+  path = write_bench_csv(table.rows, Path(args.out) / "bench.csv", facts, device, versions)
+  print(f"wrote {path}")
+  return 0
+
+
+def _measure_training(table: _Table, secs: float):
+  """The env ceiling and the training speeds (frames/s), single runs then two side by side."""
   ceiling = bench_env(secs)
-  add("env_ceiling", ceiling, "frames/s", None, "16 envs, random actions")
+  table.add("env_ceiling", ceiling, "frames/s", None, "16 envs, random actions")
   from artifact.training.a2c import a2c_env_groups
   groups = a2c_env_groups(16)
-  add("a2c_train", bench_a2c("a2c_1step", secs), "frames/s", ceiling,
-      f"a2c_1step, 16 envs x 5 steps per update, --env-groups {groups} (the default here)")
+  table.add("a2c_train", bench_a2c("a2c_1step", secs), "frames/s", ceiling,
+            f"a2c_1step, 16 envs x 5 steps per update, --env-groups {groups} (the default here)")
   other = 2 if groups == 1 else 1
-  add(f"a2c_train_env_groups_{other}", bench_a2c("a2c_1step", secs, env_groups=other), "frames/s",
-      ceiling, f"the same with --env-groups {other} ("
-      + ("overlapped" if other > 1 else "synchronous") + " collection, same rollouts)")
-  add("soft_ql_train", bench_a2c("soft_ql", secs), "frames/s", ceiling, "soft_ql, same rollouts")
-  add("dqn_train", bench_dqn(secs), "frames/s", ceiling, "1 env, batch 32 every 4 agent steps, epsilon 0.01")
-  add("a2c_train_bf16", bench_a2c("a2c_1step", secs, "bfloat16"), "frames/s", ceiling,
-      "a2c_1step with --set precision=bfloat16")
-  add("dqn_train_bf16", bench_dqn(secs, "bfloat16"), "frames/s", ceiling, "DQN with --set precision=bfloat16")
-  grid, per_run = bench_grid("a2c", secs)
-  add("grid_a2c_fps", grid, "frames/s", ceiling, "two a2c_1step runs side by side (--jobs 2), total")
-  add("grid_a2c_fps_per_run", per_run, "frames/s", ceiling, "the same, per run (--list uses it)")
-  grid, per_run = bench_grid("dqn", secs)
-  add("grid_dqn_fps", grid, "frames/s", ceiling, "two DQN runs side by side (--jobs 2), total")
-  add("grid_dqn_fps_per_run", per_run, "frames/s", ceiling, "the same, per run (--list uses it)")
-  add("startup_to_first_update", bench_startup(), "s", None, "new process, A2C on Pong")
-  n = 100_000 if args.long else 20_000
+  table.add(f"a2c_train_env_groups_{other}", bench_a2c("a2c_1step", secs, env_groups=other), "frames/s",
+            ceiling, f"the same with --env-groups {other} ("
+            + ("overlapped" if other > 1 else "synchronous") + " collection, same rollouts)")
+  table.add("soft_ql_train", bench_a2c("soft_ql", secs), "frames/s", ceiling, "soft_ql, same rollouts")
+  table.add("dqn_train", bench_dqn(secs), "frames/s", ceiling,
+            "1 env, batch 32 every 4 agent steps, epsilon 0.01")
+  table.add("a2c_train_bf16", bench_a2c("a2c_1step", secs, "bfloat16"), "frames/s", ceiling,
+            "a2c_1step with --set precision=bfloat16")
+  table.add("dqn_train_bf16", bench_dqn(secs, "bfloat16"), "frames/s", ceiling,
+            "DQN with --set precision=bfloat16")
+  for family, name in (("a2c", "a2c_1step"), ("dqn", "DQN")):
+    grid, per_run = bench_grid(family, secs)
+    table.add(f"grid_{family}_fps", grid, "frames/s", ceiling,
+              f"two {name} runs side by side (--jobs 2), total")
+    table.add(f"grid_{family}_fps_per_run", per_run, "frames/s", ceiling,
+              "the same, per run (--list uses it)")
+
+
+def _measure_replay(table: _Table, n: int):
+  """Replay bytes per transition in RAM and on disk, from `n` transitions of Pong, then of
+  SpaceInvaders (few repeated screens: near the worst case)."""
   pong = filled_replay(n)                      # one Pong fill serves both measurements
   per = bench_replay(pong)
-  add("replay_bytes_per_transition", per, "bytes", None, f"full buffer of {n:,} Pong transitions")
-  add("replay_frame_floor", 84 * 84, "bytes", None, "one 84x84 uint8 frame")
-  add("replay_1M_transitions", per * 1e6 / 2 ** 30, "GiB", None, "projected for the paper's replay")
+  table.add("replay_bytes_per_transition", per, "bytes", None, f"full buffer of {n:,} Pong transitions")
+  table.add("replay_frame_floor", 84 * 84, "bytes", None, "one 84x84 uint8 frame")
+  table.add("replay_1M_transitions", per * 1e6 / 2 ** 30, "GiB", None, "projected for the paper's replay")
   disk, save_s, ram = bench_replay_checkpoint(pong)
-  add("replay_checkpoint_bytes_per_transition", disk, "bytes", None, f"on disk, {n:,} Pong transitions")
-  add("replay_checkpoint_save_s_per_1M", save_s * 1e6 / n, "s", None, "projected save time for 1M")
-  add("replay_checkpoint_peak_ram_per_transition", ram / n, "bytes", None,
-      "extra RAM while saving")
+  table.add("replay_checkpoint_bytes_per_transition", disk, "bytes", None,
+            f"on disk, {n:,} Pong transitions")
+  table.add("replay_checkpoint_save_s_per_1M", save_s * 1e6 / n, "s", None, "projected save time for 1M")
+  table.add("replay_checkpoint_peak_ram_per_transition", ram / n, "bytes", None,
+            "extra RAM while saving")
   del pong
-  per_si = bench_replay(filled_replay(n, "SpaceInvaders"))   # few repeated screens: near the worst case
-  add("replay_bytes_per_transition_si", per_si, "bytes", None, "the same on SpaceInvaders")
-  add("replay_1M_transitions_si", per_si * 1e6 / 2 ** 30, "GiB", None, "projected, SpaceInvaders")
+  per_si = bench_replay(filled_replay(n, "SpaceInvaders"))
+  table.add("replay_bytes_per_transition_si", per_si, "bytes", None, "the same on SpaceInvaders")
+  table.add("replay_1M_transitions_si", per_si * 1e6 / 2 ** 30, "GiB", None, "projected, SpaceInvaders")
+
+
+def library_versions() -> dict:
+  """{column: version} of Python, TensorFlow, tf-agents, ale-py and numpy (imported first, so
+  that a missing one fails before minutes of measuring)."""
+  import ale_py
+  import tensorflow as tf
+  import tf_agents
+  return dict(python=platform.python_version(), tensorflow=tf.__version__,
+              tf_agents=tf_agents.__version__, ale_py=ale_py.__version__, numpy=np.__version__)
+
+
+def write_bench_csv(rows, path: Path, facts: dict, device: str, versions: dict) -> Path:
+  """Writes `rows` to the CSV `path` atomically (`artifact.files`), each row with the machine's
+  columns: cores, the CPU, its instruction sets and oneDNN state (`cpu_facts`), the TensorFlow
+  device, `versions` and the time. Returns the path."""
+  import pandas as pd
+  from artifact.files import atomic_write_text
   df = pd.DataFrame(rows)
   df["cores"] = os.cpu_count()
   df["cpu"] = facts["cpu"]
@@ -282,17 +327,10 @@ def main(argv=None) -> int:
     df[flag] = present
   df["onednn"] = facts["onednn"]
   df["device"] = device
-  df["python"] = platform.python_version()
-  df["tensorflow"] = tf.__version__
-  df["tf_agents"] = tf_agents.__version__
-  df["ale_py"] = ale_py.__version__
-  df["numpy"] = np.__version__
+  for name, version in versions.items():
+    df[name] = version
   df["when"] = time.strftime("%Y-%m-%d %H:%M:%S")
-  out = Path(args.out)
-  out.mkdir(parents=True, exist_ok=True)
-  df.to_csv(out / "bench.csv", index=False)
-  print(f"wrote {out / 'bench.csv'}")
-  return 0
+  return atomic_write_text(path, df.to_csv(index=False))
 
 
 if __name__ == "__main__":

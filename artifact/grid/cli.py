@@ -39,6 +39,7 @@ def _frames_text(n: int) -> str:
 
 
 def _and(words) -> str:
+  """'a, b and c'."""
   words = list(words)
   return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
 
@@ -86,12 +87,13 @@ Executors: --executor local (default) trains --jobs runs at once in worker proce
 machine; --executor ray trains each run as a Ray task (--cpus-per-run, --gpus-per-run), retried
 on another node when its node dies and resumed from its checkpoint. Without --ray-address a local
 Ray instance on 127.0.0.1 is started; on a cluster --out must be a filesystem every node mounts
-(checked before the grid starts). README, "Running on a Ray cluster".
+(checked before the grid starts). docs/operations.md, "Running on a Ray cluster".
 
 """
 
 
 def _conditions_epilog() -> str:
+  """The epilog's list of each figure's conditions (`artifact.experiment.registry.FIGURES`)."""
   lines = ["Conditions (from the figure specs):"]
   for f, fig in FIGURES.items():
     names = [c.name + (f" (= figure {c.same_run_as[0]} {c.same_run_as[1]}, trained once)"
@@ -101,6 +103,9 @@ def _conditions_epilog() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+  """The command line's parser (prog run_all.sh): every option with its default and units
+  (frames, seconds, CPUs/GPUs per run); the epilog lists the scales' budgets, the outputs, the
+  executors and the conditions. Values are parsed as text here and checked by `plan_from_args`."""
   p = argparse.ArgumentParser(
       prog="run_all.sh",
       description="Reproduce Schulman, Chen, Abbeel (2017) 'Equivalence Between Policy Gradients "
@@ -129,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "single-threaded tracing and saving overlap the other's training)")
   p.add_argument("--executor", default="local",
                  help="local (default: --jobs worker processes on this machine) or ray (each run a "
-                      "Ray task, retried and resumed from its checkpoint if its node dies; README "
+                      "Ray task, retried and resumed from its checkpoint if its node dies; docs/operations.md, "
                       "'Running on a Ray cluster')")
   p.add_argument("--ray-address", default=None, metavar="HOST:PORT",
                  help="a running Ray cluster's head (ray start --head); default with --executor ray: "
@@ -167,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _executor_from(args, plan: Plan):
+  """The executor --executor names, with the command line's settings (`make_executor`)."""
   from artifact.grid.executors import make_executor
   return make_executor(args.executor, jobs=args.jobs, checkpoint_every=args.checkpoint_every,
                        ray_address=args.ray_address, cpus_per_run=args.cpus_per_run,

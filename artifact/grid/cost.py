@@ -11,11 +11,13 @@ from pathlib import Path
 from artifact.grid.monitor import hms
 from artifact.grid.planning import UsageError
 from artifact.experiment.registry import FIGURES
+from envs.games import FRAMESKIP
 
-# Training frames/s of one run while another runs beside it on the 2-core machine (--jobs 2),
-# evaluation included: A2C framework measured on the Seaquest reference runs (~1,900), DQN from
-# the benchmark's single-run 298 frames/s less the sharing (an estimate). Used when no
-# reports/bench.csv exists; the README quotes these.
+# Training frames/s of one run while another runs beside it (--jobs 2) on 2 cores of an AMD EPYC
+# (AVX2; tensorflow-cpu 2.15.1, no GPU), evaluation included: A2C framework measured on the
+# Seaquest reference runs (~1,900), DQN from the benchmark's single-run 298 frames/s less the
+# sharing (an estimate). Used when no reports/bench.csv exists; docs/performance.md ("Measured")
+# and docs/operations.md ("Running the grid") quote these.
 FPS_PER_RUN = {"a2c": 1_900.0, "dqn": 250.0}
 # bench.csv metrics, best first: per-run speed in a two-run grid, then a lone run's speed
 BENCH_METRICS = {"a2c": ("grid_a2c_fps_per_run", "a2c_train"), "dqn": ("grid_dqn_fps_per_run", "dqn_train")}
@@ -24,7 +26,7 @@ BENCH_METRICS = {"a2c": ("grid_a2c_fps_per_run", "a2c_train"), "dqn": ("grid_dqn
 def throughput_per_run(out: Path):
   """({family: frames/s per run}, source text): from the first reports/bench.csv found (under
   --out, then the repository), else the built-in FPS_PER_RUN."""
-  repo = Path(__file__).resolve().parent.parent
+  repo = Path(__file__).resolve().parents[2]           # artifact/grid/cost.py -> the repository
   for path in (out / "reports" / "bench.csv", repo / "reports" / "bench.csv"):
     if not path.is_file():
       continue
@@ -40,7 +42,7 @@ def throughput_per_run(out: Path):
       fps[fam] = values[name] if name else FPS_PER_RUN[fam]
       used.append(name or f"built-in {fam}")
     return fps, f"{path} ({', '.join(used)})"
-  return dict(FPS_PER_RUN), "built-in 2-core machine figures (README; no reports/bench.csv)"
+  return dict(FPS_PER_RUN), "built-in figures measured on 2 CPU cores (docs/performance.md; no reports/bench.csv)"
 
 
 def _cost(spec, fps) -> float:
@@ -90,12 +92,13 @@ REPLAY_CHECKPOINT_BYTES_PER_TRANSITION = 7_400.0   # measured 6,754 (Pong), 5,64
 
 def extension_state_bytes(spec) -> float:
   """Bytes a finished run keeps so that it can be extended: the DQN replay (min(capacity, agent
-  steps) transitions) and the training env's action log (1 byte per agent step)."""
+  steps) transitions) and the training env's action log (1 byte per agent step, frames /
+  FRAMESKIP)."""
   if not spec.keep_extension_state:
     return 0.0
   replay = (0 if spec.family == "a2c" else
-            min(spec.hparams.replay_capacity, spec.frames // 4) * REPLAY_CHECKPOINT_BYTES_PER_TRANSITION)
-  return replay + spec.frames / 4
+            spec.replay_transitions * REPLAY_CHECKPOINT_BYTES_PER_TRANSITION)
+  return replay + spec.frames / FRAMESKIP
 
 
 def disk_needed(specs, concurrent: int) -> float:
@@ -110,8 +113,7 @@ def disk_needed(specs, concurrent: int) -> float:
   def training(s):
     if s.family == "a2c":
       return 3 * A2C_CHECKPOINT_BYTES
-    transitions = min(s.hparams.replay_capacity, s.frames // 4)
-    return 3 * (DQN_CHECKPOINT_BYTES + transitions * REPLAY_CHECKPOINT_BYTES_PER_TRANSITION)
+    return 3 * (DQN_CHECKPOINT_BYTES + s.replay_transitions * REPLAY_CHECKPOINT_BYTES_PER_TRANSITION)
   peaks = sorted((training(s) for s in specs), reverse=True)[:max(1, concurrent)]
   return sum(final(s) for s in specs) + sum(peaks)
 

@@ -77,8 +77,9 @@ def train_one(spec, out: str, sink: EventSink, checkpoint_every: float,
               lock_wait_s: float = 0.0, env_groups: Optional[int] = None) -> Optional[str]:
   """Trains one run into out/runs/<relpath>; returns None, or the error text after emitting a
   `failed` event (never raises: the other runs' results are still worth having).
-  `checkpoint_every`, `env_groups`: as `artifact.training.runner.run` takes them (--checkpoint-every,
-  --env-groups; None = auto)."""
+  `checkpoint_every` (seconds), `lock_wait_s` (seconds to wait for the run directory's lock),
+  `env_groups`: as `artifact.training.runner.run` takes them (--checkpoint-every, --env-groups;
+  None = auto)."""
   from artifact.training import runner
   try:
     runner.run(spec, Path(out) / "runs" / spec.relpath(), on_event=sink,
@@ -96,6 +97,8 @@ class Executor:
   name = "?"
 
   def start(self, out: Path) -> None:
+    """Checks (and connects to) what the runs need, before any run directory under `out` is
+    written. Raises ExecutorError naming the bad setting."""
     del out
 
   def slots(self) -> int:
@@ -103,12 +106,16 @@ class Executor:
     raise NotImplementedError
 
   def run(self, specs: Sequence, out: Path, on_event: EventSink) -> List[Failure]:
+    """Trains every RunSpec of `specs` into out/runs/<relpath>, calling `on_event` in the calling
+    thread for each RunEvent; returns the failures [(relpath, error text)] (a failed run does
+    not stop the others, nor raise)."""
     raise NotImplementedError
 
   def close(self) -> None:
-    pass
+    """Frees what `start` took (processes, a Ray connection); safe to call twice."""
 
   def describe(self) -> str:
+    """How the runs are executed, for the grid's first line (e.g. 'local, --jobs 2')."""
     return self.name
 
 
@@ -233,8 +240,8 @@ class _Worker:
 
 class LocalExecutor(Executor):
   """`jobs` worker processes (spawned) on this machine; `jobs == 1` trains in this process.
-  `threads`: TF intra/inter-op threads per worker (default: cores // jobs). `checkpoint_every`,
-  `env_groups`: every run's (`artifact.training.runner.run`; None = auto).
+  `threads`: TF intra/inter-op threads per worker (default: cores // jobs). `checkpoint_every`
+  (seconds), `env_groups`: every run's (`artifact.training.runner.run`; None = auto).
 
   A worker process that dies (kill -9, the out-of-memory killer) is replaced; the run it was
   training is retried once in a new worker, resuming from its checkpoint, and if its worker dies
@@ -252,105 +259,147 @@ class LocalExecutor(Executor):
     return f"local, --jobs {self.jobs}"
 
   def slots(self) -> int:
+    """--jobs."""
     return self.jobs
 
   def run(self, specs, out, on_event):
-    groups, failures = groups_of(list(specs), self.jobs), []
+    """Trains `specs` into out/runs/ (`--jobs 1`: in this process, in order; else in worker
+    processes, `_WorkerPool`), calling `on_event` in this thread for each RunEvent; returns the
+    failures [(relpath, error text)]. Never raises for a failed run or a dead worker."""
+    groups = groups_of(list(specs), self.jobs)
     if self.jobs == 1:
-      for g in groups:
-        for spec in g:
-          err = train_one(spec, str(out), on_event, self.checkpoint_every, env_groups=self.env_groups)
-          if err:
-            failures.append((spec.relpath(), err))
-      return failures
+      return self._run_here(groups, str(out), on_event)
+    return _WorkerPool(self, groups, str(out), on_event).run()
+
+  def _run_here(self, groups, out: str, on_event) -> List[Failure]:
+    failures = []
+    for g in groups:
+      for spec in g:
+        err = train_one(spec, out, on_event, self.checkpoint_every, env_groups=self.env_groups)
+        if err:
+          failures.append((spec.relpath(), err))
+    return failures
+
+
+class _WorkerPool:
+  """One `LocalExecutor.run` with worker processes: the groups not yet sent (`queue`, each
+  [(spec, lock_wait_s)]), the live and the retiring workers (told to exit, joined at the end),
+  how each run's workers died (`deaths`), the workers in a row that died before training
+  anything (`idle_deaths`), and the failures so far."""
+
+  def __init__(self, executor: LocalExecutor, groups, out: str, on_event: EventSink):
     import multiprocessing as mp
+    self.ctx = mp.get_context("spawn")
+    self.jobs, self.threads, self.on_event = executor.jobs, executor.threads, on_event
+    self.task = (out, executor.checkpoint_every, executor.env_groups)
+    self.queue = [[(s, 0.0) for s in g] for g in groups]   # first tries do not wait for a lock
+    self.deaths = {}                                       # run -> how its workers died
+    self.idle_deaths = 0
+    self.workers: List[_Worker] = []
+    self.retiring: List[_Worker] = []
+    self.failures: List[Failure] = []
+
+  def run(self) -> List[Failure]:
+    """Trains every queued group to the end; stops every worker (on an exception too, at once)."""
+    ok = False
+    try:
+      while self.queue or self.workers:
+        self._staff()
+        self._wait()
+        for w in list(self.workers):
+          self._tend(w)
+      ok = True
+    finally:
+      for w in self.workers + self.retiring:
+        if not ok:
+          w.proc.terminate()
+        w.stop(30.0 if ok else 5.0)
+    return self.failures
+
+  def _staff(self):
+    """Starts workers up to --jobs (no more than there is work for) and gives idle ones a group."""
+    busy = sum(bool(w.items) for w in self.workers)
+    while self.queue and len(self.workers) < min(self.jobs, busy + len(self.queue)):
+      self.workers.append(_Worker(self.ctx, self.threads))
+    for w in self.workers:
+      if not w.items and self.queue:
+        w.assign(self.queue.pop(0), *self.task)
+
+  def _wait(self, timeout_s: float = 0.5):
     from multiprocessing.connection import wait
-    ctx = mp.get_context("spawn")
-    queue = [[(s, 0.0) for s in g] for g in groups]   # first tries do not wait for a lock
-    deaths = {}                                       # run -> how its workers died
-    idle_deaths = [0]
-    workers: List[_Worker] = []
-    retiring: List[_Worker] = []                      # told to exit, joined at the end
+    wait([w.conn for w in self.workers if not w.eof] + [w.proc.sentinel for w in self.workers],
+         timeout=timeout_s)
 
-    def fail(spec, error):
-      on_event(failed_event(spec, error))
-      failures.append((spec.relpath(), error))
+  def _tend(self, w: _Worker):
+    """Handles what `w` sent; buries it if it died, retires it if nothing is left for it."""
+    self._read(w)
+    if not w.proc.is_alive():
+      self._read(w)                                 # what it sent just before it died
+      self.workers.remove(w)
+      w.conn.close()
+      self._bury(w)
+    elif not w.items and not self.queue:            # nothing left for it
+      self.workers.remove(w)
+      self.retiring.append(w)
+      try:
+        w.conn.send(None)
+      except OSError:
+        pass
 
-    def handle(w: _Worker, msg):
+  def _read(self, w: _Worker):
+    for msg in w.messages():
       if isinstance(msg, RunEvent):
-        on_event(msg)
+        self.on_event(msg)
       elif msg[0] == "ready":
         w.ready = True
       elif msg[0] == "start":
-        w.held, idle_deaths[0] = msg[1], 0
+        w.held, self.idle_deaths = msg[1], 0
       elif msg[0] == "result":
         _, rel, err = msg
         w.held = None
         w.items = [it for it in w.items if it[0].relpath() != rel]
         if err:
-          failures.append((rel, err))
+          self.failures.append((rel, err))
 
-    def buried(w: _Worker):
-      """A dead worker: its held run retried once (or failed), the rest of its group requeued."""
-      how = describe_exit(w.proc.pid, w.proc.exitcode)
-      rest = [it for it in w.items if it[0].relpath() != w.held]
-      if w.held is None:
-        idle_deaths[0] += 1
-        if idle_deaths[0] >= WORKER_IDLE_DEATHS:        # e.g. cannot even start: give up on all
-          for g in [rest] + queue:
-            for spec, _ in g:
-              fail(spec, f"worker processes keep dying before they train ({idle_deaths[0]} in a "
+  def _fail(self, spec, error: str):
+    self.on_event(failed_event(spec, error))
+    self.failures.append((spec.relpath(), error))
+
+  def _bury(self, w: _Worker):
+    """A dead worker: its held run retried once (or failed), the rest of its group requeued."""
+    how = describe_exit(w.proc.pid, w.proc.exitcode)
+    rest = [it for it in w.items if it[0].relpath() != w.held]
+    if w.held is None:
+      self.idle_deaths += 1
+      if self.idle_deaths >= WORKER_IDLE_DEATHS:     # e.g. cannot even start: give up on all
+        self._give_up(rest, how)
+        return
+    else:
+      rest = self._retry_or_fail(w, how) + rest
+    if rest:
+      self.queue.insert(0, rest)
+
+  def _give_up(self, rest, how: str):
+    """Fails `rest` and every queued run: workers keep dying before they train."""
+    for g in [rest] + self.queue:
+      for spec, _ in g:
+        self._fail(spec, f"worker processes keep dying before they train ({self.idle_deaths} in a "
                          f"row; the last: {how}{_hint(how)})")
-          queue.clear()
-          return
-      else:
-        spec = next(it[0] for it in w.items if it[0].relpath() == w.held)
-        deaths.setdefault(w.held, []).append(how)
-        hows = deaths[w.held]
-        if len(hows) > WORKER_RETRIES:
-          fail(spec, f"its worker process died {len(hows)} times while training it: "
-                     f"{', then '.join(hows)}{_hint(*hows)}. It was retried from its checkpoint "
-                     f"{WORKER_RETRIES} time(s); the same command resumes it again")
-        else:
-          print(f"{how}{_hint(how)} while training {w.held}: retrying it in a new worker (it "
-                f"resumes from its last checkpoint)", flush=True)
-          rest = [(spec, LOCK_WAIT_S)] + rest
-      if rest:
-        queue.insert(0, rest)
+    self.queue.clear()
 
-    ok = False
-    try:
-      while queue or workers:
-        busy = sum(bool(w.items) for w in workers)
-        while queue and len(workers) < min(self.jobs, busy + len(queue)):
-          workers.append(_Worker(ctx, self.threads))
-        for w in workers:
-          if not w.items and queue:
-            w.assign(queue.pop(0), str(out), self.checkpoint_every, self.env_groups)
-        wait([w.conn for w in workers if not w.eof] + [w.proc.sentinel for w in workers], timeout=0.5)
-        for w in list(workers):
-          for msg in w.messages():
-            handle(w, msg)
-          if not w.proc.is_alive():
-            for msg in w.messages():                   # what it sent just before it died
-              handle(w, msg)
-            workers.remove(w)
-            w.conn.close()
-            buried(w)
-          elif not w.items and not queue:              # nothing left for it
-            workers.remove(w)
-            retiring.append(w)
-            try:
-              w.conn.send(None)
-            except OSError:
-              pass
-      ok = True
-    finally:
-      for w in workers + retiring:
-        if not ok:
-          w.proc.terminate()
-        w.stop(30.0 if ok else 5.0)
-    return failures
+  def _retry_or_fail(self, w: _Worker, how: str):
+    """[(the run `w` held, LOCK_WAIT_S)] to retry it, or [] once it failed WORKER_RETRIES times."""
+    spec = next(it[0] for it in w.items if it[0].relpath() == w.held)
+    hows = self.deaths.setdefault(w.held, [])
+    hows.append(how)
+    if len(hows) > WORKER_RETRIES:
+      self._fail(spec, f"its worker process died {len(hows)} times while training it: "
+                       f"{', then '.join(hows)}{_hint(*hows)}. It was retried from its checkpoint "
+                       f"{WORKER_RETRIES} time(s); the same command resumes it again")
+      return []
+    print(f"{how}{_hint(how)} while training {w.held}: retrying it in a new worker (it "
+          f"resumes from its last checkpoint)", flush=True)
+    return [(spec, LOCK_WAIT_S)]
 
 
 # --- Ray ----------------------------------------------------------------------------------------------
@@ -368,8 +417,8 @@ def check_address_reachable(address: str, timeout_s: float = 5.0) -> Tuple[str, 
       pass
   except OSError as e:
     raise ExecutorError(f"--ray-address {address!r} is unreachable ({e}); start the cluster's head "
-                        f"with `ray start --head --port={port_n}` on {host} (README, 'Running on a "
-                        f"Ray cluster'), or leave --ray-address out to start a local Ray instance") from None
+                        f"with `ray start --head --port={port_n}` on {host} (docs/operations.md, "
+                        f"'Running on a Ray cluster'), or leave --ray-address out to start a local Ray instance") from None
   return host, port_n
 
 
@@ -414,8 +463,9 @@ def _probe_node(path: str, token: str, node: str) -> str:
 class RayExecutor(Executor):
   """Each run one Ray task (`num_cpus=cpus_per_run`, `num_gpus=gpus_per_run`, retried up to
   `max_retries` times when its worker or node dies). `address`: a running cluster's head
-  (`HOST:PORT`); None starts a local Ray instance listening on 127.0.0.1 only. `checkpoint_every`,
-  `env_groups`: every run's (`artifact.training.runner.run`; None = auto), passed to each task."""
+  (`HOST:PORT`); None starts a local Ray instance listening on 127.0.0.1 only. `checkpoint_every`
+  (seconds), `env_groups`: every run's (`artifact.training.runner.run`; None = auto), passed to
+  each task."""
   name = "ray"
 
   def __init__(self, address: Optional[str] = None, cpus_per_run: float = 1.0, gpus_per_run: float = 0.0,
@@ -461,7 +511,8 @@ class RayExecutor(Executor):
 
   def check_shared_out(self, out: Path, timeout_s: float = 120.0):
     """Every alive node with CPUs reads a probe file the driver wrote under `out` and writes one
-    back; ExecutorError naming the nodes that cannot."""
+    back, within `timeout_s` seconds (else Ray's GetTimeoutError); ExecutorError naming the
+    nodes that cannot."""
     ray = self._ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
     out = out.resolve()
@@ -529,7 +580,8 @@ class RayExecutor(Executor):
 def make_executor(name: str, *, jobs: int, checkpoint_every: float, ray_address: Optional[str],
                   cpus_per_run: Optional[float], gpus_per_run: Optional[float],
                   env_groups: Optional[int] = None) -> Executor:
-  """The executor named by --executor with the command line's settings (`env_groups`: None =
+  """The executor named by --executor with the command line's settings (`checkpoint_every`:
+  seconds; `cpus_per_run`: TF threads per local worker, or CPUs per Ray task; `env_groups`: None =
   auto). Raises ExecutorError for an unknown name."""
   if name == "local":
     return LocalExecutor(jobs, checkpoint_every, threads=int(cpus_per_run) if cpus_per_run else None,

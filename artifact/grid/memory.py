@@ -25,10 +25,11 @@ PROCESS_BYTES = 1.5e9                         # TensorFlow, the agent's graphs, 
 
 
 def replay_transitions(spec) -> int:
-  """Transitions a run's replay holds at its end: min(capacity, agent steps); 0 for A2C."""
+  """Transitions a run's replay holds at its end: min(capacity, agent steps)
+  (`RunSpec.replay_transitions`); 0 for A2C."""
   if spec.family != "dqn":
     return 0
-  return int(min(spec.hparams.replay_capacity, spec.frames // 4))
+  return int(spec.replay_transitions)
 
 
 def memory_needed(specs: Sequence, concurrent: int) -> float:

@@ -17,12 +17,13 @@ from __future__ import annotations
 import math
 import sys
 import time
-from typing import Dict, List, Optional, TextIO
+from typing import Dict, Optional, TextIO
 
 from artifact.training.events import RunEvent
 
 
 def hms(s: float) -> str:
+  """Seconds as '12m30s', or '1h02m03s' from an hour on (negative: '0m00s')."""
   s = int(max(0, s))
   return f"{s // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
@@ -70,15 +71,19 @@ class GridMonitor:
     self.maybe_print_summary()
 
   def counts(self) -> Dict[str, int]:
+    """Runs per state: {'done', 'running', 'queued', 'failed': n}."""
     out = {k: 0 for k in ("done", "running", "queued", "failed")}
     for s in self.state.values():
       out[s] += 1
     return out
 
   def total_fps(self) -> float:
+    """Frames/s of the grid: the sum of the running runs' latest training speeds."""
     return sum(v for r, v in self.fps.items() if self.state.get(r) == "running")
 
   def summary(self) -> str:
+    """The summary block (the module docstring's example): the head line with the counts, total
+    frames/s and the grid's ETA, then one line per running run."""
     c, fps = self.counts(), self.total_fps()
     left = sum(self.total[r] - self.frames[r] for r, s in self.state.items() if s in ("queued", "running"))
     eta_s = left / fps if fps > 0 and left > 0 else 0.0
@@ -93,6 +98,8 @@ class GridMonitor:
     return "\n".join(lines)
 
   def maybe_print_summary(self, force: bool = False):
+    """Prints the summary block if `interval_s` seconds passed since the last one; `force`: now,
+    unless nothing changed since the last block (its time aside)."""
     now = time.time()
     if force or (self.interval_s > 0 and now - self._last_block >= self.interval_s):
       text = self.summary()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, NamedTuple, Optional
 
 from artifact.experiment.registry import FIGURES, check_figure
 from artifact.experiment.scales import check_scale
@@ -26,6 +26,11 @@ class UsageError(SystemExit):
 
 
 GLOB_CHARACTERS = "[*?"     # TF's checkpoint clean-up globs the run directories' paths
+
+
+def _fail(msg: str):
+  """Raises the UsageError of `msg`, prefixed as argparse prefixes its own errors."""
+  raise UsageError(f"run_all.sh: error: {msg}")
 
 
 def _finite_positive(name: str, value):
@@ -55,120 +60,195 @@ class Plan:
     self.env_groups = env_groups
 
 
-def plan_from_args(args) -> Plan:
-  """Validates every argument before any work (nothing is written before every check passed;
-  then --out is created); raises UsageError (SystemExit, status 2) naming the bad value and the
-  allowed ones."""
-  def fail(msg):
-    raise UsageError(f"run_all.sh: error: {msg}")
+class _Selection(NamedTuple):
+  """What the filters select: figures, --frames (None: the scale's), seeds, games and conditions
+  (None: each figure's), the paper's games of those figures, the --set overrides."""
+  figures: List[int]
+  frames: Optional[int]
+  seeds: Optional[List[int]]
+  games: Optional[List[str]]
+  conditions: Optional[List[str]]
+  paper_games: List[str]
+  overrides: Dict[str, object]
 
+
+def plan_from_args(args) -> Plan:
+  """The runs `args` (parsed by `artifact.grid.cli.build_parser`) select, every argument checked
+  before any work: nothing is written before every check passed; then --out is created. Raises
+  UsageError (SystemExit, status 2) naming the bad value and the allowed ones."""
+  env_groups = _check_execution(args)
+  selection = _select(args)
+  out = _check_out_path(args.out)
+  specs, serves = _build_specs(args, selection)
+  run_theory = 3 in selection.figures and not args.no_theory
+  if not specs and not run_theory:
+    _fail("the filters select no run")
+  _check_env_groups_fit(args.env_groups, env_groups, specs)
+  _check_bfloat16(args, specs)
+  _create_out(out)                     # the first thing written, after every check
+  return Plan(specs, selection.figures, out, run_theory=run_theory, serves=serves,
+              env_groups=env_groups)
+
+
+def _check_execution(args) -> Optional[int]:
+  """Checks how the runs are executed (--jobs, --executor and its options, the per-run seconds
+  and resources); returns --env-groups as an int, None for auto."""
   if args.jobs < 1:
-    fail(f"--jobs must be >= 1, got {args.jobs}")
+    _fail(f"--jobs must be >= 1, got {args.jobs}")
   from artifact.grid.executors import EXECUTORS
   if args.executor not in EXECUTORS:
-    fail(f"unknown --executor {args.executor!r}; valid: {', '.join(EXECUTORS)}")
+    _fail(f"unknown --executor {args.executor!r}; valid: {', '.join(EXECUTORS)}")
   for name in ("cpus_per_run", "gpus_per_run", "checkpoint_every", "status_every"):
     problem = _finite_positive(name.replace("_", "-"), getattr(args, name))
     if problem:
-      fail(problem)
+      _fail(problem)
   if args.env_groups != "auto" and not (args.env_groups.isdigit() and int(args.env_groups) >= 1):
-    fail(f"--env-groups must be auto or an integer in [1, num_envs] (16 envs per A2C run), "
-         f"got {args.env_groups!r}")
-  env_groups = None if args.env_groups == "auto" else int(args.env_groups)
+    _fail(f"--env-groups must be auto or an integer in [1, num_envs] (16 envs per A2C run), "
+          f"got {args.env_groups!r}")
   if args.ray_address is not None and not args.ray_address.strip():
-    fail(f"--ray-address {args.ray_address!r} is empty; give the Ray cluster's head as HOST:PORT "
-         f"(e.g. 10.0.0.5:6379), or leave --ray-address out to start a local Ray instance")
+    _fail(f"--ray-address {args.ray_address!r} is empty; give the Ray cluster's head as HOST:PORT "
+          f"(e.g. 10.0.0.5:6379), or leave --ray-address out to start a local Ray instance")
   if args.executor == "local" and args.ray_address:
-    fail(f"--ray-address {args.ray_address!r} needs --executor ray")
+    _fail(f"--ray-address {args.ray_address!r} needs --executor ray")
   if args.executor == "local" and args.gpus_per_run:
-    fail("--gpus-per-run is for --executor ray (local runs use whatever device TensorFlow finds)")
+    _fail("--gpus-per-run is for --executor ray (local runs use whatever device TensorFlow finds)")
+  return None if args.env_groups == "auto" else int(args.env_groups)
+
+
+def _select(args) -> _Selection:
+  """The filters (--scale, --figures, --frames, --seeds, --games, --conditions) and --set checked
+  against the registry (`artifact.experiment.registry.FIGURES`)."""
   try:                                 # the validators make_run_spec uses too (artifact.experiment.runspec)
     check_scale(args.scale)
     figures = [check_figure(f) for f in _csv(args.figures)]
     if not figures:
-      fail("--figures selects nothing")
+      _fail("--figures selects nothing")
     frames = None if args.frames is None else parse_frames(args.frames)
   except ValueError as e:
-    fail(str(e))
-  seeds = None
-  if args.seeds is not None:
-    try:
-      seeds = [int(s) for s in _csv(args.seeds)]
-    except ValueError:
-      fail(f"--seeds must be comma-separated non-negative integers, got {args.seeds!r}")
-    if not seeds or any(s < 0 for s in seeds):
-      fail(f"--seeds must be comma-separated non-negative integers, got {args.seeds!r}")
-    twice = sorted({s for s in seeds if seeds.count(s) > 1})
-    if twice:
-      fail(f"--seeds {args.seeds!r} lists seed {', '.join(map(str, twice))} more than once; each "
-           f"seed is one run: list each once")
-  all_games = sorted({g for f in figures for g in FIGURES[f].games})
-  games = _csv(args.games) if args.games else None
-  if games is not None:
-    from envs.games import ATARI_GAMES
-    for g in games:
-      if g not in ATARI_GAMES:
-        fail(f"unknown game {g!r}; the paper's games for the selected figures: {', '.join(all_games)}; "
-             f"any ALE game also works: {', '.join(ATARI_GAMES)}")
-  all_conds = [c.name for f in figures for c in FIGURES[f].conditions]
-  conds = _csv(args.conditions) if args.conditions else None
-  if conds is not None:
-    for c in conds:
-      if c not in all_conds:
-        fail(f"unknown condition {c!r} for figure(s) {', '.join(map(str, figures))}; valid: {', '.join(all_conds)}")
-  selected = [c for f in figures for c in FIGURES[f].conditions if conds is None or c.name in conds]
+    _fail(str(e))
+  seeds = _parse_seeds(args.seeds)
+  paper_games = sorted({g for f in figures for g in FIGURES[f].games})
+  games = _check_games(_csv(args.games), paper_games) if args.games else None
+  conditions = _check_conditions(_csv(args.conditions), figures) if args.conditions else None
+  selected = [c for f in figures for c in FIGURES[f].conditions
+              if conditions is None or c.name in conditions]
   try:
     overrides = parse_overrides(args.set, selected)
   except ValueError as e:
-    fail(str(e))
-  out = Path(args.out).resolve()
+    _fail(str(e))
+  return _Selection(figures, frames, seeds, games, conditions, paper_games, overrides)
+
+
+def _parse_seeds(raw: Optional[str]) -> Optional[List[int]]:
+  """--seeds as distinct non-negative ints; None (each figure's seeds) when not given."""
+  if raw is None:
+    return None
+  bad = f"--seeds must be comma-separated non-negative integers, got {raw!r}"
+  try:
+    seeds = [int(s) for s in _csv(raw)]
+  except ValueError:
+    _fail(bad)
+  if not seeds or any(s < 0 for s in seeds):
+    _fail(bad)
+  twice = sorted({s for s in seeds if seeds.count(s) > 1})
+  if twice:
+    _fail(f"--seeds {raw!r} lists seed {', '.join(map(str, twice))} more than once; each "
+          f"seed is one run: list each once")
+  return seeds
+
+
+def _check_games(games: List[str], paper_games: List[str]) -> List[str]:
+  """`games` if each is an ALE game (`envs.games.ATARI_GAMES`)."""
+  from envs.games import ATARI_GAMES
+  for g in games:
+    if g not in ATARI_GAMES:
+      _fail(f"unknown game {g!r}; the paper's games for the selected figures: {', '.join(paper_games)}; "
+            f"any ALE game also works: {', '.join(ATARI_GAMES)}")
+  return games
+
+
+def _check_conditions(conditions: List[str], figures: List[int]) -> List[str]:
+  """`conditions` if each is a condition of one of `figures`."""
+  valid = [c.name for f in figures for c in FIGURES[f].conditions]
+  for c in conditions:
+    if c not in valid:
+      _fail(f"unknown condition {c!r} for figure(s) {', '.join(map(str, figures))}; valid: {', '.join(valid)}")
+  return conditions
+
+
+def _check_out_path(raw: str) -> Path:
+  """--out resolved, if its path has none of GLOB_CHARACTERS."""
+  out = Path(raw).resolve()
   bad = sorted({c for c in str(out) if c in GLOB_CHARACTERS})
   if bad:
-    fail(f"--out {str(out)!r} contains {', '.join(map(repr, bad))}: TensorFlow's checkpoint "
-         f"clean-up treats the run directories' paths as glob patterns, so --out may not contain "
-         f"any of {', '.join(map(repr, GLOB_CHARACTERS))}; choose another directory")
+    _fail(f"--out {str(out)!r} contains {', '.join(map(repr, bad))}: TensorFlow's checkpoint "
+          f"clean-up treats the run directories' paths as glob patterns, so --out may not contain "
+          f"any of {', '.join(map(repr, GLOB_CHARACTERS))}; choose another directory")
+  return out
+
+
+def _build_specs(args, sel: _Selection):
+  """(specs, serves): the RunSpec of every selected run, each once (a run shared by two figures
+  is trained once), and relpath -> the 'figure F condition' curves it serves."""
   specs, serves = [], {}
-  for f in figures:
+  for f in sel.figures:
     fig = FIGURES[f]
     # a paper game runs in the selected figures that have it; any other ALE game runs in every
     # selected figure, as an extension
-    for game in (fig.games if games is None else
-                 [g for g in games if g in fig.games or g not in all_games]):
+    for game in (fig.games if sel.games is None else
+                 [g for g in sel.games if g in fig.games or g not in sel.paper_games]):
       for cond in fig.conditions:
-        if conds is not None and cond.name not in conds:
+        if sel.conditions is not None and cond.name not in sel.conditions:
           continue
-        for seed in (seeds if seeds is not None else fig.seeds):
-          try:
-            spec = make_run_spec(f, game, cond.name, seed, args.scale, frames, overrides,
-                                 keep_extension_state=False if args.no_extension_state else None)
-          except ValueError as e:
-            fail(str(e) + (f" (--set {' --set '.join(args.set)})" if args.set else ""))
+        for seed in (sel.seeds if sel.seeds is not None else fig.seeds):
+          spec = _run_spec(args, sel, f, game, cond.name, seed)
           rel = spec.relpath()
           if rel not in serves:               # a run shared by two figures is trained once
             specs.append(spec)
             serves[rel] = []
           serves[rel].append(f"figure {f} {cond.name}")
-  if not specs and not (3 in figures and not args.no_theory):
-    fail("the filters select no run")
-  if env_groups is not None:
-    envs = min((s.hparams.num_envs for s in specs if s.family == "a2c"), default=None)
-    if envs is not None and env_groups > envs:
-      fail(f"--env-groups {args.env_groups}: more groups than the {envs} envs of an A2C run")
+  return specs, serves
+
+
+def _run_spec(args, sel: _Selection, figure: int, game: str, condition: str, seed: int):
+  """`make_run_spec` of one run; its ValueError (a bad --set value) as UsageError."""
+  try:
+    return make_run_spec(figure, game, condition, seed, args.scale, sel.frames, sel.overrides,
+                         keep_extension_state=False if args.no_extension_state else None)
+  except ValueError as e:
+    _fail(str(e) + (f" (--set {' --set '.join(args.set)})" if args.set else ""))
+
+
+def _check_env_groups_fit(raw: str, env_groups: Optional[int], specs):
+  """--env-groups K is at most the envs of every selected A2C run."""
+  if env_groups is None:
+    return
+  envs = min((s.hparams.num_envs for s in specs if s.family == "a2c"), default=None)
+  if envs is not None and env_groups > envs:
+    _fail(f"--env-groups {raw}: more groups than the {envs} envs of an A2C run")
+
+
+def _check_bfloat16(args, specs):
+  """precision=bfloat16 runs only on a CPU with native bfloat16, unless --force-bfloat16 (or
+  --reports-only, which trains nothing)."""
   bf16 = sorted({s.relpath().split("/")[2] for s in specs if s.hparams.precision == "bfloat16"})
-  if bf16 and not args.reports_only and not getattr(args, "force_bfloat16", False):
-    from artifact.training.machine import BF16_SLOWDOWN, cpu_facts, kind, native_bfloat16
-    facts = cpu_facts()
-    if not native_bfloat16(facts):
-      fail(f"precision=bfloat16 ({', '.join(bf16)}) on {kind(facts)}, a CPU without native bfloat16 "
-           f"(AVX512_BF16 or AMX): TensorFlow falls back to emulated kernels, {BF16_SLOWDOWN}. "
-           f"Leave out --set precision=bfloat16 (float32 is the paper's), or add --force-bfloat16 "
-           f"to run it anyway")
-  try:                                 # the first thing written, after every check
+  if not bf16 or args.reports_only or getattr(args, "force_bfloat16", False):
+    return
+  from artifact.training.machine import BF16_SLOWDOWN, cpu_facts, kind, native_bfloat16
+  facts = cpu_facts()
+  if not native_bfloat16(facts):
+    _fail(f"precision=bfloat16 ({', '.join(bf16)}) on {kind(facts)}, a CPU without native bfloat16 "
+          f"(AVX512_BF16 or AMX): TensorFlow falls back to emulated kernels, {BF16_SLOWDOWN}. "
+          f"Leave out --set precision=bfloat16 (float32 is the paper's), or add --force-bfloat16 "
+          f"to run it anyway")
+
+
+def _create_out(out: Path):
+  """Creates --out and checks that a file can be written in it."""
+  try:
     out.mkdir(parents=True, exist_ok=True)
     probe = out / f".write_test_{os.getpid()}"
     probe.write_text("ok")
     probe.unlink()
   except OSError as e:
-    fail(f"--out {str(out)!r} is not writable: {e}")
-  return Plan(specs, figures, out, run_theory=(3 in figures and not args.no_theory), serves=serves,
-              env_groups=env_groups)
+    _fail(f"--out {str(out)!r} is not writable: {e}")

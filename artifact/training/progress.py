@@ -1,5 +1,5 @@
-"""The progress.csv schema (defined once: the runner writes it, the reports read it, the README
-documents it) and its kill-safe writer.
+"""The progress.csv schema (defined once: the runner writes it, the reports read it,
+docs/outputs.md documents it) and its kill-safe writer.
 
 One row per logged point of a run. Returns are raw (unclipped) game scores.
 """

@@ -1,0 +1,191 @@
+"""A grid's results, loaded once per report pass: every report reads these tables, none reads a
+run's files itself.
+
+`load_results(runs_dir, figures, grid)` gives a `Results`:
+  progress   {figure: long progress frame}: the figure's runs' progress.csv rows, LONG_COLUMNS
+             (the progress.csv schema of `artifact.training.progress` without the per-update loss
+             diagnostics), one row per (game, condition, seed, frames) point; `frames` are
+             emulator frames (4 x agent steps, summed over a run's parallel envs), returns raw
+             (unclipped) game scores
+  machines   {figure: run machines}: one row per run read, MACHINE_COLUMNS (game, condition,
+             seed, cpu: the CPU kind that trained it, `cpu_kind`)
+  published  the published curves to hold ours against (`artifact.analysis.published`), read on
+             first use (`Results.published_curves`)
+
+A run is read only when it belongs to the grid (`grid_runs`: its relpath is one of the grid's
+runs and its config.json is that spec's run), so runs of other grids or other `--set` values
+under the same directory are never averaged in; `not_in_grid` lists the ones left out. A curve
+that is the same run as another figure's (Figure 3's `pg` = Figure 1's `a2c_proper`) is read
+from that run's directory and relabelled.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import pandas as pd
+
+from artifact.analysis import published
+from artifact.experiment.registry import FIGURES
+from artifact.experiment.runspec import config_matches
+from artifact.training.progress import COLUMNS as PROGRESS_COLUMNS
+
+# The long format: the progress.csv schema without the per-update loss diagnostics.
+LONG_COLUMNS = [c for c in PROGRESS_COLUMNS if c not in ("loss", "entropy")]
+MACHINE_COLUMNS = ["game", "condition", "seed", "cpu"]
+
+
+def progress_files(runs_dir, figure: int) -> List[Tuple[str, Path]]:
+  """[(condition name, progress.csv path)] of every run of a figure found under `runs_dir`, in
+  the registry's condition order, each condition's files sorted by path. Raises KeyError for a
+  figure the registry does not have."""
+  out = []
+  for cond in FIGURES[figure].conditions:
+    src_fig, src_cond = cond.same_run_as or (figure, cond.name)
+    for f in sorted(Path(runs_dir).glob(f"figure{src_fig}/*/{src_cond}/seed*/progress.csv")):
+      out.append((cond.name, f))
+  return out
+
+
+def grid_runs(specs) -> Dict[str, object]:
+  """{run relpath: RunSpec} of a grid's `specs` (`artifact.experiment.runspec.RunSpec`), the
+  `grid` argument of `load_progress` and `load_results`."""
+  return {s.relpath(): s for s in specs}
+
+
+def _in_grid(run_dir: Path, rel: str, grid: Dict[str, object]) -> bool:
+  """Whether the run at `run_dir` (relpath `rel`) is the grid's run of that relpath: no
+  config.json (nothing to check against) counts as the grid's own; an unreadable one does not."""
+  if rel not in grid:
+    return False
+  cfg = run_dir / "config.json"
+  if not cfg.exists():
+    return True
+  try:
+    return config_matches(json.loads(cfg.read_text()), grid[rel])
+  except (ValueError, KeyError, TypeError):
+    return False
+
+
+def _grid_files(runs_dir, figure: int, grid) -> List[Tuple[str, Path, str]]:
+  """[(condition, progress.csv path, run relpath)] of the figure's runs that `grid` keeps (all
+  found when `grid` is None)."""
+  out = []
+  for cond, f in progress_files(runs_dir, figure):
+    rel = f.parent.relative_to(runs_dir).as_posix()
+    if grid is None or _in_grid(f.parent, rel, grid):
+      out.append((cond, f, rel))
+  return out
+
+
+def not_in_grid(runs_dir, figures: Sequence[int], grid: Dict[str, object]) -> List[str]:
+  """Sorted relpaths of the runs under `runs_dir` (of the given figures) that `load_progress(...,
+  grid)` leaves out: not in the grid, or trained with another config (a `--set` value, say)."""
+  out = set()
+  for figure in figures:
+    for _, f in progress_files(runs_dir, figure):
+      rel = f.parent.relative_to(runs_dir).as_posix()
+      if not _in_grid(f.parent, rel, grid):
+        out.add(rel)
+  return sorted(out)
+
+
+def rows_up_to(df: pd.DataFrame, frames: int) -> pd.DataFrame:
+  """A run's progress rows up to `frames` emulator frames: through its first row at or past them
+  (where the update that crosses them ends); all rows if none reaches them."""
+  reached = df["frames"] >= frames
+  return df[df["frames"] <= df.loc[reached, "frames"].min()] if reached.any() else df
+
+
+def load_progress(runs_dir, figure: int, grid=None) -> pd.DataFrame:
+  """The figure's progress.csv files concatenated (an empty frame with the columns if none), in
+  LONG_COLUMNS, sorted by game, condition, seed, frames, with `figure` and `condition` set to
+  this figure's names. With `grid` ({relpath: RunSpec}, `grid_runs`), only the runs of that grid
+  whose config.json is that spec's run are read, and each run with a config.json is read up to
+  its spec's budget (`RunSpec.frames`; `rows_up_to`): a run extended past the grid's --frames
+  (say, to 3M in a grid reported at 1M) is reported at the grid's frames like the others.
+  Raises what pandas raises for an unreadable progress.csv."""
+  frames = []
+  for cond, f, rel in _grid_files(runs_dir, figure, grid):
+    df = pd.read_csv(f)
+    # a run whose config.json matches the grid's spec is a prefix of the same run: cut it at the
+    # grid's frames (without a config.json nothing says what its frames mean: all rows are read)
+    if grid is not None and (f.parent / "config.json").exists():
+      df = rows_up_to(df, grid[rel].frames)
+    if len(df):
+      frames.append(df.assign(figure=figure, condition=cond))
+  if not frames:
+    return pd.DataFrame(columns=LONG_COLUMNS)
+  df = pd.concat(frames, ignore_index=True)
+  # one row per (run, frame point): the last written wins (a resumed run never writes a point
+  # twice, but a file written by two processes at once, before run locks existed, could)
+  df = df.drop_duplicates(subset=["game", "condition", "seed", "frames"], keep="last")
+  return df.reindex(columns=LONG_COLUMNS).sort_values(["game", "condition", "seed", "frames"]).reset_index(drop=True)
+
+
+def cpu_kind(run_dir) -> str:
+  """The CPU kind that trained a run, e.g. "AMD EPYC (avx512)": its model name and widest vector
+  instruction set, from the run's machine.json (written beside a run by the campaign's store:
+  {"cpu": model, "isa": "avx512" | "avx2" | "other"}) or else its config.json's "machine" record
+  (written by runs themselves); "not recorded" when neither has it. Runs repeat bit for bit on
+  one CPU kind, not across kinds (docs/decision_rules.md, A2)."""
+  run_dir = Path(run_dir)
+  for name, pick in (("machine.json", lambda d: d), ("config.json", lambda d: d.get("machine"))):
+    try:
+      rec = pick(json.loads((run_dir / name).read_text()))
+    except (OSError, ValueError, AttributeError):
+      continue
+    if isinstance(rec, dict) and rec.get("cpu"):
+      isa = rec.get("isa")
+      if isinstance(isa, dict):        # {"avx2": true, "avx512f": true, ...}
+        isa = "avx512" if isa.get("avx512f") else "avx2" if isa.get("avx2") else "other"
+      return f"{rec['cpu']} ({isa})" if isa else str(rec["cpu"])
+  return "not recorded"
+
+
+def run_machines(runs_dir, figure: int, grid=None) -> pd.DataFrame:
+  """One row per run of the figure under `runs_dir` (the runs `load_progress` reads, with the
+  same `grid` filter and condition names), MACHINE_COLUMNS: game, condition, seed (int), cpu
+  (`cpu_kind`)."""
+  rows = []
+  for cond, f, _ in _grid_files(runs_dir, figure, grid):
+    game, seed = f.parent.parent.parent.name, int(f.parent.name.removeprefix("seed"))
+    rows.append(dict(game=game, condition=cond, seed=seed, cpu=cpu_kind(f.parent)))
+  return pd.DataFrame(rows, columns=MACHINE_COLUMNS)
+
+
+@dataclasses.dataclass
+class Results:
+  """Everything the reports read from a grid's runs (`load_results`).
+
+  progress: {figure: long progress frame} (`load_progress`, LONG_COLUMNS); machines: {figure:
+  run machines} (`run_machines`, MACHINE_COLUMNS); load_published: a function giving the
+  published curves (`artifact.analysis.published.load_published_curves`), called once, on the
+  first `published_curves()`.
+  """
+  progress: Dict[int, pd.DataFrame]
+  machines: Dict[int, pd.DataFrame]
+  load_published: Callable[[], pd.DataFrame] = published.load_published_curves
+  _published: Optional[pd.DataFrame] = dataclasses.field(default=None, init=False, repr=False,
+                                                         compare=False)
+
+  def published_curves(self) -> pd.DataFrame:
+    """The published curves (`artifact.analysis.published.CURVE_COLUMNS`), read on the first call
+    and kept. Raises what `load_published` raises (a missing curves file: FileNotFoundError), on
+    every call until one succeeds, so only the reports that draw on them fail."""
+    if self._published is None:
+      self._published = self.load_published()
+    return self._published
+
+
+def load_results(runs_dir, figures: Sequence[int], grid=None, zoo_path=None,
+                 sb3_here_dir=None) -> Results:
+  """The `Results` of the `figures`' runs under `runs_dir`, each progress.csv read once (of the
+  `grid`'s runs, if given: `load_progress`). Published curves: the repository's
+  reports/published/sb3_zoo_curves.csv and reports/parity/sb3_here/ unless `zoo_path` /
+  `sb3_here_dir` are given. Raises KeyError for a figure the registry does not have."""
+  return Results(progress={f: load_progress(runs_dir, f, grid) for f in figures},
+                 machines={f: run_machines(runs_dir, f, grid) for f in figures},
+                 load_published=lambda: published.load_published_curves(zoo_path, sb3_here_dir))
