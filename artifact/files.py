@@ -44,6 +44,7 @@ def atomic_path(path):
   path.parent.mkdir(parents=True, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
   os.close(fd)
+  os.chmod(tmp, 0o644)                  # mkstemp's 0600 would make reports private to their writer
   try:
     yield Path(tmp)
     with open(tmp, "rb+") as f:
@@ -63,6 +64,7 @@ def atomic_dir(path):
   path = Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
   tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+  os.chmod(tmp, 0o755)                  # mkdtemp's 0700, as mkstemp's 0600 above
   try:
     yield tmp
   except BaseException:

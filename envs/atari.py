@@ -129,11 +129,37 @@ def has_fire_reset(game: str) -> bool:
   return len(actions) >= 3 and actions[1] == ale_py.Action.FIRE
 
 
-def _new_vector_env(game, num_envs, threads, life_loss_terminal, max_frames_per_game):
+# The observation processing of the agents' input (DeepMind preprocessing). It changes what the
+# emulator's screen is turned into, never the emulator's dynamics (`make_rgb_vector_env`).
+_AGENT_OBSERVATION = dict(img_height=84, img_width=84, grayscale=True, stack_num=4, maxpool=True)
+_SCREEN_OBSERVATION = dict(img_height=210, img_width=160, grayscale=False, stack_num=1, maxpool=False)
+
+
+def _new_vector_env(game, num_envs, threads, life_loss_terminal, max_frames_per_game,
+                    observation=None):
   from ale_py.vector_env import AtariVectorEnv
   return AtariVectorEnv(
       _rom_id(game), num_envs, num_threads=threads,
       max_num_frames_per_episode=max_frames_per_game, repeat_action_probability=0.0,
-      autoreset_mode="SameStep", img_height=84, img_width=84, grayscale=True, stack_num=4,
-      frameskip=FRAMESKIP, maxpool=True, noop_max=30, episodic_life=False,
-      life_loss_info=life_loss_terminal, reward_clipping=False, use_fire_reset=True)
+      autoreset_mode="SameStep", frameskip=FRAMESKIP, noop_max=30, episodic_life=False,
+      life_loss_info=life_loss_terminal, reward_clipping=False, use_fire_reset=True,
+      **(observation or _AGENT_OBSERVATION))
+
+
+def make_rgb_vector_env(game: str, num_envs: int = 1, *, life_loss_terminal: bool = False,
+                        max_frames_per_game: int = MAX_FRAMES_PER_GAME, num_threads: int = 1):
+  """The emulators of `make_atari_env` with the screen as it is shown: a raw ale-py
+  `AtariVectorEnv` (gymnasium API, SAME_STEP autoreset, raw rewards) with exactly the emulator
+  settings of `make_atari_env(game, num_envs, ...)` (no-op starts, frameskip 4, FIRE on reset,
+  no sticky actions, the game cap `max_frames_per_game` in emulator frames, life loss as a
+  terminal iff `life_loss_terminal`) but observations uint8 [num_envs, 1, 210, 160, 3]: the
+  full-resolution RGB screen of the last frame of each agent step, not max-pooled, not stacked.
+  Observation processing does not change the emulator's dynamics, so reset with the same seeds
+  (`reset(seed=int64 array [num_envs])`) and stepped with the same actions it plays the same
+  games, reward for reward, as the agent's env: an RGB twin that films them (videos of
+  evaluation games). Never pooled. Raises ValueError for an unknown game or num_envs < 1."""
+  validate_game(game)
+  if num_envs < 1:
+    raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+  return _new_vector_env(game, num_envs, num_threads, life_loss_terminal, max_frames_per_game,
+                         observation=_SCREEN_OBSERVATION)

@@ -141,7 +141,7 @@ def copy_run(run: Path, dest: Path, frames: int) -> str:
   return state
 
 
-def main(argv=None):
+def _parse(argv):
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--stage1", type=int, required=True, metavar="FRAMES", help="stage 1's frames")
   p.add_argument("--stage2", type=int, default=None, metavar="FRAMES", help="stage 2's frames (default: not yet)")
@@ -155,20 +155,18 @@ def main(argv=None):
   p.add_argument("--allow-partial", action="store_true",
                  help="copy a stage whose runs have not all reached its frames (said in RUN.md)")
   p.add_argument("--note", default="", help="what went wrong, for RUN.md")
-  a = p.parse_args(argv)
-  dest = Path(a.dest)
-  srcs = [Path(s) for s in (a.src or [ROOT / "campaign" / "out"])]
-  scratch = tempfile.TemporaryDirectory(prefix="assemble-")
-  for i, s in enumerate(srcs):      # dest's runs/ is replaced below: read a source there from a copy
-    if s.resolve() == dest.resolve() or dest.resolve() in s.resolve().parents:
-      shutil.copytree(s / "runs", Path(scratch.name) / str(i) / "runs")
-      srcs[i] = Path(scratch.name) / str(i)
+  return p.parse_args(argv)
 
-  def last_frames(run: Path) -> int:
-    f = run / "progress.csv"
-    return int(pd.read_csv(f)["frames"].max()) if f.exists() else 0
 
-  stages = {"stage1": a.stage1, **({"stage2": a.stage2} if a.stage2 else {})}
+def _last_frames(run: Path) -> int:
+  f = run / "progress.csv"
+  return int(pd.read_csv(f)["frames"].max()) if f.exists() else 0
+
+
+def _select(stages: dict, srcs: list, allow_partial: bool):
+  """For each stage, the specs of the grids whose runs all reached its frames (all of them with
+  `allow_partial`). Returns (plan {stage: specs}, behind [runs short of their stage], found
+  {relpath: the source run dir}, left_out [grids held back, with why])."""
   plan, behind, found, left_out = {}, [], {}, []
   for stage, frames in stages.items():
     plan[stage] = []
@@ -176,30 +174,23 @@ def main(argv=None):
       specs, short = grid_specs(args, frames, srcs[0]), []
       for s in specs:
         runs = [src / "runs" / s.relpath() for src in srcs]
-        ok = [r for r in runs if last_frames(r) >= frames]
-        best = ok[0] if ok else max(runs, key=last_frames)
-        if last_frames(best):
+        ok = [r for r in runs if _last_frames(r) >= frames]
+        best = ok[0] if ok else max(runs, key=_last_frames)
+        if _last_frames(best):
           found[s.relpath()] = best
         if not ok:
-          short.append(f"{s.relpath()}: {last_frames(best):,} of {frames:,} frames")
-      if short and not a.allow_partial:
+          short.append(f"{s.relpath()}: {_last_frames(best):,} of {frames:,} frames")
+      if short and not allow_partial:
         left_out.append(f"{stage} `{' '.join(args)}`: {len(specs) - len(short)} of {len(specs)} runs at "
                         f"{frames:,} frames (left out until all are)")
         continue
       behind += [f"{stage} {x}" for x in short]
       plan[stage] += specs
-  if not plan["stage1"] and not plan.get("stage2"):
-    raise SystemExit("no grid has all its runs at its stage's frames (rerun with smaller frames, or "
-                     "--allow-partial):\n  " + "\n  ".join(left_out))
-  for old in ("runs", "reports"):
-    shutil.rmtree(dest / old, ignore_errors=True)
-  states = {}
-  for stage, specs in plan.items():
-    for s in specs:
-      if s.relpath() in found:
-        states[s.relpath()] = copy_run(found[s.relpath()], dest / "runs" / s.relpath(), stages[stage])
-  scratch.cleanup()
+  return plan, behind, found, left_out
 
+
+def _write_reports(dest: Path) -> int:
+  """The reports of dest/runs (the command RUN.md gives) and the PNG figures the README shows."""
   from artifact.grid import cli
   from artifact.analysis import curves, results
   code = cli.main(REPORT_ARGS + ["--out", str(dest), "--reports-only"])
@@ -207,12 +198,14 @@ def main(argv=None):
     df = results.load_progress(dest / "runs", f)
     if len(df):
       curves.plot_figure(curves.figure_curves(df, f), dest / "reports" / f"figure{f}.png", " [reference campaign]")
+  return code
 
+
+def _run_md(stages, plan, behind, left_out, stamps, states, note) -> str:
+  """RUN.md: what is here, the frozen commit, how to regenerate, the machines, the step stamps."""
   commit, head = frozen_commit(), git_commit("HEAD")
-  logs = a.campaign_log or [ROOT / "reports" / "campaign" / "steps.log", ROOT / "campaign" / "logs" / "campaign.log"]
-  stamps = step_stamps(dest / "RUN.md", [Path(f) for f in logs])
   runs_lines = "\n".join(f"- `{rel}`: {state}" for rel, state in sorted(states.items()))
-  text = f"""# Reference campaign: provenance
+  return f"""# Reference campaign: provenance
 
 - what is here: {', '.join(f'{st} at {fr:,} frames ({len(plan[st])} runs)' for st, fr in stages.items())}
   ({"a consistent set: every run of a stage at the stage's frames" if not behind else
@@ -246,8 +239,36 @@ def main(argv=None):
 ## Runs
 {runs_lines}
 
-{a.note}
+{note}
 """
+
+
+def main(argv=None):
+  a = _parse(argv)
+  dest = Path(a.dest)
+  srcs = [Path(s) for s in (a.src or [ROOT / "campaign" / "out"])]
+  scratch = tempfile.TemporaryDirectory(prefix="assemble-")
+  for i, s in enumerate(srcs):      # dest's runs/ is replaced below: read a source there from a copy
+    if s.resolve() == dest.resolve() or dest.resolve() in s.resolve().parents:
+      shutil.copytree(s / "runs", Path(scratch.name) / str(i) / "runs")
+      srcs[i] = Path(scratch.name) / str(i)
+  stages = {"stage1": a.stage1, **({"stage2": a.stage2} if a.stage2 else {})}
+  plan, behind, found, left_out = _select(stages, srcs, a.allow_partial)
+  if not plan["stage1"] and not plan.get("stage2"):
+    raise SystemExit("no grid has all its runs at its stage's frames (rerun with smaller frames, or "
+                     "--allow-partial):\n  " + "\n  ".join(left_out))
+  for old in ("runs", "reports"):
+    shutil.rmtree(dest / old, ignore_errors=True)
+  states = {}
+  for stage, specs in plan.items():
+    for s in specs:
+      if s.relpath() in found:
+        states[s.relpath()] = copy_run(found[s.relpath()], dest / "runs" / s.relpath(), stages[stage])
+  scratch.cleanup()
+  code = _write_reports(dest)
+  logs = a.campaign_log or [ROOT / "reports" / "campaign" / "steps.log", ROOT / "campaign" / "logs" / "campaign.log"]
+  stamps = step_stamps(dest / "RUN.md", [Path(f) for f in logs])
+  text = _run_md(stages, plan, behind, left_out, stamps, states, a.note)
   (dest / "RUN.md").write_text(text)
   (dest / "SUMMARY.md").write_text(summary(dest))
   print(text)
