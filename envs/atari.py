@@ -9,6 +9,7 @@ game reports its raw score.
 """
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 from typing import Dict, List, Optional, Tuple
@@ -41,6 +42,16 @@ def _game_over(terminated, truncated, info, prev_info):
 # asks for the same configuration; `reset(seed=...)` reseeds every emulator, so a reused env
 # starts exactly like a new one.
 _POOL: Dict[Tuple, List] = {}
+
+
+@atexit.register
+def _close_pool():
+  """Closes the parked envs at exit, before the interpreter tears down ale-py's bindings (which
+  otherwise report the vector envs still alive then as leaked)."""
+  for vecs in _POOL.values():
+    for vec in vecs:
+      vec.close()
+  _POOL.clear()
 
 
 class _PooledVectorEnv:

@@ -171,7 +171,9 @@ def test_an_interrupted_video_leaves_no_file(tmp_path):
   proc = subprocess.Popen(
       [sys.executable, "-m", "artifact.grid.play", str(POLICIES / "Seaquest" / "a2c_proper"),
        "--game", "Seaquest", "--games", "1", "--video", str(video), "--out", str(table)],
-      cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+      cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+      # a shell's background job starts with SIGINT ignored, and Python keeps it so: default
+      preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
   try:
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
