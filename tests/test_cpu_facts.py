@@ -2,6 +2,10 @@
 /proc/cpuinfo files, and the refusal of bfloat16 on a CPU without native bfloat16 (exit 2 before
 any work, unless --force-bfloat16)."""
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +35,8 @@ GRAVITON = """processor\t: 0
 BogoMIPS\t: 243.75
 Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm bf16
 """
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -62,6 +68,31 @@ def test_kind_names_the_best_instruction_set_and_onednn(cpu, monkeypatch):
   cpu(SAPPHIRE_RAPIDS)
   monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
   assert machine.kind(machine.cpu_facts()) == "Intel(R) Xeon(R) Platinum 8481C (avx512+bf16; oneDNN on)"
+
+
+def test_onednn_default_follows_the_cpu_features(cpu, monkeypatch):
+  monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+  monkeypatch.setattr(machine.platform, "machine", lambda: "x86_64")
+  monkeypatch.delitem(machine.sys.modules, "tensorflow", raising=False)   # before TF is imported
+  cpu(ZEN2)
+  assert machine.cpu_facts()["onednn"] is False
+  cpu(SAPPHIRE_RAPIDS)
+  assert machine.cpu_facts()["onednn"] is True
+
+
+@pytest.mark.parametrize("setting", [None, "0", "1"])
+def test_onednn_fact_is_what_tensorflow_reports(setting):
+  env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+  if setting is not None:
+    env["TF_ENABLE_ONEDNN_OPTS"] = setting
+  code = ("import sys, tensorflow\nfrom tensorflow.python.util import _pywrap_util_port\n"
+          "from artifact.training import machine\n"
+          "tf_says = bool(_pywrap_util_port.IsMklEnabled())\n"
+          "sys.modules.pop('tensorflow')\n"                   # the rule, not TensorFlow's answer
+          "print(tf_says, machine.cpu_facts()['onednn'])")
+  out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                       text=True, check=True).stdout.split()
+  assert out[0] == out[1], f"TF_ENABLE_ONEDNN_OPTS={setting}: TensorFlow says {out[0]}, cpu_facts {out[1]}"
 
 
 BF16 = ["--scale", "smoke", "--figures", "1", "--games", "Pong", "--seeds", "0", "--conditions",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -40,14 +41,31 @@ def _cpuinfo(path: Path) -> Dict[str, str]:
   return out
 
 
-def onednn_on() -> bool:
-  """Whether TensorFlow 2.15 runs its oneDNN kernels: TF_ENABLE_ONEDNN_OPTS when set ("0" off,
-  anything else on), else TF's default for the platform (on for x86-64 Linux and Windows, off
-  elsewhere)."""
+# The CPU features for which TensorFlow 2.15's x86-64 builds turn oneDNN on by default (TF RFC
+# 400, "Enabling oneDNN operations for x86 CPUs"); elsewhere (AVX2 only, plain AVX-512F) it is
+# off: `IsMklEnabled()` reads False on an AMD EPYC with AVX2 only, True with TF_ENABLE_ONEDNN_OPTS=1.
+ONEDNN_DEFAULT_FLAGS = ("avx512_vnni", "avx512_bf16", "avx_vnni", "amx_bf16", "amx_int8", "amx_tile")
+
+
+def onednn_on(flags=None) -> bool:
+  """Whether TensorFlow 2.15 runs its oneDNN kernels in this process: TF_ENABLE_ONEDNN_OPTS when
+  set ("0" off, anything else on); else, where TensorFlow is already imported, what it reports
+  (`_pywrap_util_port.IsMklEnabled`, no public API); else its default: on for x86-64 CPUs with
+  one of ONEDNN_DEFAULT_FLAGS (`flags`: the /proc/cpuinfo flags, read when None), off
+  elsewhere."""
   env = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
   if env is not None:
     return env.strip() not in ("0", "false", "False", "")
-  return platform.machine().lower() in ("x86_64", "amd64")
+  if "tensorflow" in sys.modules:
+    try:
+      from tensorflow.python.util import _pywrap_util_port  # pylint: disable=g-direct-tensorflow-import
+      return bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+      pass
+  if flags is None:
+    info = _cpuinfo(CPUINFO)
+    flags = set((info.get("flags") or "").split())
+  return platform.machine().lower() in ("x86_64", "amd64") and any(f in flags for f in ONEDNN_DEFAULT_FLAGS)
 
 
 def cpu_facts(cpuinfo: Optional[Path] = None) -> Dict:
@@ -61,7 +79,7 @@ def cpu_facts(cpuinfo: Optional[Path] = None) -> Dict:
   isa = {name: flag in flags for flag, name in FLAGS.items()}
   isa["amx"] = isa["amx_bf16"]
   return {"cpu": " ".join(model.split()), "arch": platform.machine(), "cores": os.cpu_count(),
-          "isa": isa, "onednn": onednn_on()}
+          "isa": isa, "onednn": onednn_on(flags)}
 
 
 def native_bfloat16(facts: Dict) -> bool:
