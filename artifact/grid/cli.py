@@ -18,7 +18,7 @@ import time
 
 from artifact.grid.cost import check_disk, print_grid
 from artifact.grid.monitor import hms
-from artifact.grid.planning import Plan, UsageError, plan_from_args
+from artifact.grid.planning import Plan, UsageError, plan_from_args, run_command
 from artifact.analysis.reports import write_reports
 from artifact.experiment.schedule import LOG_EVERY_FRAMES
 from artifact.experiment.registry import FIGURES
@@ -191,11 +191,7 @@ def _run_grid(plan: Plan, executor, interval_s: float = 15.0):
 def main(argv=None) -> int:
   """The command; returns its exit status (0, or 1 if a run failed). A bad argument raises
   UsageError (exit status 2) after printing its message to stderr, before any work."""
-  try:
-    return _main(argv)
-  except UsageError as e:
-    print(e, file=sys.stderr, flush=True)
-    raise
+  return run_command(_main, argv)
 
 
 def _main(argv=None) -> int:

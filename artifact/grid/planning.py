@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional
 
@@ -23,6 +24,16 @@ class UsageError(SystemExit):
   def __init__(self, message: str):
     super().__init__(message)
     self.code = 2
+
+
+def run_command(command, argv=None) -> int:
+  """`command(argv)`'s exit status; a UsageError it raises has its message printed to stderr
+  first and is raised on (exit status 2). The `main` of each command line."""
+  try:
+    return command(argv)
+  except UsageError as e:
+    print(e, file=sys.stderr, flush=True)
+    raise
 
 
 GLOB_CHARACTERS = "[*?"     # TF's checkpoint clean-up globs the run directories' paths

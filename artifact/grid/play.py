@@ -61,7 +61,7 @@ from artifact.experiment.registry import FIGURES
 from artifact.experiment.scales import SCALES
 from artifact.experiment.seeding import run_seeds
 from artifact.files import atomic_path
-from artifact.grid.planning import UsageError
+from artifact.grid.planning import UsageError, run_command
 from envs.games import FRAMESKIP, validate_game
 
 PROG = "pg-softq-play"
@@ -829,11 +829,7 @@ def main(argv=None) -> int:
   files written, or 1 if a video's twin emulator diverged from the scored games
   (`VideoMismatchError`; nothing written). A bad argument raises UsageError (SystemExit, exit
   status 2) after printing its message to stderr, before anything is played or written."""
-  try:
-    return _main(argv)
-  except UsageError as e:
-    print(e, file=sys.stderr, flush=True)
-    raise
+  return run_command(_main, argv)
 
 
 def _main(argv=None) -> int:
