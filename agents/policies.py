@@ -103,18 +103,31 @@ class CompiledPyPolicy(py_policy.PyPolicy):
   def __init__(self, policy: tf_policy.TFPolicy, batch_size: int):
     super().__init__(tensor_spec.to_nest_array_spec(policy.time_step_spec),
                      tensor_spec.to_nest_array_spec(policy.action_spec))
-    spec = policy.time_step_spec
-    sig = [tf.TensorSpec([batch_size] + list(s.shape), s.dtype)
-           for s in (spec.step_type, spec.reward, spec.discount, spec.observation)]
-
-    def act(step_type, reward, discount, observation):
-      return policy.action(ts.TimeStep(step_type, reward, discount, observation)).action
-    self._fn = tf.function(act, autograph=False).get_concrete_function(*sig)
+    self._fn = compile_on_time_steps(lambda time_step: policy.action(time_step).action,
+                                     policy.time_step_spec, batch_size)
 
   def _action(self, time_step, policy_state):
-    action = self._fn(tf.constant(time_step.step_type), tf.constant(time_step.reward),
-                      tf.constant(time_step.discount), tf.constant(time_step.observation))
-    return policy_step.PolicyStep(action.numpy(), (), ())
+    return policy_step.PolicyStep(self._fn(time_step).numpy(), (), ())
+
+
+def compile_on_time_steps(fn, time_step_spec, batch_size: int, *extra_specs):
+  """`fn(TimeStep, *extra)` traced once, as one concrete function of the time step's four flat
+  tensors [batch_size, ...] (step type, reward, discount, observation) and `extra_specs`.
+  Returns `call(time_step, *extra)` on a batched numpy time step: what `CompiledPyPolicy` and
+  the play command's saved-policy wrappers call, without the nest canonicalization of
+  `PyTFEagerPolicy`. `time_step_spec`: TensorSpecs or array specs (dtypes either way)."""
+  sig = [tf.TensorSpec([batch_size] + list(s.shape), tf.as_dtype(s.dtype))
+         for s in (time_step_spec.step_type, time_step_spec.reward, time_step_spec.discount,
+                   time_step_spec.observation)]
+
+  def flat(step_type, reward, discount, observation, *extra):
+    return fn(ts.TimeStep(step_type, reward, discount, observation), *extra)
+  concrete = tf.function(flat, autograph=False).get_concrete_function(*sig, *extra_specs)
+
+  def call(time_step, *extra):
+    return concrete(tf.constant(time_step.step_type), tf.constant(time_step.reward),
+                    tf.constant(time_step.discount), tf.constant(time_step.observation), *extra)
+  return call
 
 
 class EpsilonGreedyPyPolicy(py_policy.PyPolicy):

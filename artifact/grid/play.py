@@ -60,7 +60,7 @@ from artifact.experiment.hparams import DQNHparams
 from artifact.experiment.registry import FIGURES
 from artifact.experiment.scales import SCALES
 from artifact.experiment.seeding import run_seeds
-from artifact.files import atomic_path
+from artifact.files import atomic_path, atomic_write_text
 from artifact.grid.planning import UsageError, run_command
 from envs.games import FRAMESKIP, validate_game
 
@@ -231,19 +231,6 @@ def protocol_for(source: PolicySource, games: Optional[int], seed: Optional[int]
 
 # --- the evaluation policy rebuilt from the SavedModel --------------------------------------------
 
-def _flat_signature(time_step_spec, batch_size: int):
-  import tensorflow as tf
-  return [tf.TensorSpec([batch_size] + list(s.shape), tf.as_dtype(s.dtype))
-          for s in (time_step_spec.step_type, time_step_spec.reward, time_step_spec.discount,
-                    time_step_spec.observation)]
-
-
-def _flat(time_step):
-  import tensorflow as tf
-  return (tf.constant(time_step.step_type), tf.constant(time_step.reward),
-          tf.constant(time_step.discount), tf.constant(time_step.observation))
-
-
 class SavedGreedyPyPolicy:
   """The `action` of a saved greedy policy (a DQN run's policy/) on batches of `batch_size` envs,
   through one traced concrete function. Acts as a tf-agents PyPolicy where `evaluate` and
@@ -251,19 +238,15 @@ class SavedGreedyPyPolicy:
   `action(time_step)` -> PolicyStep with int64 actions [batch]."""
 
   def __init__(self, saved, time_step_spec, action_spec, batch_size: int):
-    import tensorflow as tf
-    from tf_agents.trajectories import time_step as ts
+    from agents.policies import compile_on_time_steps
     self.time_step_spec, self.action_spec = time_step_spec, action_spec
-
-    def act(step_type, reward, discount, observation):
-      return saved.action(ts.TimeStep(step_type, reward, discount, observation), ()).action
-    self._fn = tf.function(act, autograph=False).get_concrete_function(
-        *_flat_signature(time_step_spec, batch_size))
+    self._fn = compile_on_time_steps(lambda time_step: saved.action(time_step, ()).action,
+                                     time_step_spec, batch_size)
 
   def action(self, time_step, policy_state=()):
     """The greedy actions of a batched numpy time step (PolicyStep, actions int64 [batch])."""
     from tf_agents.trajectories import policy_step
-    action = self._fn(*_flat(time_step)).numpy().astype(self.action_spec.dtype)
+    action = self._fn(time_step).numpy().astype(self.action_spec.dtype)
     return policy_step.PolicyStep(action, policy_state, ())
 
 
@@ -277,17 +260,15 @@ class SavedSamplingPyPolicy:
 
   def __init__(self, saved, time_step_spec, action_spec, batch_size: int, seed: int):
     import tensorflow as tf
-    from tf_agents.trajectories import time_step as ts
-    from agents.policies import gumbel_max_sample
+    from agents.policies import compile_on_time_steps, gumbel_max_sample
     self.time_step_spec, self.action_spec = time_step_spec, action_spec
     env_ids = tf.range(batch_size, dtype=tf.int32)
 
-    def act(step_type, reward, discount, observation, seed, step):
-      dist = saved.distribution(ts.TimeStep(step_type, reward, discount, observation), ()).action
+    def act(time_step, seed, step):
+      dist = saved.distribution(time_step, ()).action
       return gumbel_max_sample(tf.cast(dist.logits, tf.float32), seed, step, env_ids, 0)
     scalar = tf.TensorSpec([], tf.int64)
-    self._fn = tf.function(act, autograph=False).get_concrete_function(
-        *_flat_signature(time_step_spec, batch_size), scalar, scalar)
+    self._fn = compile_on_time_steps(act, time_step_spec, batch_size, scalar, scalar)
     self._seed, self._step = int(seed), 0
 
   def seed_sampling(self, seed: int):
@@ -298,8 +279,7 @@ class SavedSamplingPyPolicy:
     """One agent step of every env: the sampled actions (PolicyStep, int64 [batch])."""
     import tensorflow as tf
     from tf_agents.trajectories import policy_step
-    action = self._fn(*_flat(time_step), tf.constant(self._seed, tf.int64),
-                      tf.constant(self._step, tf.int64))
+    action = self._fn(time_step, tf.constant(self._seed, tf.int64), tf.constant(self._step, tf.int64))
     self._step += 1
     return policy_step.PolicyStep(action.numpy().astype(self.action_spec.dtype), policy_state, ())
 
@@ -532,8 +512,7 @@ def write_csv(path, played: Sequence[Played]):
       w.writerow([g.number, g.env_seed, repr(g.score), g.agent_steps, g.frames, g.truncated,
                   p.source.condition, p.source.path, p.protocol.game, p.protocol.run_seed,
                   p.protocol.point])
-  with atomic_path(path) as tmp:
-    Path(tmp).write_text(buf.getvalue())
+  atomic_write_text(path, buf.getvalue())
 
 
 # --- the video ----------------------------------------------------------------------------------

@@ -68,8 +68,8 @@ from artifact.experiment.runspec import RunSpec, config_differences
 from artifact.experiment.seeding import run_seeds
 from artifact.files import atomic_dir, atomic_write_text
 from artifact.training import pool
-from artifact.training.checkpoints import (CHECKPOINTS_KEPT, CheckpointLoadError,  # noqa: F401
-                                           CheckpointStore, lock_run_dir, remove_stale_temporaries)
+from artifact.training.checkpoints import (CHECKPOINTS_KEPT, CheckpointStore, lock_run_dir,
+                                           remove_stale_temporaries)
 from artifact.training.evaluation import evaluate
 from artifact.training.events import EventSink, RunEvent, print_messages
 from artifact.training.machine import cpu_facts
@@ -358,6 +358,7 @@ def run(spec: RunSpec, run_dir, on_event: Optional[EventSink] = None,
   The arguments are `Run`'s.
 
   Raises ValueError if `run_dir` holds a different run's config, RuntimeError if another live
-  process trains it, CheckpointLoadError if it has checkpoints and none of them loads.
+  process trains it, `artifact.training.checkpoints.CheckpointLoadError` if it has checkpoints
+  and none of them loads.
   """
   return Run(spec, run_dir, on_event, checkpoint_every, lock_wait_s, env_groups).execute()
