@@ -1,6 +1,8 @@
 import os
 import sys
 
+import pytest
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -12,3 +14,17 @@ def pytest_configure(config):
   from artifact import quiet
   quiet.apply_warning_filters()
   import tf_agents.agents  # noqa: F401  (distutils notices of tf-agents 0.19 and tfp 0.23)
+
+
+@pytest.fixture(autouse=True)
+def _restore_kernel_path_variable():
+  """The command line run inside the test process sets TF_ENABLE_ONEDNN_OPTS (to the kernel path
+  its grid runs, `artifact.training.machine.use_onednn`); each test gets the variable back as it
+  found it, so that the processes later tests start choose their own path."""
+  name = "TF_ENABLE_ONEDNN_OPTS"
+  before = os.environ.get(name)
+  yield
+  if before is None:
+    os.environ.pop(name, None)
+  else:
+    os.environ[name] = before

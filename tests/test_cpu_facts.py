@@ -1,6 +1,7 @@
 """The CPU facts recorded with runs and benchmarks (`artifact.training.machine`), read from faked
-/proc/cpuinfo files, and the refusal of bfloat16 on a CPU without native bfloat16 (exit 2 before
-any work, unless --force-bfloat16)."""
+/proc/cpuinfo files; the refusal of bfloat16 on a CPU without native bfloat16 (exit 2 before
+any work, unless --force-bfloat16); the kernel path (oneDNN on or off) a run records, keeps when
+it continues, and that the grid reapplies before TensorFlow loads."""
 import json
 import os
 import subprocess
@@ -62,6 +63,7 @@ def test_instruction_sets_from_cpuinfo(cpu, text, isa, bf16):
 
 
 def test_kind_names_the_best_instruction_set_and_onednn(cpu, monkeypatch):
+  monkeypatch.delitem(machine.sys.modules, "tensorflow", raising=False)   # the variable, not TF's answer
   cpu(ZEN2)
   monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
   assert machine.kind(machine.cpu_facts()) == "AMD EPYC 7B12 (avx2; oneDNN off)"
@@ -128,3 +130,97 @@ def test_the_machine_record_is_not_part_of_a_runs_identity(cpu, tmp_path):
   assert cfg["machine"]["cpu"] == "AMD EPYC 7B12" and cfg["machine"]["isa"]["avx2"] is True
   cfg["machine"] = {"cpu": "another", "isa": {}}
   assert config_matches(cfg, spec)
+
+
+@pytest.mark.parametrize("text,arch,chosen", [
+    (ZEN2, "x86_64", True), (ICE_LAKE, "x86_64", True), (SAPPHIRE_RAPIDS, "x86_64", True),
+    (GRAVITON, "aarch64", None)])
+def test_new_runs_take_onednn_wherever_the_cpu_has_avx2(cpu, monkeypatch, text, arch, chosen):
+  monkeypatch.setattr(machine.platform, "machine", lambda: arch)
+  cpu(text)
+  assert machine.project_onednn() is chosen
+
+
+def _prepared(tmp_path, seed=0, onednn=None):
+  """A run directory prepared by the runner (its config.json, no training), optionally with its
+  recorded kernel path replaced (None: the record left out, as older config.json files have it)."""
+  from artifact.training.runner import Run
+  spec = make_run_spec(1, "Pong", "a2c_1step", seed, "smoke", 640)
+  run_dir = tmp_path / "out" / "runs" / spec.relpath()
+  Run(spec, run_dir).prepare()
+  cfg = json.loads((run_dir / "config.json").read_text())
+  assert cfg["onednn"] is machine.onednn_on()               # the path this process runs
+  if onednn is None:
+    del cfg["onednn"]
+  else:
+    cfg["onednn"] = onednn
+  (run_dir / "config.json").write_text(json.dumps(cfg))
+  return spec, run_dir
+
+
+def test_a_run_is_not_continued_on_another_kernel_path(tmp_path):
+  from artifact.training.runner import KernelPathError, Run
+  here = machine.onednn_on()
+  spec, run_dir = _prepared(tmp_path, onednn=not here)
+  before = (run_dir / "config.json").read_text()
+  with pytest.raises(KernelPathError, match=f"TF_ENABLE_ONEDNN_OPTS={int(not here)}"):
+    Run(spec, run_dir).prepare()
+  assert (run_dir / "config.json").read_text() == before    # nothing lost
+  spec, run_dir = _prepared(tmp_path, seed=1, onednn=None)  # an older record: continued, and recorded
+  Run(spec, run_dir).prepare()
+  assert json.loads((run_dir / "config.json").read_text())["onednn"] is here
+
+
+LIST = ["--scale", "smoke", "--figures", "1", "--games", "Pong", "--conditions", "a2c_1step", "--list"]
+
+
+def test_runs_recorded_on_both_kernel_paths_are_refused_together(tmp_path, capsys):
+  _prepared(tmp_path, seed=0, onednn=True)
+  _prepared(tmp_path, seed=1, onednn=False)
+  with pytest.raises(UsageError) as e:
+    cli.main(LIST + ["--seeds", "0,1", "--out", str(tmp_path / "out")])
+  err = capsys.readouterr().err
+  assert e.value.code == 2 and "two TensorFlow kernel paths" in err
+  assert "on (figure1/Pong/a2c_1step/seed0)" in err and "off (figure1/Pong/a2c_1step/seed1)" in err
+  # one path's runs alone go (the one this process loaded TensorFlow with)
+  assert cli.main(LIST + ["--seeds", "0" if machine.onednn_on() else "1", "--out", str(tmp_path / "out")]) == 0
+
+
+def test_a_kernel_path_asked_for_against_a_runs_record_is_refused(tmp_path, capsys, monkeypatch):
+  _prepared(tmp_path, seed=0, onednn=False)
+  monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
+  with pytest.raises(UsageError) as e:
+    cli.main(LIST + ["--seeds", "0", "--out", str(tmp_path / "out")])
+  err = capsys.readouterr().err
+  assert e.value.code == 2
+  assert "TF_ENABLE_ONEDNN_OPTS=1" in err and "figure1/Pong/a2c_1step/seed0" in err and "bit for bit" in err
+
+
+def _grid(out, *extra, env_onednn=None, list_only=False):
+  """The command line in a fresh process (TensorFlow not loaded before the grid): its output."""
+  env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+  if env_onednn is not None:
+    env["TF_ENABLE_ONEDNN_OPTS"] = env_onednn
+  argv = [sys.executable, "-m", "artifact", "--scale", "smoke", "--figures", "1", "--games", "Pong",
+          "--conditions", "a2c_1step", "--seeds", "0", "--frames", "640", "--no-theory",
+          "--jobs", "2", "--out", str(out), *extra] + (["--list"] if list_only else [])
+  proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+  assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+  return proc.stdout
+
+
+@pytest.mark.slow
+def test_the_grid_reapplies_a_runs_kernel_path_and_new_runs_take_the_projects(tmp_path):
+  # a run recorded with oneDNN off (started, not finished: config.json without done.json) is
+  # continued with it off, in the worker process too, with the variable unset
+  _prepared(tmp_path, onednn=False)
+  assert "TensorFlow oneDNN off (as the 1 run(s) it continues trained)" in _grid(tmp_path / "out", list_only=True)
+  _grid(tmp_path / "out")
+  cfg = json.loads((tmp_path / "out" / "runs" / "figure1/Pong/a2c_1step/seed0" / "config.json").read_text())
+  assert cfg["onednn"] is False and cfg["machine"]["onednn"] is False   # the worker's TensorFlow says so
+  # a new run: the project's choice for this CPU (on with AVX2), or TensorFlow's default elsewhere
+  _grid(tmp_path / "new")
+  cfg = json.loads((tmp_path / "new" / "runs" / "figure1/Pong/a2c_1step/seed0" / "config.json").read_text())
+  chosen = machine.project_onednn()
+  assert cfg["onednn"] is (chosen if chosen is not None else cfg["machine"]["onednn"])
+  assert cfg["machine"]["onednn"] is cfg["onednn"]

@@ -70,15 +70,17 @@ class RunSpec:
 
 
 # RunSpec fields that may change between a run and its extension (config.json keeps the latest),
-# and "machine": the CPU facts config.json records beside the spec (`artifact.training.machine.cpu_facts`;
-# the machine it last trained on), which are not part of the run's identity.
+# and what config.json records beside the spec, which is not part of the run's identity:
+# "machine", the CPU facts of the machine it last trained on (`artifact.training.machine.cpu_facts`),
+# and "onednn", the kernel path it trains on (`artifact.training.machine.recorded_onednn`:
+# checked on its own, with its own message, when the run resumes or extends).
 EXTENSION_FIELDS = ("frames", "keep_extension_state")
-NOT_IDENTITY = EXTENSION_FIELDS + ("machine",)
+NOT_IDENTITY = EXTENSION_FIELDS + ("machine", "onednn")
 
 
 def run_identity(config: Dict) -> Dict:
   """A config.json dict without the fields an extension may change (`EXTENSION_FIELDS`) and
-  without its "machine" record."""
+  without its "machine" and "onednn" records."""
   return {k: v for k, v in config.items() if k not in NOT_IDENTITY}
 
 

@@ -15,9 +15,10 @@ Measures, in one process and one run (so the ratios compare like with like):
                   real Pong frames (then SpaceInvaders, whose screens repeat less), counting frame
                   pixels, array objects, dict entries and the numpy storage of the other fields;
                   identical frames are stored once, so a game can go below one 7,056-byte frame
-Prints a table and writes reports/bench.csv with the core count, the CPU model, its instruction
-sets and oneDNN state (`artifact.training.machine.cpu_facts`), the device TensorFlow used
-(CPU, or the GPU's name) and library versions.
+Runs on the kernel path new runs take on this CPU (`artifact.training.machine.project_onednn`),
+or on TF_ENABLE_ONEDNN_OPTS when set. Prints a table and writes reports/bench.csv with the core
+count, the CPU model, its instruction sets and oneDNN state (`artifact.training.machine.cpu_facts`),
+the device TensorFlow used (CPU, or the GPU's name) and library versions.
 """
 from __future__ import annotations
 
@@ -241,10 +242,12 @@ def main(argv=None) -> int:
   p.add_argument("--long", action="store_true", help="measure 4x longer (about 6 minutes)")
   p.add_argument("--out", default="reports", help="directory for bench.csv (default reports)")
   args = p.parse_args(argv)
+  from artifact.training.machine import cpu_facts, kind, onednn_from_env, project_onednn, use_onednn
+  if onednn_from_env() is None:        # the kernel path new runs take here (`project_onednn`)
+    use_onednn(project_onednn())
   versions = library_versions()
   secs = 60.0 if args.long else 15.0
   device = tf_device()
-  from artifact.training.machine import cpu_facts, kind
   facts = cpu_facts()
   print(f"== benchmark on Pong, {os.cpu_count()} cores of {kind(facts)}, TensorFlow device {device}, "
         f"{secs:.0f} s per measurement", flush=True)

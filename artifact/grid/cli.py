@@ -197,6 +197,9 @@ def main(argv=None) -> int:
 def _main(argv=None) -> int:
   args = build_parser().parse_args(argv)
   plan = plan_from_args(args)
+  if plan.kernels is not None:         # before TensorFlow loads here or in a worker (they inherit it)
+    from artifact.training.machine import use_onednn
+    use_onednn(plan.kernels.onednn)
   if args.list:
     print_grid(plan, args.jobs)
     return 0
@@ -215,7 +218,7 @@ def _main(argv=None) -> int:
         check_memory(plan.specs, min(executor.slots(), len(plan.specs)))
       print(f"== {len(plan.specs)} runs, scale {args.scale}, figures {plan.figures}, "
             f"{executor.describe()}, checkpoints every {args.checkpoint_every:g}s, "
-            f"out {plan.out}", flush=True)
+            f"TensorFlow {plan.kernels.describe()}, out {plan.out}", flush=True)
       failed = _run_grid(plan, executor, args.status_every)
     finally:
       executor.close()

@@ -79,7 +79,8 @@ def print_grid(plan, jobs: int):
         + (f"finished runs keep {ext / 1e9:,.2f} GB of extension state (--no-extension-state "
            f"drops it)" if ext else "no extension state kept"))
   from artifact.training.machine import cpu_facts, kind
-  print(f"this machine: {kind(cpu_facts())} (recorded in each run's config.json)")
+  print(f"this machine: {kind(cpu_facts())} (recorded in each run's config.json)"
+        + (f"; TensorFlow {plan.kernels.describe()}" if plan.kernels else ""))
   print(grid_cost_line(plan.specs, jobs, plan.out))
 
 

@@ -497,6 +497,11 @@ class RayExecutor(Executor):
     if not ray.is_initialized():
       kw = dict(log_to_driver=False, logging_level="ERROR", configure_logging=True)
       if self.address:
+        # the cluster's workers were not started from this process: give them its kernel path
+        # (TF_ENABLE_ONEDNN_OPTS, set by the grid; a local instance's workers inherit it)
+        from artifact.training.machine import ONEDNN_ENV
+        if ONEDNN_ENV in os.environ:
+          kw["runtime_env"] = {"env_vars": {ONEDNN_ENV: os.environ[ONEDNN_ENV]}}
         ray.init(address=self.address, **kw)
       else:                    # "local": a new instance, never an unrelated cluster found on disk
         ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False,

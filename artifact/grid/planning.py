@@ -5,6 +5,7 @@ the allowed ones. Nothing is written before every check passed; then --out is cr
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -62,13 +63,29 @@ def _csv(s: str) -> List[str]:
 class Plan:
   """The validated grid: `specs` (each run once), `serves` (relpath -> the figure/condition
   curves that run is reported as; two entries for a run shared by two figures), `env_groups`
-  (--env-groups: the A2C collection's env groups, None = auto)."""
+  (--env-groups: the A2C collection's env groups, None = auto), `kernels` (the TensorFlow kernel
+  path its processes run, `KernelPath`; None: TensorFlow's default, as for --reports-only)."""
 
   def __init__(self, specs, figures, out: Path, run_theory: bool, serves=None,
-               env_groups: Optional[int] = None):
+               env_groups: Optional[int] = None, kernels: Optional["KernelPath"] = None):
     self.specs, self.figures, self.out, self.run_theory = specs, figures, out, run_theory
     self.serves = serves or {}
     self.env_groups = env_groups
+    self.kernels = kernels
+
+
+class KernelPath(NamedTuple):
+  """The grid's TensorFlow kernel path: `onednn` (True/False: TF_ENABLE_ONEDNN_OPTS is set to
+  it before TensorFlow loads, `artifact.training.machine.use_onednn`; None: TensorFlow's
+  default) and `why`, a few words for the grid's first line."""
+  onednn: Optional[bool]
+  why: str
+
+  def describe(self) -> str:
+    """'oneDNN on (why)', or "TensorFlow's default kernels (why)"."""
+    if self.onednn is None:
+      return f"TensorFlow's default kernels ({self.why})"
+    return f"oneDNN {'on' if self.onednn else 'off'} ({self.why})"
 
 
 class _Selection(NamedTuple):
@@ -96,9 +113,10 @@ def plan_from_args(args) -> Plan:
     _fail("the filters select no run")
   _check_env_groups_fit(args.env_groups, env_groups, specs)
   _check_bfloat16(args, specs)
+  kernels = None if args.reports_only else kernel_path(specs, out)
   _create_out(out)                     # the first thing written, after every check
   return Plan(specs, selection.figures, out, run_theory=run_theory, serves=serves,
-              env_groups=env_groups)
+              env_groups=env_groups, kernels=kernels)
 
 
 def _check_execution(args) -> Optional[int]:
@@ -252,6 +270,76 @@ def _check_bfloat16(args, specs):
           f"(AVX512_BF16 or AMX): TensorFlow falls back to emulated kernels, {BF16_SLOWDOWN}. "
           f"Leave out --set precision=bfloat16 (float32 is the paper's), or add --force-bfloat16 "
           f"to run it anyway")
+
+
+def _continued_runs(specs, out: Path) -> Dict[str, Dict]:
+  """relpath -> config.json of each selected run that this grid resumes or extends (a config
+  under out/runs, and no done.json at the spec's frames or more)."""
+  found = {}
+  for s in specs:
+    d = out / "runs" / s.relpath()
+    try:
+      config = json.loads((d / "config.json").read_text())
+      done = json.loads((d / "done.json").read_text()) if (d / "done.json").exists() else {}
+    except (OSError, ValueError):      # no config yet, or one the run itself reports on
+      continue
+    if not isinstance(config, dict) or done.get("frames", 0) >= s.frames:
+      continue
+    found[s.relpath()] = config
+  return found
+
+
+def _some(rels: List[str]) -> str:
+  """The first three of `rels` and how many more."""
+  return ", ".join(rels[:3]) + (f" and {len(rels) - 3} more" if len(rels) > 3 else "")
+
+
+def kernel_path(specs, out: Path) -> KernelPath:
+  """The kernel path of this grid's processes (one per process: TensorFlow reads
+  TF_ENABLE_ONEDNN_OPTS once, when it loads). Runs resumed or extended keep the one their
+  config.json records ("onednn"; a record without it trained on TensorFlow's default for this
+  CPU, or on the variable when it is set); new runs take TF_ENABLE_ONEDNN_OPTS when set, else
+  the project's choice for this CPU (`artifact.training.machine.project_onednn`). Raises
+  UsageError when the runs to continue recorded both paths, or when TF_ENABLE_ONEDNN_OPTS asks
+  for the other path than one they recorded: either way a run would not continue bit for bit."""
+  from artifact.training.machine import (ONEDNN_ENV, loaded_onednn, onednn_from_env,
+                                         project_onednn, recorded_onednn, tf_default_onednn)
+  user = onednn_from_env()
+  need: Dict[bool, List[str]] = {True: [], False: []}
+  for rel, config in _continued_runs(specs, out).items():
+    recorded = recorded_onednn(config)
+    if recorded is not None and user is not None and recorded != user:
+      _fail(f"{ONEDNN_ENV}={os.environ[ONEDNN_ENV]} asks for oneDNN {'on' if user else 'off'}, but "
+            f"{rel} under {out}/runs trained with it {'on' if recorded else 'off'} (config.json "
+            f"\"onednn\": {str(recorded).lower()}); its kernels sum in another order, so the run "
+            f"would not continue bit for bit. Unset {ONEDNN_ENV} (each run's own setting is then "
+            f"reapplied), or use another --out")
+    if recorded is None:               # an older record: it trained on the variable or the default
+      recorded = user if user is not None else tf_default_onednn()
+    need[recorded].append(rel)
+  if need[True] and need[False]:
+    _fail(f"the runs this grid continues under {out}/runs trained on two TensorFlow kernel paths, "
+          f"oneDNN on ({_some(need[True])}) and off ({_some(need[False])}), and one process runs "
+          f"one ({ONEDNN_ENV} is read when TensorFlow loads): a run continued on the other would "
+          f"not be the same run bit for bit. Continue them in separate commands, selecting each "
+          f"path's runs with --games / --conditions / --seeds")
+  loaded = loaded_onednn()             # TensorFlow already loaded here (the grid run from Python)
+  for on in (True, False):
+    if need[on]:
+      if loaded not in (None, on):
+        _fail(f"the runs this grid continues under {out}/runs trained with oneDNN "
+              f"{'on' if on else 'off'} ({_some(need[on])}), but this process loaded TensorFlow "
+              f"with it {'on' if loaded else 'off'} before the grid started: run the grid from a "
+              f"new process (./run_all.sh), or set {ONEDNN_ENV}={int(on)} before TensorFlow loads")
+      return KernelPath(on, f"as the {len(need[on])} run(s) it continues trained")
+  if loaded is not None:
+    return KernelPath(loaded, "as TensorFlow was loaded in this process before the grid")
+  if user is not None:
+    return KernelPath(user, f"{ONEDNN_ENV}={os.environ[ONEDNN_ENV]}")
+  chosen = project_onednn()
+  if chosen is None:
+    return KernelPath(None, "this CPU has no AVX2")
+  return KernelPath(chosen, "the project's setting for CPUs with AVX2")
 
 
 def _create_out(out: Path):

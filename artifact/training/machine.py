@@ -8,6 +8,14 @@ between them (docs/performance.md). bfloat16 is fast only with native bfloat16 i
 (AVX512_BF16 or AMX); elsewhere oneDNN falls back to emulation ("oneDNN BFloat16 support are only
 on platforms with AVX512"), measured 3.9x slower for A2C and 4.2x for DQN than float32 on an AMD
 EPYC (Zen 2, AVX2 only), so the command line refuses it there unless asked (`--force-bfloat16`).
+
+TensorFlow's kernel path (oneDNN on or off, TF_ENABLE_ONEDNN_OPTS, read once when TensorFlow
+loads) changes a run's floats: its kernels sum in another order (the same smoke runs with it on
+and off differ from their second progress row). So it is part of how a run is trained:
+config.json records it ("onednn"), a run resumes and extends only on the path it started on
+(`recorded_onednn`, checked by the runner and reapplied by the grid before TensorFlow loads), and
+new runs take the project's choice for the CPU (`project_onednn`: on wherever the CPU has AVX2,
+measured faster there; docs/performance.md).
 """
 from __future__ import annotations
 
@@ -47,25 +55,88 @@ def _cpuinfo(path: Path) -> Dict[str, str]:
 ONEDNN_DEFAULT_FLAGS = ("avx512_vnni", "avx512_bf16", "avx_vnni", "amx_bf16", "amx_int8", "amx_tile")
 
 
+ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
+
+
+def _flags(flags=None) -> set:
+  """`flags`, or the first processor's /proc/cpuinfo flags when None."""
+  if flags is not None:
+    return set(flags)
+  info = _cpuinfo(CPUINFO)
+  return set((info.get("flags") or info.get("Features") or "").split())
+
+
+def _x86_64() -> bool:
+  return platform.machine().lower() in ("x86_64", "amd64")
+
+
+def onednn_from_env() -> Optional[bool]:
+  """TF_ENABLE_ONEDNN_OPTS as TensorFlow reads it: None when unset, False for "0" (or "false",
+  or empty), True for anything else."""
+  env = os.environ.get(ONEDNN_ENV)
+  if env is None:
+    return None
+  return env.strip() not in ("0", "false", "False", "")
+
+
+def tf_default_onednn(flags=None) -> bool:
+  """TensorFlow 2.15's own default with TF_ENABLE_ONEDNN_OPTS unset: on for x86-64 CPUs with one
+  of ONEDNN_DEFAULT_FLAGS (`flags`: the /proc/cpuinfo flags, read when None), off elsewhere."""
+  return _x86_64() and any(f in _flags(flags) for f in ONEDNN_DEFAULT_FLAGS)
+
+
+def loaded_onednn() -> Optional[bool]:
+  """Whether the TensorFlow loaded in this process runs its oneDNN kernels, as it reports it
+  (`_pywrap_util_port.IsMklEnabled`, no public API); None where TensorFlow is not loaded (or
+  does not say)."""
+  if "tensorflow" not in sys.modules:
+    return None
+  try:
+    from tensorflow.python.util import _pywrap_util_port  # pylint: disable=g-direct-tensorflow-import
+    return bool(_pywrap_util_port.IsMklEnabled())
+  except (ImportError, AttributeError):
+    return None
+
+
 def onednn_on(flags=None) -> bool:
-  """Whether TensorFlow 2.15 runs its oneDNN kernels in this process: TF_ENABLE_ONEDNN_OPTS when
-  set ("0" off, anything else on); else, where TensorFlow is already imported, what it reports
-  (`_pywrap_util_port.IsMklEnabled`, no public API); else its default: on for x86-64 CPUs with
-  one of ONEDNN_DEFAULT_FLAGS (`flags`: the /proc/cpuinfo flags, read when None), off
-  elsewhere."""
-  env = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
-  if env is not None:
-    return env.strip() not in ("0", "false", "False", "")
-  if "tensorflow" in sys.modules:
-    try:
-      from tensorflow.python.util import _pywrap_util_port  # pylint: disable=g-direct-tensorflow-import
-      return bool(_pywrap_util_port.IsMklEnabled())
-    except (ImportError, AttributeError):
-      pass
-  if flags is None:
-    info = _cpuinfo(CPUINFO)
-    flags = set((info.get("flags") or "").split())
-  return platform.machine().lower() in ("x86_64", "amd64") and any(f in flags for f in ONEDNN_DEFAULT_FLAGS)
+  """Whether TensorFlow 2.15 runs (or, not loaded yet, will run) its oneDNN kernels in this
+  process: what the loaded TensorFlow reports (`loaded_onednn`); else TF_ENABLE_ONEDNN_OPTS when
+  set (`onednn_from_env`); else its default (`tf_default_onednn`)."""
+  for answer in (loaded_onednn(), onednn_from_env()):
+    if answer is not None:
+      return answer
+  return tf_default_onednn(flags)
+
+
+def project_onednn(flags=None) -> Optional[bool]:
+  """The kernel path new runs take on this CPU when TF_ENABLE_ONEDNN_OPTS is not set: oneDNN on
+  for every x86-64 CPU with AVX2 (`flags`: the /proc/cpuinfo flags, read when None). Where
+  TensorFlow leaves it off by default (AVX2 without AVX512_VNNI, BF16 or AMX) it was measured
+  faster: on an AMD EPYC (Zen 2, AVX2 only) A2C 3,677 vs 2,884 frames/s and DQN 432 vs 321
+  (docs/performance.md); with those features it is TensorFlow's default already. None elsewhere
+  (arm64: TensorFlow's own default, not measured here)."""
+  flags = _flags(flags)
+  return True if _x86_64() and ("avx2" in flags or tf_default_onednn(flags)) else None
+
+
+def recorded_onednn(config: Dict) -> Optional[bool]:
+  """The kernel path a run directory's config.json says the run trained on: its "onednn" (bool),
+  or None for a record that predates it (the run trained on TensorFlow's default for its CPU, or
+  on whatever TF_ENABLE_ONEDNN_OPTS said then)."""
+  value = config.get("onednn")
+  return value if isinstance(value, bool) else None
+
+
+def use_onednn(on: Optional[bool]) -> None:
+  """Sets this process's kernel path (TF_ENABLE_ONEDNN_OPTS "1" or "0"; None leaves it as it
+  is) before TensorFlow loads; processes started from here inherit it. Raises RuntimeError if
+  TensorFlow is already loaded on the other path (it reads the variable once)."""
+  if on is None:
+    return
+  if loaded_onednn() not in (None, on):
+    raise RuntimeError(f"TensorFlow is already loaded with oneDNN {'off' if on else 'on'}; "
+                       f"{ONEDNN_ENV} is read only when it loads")
+  os.environ[ONEDNN_ENV] = "1" if on else "0"
 
 
 def cpu_facts(cpuinfo: Optional[Path] = None) -> Dict:
@@ -73,7 +144,7 @@ def cpu_facts(cpuinfo: Optional[Path] = None) -> Dict:
   FLAGS, plus "amx"}, "onednn": bool}. Reads /proc/cpuinfo on Linux; elsewhere (macOS, Windows)
   the model is `platform.processor()` and the x86 flags are all False (arm64 has none of them)."""
   info = _cpuinfo(cpuinfo or CPUINFO)
-  flags = set((info.get("flags") or info.get("Features") or "").split())
+  flags = _flags((info.get("flags") or info.get("Features") or "").split())
   model = (info.get("model name") or info.get("Model") or platform.processor() or platform.machine()
            or "unknown")
   isa = {name: flag in flags for flag, name in FLAGS.items()}

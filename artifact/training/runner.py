@@ -42,8 +42,9 @@ truncates its progress.csv), and hold data only. The temporary files of killed w
 removed when the run resumes (holding the run's lock).
 
 Run directory layout (`runs/figure{F}/{Game}/{condition}/seed{S}/`):
-  config.json    the RunSpec (every hyperparameter used) and "machine", the CPU it trained on
-                 (`artifact.training.machine.cpu_facts`)
+  config.json    the RunSpec (every hyperparameter used), "machine", the CPU it last trained on
+                 (`artifact.training.machine.cpu_facts`), and "onednn", the kernel path it
+                 trains on, kept from its start (`artifact.training.machine.recorded_onednn`)
   progress.csv   one row per logged point (schema: `artifact.training.progress.SCHEMA`)
   checkpoint/    `tf.train.CheckpointManager`, the 2 newest (1 once finished)
   policy/        `PolicySaver` SavedModel of the final policy (load with
@@ -72,7 +73,7 @@ from artifact.training.checkpoints import (CHECKPOINTS_KEPT, CheckpointStore, lo
                                            remove_stale_temporaries)
 from artifact.training.evaluation import evaluate
 from artifact.training.events import EventSink, RunEvent, print_messages
-from artifact.training.machine import cpu_facts
+from artifact.training.machine import ONEDNN_ENV, cpu_facts, onednn_on, recorded_onednn
 from artifact.training.progress import ProgressLog
 
 TRAIN_RETURN_WINDOW = 100          # finished training games averaged (baselines `eprewmean`)
@@ -82,6 +83,11 @@ HEARTBEAT_S = 5.0                  # seconds between a training run's heartbeat 
 
 class NotExtendableError(ValueError):
   """A finished run was asked for more frames but was finished without its extension state."""
+
+
+class KernelPathError(ValueError):
+  """A run would resume or extend on another TensorFlow kernel path (oneDNN on or off) than the
+  one its config.json records: it would no longer be the same run bit for bit."""
 
 
 def _fmt(x) -> str:
@@ -124,14 +130,17 @@ class Run:
     extended: done.json is removed and the run resumes from its final checkpoint.
     Raises ValueError if the directory holds a different run's config (anything but `frames`
     and `keep_extension_state` differs), NotExtendableError if a finished run asked for more
-    frames was finished without its extension state, RuntimeError if another live process is
+    frames was finished without its extension state, KernelPathError if the run would continue
+    on another kernel path than the one it recorded, RuntimeError if another live process is
     training this run."""
     self.dir.mkdir(parents=True, exist_ok=True)
     self.lock = lock_run_dir(self.dir, self.lock_wait_s)
     remove_stale_temporaries(self.dir)      # holding the lock: their writers are dead
     cfg_path, done_path = self.dir / "config.json", self.dir / "done.json"
+    onednn = onednn_on()                    # this process's kernel path
     if cfg_path.exists():
-      self._check_config(json.loads(cfg_path.read_text()))
+      old = json.loads(cfg_path.read_text())
+      self._check_config(old)
       if done_path.exists():
         done = json.loads(done_path.read_text())
         if self.spec.frames <= done.get("frames", 0):
@@ -141,10 +150,13 @@ class Run:
                     frames=done.get("frames", 0), data=dict(done, skipped=True))
           return done
         self._check_extendable(done)
+      self._check_kernel_path(recorded_onednn(old), onednn)
+      if done_path.exists():
         self.extended_from = int(done["frames"])
         done_path.unlink()            # from here on an unfinished run: it resumes if killed
     config = json.loads(self.spec.to_json())
     config["machine"] = cpu_facts()          # the CPU kind the run (last) trained on
+    config["onednn"] = onednn                # the kernel path it trains on (checked above)
     atomic_write_text(cfg_path, json.dumps(config, indent=2, sort_keys=True))
     return None
 
@@ -154,6 +166,16 @@ class Run:
       raise ValueError(f"{self.dir} holds a run with a different config; use another --out "
                        f"or delete that directory (differs in: {differs}"
                        + (f"; hparams {hp}" if hp else "") + ")")
+
+  def _check_kernel_path(self, recorded: Optional[bool], onednn: bool):
+    if recorded is not None and recorded != onednn:
+      def path(on):
+        return f"oneDNN {'on' if on else 'off'} ({ONEDNN_ENV}={int(on)})"
+      raise KernelPathError(
+          f"{self.dir} trained with TensorFlow's {path(recorded)} and this process runs "
+          f"{path(onednn)}: the two sum in different orders, so the run would not continue "
+          f"bit for bit; continue it from a process started with {ONEDNN_ENV}={int(recorded)} "
+          f"(./run_all.sh sets it from the run's config.json), or train it again elsewhere")
 
   def _check_extendable(self, done: Dict):
     if not done.get("extendable", False):
