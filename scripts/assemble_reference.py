@@ -41,7 +41,8 @@ CAMPAIGN_SH = ROOT / "scripts" / "campaign.sh"
 # other combinations it selects were never trained and are listed as missing).
 REPORT_ARGS = ["--scale", "short", "--no-theory", "--figures", "1,2,3",
                "--games", "Seaquest,Qbert,SpaceInvaders,Breakout,BeamRider,Pong",
-               "--conditions", "a2c_1step,a2c_proper,pg,soft_ql,dqn,dqn_nstep,soft_dqn_ent_0.1,soft_dqn_kl_0.1"]
+               "--conditions", "a2c_1step,a2c_proper,pg,soft_ql,dqn,dqn_nstep,soft_dqn_ent_0.1,soft_dqn_kl_0.1",
+               "--seeds", "0,1,2,3,4"]
 # What is published: each stage (stage 1 = Figures 1/3 at --stage1 frames, stage 2 = Figure 2 at
 # --stage2) is the union of its grids (./run_all.sh arguments), in the order scripts/campaign.sh
 # trains them. A grid is published only when every one of its runs has reached the stage's frames;
