@@ -22,8 +22,10 @@
 #   1. Figure 2, Breakout, 2M frames: dqn, soft_dqn_ent_0.1, soft_dqn_kl_0.1 seed 2; dqn_nstep 0-2.
 #   2. Figures 1/3, Seaquest, Qbert, SpaceInvaders, seeds 3 and 4, 3M frames.
 #   3. Figures 1/3, BeamRider, Breakout, Pong, seeds 0-2, 3M frames.
-# Units are grouped by seed: the conditions of one (game, seed) always train in one unit, side by
-# side on one machine, so the compared conditions share a CPU kind (each run's machine.json).
+# Units are grouped by seed: the conditions of one (game, seed) always train in one unit, on one
+# machine, so the compared conditions share a CPU kind (each run's machine.json). Inside a unit
+# run_all.sh --jobs 2 trains two runs at a time in its grid's order: a seed's conditions side by
+# side, or, in a unit of one game and two seeds, a condition's two seeds.
 #
 # Outputs: campaign/out/runs (runs), campaign/logs/*.log.
 set -uo pipefail
