@@ -1,0 +1,156 @@
+"""Where a training update's time goes, for docs/performance.md ("Where the time goes").
+
+  .venv/bin/python scripts/profile_updates.py [--updates 300] [--family a2c|dqn|both] [--out reports]
+
+Times the benchmark's own warm Pong trainers (`artifact.grid.bench.warm_a2c_trainer`,
+`warm_dqn_trainer`: paper settings, epsilon already at its final 0.01) on the kernel path new
+runs take on this CPU (`artifact.training.machine.project_onednn`; TF_ENABLE_ONEDNN_OPTS wins
+when set), and splits an update into its parts, in milliseconds of wall time:
+
+  DQN, one update = 4 agent steps and one gradient step on a batch of 32:
+    acting        the driver's 4 steps: epsilon-greedy policy, emulator, replay insertion
+    sampling      one batch of 32 (n + 1)-step sequences from the replay
+    train_step    the compiled `agent.train`: online forward + backward on 32, the target
+                  network's forward on 32, Adam
+    and, timed alone: q_forward_1 (the greedy policy on one observation, what acting calls each
+    step), env_step_1 (one emulator step of the single env: 4 frames, max-pool, resize),
+    net_forward_32 (the Q network on 32 observations: the cost of the target's forward)
+  A2C, one update = 16 envs x 5 agent steps = 320 frames and one gradient step:
+    update        the whole compiled update (collection through the driver, then train)
+    train_step    the compiled `agent.train` alone on the update's experience [16, 6, ...]
+    collection    update - train_step: 5 x (policy forward on 16 + 16 emulator steps)
+    and, timed alone: policy_forward_16 (the network on the 16 observations)
+
+Each part is the median over `--updates` updates (warm: traced first). The trainers are thrown
+away afterwards: the profile reads the loops' parts directly (their `_driver`, `_train_fn`,
+`replay`), which no run does. Prints a table and writes `--out`/profile.csv with the CPU facts
+(`artifact.training.machine.cpu_facts`). Not a test: speed is checked by measuring, on the machine
+you care about, beside `python -m artifact.grid.bench` and scripts/bench_sb3.py.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Dict, List
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def _ms(fn: Callable[[], object]) -> float:
+  """Wall time of `fn()` in milliseconds (its result forced to numpy where it is a tensor)."""
+  t0 = time.perf_counter()
+  out = fn()
+  if hasattr(out, "numpy"):
+    out.numpy()
+  return (time.perf_counter() - t0) * 1e3
+
+
+def _median(xs: List[float]) -> float:
+  return float(statistics.median(xs))
+
+
+def profile_dqn(updates: int) -> Dict[str, float]:
+  """Median ms of DQN's update parts (module docstring) over `updates` updates."""
+  import numpy as np
+  import tensorflow as tf
+  from artifact.grid.bench import warm_dqn_trainer
+  trainer = warm_dqn_trainer()
+  loop = trainer.loop
+  parts: Dict[str, List[float]] = {"acting": [], "sampling": [], "train_step": [], "update": []}
+  for _ in range(updates):              # DQNLoop.update, step by step
+    t0 = time.perf_counter()
+    box = {}
+    parts["acting"].append(_ms(lambda: box.setdefault("run", loop._driver.run(loop._time_step))))
+    loop._time_step = box["run"][0]
+    loop.agent_steps += loop.train_period
+    loop.step_var.assign(loop.agent_steps)
+    parts["sampling"].append(_ms(lambda: box.setdefault("e", loop.replay.sample(loop.batch_size, loop._num_steps))))
+    exp = tf.nest.map_structure(tf.constant, box["e"])
+    parts["train_step"].append(_ms(lambda: loop._train_fn(exp).loss))
+    parts["update"].append((time.perf_counter() - t0) * 1e3)
+  out = {k: _median(v) for k, v in parts.items()}
+  greedy, ts = loop._policy._greedy, loop._time_step    # the CompiledPyPolicy acting calls
+  out["q_forward_1"] = _median([_ms(lambda: greedy.action(ts)) for _ in range(updates)])
+  rng = np.random.default_rng(0)
+  n = loop.py_env.num_actions
+  out["env_step_1"] = _median([_ms(lambda: loop.py_env.step(rng.integers(0, n, size=(1,), dtype=np.int32)))
+                               for _ in range(updates)])
+  obs = tf.constant(box["e"].observation[:, 0])
+  net = trainer.network
+  fwd = tf.function(lambda o: net(o, training=False)[0], autograph=False).get_concrete_function(
+      tf.TensorSpec(obs.shape, obs.dtype))
+  fwd(obs)
+  out["net_forward_32"] = _median([_ms(lambda: fwd(obs)) for _ in range(updates)])
+  trainer.close()
+  return out
+
+
+def profile_a2c(updates: int) -> Dict[str, float]:
+  """Median ms of A2C's update parts (module docstring) over `updates` updates."""
+  import tensorflow as tf
+  from artifact.grid.bench import warm_a2c_trainer
+  trainer = warm_a2c_trainer("a2c_1step", env_groups=1)
+  loop = trainer.loop
+  total = [_ms(lambda: trainer.update().loss) for _ in range(updates)]
+  exp = loop.last_experience
+  spec = tf.nest.map_structure(lambda x: tf.TensorSpec(x.shape, x.dtype), exp)
+  train = tf.function(lambda e: trainer.agent.train(e).loss, autograph=False).get_concrete_function(spec)
+  train(exp)
+  train_ms = [_ms(lambda: train(exp)) for _ in range(updates)]
+  obs = exp.observation[:, 0]
+  net = trainer.network
+  fwd = tf.function(lambda o: net(o, training=False)[0], autograph=False).get_concrete_function(
+      tf.TensorSpec(obs.shape, obs.dtype))
+  fwd(obs)
+  forward = [_ms(lambda: fwd(obs)) for _ in range(updates)]
+  trainer.close()
+  out = {"update": _median(total), "train_step": _median(train_ms), "policy_forward_16": _median(forward)}
+  out["collection"] = out["update"] - out["train_step"]
+  return out
+
+
+def main(argv=None) -> int:
+  """Profiles the chosen families, prints the table, writes `--out`/profile.csv; returns 0."""
+  p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("--updates", type=int, default=300, help="updates timed per family (default 300)")
+  p.add_argument("--family", choices=("a2c", "dqn", "both"), default="both")
+  p.add_argument("--out", default="reports", help="directory for profile.csv (default reports)")
+  args = p.parse_args(argv)
+  if args.updates < 1:
+    p.error(f"--updates {args.updates}: must be at least 1")
+  from artifact.training.machine import cpu_facts, kind, onednn_from_env, project_onednn, use_onednn
+  if onednn_from_env() is None:
+    use_onednn(project_onednn())
+  from artifact.files import atomic_write_text
+  import tensorflow as tf
+  facts = cpu_facts()                  # with TensorFlow loaded: its own answer for oneDNN
+  print(f"== profile on Pong, {os.cpu_count()} cores of {kind(facts)}, TensorFlow {tf.__version__}, "
+        f"{args.updates} updates per family", flush=True)
+  rows = []
+  families = ("a2c", "dqn") if args.family == "both" else (args.family,)
+  for family in families:
+    parts = profile_a2c(args.updates) if family == "a2c" else profile_dqn(args.updates)
+    for part, ms in parts.items():
+      rows.append(dict(family=family, part=part, ms=f"{ms:.2f}"))
+      print(f"{family:4s} {part:18s} {ms:8.2f} ms", flush=True)
+  machine = dict(cpu=facts["cpu"], cores=facts["cores"], onednn=facts["onednn"],
+                 **{f"isa_{k}": v for k, v in facts["isa"].items()}, tensorflow=tf.__version__)
+  buf = io.StringIO()
+  writer = csv.DictWriter(buf, fieldnames=["family", "part", "ms"] + list(machine), lineterminator="\n")
+  writer.writeheader()
+  writer.writerows({**r, **machine} for r in rows)
+  path = Path(args.out) / "profile.csv"
+  path.parent.mkdir(parents=True, exist_ok=True)
+  atomic_write_text(path, buf.getvalue())
+  print(f"wrote {path}")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
