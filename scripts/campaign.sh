@@ -8,8 +8,9 @@
 #
 # CAMPAIGN_UNTIL=HH:MM (or any time `date -d` reads): when work stops (default: 2h55m from now).
 # A unit of runs starts only if it can finish before then: a run cut off is lost, since a
-# machine keeps only what is committed. CAMPAIGN_A2C_PAIR_S=SECONDS: what a pair of A2C runs to
-# 3M takes on this machine, where its finished pairs measured it (default: the figures below).
+# machine keeps only what is committed. CAMPAIGN_A2C_PAIR_S=SECONDS, CAMPAIGN_DQN_PAIR_S=SECONDS:
+# what a pair of A2C runs to 3M, or of Breakout DQN runs to 2M, takes on this machine, where its
+# finished pairs measured it (default: the figures below).
 #
 # Runs are trained whole, each straight to its step's final frames, and finished runs live in
 # the committed store reports/campaign/runs (scripts/campaign_store.py): restored into
@@ -63,9 +64,10 @@ trap 'kill $SAVER 2>/dev/null; save_all' EXIT
 # 4,950 s on the slower one: the estimate is the slower machine's, so a unit that starts finishes).
 # DQN pairs would take ~3 h on the AVX2 machines (1M in ~5,500 s): they run only on AVX-512
 # (CAMPAIGN_DQN=yes|no overrides).
-DQN_PAIR_S=7200
+DQN_PAIR_S=${CAMPAIGN_DQN_PAIR_S:-7200}
 A2C_PAIR_S=${CAMPAIGN_A2C_PAIR_S:-$(grep -qw avx512f /proc/cpuinfo && echo 1700 || echo 4000)}
 case "$A2C_PAIR_S" in ''|*[!0-9]*) echo "error: CAMPAIGN_A2C_PAIR_S=$A2C_PAIR_S; allowed: whole seconds" >&2; exit 2;; esac
+case "$DQN_PAIR_S" in ''|*[!0-9]*) echo "error: CAMPAIGN_DQN_PAIR_S=$DQN_PAIR_S; allowed: whole seconds" >&2; exit 2;; esac
 UNTIL=$(date -u -d "${CAMPAIGN_UNTIL:-now + 175 minutes}" +%s) || { echo "error: CAMPAIGN_UNTIL=${CAMPAIGN_UNTIL:-} is not a time date(1) reads (e.g. 03:20 or 2026-12-02T03:20Z)" >&2; exit 2; }
 NOW=$(date +%s)
 # a clock time already past today (CAMPAIGN_UNTIL=01:15 at 22:30) means tomorrow's
