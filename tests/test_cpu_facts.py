@@ -141,6 +141,19 @@ def test_new_runs_take_onednn_wherever_the_cpu_has_avx2(cpu, monkeypatch, text, 
   assert machine.project_onednn() is chosen
 
 
+@pytest.mark.parametrize("text,why", [
+    (ZEN2, "the project's setting for CPUs with AVX2; TensorFlow's default here is off"),
+    (SAPPHIRE_RAPIDS, "the project's setting for CPUs with AVX2, and TensorFlow's default here")])
+def test_the_grid_says_whether_new_runs_path_is_tensorflows_default(cpu, monkeypatch, tmp_path, text, why):
+  from artifact.grid.planning import kernel_path
+  monkeypatch.setattr(machine.platform, "machine", lambda: "x86_64")
+  monkeypatch.setattr(machine, "loaded_onednn", lambda: None)   # as in a new ./run_all.sh process
+  monkeypatch.delenv(machine.ONEDNN_ENV, raising=False)
+  cpu(text)
+  path = kernel_path([make_run_spec(1, "Pong", "a2c_1step", 0, "smoke", 640)], tmp_path / "out")
+  assert path.onednn is True and path.why == why
+
+
 def _prepared(tmp_path, seed=0, onednn=None):
   """A run directory prepared by the runner (its config.json, no training), optionally with its
   recorded kernel path replaced (None: the record left out, as older config.json files have it)."""

@@ -339,7 +339,10 @@ def kernel_path(specs, out: Path) -> KernelPath:
   chosen = project_onednn()
   if chosen is None:
     return KernelPath(None, "this CPU has no AVX2")
-  return KernelPath(chosen, "the project's setting for CPUs with AVX2")
+  if chosen == tf_default_onednn():
+    return KernelPath(chosen, "the project's setting for CPUs with AVX2, and TensorFlow's default here")
+  return KernelPath(chosen, "the project's setting for CPUs with AVX2; TensorFlow's default here "
+                            f"is {'on' if tf_default_onednn() else 'off'}")
 
 
 def _create_out(out: Path):
