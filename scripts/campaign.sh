@@ -61,8 +61,9 @@ trap 'kill $SAVER 2>/dev/null; save_all' EXIT
 # Measured costs of a pair of runs side by side on 2 cores (RUN.md): a Breakout DQN pair to 2M
 # took 5,950-6,800 s on the AVX-512 machines (Intel Xeon, AMD EPYC; 5,745-5,944 s on an Intel
 # Xeon with AMX, ~30 min of it with a test suite beside it: CAMPAIGN_DQN_PAIR_S=6000 there); an
-# A2C pair to 3M took 1,360-1,640 s there and 2,400-5,000 s on the AVX2-only AMD EPYCs (Qbert 3,850 s and Seaquest
-# 4,950 s on the slower one: the estimate is the slower machine's, so a unit that starts finishes).
+# A2C pair to 3M took 1,360-1,640 s there (~920 s on the Xeon with AMX) and 2,400-5,000 s on the
+# AVX2-only AMD EPYCs (Qbert 3,850 s and Seaquest 4,950 s on the slower one: the estimate is the
+# slower machine's, so a unit that starts finishes).
 # DQN pairs would take ~3 h on the AVX2 machines (1M in ~5,500 s): they run only on AVX-512
 # (CAMPAIGN_DQN=yes|no overrides).
 DQN_PAIR_S=${CAMPAIGN_DQN_PAIR_S:-7200}

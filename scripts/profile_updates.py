@@ -23,15 +23,14 @@ when set), and splits an update into its parts, in milliseconds of wall time:
 
 Each part is the median over `--updates` updates (warm: traced first). The trainers are thrown
 away afterwards: the profile reads the loops' parts directly (their `_driver`, `_train_fn`,
-`replay`), which no run does. Prints a table and writes `--out`/profile.csv with the CPU facts
-(`artifact.training.machine.cpu_facts`). Not a test: speed is checked by measuring, on the machine
-you care about, beside `python -m artifact.grid.bench` and scripts/bench_sb3.py.
+`replay`), which no run does. Prints a table and writes `--out`/profile.csv with the benchmark's
+machine columns (`artifact.grid.bench.write_bench_csv`: CPU facts, device, library versions).
+Not a test: speed is checked by measuring, on the machine you care about, beside
+`python -m artifact.grid.bench` and scripts/bench_sb3.py.
 """
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import os
 import statistics
 import sys
@@ -53,6 +52,17 @@ def _ms(fn: Callable[[], object]) -> float:
 
 def _median(xs: List[float]) -> float:
   return float(statistics.median(xs))
+
+
+def _forward_ms(network, observations, updates: int) -> float:
+  """Median ms of one compiled forward pass of `network` on `observations` (a batch), over
+  `updates` calls after a first, untimed one."""
+  import tensorflow as tf
+  obs = tf.constant(observations)
+  fwd = tf.function(lambda o: network(o, training=False)[0], autograph=False).get_concrete_function(
+      tf.TensorSpec(obs.shape, obs.dtype))
+  fwd(obs)
+  return _median([_ms(lambda: fwd(obs)) for _ in range(updates)])
 
 
 def profile_dqn(updates: int) -> Dict[str, float]:
@@ -81,12 +91,7 @@ def profile_dqn(updates: int) -> Dict[str, float]:
   n = loop.py_env.num_actions
   out["env_step_1"] = _median([_ms(lambda: loop.py_env.step(rng.integers(0, n, size=(1,), dtype=np.int32)))
                                for _ in range(updates)])
-  obs = tf.constant(box["e"].observation[:, 0])
-  net = trainer.network
-  fwd = tf.function(lambda o: net(o, training=False)[0], autograph=False).get_concrete_function(
-      tf.TensorSpec(obs.shape, obs.dtype))
-  fwd(obs)
-  out["net_forward_32"] = _median([_ms(lambda: fwd(obs)) for _ in range(updates)])
+  out["net_forward_32"] = _forward_ms(trainer.network, box["e"].observation[:, 0], updates)
   trainer.close()
   return out
 
@@ -103,14 +108,9 @@ def profile_a2c(updates: int) -> Dict[str, float]:
   train = tf.function(lambda e: trainer.agent.train(e).loss, autograph=False).get_concrete_function(spec)
   train(exp)
   train_ms = [_ms(lambda: train(exp)) for _ in range(updates)]
-  obs = exp.observation[:, 0]
-  net = trainer.network
-  fwd = tf.function(lambda o: net(o, training=False)[0], autograph=False).get_concrete_function(
-      tf.TensorSpec(obs.shape, obs.dtype))
-  fwd(obs)
-  forward = [_ms(lambda: fwd(obs)) for _ in range(updates)]
+  forward = _forward_ms(trainer.network, exp.observation[:, 0], updates)
   trainer.close()
-  out = {"update": _median(total), "train_step": _median(train_ms), "policy_forward_16": _median(forward)}
+  out = {"update": _median(total), "train_step": _median(train_ms), "policy_forward_16": forward}
   out["collection"] = out["update"] - out["train_step"]
   return out
 
@@ -127,7 +127,7 @@ def main(argv=None) -> int:
   from artifact.training.machine import cpu_facts, kind, onednn_from_env, project_onednn, use_onednn
   if onednn_from_env() is None:
     use_onednn(project_onednn())
-  from artifact.files import atomic_write_text
+  from artifact.grid.bench import library_versions, tf_device, write_bench_csv
   import tensorflow as tf
   facts = cpu_facts()                  # with TensorFlow loaded: its own answer for oneDNN
   print(f"== profile on Pong, {os.cpu_count()} cores of {kind(facts)}, TensorFlow {tf.__version__}, "
@@ -139,15 +139,9 @@ def main(argv=None) -> int:
     for part, ms in parts.items():
       rows.append(dict(family=family, part=part, ms=f"{ms:.2f}"))
       print(f"{family:4s} {part:18s} {ms:8.2f} ms", flush=True)
-  machine = dict(cpu=facts["cpu"], cores=facts["cores"], onednn=facts["onednn"],
-                 **{f"isa_{k}": v for k, v in facts["isa"].items()}, tensorflow=tf.__version__)
-  buf = io.StringIO()
-  writer = csv.DictWriter(buf, fieldnames=["family", "part", "ms"] + list(machine), lineterminator="\n")
-  writer.writeheader()
-  writer.writerows({**r, **machine} for r in rows)
-  path = Path(args.out) / "profile.csv"
-  path.parent.mkdir(parents=True, exist_ok=True)
-  atomic_write_text(path, buf.getvalue())
+  # the benchmark's writer: the same machine columns as bench.csv (cores, CPU, instruction sets,
+  # oneDNN, device, library versions, time), written atomically
+  path = write_bench_csv(rows, Path(args.out) / "profile.csv", facts, tf_device(), library_versions())
   print(f"wrote {path}")
   return 0
 

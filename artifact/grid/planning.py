@@ -339,10 +339,9 @@ def kernel_path(specs, out: Path) -> KernelPath:
   chosen = project_onednn()
   if chosen is None:
     return KernelPath(None, "this CPU has no AVX2")
-  if chosen == tf_default_onednn():
-    return KernelPath(chosen, "the project's setting for CPUs with AVX2, and TensorFlow's default here")
-  return KernelPath(chosen, "the project's setting for CPUs with AVX2; TensorFlow's default here "
-                            f"is {'on' if tf_default_onednn() else 'off'}")
+  # chosen is True here (project_onednn: on or None), so the default differs only by being off
+  default = ", and TensorFlow's default here" if tf_default_onednn() else "; TensorFlow's default here is off"
+  return KernelPath(chosen, "the project's setting for CPUs with AVX2" + default)
 
 
 def _create_out(out: Path):
