@@ -138,8 +138,13 @@ def test_dqn_against_the_repositorys_zoo_curve(tmp_path):
   _write_run(runs, 2, "Breakout", "dqn", 0, [(500_000, 1.0), (1_500_000, 5.0), (2_200_000, 9.0)])
   _write_run(runs, 2, "Breakout", "soft_dqn_ent_0.1", 0, [(3_000_000, 50.0)])
   t = _parity_table(runs, sb3_here_dir=tmp_path / "absent")
-  assert set(t["condition"]) == {"dqn"} and list(t["frames"]) == [1_000_000, 2_000_000]
-  r = t.set_index("frames").loc[2_000_000]
+  # DQN's points are the zoo curve's own, every 250k frames, up to the 2.2M this run reached
+  assert set(t["condition"]) == {"dqn"} and list(t["frames"]) == [250_000 * k for k in range(1, 9)]
+  t = t.set_index("frames")
+  assert t.loc[250_000, "ours_seeds"] == 0 and math.isnan(t.loc[250_000, "ours_mean"])   # ours starts at 500k
+  assert t.loc[750_000, "ours_mean"] == pytest.approx(2.0)
+  assert t.loc[500_000, "zoo_return"] == pytest.approx(1.33)   # reports/published: dqn Breakout 0.5M
+  r = t.loc[2_000_000]
   assert r["ours_mean"] == pytest.approx(5.0 + 0.5 / 0.7 * 4.0)
   assert r["zoo_return"] == pytest.approx(8.07)           # reports/published: dqn Breakout 2M
   assert r["gap_ours_vs_zoo_pct"] == pytest.approx(100 * (r["ours_mean"] - 8.07) / 8.07)

@@ -2,8 +2,8 @@
 
 For every game where our runs of a condition with a published match exist (artifact.analysis.published
 MATCHES: Figure 1's `a2c_1step` with SB3-zoo A2C, Figure 2's `dqn` with SB3-zoo DQN), at every
-STEP emulator frames (1M) up to the largest frame ALL our seeds of that condition reached in that
-game, each curve is interpolated linearly in frames (never extrapolated: a point past a curve's
+`Match.step` emulator frames (A2C 1M, DQN 250k) up to the largest frame ALL our seeds of that
+condition reached in that game, each curve is interpolated linearly in frames (never extrapolated: a point past a curve's
 last point, or before its first, is left empty):
 
   ours      progress.csv `train_return` (mean raw score of the last <=100 finished training games),
@@ -22,7 +22,7 @@ from __future__ import annotations
 import io
 import math
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 import pandas as pd
@@ -31,7 +31,6 @@ from artifact.analysis import published
 from artifact.analysis.results import Results, load_results
 from artifact.files import atomic_write_text
 
-STEP = 1_000_000          # emulator frames between parity points
 PARITY_COLUMNS = ["figure", "condition", "algo", "game", "frames",
                   "ours_seeds", "ours_mean", "ours_std", "ours_min", "ours_max",
                   "zoo_return",
@@ -47,18 +46,19 @@ def gap_pct(a, b) -> float:
   return 100.0 * (a - b) / abs(b)
 
 
-def frame_points(reached: float, step: int = STEP) -> np.ndarray:
+def frame_points(reached: float, step: int) -> np.ndarray:
   """step, 2*step, ... up to `reached` emulator frames (none if reached < step)."""
   return np.arange(1, int(reached // step) + 1, dtype=float) * step
 
 
 def parity_table(progress_by_figure: Dict[int, pd.DataFrame], theirs: pd.DataFrame,
-                 step: int = STEP) -> pd.DataFrame:
+                 step: Optional[int] = None) -> pd.DataFrame:
   """The rows of parity.csv (PARITY_COLUMNS), one per (matched condition, game, frame point),
   from {figure: long progress frame} (`artifact.analysis.results.Results.progress`; a figure
   absent there has no rows) and the published curves `theirs`
-  (`artifact.analysis.published.load_published_curves`, CURVE_COLUMNS). Frames are emulator
-  frames, returns raw game scores, gaps in % (the module docstring)."""
+  (`artifact.analysis.published.load_published_curves`, CURVE_COLUMNS). Points every `step`
+  emulator frames if given, else every match's own `Match.step`. Frames are emulator frames,
+  returns raw game scores, gaps in % (the module docstring)."""
   rows = []
   for m in published.MATCHES:
     df = progress_by_figure.get(m.figure)
@@ -67,7 +67,7 @@ def parity_table(progress_by_figure: Dict[int, pd.DataFrame], theirs: pd.DataFra
     df = df[df["condition"] == m.condition]
     for game, g in df.groupby("game"):
       reached = g.groupby("seed")["frames"].max().min()        # frames every seed reached
-      at = frame_points(float(reached), step)
+      at = frame_points(float(reached), step or m.step)
       if len(at):
         rows += _game_rows(m, game, g, theirs, at)
   return pd.DataFrame(rows, columns=PARITY_COLUMNS)
@@ -118,11 +118,13 @@ def _pct(v) -> str:
   return "–" if not math.isfinite(v) else f"{v:+.1f}%"
 
 
+_POINTS = " or ".join(f"{m.step / 1e6:g}M ({m.name})" for m in published.MATCHES)
+
 HEADER = f"""# Our training curves beside published ones
 
 What each column means (all rows: training returns, i.e. the mean raw game score of the last
 <=100 finished training games, at a number of **emulator frames** = 4 x agent steps, summed over a
-run's parallel envs; points every {STEP / 1e6:g}M frames up to the largest frame that all our seeds
+run's parallel envs; points every {_POINTS} frames up to the largest frame that all our seeds
 of the condition reached; every curve is interpolated linearly in frames between its own points and
 never extrapolated past its last point, "–" where there is no value):
 
@@ -159,7 +161,8 @@ def parity_markdown(table: pd.DataFrame) -> str:
   if table.empty:
     out.append("\nNo frame point yet: no run of "
                + " or ".join(f"Figure {m.figure}'s `{m.condition}`" for m in published.MATCHES)
-               + f" has reached {STEP / 1e6:g}M frames in all its seeds.\n")
+               + " has reached its first point (" + ", ".join(f"{m.step / 1e6:g}M frames" for m in published.MATCHES)
+               + ") in all its seeds.\n")
     return "".join(out)
   for m in published.MATCHES:
     t = table[(table["figure"] == m.figure) & (table["condition"] == m.condition)]
@@ -178,7 +181,7 @@ def parity_markdown(table: pd.DataFrame) -> str:
   return "".join(out)
 
 
-def write_parity_reports(results: Results, reports_dir, step: int = STEP) -> Dict[str, Path]:
+def write_parity_reports(results: Results, reports_dir, step: Optional[int] = None) -> Dict[str, Path]:
   """Writes parity.csv (PARITY_COLUMNS) and parity.md into `reports_dir` (atomically) from a
   report pass's `Results` (its progress and published curves); returns their paths. Raises
   what the published curves' loading raises (a missing curves file: FileNotFoundError)."""
@@ -192,7 +195,7 @@ def write_parity_reports(results: Results, reports_dir, step: int = STEP) -> Dic
   return paths
 
 
-def write_parity(runs_dir, reports_dir, zoo_path=None, sb3_here_dir=None, step: int = STEP,
+def write_parity(runs_dir, reports_dir, zoo_path=None, sb3_here_dir=None, step: Optional[int] = None,
                  grid=None) -> Dict[str, Path]:
   """parity.csv and parity.md on their own (`write_parity_reports`), from the progress.csv files
   of the matched figures' runs under `runs_dir` (of the `grid`'s runs, if given:

@@ -42,17 +42,19 @@ _SB3_HERE_NAME = re.compile(r"sb3_here_(?P<game>[A-Za-z0-9]+)_seed(?P<seed>\d+)\
 class Match:
   """A published algorithm (`algo`, as in the curves' `algo` column) and the condition of ours
   it is held against. `short` names the settings that differ, for legends; the full list is in
-  reports/published/README.md."""
+  reports/published/README.md. `step`: emulator frames between parity.csv's points (A2C: 1M over
+  its 3M runs; DQN: 250k, the zoo curve's own spacing, so its 2M runs show where a gap opens)."""
   figure: int
   condition: str
   algo: str
   name: str
   short: str
+  step: int
 
 
 MATCHES: Tuple[Match, ...] = (
-    Match(1, "a2c_1step", "a2c", "A2C", "constant lr"),
-    Match(2, "dqn", "dqn", "DQN", "replay 10k, learning starts 100k steps"),
+    Match(1, "a2c_1step", "a2c", "A2C", "constant lr", 1_000_000),
+    Match(2, "dqn", "dqn", "DQN", "replay 10k, learning starts 100k steps", 250_000),
 )
 
 
