@@ -229,3 +229,22 @@ def test_sb3_here_files_load(tmp_path):
   with pytest.warns(UserWarning, match="no `algo` column"):
     got = published.load_sb3_here(tmp_path)
   assert len(got) == 1 and got.iloc[0]["game"] == "Breakout" and got.iloc[0]["seed"] == 4
+
+
+def test_legend_gives_the_range_of_seed_counts_over_the_panels(fake, tmp_path, monkeypatch):
+  runs, _, here = fake
+  _write_run(runs, 1, "Breakout", "a2c_1step", 0, [(1_000_000, 2.0)])     # Pong has 2 seeds of it
+  monkeypatch.setattr(published, "SB3_HERE_DIR", here)
+  df = results.load_progress(runs, 1)
+  figs, close = [], curves.plt.close
+  monkeypatch.setattr(curves.plt, "close", figs.append)
+  _plot(df, tmp_path / "figure1.png")
+  fig = figs[-1]
+  legend = [t.get_text() for lg in fig.legends for t in lg.get_texts()]
+  panel = {ax.get_title(): [ln.get_label() for ln in ax.get_lines()] for ax in fig.axes}
+  assert any(l.endswith("(2 seeds)") for l in panel["Pong: training, last 100 games"])
+  assert any(l.endswith("(1 seeds)") for l in panel["Breakout: training, last 100 games"])
+  ours = [l for l in legend if "A2C" in l and not l.startswith("SB3")]
+  assert len(ours) == 2 and sum(l.endswith("(1-2 seeds)") for l in ours) == 1   # a2c_1step
+  assert sum(l.endswith("(1 seeds)") for l in ours) == 1                          # a2c_proper: Pong only
+  close(fig)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import textwrap
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
@@ -185,15 +186,25 @@ def _label_panel(ax, game: str, metric: str, extension: bool):
   ax.grid(alpha=0.3)
 
 
+_SEEDS = re.compile(r"^(?P<name>.*) \((?P<n>\d+) seeds\)$")
+
+
 def _legend(fig, axes, truncated: bool, ncols: int) -> int:
-  """The figure's one legend at the bottom: each curve label once (seed counts aside), plus the
-  hollow marker's meaning when an evaluation was cut by the frame cap. Returns its entries."""
-  handles, lbls = [], []
+  """The figure's one legend at the bottom: each curve label once, with the range of its seed
+  counts over the panels ("3-5 seeds" where games have different numbers), plus the hollow
+  marker's meaning when an evaluation was cut by the frame cap. Returns its entries."""
+  handles, seeds = {}, {}
   for ax in axes.flat:
     for hh, ll in zip(*ax.get_legend_handles_labels()):
-      if ll.rsplit(" (", 1)[0] not in [x.rsplit(" (", 1)[0] for x in lbls]:
-        handles.append(hh)
-        lbls.append(ll)
+      m = _SEEDS.match(ll)
+      name = m["name"] if m else ll
+      handles.setdefault(name, hh)
+      if m:
+        seeds.setdefault(name, set()).add(int(m["n"]))
+  lbls = [name if name not in seeds else
+          f"{name} ({min(seeds[name])}{'' if len(seeds[name]) == 1 else f'-{max(seeds[name])}'} seeds)"
+          for name in handles]
+  handles = list(handles.values())
   if truncated:
     handles.append(plt.Line2D([], [], ls="none", marker="o", mfc="white", mec="0.3"))
     lbls.append("evaluation games stopped by the frame cap")
