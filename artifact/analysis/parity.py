@@ -161,7 +161,7 @@ def parity_markdown(table: pd.DataFrame) -> str:
   if table.empty:
     out.append("\nNo frame point yet: no run of "
                + " or ".join(f"Figure {m.figure}'s `{m.condition}`" for m in published.MATCHES)
-               + " has reached its first point (" + ", ".join(f"{m.step / 1e6:g}M frames" for m in published.MATCHES)
+               + " has reached its first point (" + ", ".join(f"{m.name}: {m.step / 1e6:g}M frames" for m in published.MATCHES)
                + ") in all its seeds.\n")
     return "".join(out)
   for m in published.MATCHES:
