@@ -234,6 +234,8 @@ def test_sb3_here_files_load(tmp_path):
 def test_legend_gives_the_range_of_seed_counts_over_the_panels(fake, tmp_path, monkeypatch):
   runs, _, here = fake
   _write_run(runs, 1, "Breakout", "a2c_1step", 0, [(1_000_000, 2.0)])     # Pong has 2 seeds of it
+  _write_curve(here / "sb3_here_Breakout_seed0.csv", "a2c", "Breakout",   # Pong's: 2 seeds
+               [(500_000, 1.0), (1_000_000, 1.5)], seed=0)
   monkeypatch.setattr(published, "SB3_HERE_DIR", here)
   df = results.load_progress(runs, 1)
   figs, close = [], curves.plt.close
@@ -247,4 +249,7 @@ def test_legend_gives_the_range_of_seed_counts_over_the_panels(fake, tmp_path, m
   ours = [l for l in legend if "A2C" in l and not l.startswith("SB3")]
   assert len(ours) == 2 and sum(l.endswith("(1-2 seeds)") for l in ours) == 1   # a2c_1step
   assert sum(l.endswith("(1 seeds)") for l in ours) == 1                          # a2c_proper: Pong only
+  here_labels = {l for ls in panel.values() for l in ls if l.startswith("SB3 A2C on ale-py")}
+  assert len(here_labels) == 2                               # one per panel, differing seed counts
+  assert sum(l.startswith("SB3 A2C on ale-py") for l in legend) == 1   # one legend entry
   close(fig)

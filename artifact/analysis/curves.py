@@ -190,21 +190,22 @@ _SEEDS = re.compile(r"^(?P<name>.*) \((?P<n>\d+) seeds\)$")
 
 
 def _legend(fig, axes, truncated: bool, ncols: int) -> int:
-  """The figure's one legend at the bottom: each curve label once, with the range of its seed
-  counts over the panels ("3-5 seeds" where games have different numbers), plus the hollow
-  marker's meaning when an evaluation was cut by the frame cap. Returns its entries."""
-  handles, seeds = {}, {}
+  """The figure's one legend at the bottom: each curve once (labels equal up to their last
+  parenthesis are one curve; the first panel's label is kept), our conditions with the range of
+  their seed counts over the panels ("3-5 seeds" where games have different numbers), plus the
+  hollow marker's meaning when an evaluation was cut by the frame cap. Returns its entries."""
+  first, seeds = {}, {}                  # curve -> (handle, label); curve -> our seed counts
   for ax in axes.flat:
     for hh, ll in zip(*ax.get_legend_handles_labels()):
       m = _SEEDS.match(ll)
-      name = m["name"] if m else ll
-      handles.setdefault(name, hh)
+      curve = m["name"] if m else ll.rsplit(" (", 1)[0]
+      first.setdefault(curve, (hh, ll))
       if m:
-        seeds.setdefault(name, set()).add(int(m["n"]))
-  lbls = [name if name not in seeds else
-          f"{name} ({min(seeds[name])}{'' if len(seeds[name]) == 1 else f'-{max(seeds[name])}'} seeds)"
-          for name in handles]
-  handles = list(handles.values())
+        seeds.setdefault(curve, set()).add(int(m["n"]))
+  handles = [hh for hh, _ in first.values()]
+  lbls = [ll if curve not in seeds else
+          f"{curve} ({min(seeds[curve])}{'' if len(seeds[curve]) == 1 else f'-{max(seeds[curve])}'} seeds)"
+          for curve, (_, ll) in first.items()]
   if truncated:
     handles.append(plt.Line2D([], [], ls="none", marker="o", mfc="white", mec="0.3"))
     lbls.append("evaluation games stopped by the frame cap")

@@ -3,8 +3,8 @@
 For every game where our runs of a condition with a published match exist (artifact.analysis.published
 MATCHES: Figure 1's `a2c_1step` with SB3-zoo A2C, Figure 2's `dqn` with SB3-zoo DQN), at every
 `Match.step` emulator frames (A2C 1M, DQN 250k) up to the largest frame ALL our seeds of that
-condition reached in that game, each curve is interpolated linearly in frames (never extrapolated: a point past a curve's
-last point, or before its first, is left empty):
+condition reached in that game, each curve is interpolated linearly in frames (never
+extrapolated: a point past a curve's last point, or before its first, is left empty):
 
   ours      progress.csv `train_return` (mean raw score of the last <=100 finished training games),
             per seed, then mean / std (ddof 0) / min / max over the seeds that have a value there
@@ -161,8 +161,7 @@ def parity_markdown(table: pd.DataFrame) -> str:
   if table.empty:
     out.append("\nNo frame point yet: no run of "
                + " or ".join(f"Figure {m.figure}'s `{m.condition}`" for m in published.MATCHES)
-               + " has reached its first point (" + ", ".join(f"{m.name}: {m.step / 1e6:g}M frames" for m in published.MATCHES)
-               + ") in all its seeds.\n")
+               + f" has reached its first point (every {_POINTS} frames) in all its seeds.\n")
     return "".join(out)
   for m in published.MATCHES:
     t = table[(table["figure"] == m.figure) & (table["condition"] == m.condition)]
