@@ -6,7 +6,10 @@
 - `mlp_torso`: 2 x 64 tanh units for vector observations (CartPole tests).
 - `ActorCriticNetwork`: shared torso -> pi-logits head (orthogonal gain 0.01) and V head (gain 1.0)
   (baselines `policies.py`). Used by every A2C-framework condition (Fig. 1 and 3).
-- `QNetwork`: torso -> Q head with one output per action (Fig. 2).
+- `QNetwork`: torso -> Q head with one output per action (Fig. 2). Its `torso_init` picks the
+  kernels' initialiser for the torso and the Q head: "orthogonal" (default: as above, Q head gain
+  1.0) or "glorot" (Glorot uniform, limit sqrt(6 / (fan_in + fan_out)), zero biases: baselines
+  `deepq`'s tf.contrib.layers default and Keras' own; `--set torso_init=glorot`).
 
 Precision (`precision` argument, `--set precision=bfloat16`): "float32" (default) or "bfloat16":
 the torso (convolutions and fc512) computes in bfloat16 with float32 variables (Keras
@@ -32,6 +35,20 @@ def _seed(seed: Optional[int], k: int) -> Optional[int]:
   return None if seed is None else seed * 101 + k
 
 
+TORSO_INITS = ("orthogonal", "glorot")
+
+
+def kernel_init(torso_init: str, gain: float, seed: Optional[int]):
+  """The kernel initialiser of one layer: orthogonal with `gain` ("orthogonal") or Glorot
+  uniform ("glorot", which has no gain), seeded with `seed`. Raises ValueError for another
+  `torso_init` (the allowed ones: TORSO_INITS)."""
+  if torso_init == "orthogonal":
+    return _ortho(gain, seed)
+  if torso_init == "glorot":
+    return tf.keras.initializers.GlorotUniform(seed=seed)
+  raise ValueError(f"torso_init must be one of {', '.join(TORSO_INITS)}; got {torso_init!r}")
+
+
 def torso_dtype(precision: str, dtype: str = "float32"):
   """The torso layers' dtype: `dtype`, or the Keras "mixed_bfloat16" policy for bfloat16.
   Raises ValueError for a precision not in PRECISIONS."""
@@ -44,40 +61,45 @@ def _compute_dtype(dtype):
   return getattr(dtype, "compute_dtype", dtype)
 
 
-def nature_cnn_torso(seed: Optional[int] = None, dtype="float32") -> tf.keras.Sequential:
+def nature_cnn_torso(seed: Optional[int] = None, dtype="float32",
+                     init: str = "orthogonal") -> tf.keras.Sequential:
   """Nature-CNN feature extractor: [B, 4, 84, 84] uint8 -> [B, 512] features in `dtype`'s
-  compute dtype (`dtype`: a dtype name or a Keras mixed-precision Policy)."""
+  compute dtype (`dtype`: a dtype name or a Keras mixed-precision Policy); kernels initialised
+  as `init` says (`kernel_init`: "orthogonal" gain sqrt(2), or "glorot"), biases zero."""
   g = math.sqrt(2.0)
   compute = _compute_dtype(dtype)
   return tf.keras.Sequential([
       tf.keras.layers.Lambda(lambda x: tf.transpose(tf.cast(x, compute) / 255.0, [0, 2, 3, 1]),
                              dtype=dtype, name="scale_nhwc"),
-      tf.keras.layers.Conv2D(32, 8, 4, activation="relu", kernel_initializer=_ortho(g, _seed(seed, 1)), dtype=dtype),
-      tf.keras.layers.Conv2D(64, 4, 2, activation="relu", kernel_initializer=_ortho(g, _seed(seed, 2)), dtype=dtype),
-      tf.keras.layers.Conv2D(64, 3, 1, activation="relu", kernel_initializer=_ortho(g, _seed(seed, 3)), dtype=dtype),
+      tf.keras.layers.Conv2D(32, 8, 4, activation="relu", kernel_initializer=kernel_init(init, g, _seed(seed, 1)), dtype=dtype),
+      tf.keras.layers.Conv2D(64, 4, 2, activation="relu", kernel_initializer=kernel_init(init, g, _seed(seed, 2)), dtype=dtype),
+      tf.keras.layers.Conv2D(64, 3, 1, activation="relu", kernel_initializer=kernel_init(init, g, _seed(seed, 3)), dtype=dtype),
       tf.keras.layers.Flatten(dtype=dtype),
-      tf.keras.layers.Dense(512, activation="relu", kernel_initializer=_ortho(g, _seed(seed, 4)), dtype=dtype),
+      tf.keras.layers.Dense(512, activation="relu", kernel_initializer=kernel_init(init, g, _seed(seed, 4)), dtype=dtype),
   ], name="nature_cnn")
 
 
-def mlp_torso(seed: Optional[int] = None, units=(64, 64), dtype="float32") -> tf.keras.Sequential:
-  """MLP feature extractor for vector observations: [B, d] -> [B, units[-1]] (tanh)."""
+def mlp_torso(seed: Optional[int] = None, units=(64, 64), dtype="float32",
+              init: str = "orthogonal") -> tf.keras.Sequential:
+  """MLP feature extractor for vector observations: [B, d] -> [B, units[-1]] (tanh); kernels
+  as `init` says (`kernel_init`), biases zero."""
   g = math.sqrt(2.0)
   compute = _compute_dtype(dtype)
   layers = [tf.keras.layers.Lambda(lambda x: tf.cast(x, compute), dtype=dtype, name="cast")]
   for i, u in enumerate(units):
     layers.append(tf.keras.layers.Dense(u, activation="tanh", dtype=dtype,
-                                        kernel_initializer=_ortho(g, _seed(seed, 10 + i))))
+                                        kernel_initializer=kernel_init(init, g, _seed(seed, 10 + i))))
   return tf.keras.Sequential(layers, name="mlp")
 
 
-def make_torso(observation_spec, seed: Optional[int] = None, dtype="float32"):
-  """Nature CNN for image observations (rank 3), MLP for vectors (rank 1)."""
+def make_torso(observation_spec, seed: Optional[int] = None, dtype="float32", init: str = "orthogonal"):
+  """Nature CNN for image observations (rank 3), MLP for vectors (rank 1), kernels initialised
+  as `init` says (`kernel_init`)."""
   rank = len(observation_spec.shape)
   if rank == 3:
-    return nature_cnn_torso(seed, dtype)
+    return nature_cnn_torso(seed, dtype, init)
   if rank == 1:
-    return mlp_torso(seed, dtype=dtype)
+    return mlp_torso(seed, dtype=dtype, init=init)
   raise ValueError(f"unsupported observation shape {observation_spec.shape}; expected (4, 84, 84) or (d,)")
 
 
@@ -106,13 +128,15 @@ class ActorCriticNetwork(network.Network):
 
 class QNetwork(network.Network):
   """Torso -> Q head. call(observation [B, ...]) -> (q_values [B, |A|] float32, ()).
-  `precision` "bfloat16" runs the torso in bfloat16 (module docstring)."""
+  `precision` "bfloat16" runs the torso in bfloat16; `torso_init` ("orthogonal" or "glorot")
+  initialises the torso's and the Q head's kernels (module docstring). Raises ValueError for a
+  `torso_init` not in TORSO_INITS."""
 
   def __init__(self, observation_spec, num_actions: int, seed: Optional[int] = None,
-               name: str = "QNetwork", precision: str = "float32"):
+               name: str = "QNetwork", precision: str = "float32", torso_init: str = "orthogonal"):
     super().__init__(input_tensor_spec=observation_spec, state_spec=(), name=name)
-    self._torso = make_torso(observation_spec, seed, torso_dtype(precision))
-    self._q = tf.keras.layers.Dense(num_actions, kernel_initializer=_ortho(1.0, _seed(seed, 30)),
+    self._torso = make_torso(observation_spec, seed, torso_dtype(precision), torso_init)
+    self._q = tf.keras.layers.Dense(num_actions, kernel_initializer=kernel_init(torso_init, 1.0, _seed(seed, 30)),
                                     name="q_values")
 
   def call(self, observation, step_type=None, network_state=(), training=False):

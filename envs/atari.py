@@ -81,10 +81,23 @@ class _PooledVectorEnv:
       self._vec = None
 
 
+LIFE_LOSS_FIRE = ("recorded", "hidden")
+LIFE_LOSS_STACK = ("keep", "zero")
+NOOP, FIRE = 0, 1       # minimal action set indices (FIRE where `has_fire_reset`)
+
+
+def life_reset_actions(game: str) -> Tuple[int, ...]:
+  """The hidden reset after a life loss in baselines' wrappers (and SB3's, the same): the
+  `EpisodicLifeEnv.reset` no-op step, then, in games with a FIRE reset (`has_fire_reset`),
+  `FireResetEnv.reset`'s FIRE and action 2: (0, 1, 2), else (0,). Minimal-action-set indices."""
+  return (NOOP, FIRE, 2) if has_fire_reset(game) else (NOOP,)
+
+
 def make_atari_env(game: str, num_envs: int = 16, seed=0, *,
                    num_threads: Optional[int] = None, life_loss_terminal: bool = True,
                    max_frames_per_game: int = MAX_FRAMES_PER_GAME,
-                   reuse: bool = True, groups: int = 1):
+                   reuse: bool = True, groups: int = 1,
+                   life_loss_fire: str = "recorded", life_loss_stack: str = "keep"):
   """Batched Atari `game` (CamelCase, e.g. 'Pong') as a tf-agents PyEnvironment.
 
   Observations uint8 [num_envs, 4, 84, 84], oldest frame first. Rewards sign-clipped.
@@ -98,22 +111,38 @@ def make_atari_env(game: str, num_envs: int = 16, seed=0, *,
   `groups`: 1 gives one `BatchedGymnasiumEnv`; k > 1 a `GroupedBatchedEnv` of k vector envs of
   (about) num_envs / k emulators each, envs numbered and seeded as in one vector env (the
   overlapped A2C collection acts on one group while the others step).
-  Raises ValueError for an unknown game (message lists the valid ones), num_envs < 1, or groups
-  not in [1, num_envs].
+  After a life loss in training (the DQN parity experiment's options, `DQNHparams`):
+  `life_loss_fire` "recorded" (default: FIRE replaces the agent's action on the new life's first
+  agent step, the sampled action is recorded) or "hidden" (`life_reset_actions(game)` played
+  inside the life-loss step, unseen and unrecorded: one env only); `life_loss_stack` "keep"
+  (default) or "zero" (the stack's frames from before the new life zeroed, as SB3's
+  `VecFrameStack`). Both act only with `life_loss_terminal` (evaluation has no life losses).
+  Raises ValueError for an unknown game (message lists the valid ones), num_envs < 1, groups
+  not in [1, num_envs], a `life_loss_fire` or `life_loss_stack` not in LIFE_LOSS_FIRE /
+  LIFE_LOSS_STACK, or "hidden" with num_envs / groups > 1.
   """
   validate_game(game)
   if num_envs < 1:
     raise ValueError(f"num_envs must be >= 1, got {num_envs}")
   if not 1 <= groups <= num_envs:
     raise ValueError(f"groups must be in [1, num_envs={num_envs}], got {groups}")
+  if life_loss_fire not in LIFE_LOSS_FIRE:
+    raise ValueError(f"life_loss_fire must be one of {', '.join(LIFE_LOSS_FIRE)}; got {life_loss_fire!r}")
+  if life_loss_stack not in LIFE_LOSS_STACK:
+    raise ValueError(f"life_loss_stack must be one of {', '.join(LIFE_LOSS_STACK)}; got {life_loss_stack!r}")
+  hidden = life_loss_terminal and life_loss_fire == "hidden"
   if groups > 1:                   # the groups' seeds: as one vector env's (GroupedBatchedEnv.seed_games)
     env = GroupedBatchedEnv([
         make_atari_env(game, len(ids), None, num_threads=num_threads,
                        life_loss_terminal=life_loss_terminal,
-                       max_frames_per_game=max_frames_per_game, reuse=reuse)
+                       max_frames_per_game=max_frames_per_game, reuse=reuse,
+                       life_loss_fire=life_loss_fire, life_loss_stack=life_loss_stack)
         for ids in np.array_split(np.arange(num_envs), groups)])
     env.seed_games(seed)
     return env
+  if hidden and num_envs != 1:
+    raise ValueError(f"life_loss_fire='hidden' needs one env per vector env (its hidden steps "
+                     f"step them all), got {num_envs}")
   threads = num_threads or min(num_envs, os.cpu_count() or 1)
   key = (game, num_envs, threads, life_loss_terminal, max_frames_per_game)
   spec = array_spec.BoundedArraySpec((4, 84, 84), np.uint8, 0, 255, name="observation")
@@ -121,10 +150,12 @@ def make_atari_env(game: str, num_envs: int = 16, seed=0, *,
     vec = _POOL[key].pop()
   else:
     vec = _new_vector_env(game, num_envs, threads, life_loss_terminal, max_frames_per_game)
-  fire = 1 if life_loss_terminal and has_fire_reset(game) else None
+  fire = FIRE if life_loss_terminal and not hidden and has_fire_reset(game) else None
   return BatchedGymnasiumEnv(_PooledVectorEnv(key, vec, pooled=reuse), spec, clip_rewards=True,
                              game_over_fn=_game_over, frames_per_step=FRAMESKIP, seed=seed,
-                             fire_action=fire)
+                             fire_action=fire,
+                             life_reset_actions=life_reset_actions(game) if hidden else None,
+                             zero_stack_on_life_loss=life_loss_terminal and life_loss_stack == "zero")
 
 
 @functools.lru_cache(maxsize=None)

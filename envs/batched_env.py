@@ -24,7 +24,7 @@ Semantics (one convention for every agent in this repo):
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Sequence
 
 import numpy as np
 from tf_agents.environments import py_environment
@@ -111,14 +111,36 @@ class BatchedGymnasiumEnv(_BatchedEnv):
       life loss that is not a game over (baselines `FireResetEnv` under `EpisodicLifeEnv`; in
       Breakout the ball is not served until FIRE). The agent's own action on that step is
       ignored by the game (the trajectory still records it).
+    life_reset_actions: instead of `fire_action`, a hidden life-loss reset: after a life loss
+      that is not a game over, these actions (e.g. (0, 1, 2): NOOP, FIRE, action 2, baselines'
+      `EpisodicLifeEnv.reset` no-op then `FireResetEnv.reset`) are played at once, one agent step
+      each, inside the step that lost the life: that step's observation is the one after them;
+      the agent never sees, chooses or records them and learns nothing from their rewards (their
+      raw score still counts for the game, as in baselines' Monitor). A step of the sequence that
+      loses another life starts it again; one that ends the game ends it. These steps are
+      emulator frames (the game's length counts them) but not agent steps (`agent_steps` and
+      `frames` do not). One sub-environment only (a vector env steps all its envs at once).
+    zero_stack_on_life_loss: after a life loss (and on a new game, where ale-py's reset already
+      does it), the frames of the observation's stack (axis 1 of the batch, oldest first) from
+      before the new life are zeros, as SB3's `VecFrameStack` on every done: [0, 0, 0, f0],
+      then [0, 0, f0, f1], ...
 
   Time steps: observation [num_envs, *obs_shape], reward float32 [num_envs] (clipped when
   `clip_rewards`), discount float32 [num_envs] in {0, 1}, step_type int32 [num_envs].
+  Raises ValueError for both `fire_action` and `life_reset_actions`, or `life_reset_actions`
+  with more than one sub-environment.
   """
 
   def __init__(self, vector_env, observation_spec: array_spec.ArraySpec, *,
                clip_rewards: bool, game_over_fn: GameOverFn = _every_terminal_is_game_over,
-               frames_per_step: int = 1, seed=None, fire_action: Optional[int] = None):
+               frames_per_step: int = 1, seed=None, fire_action: Optional[int] = None,
+               life_reset_actions: Optional[Sequence[int]] = None,
+               zero_stack_on_life_loss: bool = False):
+    if fire_action is not None and life_reset_actions is not None:
+      raise ValueError("fire_action and life_reset_actions are two ways to serve a new life: give one")
+    if life_reset_actions is not None and int(vector_env.num_envs) != 1:
+      raise ValueError(f"life_reset_actions needs one sub-environment (its hidden steps step them "
+                       f"all), got {int(vector_env.num_envs)}")
     super().__init__(int(vector_env.num_envs))
     self._env = vector_env
     self._observation_spec = observation_spec
@@ -130,6 +152,10 @@ class BatchedGymnasiumEnv(_BatchedEnv):
     self._seed = seed
     self._fire_action = fire_action
     self._fire_pending = np.zeros(self._num_envs, bool)
+    self._life_reset_actions = None if life_reset_actions is None else tuple(int(a) for a in life_reset_actions)
+    self._zero_stack = bool(zero_stack_on_life_loss)
+    self._stack = int(observation_spec.shape[0]) if self._zero_stack else 0
+    self._life_frames = np.full(self._num_envs, self._stack, np.int64)   # newest frames of this life
     self._prev_info: Optional[dict] = None
     self._score = np.zeros(self._num_envs, np.float64)
     self._length = np.zeros(self._num_envs, np.int64)
@@ -156,6 +182,7 @@ class BatchedGymnasiumEnv(_BatchedEnv):
     self._actions.clear()
     self._prev_info = info
     self._fire_pending[:] = False
+    self._life_frames[:] = self._stack
     self._score[:] = 0.0
     self._length[:] = 0
     n = self._num_envs
@@ -192,8 +219,29 @@ class BatchedGymnasiumEnv(_BatchedEnv):
     terminated = np.asarray(terminated, bool)
     truncated = np.asarray(truncated, bool)
     self.agent_steps += self._num_envs
+    game_over = self._book(reward, terminated, truncated, info)
+    life_lost = terminated & ~game_over                    # a life lost, the game goes on
+    if self._life_reset_actions is not None and life_lost.any():
+      obs, hidden_game_over = self._hidden_life_reset()
+      game_over = game_over | hidden_game_over
+    if self._fire_action is not None:
+      self._fire_pending = life_lost
+    obs = self._cast(obs)
+    if self._zero_stack:
+      obs = self._zero_frames_before_life(obs, life_lost | game_over)
 
-    # Raw score bookkeeping: the reward of this step belongs to the game that just played it.
+    learn_reward = np.sign(reward) if self._clip else reward
+    done = np.logical_or(terminated, truncated)
+    return ts.TimeStep(
+        step_type=np.full(self._num_envs, ts.StepType.MID, np.int32),
+        reward=learn_reward.astype(np.float32),
+        discount=(1.0 - done).astype(np.float32),
+        observation=obs)
+
+  def _book(self, reward, terminated, truncated, info) -> np.ndarray:
+    """Raw score bookkeeping of one emulator step (reward float64 [num_envs]): the reward
+    belongs to the game that just played it; a game over files that game. Returns game_over
+    bool [num_envs]."""
     self._score += reward
     self._length += 1
     game_over = self._game_over_fn(terminated, truncated, info, self._prev_info)
@@ -202,16 +250,38 @@ class BatchedGymnasiumEnv(_BatchedEnv):
       self._score[i] = 0.0
       self._length[i] = 0
     self._prev_info = info
-    if self._fire_action is not None:
-      self._fire_pending = terminated & ~game_over        # a life lost, the game goes on
+    return game_over
 
-    learn_reward = np.sign(reward) if self._clip else reward
-    done = np.logical_or(terminated, truncated)
-    return ts.TimeStep(
-        step_type=np.full(self._num_envs, ts.StepType.MID, np.int32),
-        reward=learn_reward.astype(np.float32),
-        discount=(1.0 - done).astype(np.float32),
-        observation=self._cast(obs))
+  def _hidden_life_reset(self):
+    """Plays `life_reset_actions` after a life loss (one sub-env; class docstring), each step
+    booked for the game's raw score. Returns (the observation after them, whether they ended
+    the game: bool [1])."""
+    ended, i = np.zeros(1, bool), 0
+    while i < len(self._life_reset_actions):
+      action = np.full(1, self._life_reset_actions[i], np.int64)
+      if hasattr(self._env, "send"):
+        self._env.send(action)
+        obs, reward, terminated, truncated, info = self._env.recv()
+      else:
+        obs, reward, terminated, truncated, info = self._env.step(action)
+      terminated, truncated = np.asarray(terminated, bool), np.asarray(truncated, bool)
+      ended = self._book(np.asarray(reward, np.float64), terminated, truncated, info)
+      if ended.any():
+        break                              # a new game began (the emulator's own reset)
+      i = 0 if terminated.any() else i + 1  # another life lost: the reset starts again
+    return obs, ended
+
+  def _zero_frames_before_life(self, obs: np.ndarray, life_start: np.ndarray) -> np.ndarray:
+    """`obs` (uint8 [num_envs, stack, ...]) with the stack's frames from before the current
+    life zeroed; `life_start` (bool [num_envs]): this step's observation begins a life."""
+    self._life_frames = np.where(life_start, 1, np.minimum(self._life_frames + 1, self._stack))
+    old = self._stack - self._life_frames            # frames before the life, oldest first
+    if not old.any():
+      return obs
+    obs = obs.copy()
+    for i in np.flatnonzero(old):
+      obs[i, :old[i]] = 0
+    return obs
 
   def seed_games(self, seed):
     """The next `reset()` reseeds every sub-environment with `seed` (int, one int per sub-env,

@@ -1,12 +1,29 @@
-"""stable-baselines3's A2C with the rl-baselines3-zoo Atari settings, on today's ale-py: training
-curves to hold against the zoo's published ones (/work/shared/anchors/sb3_zoo_curves.csv).
+"""stable-baselines3's A2C (the rl-baselines3-zoo Atari settings) or DQN (this project's Figure 2
+settings) on today's ale-py: training curves to hold against the zoo's published ones
+(reports/published/sb3_zoo_curves.csv) and against our runs on the same emulator.
 
-Run in its own virtualenv (SB3 needs PyTorch, which this project does not depend on):
+Run in its own virtualenv (SB3 needs PyTorch, which this project does not depend on);
+scripts/sb3_parity.sh makes it from requirements-sb3.txt (.venv-sb3, git-ignored) and runs this:
 
-  python3.11 -m venv /tmp/sb3 && /tmp/sb3/bin/pip install stable-baselines3==2.9.2 ale-py==0.12.1 \
-      opencv-python-headless gymnasium==1.3.0 torch
-  /tmp/sb3/bin/python scripts/sb3_parity.py --game Seaquest --seeds 0,1,2 --frames 3000000 --out DIR \
+  scripts/sb3_parity.sh --game Seaquest --seeds 0,1,2 --frames 3000000 --out DIR \
       [--vec-env subproc|dummy] [--device auto|cpu|cuda] [--time-limit-s S] [--monitor-dir MDIR]
+  scripts/sb3_parity.sh --algo dqn --game Breakout --seeds 0 --frames 1500000 --replay 10000 --out DIR
+
+DQN (--algo dqn; settings in `dqn_kwargs`, each with its source): SB3's DQN with the settings of
+our Figure 2 `dqn` (artifact/experiment/hparams.py DQNHparams), not the zoo's (the zoo's differ
+in replay 100k and learning starts 100k: reports/published/README.md): Adam lr 1e-4 (eps 1e-8,
+torch's default = ours), learning starts 10,000 agent steps, a gradient step every 4 agent steps
+on a batch of 32, target network synced every 1,000 agent steps (tau 1.0), gamma 0.99, Huber
+loss (SB3's smooth_l1_loss, delta 1 = ours), gradient norm clipped at 10 (SB3: over all
+parameters together; ours: per variable, as baselines), epsilon 1 -> 0.01 linearly over the
+first 4M frames of a 40M-frame run (learn(total_timesteps=10M agent steps), exploration_fraction
+0.1, stopped by the callback at --frames: the first --frames of that run, as our short runs are
+the first frames of the paper's), replay --replay transitions (uniform), one environment,
+CnnPolicy (NatureCNN, PyTorch's default initialisation, obs / 255). The same AtariWrapper as for
+A2C (EpisodicLife + FIRE on reset, clip_reward). Curve rows every --every frames (default 50,000
+for DQN, so both the 100k and 250k grids are covered). After training, a final evaluation as our
+runs': 8 whole games (no life-loss terminals, raw scores), epsilon 0.05 (Mnih et al. 2015),
+games capped at 27,000 emulator frames (our short scale's cap), seeded from the run seed.
 
 Needs only the standard library besides SB3, gymnasium, ale-py and torch (numpy 1.x or 2.x).
 
@@ -45,7 +62,7 @@ per agent step), exactly as in the published monitor files. No factor 4 is appli
 
 Outputs, per seed S (one process each, run side by side):
   MDIR/seed{S}/{0..15}.monitor.csv   SB3's Monitor files (MDIR defaults to DIR)
-  DIR/sb3_here_{game}_seed{S}.csv    the curve, rewritten atomically every ~30 s and at the end:
+  DIR/sb3_here_{game}_seed{S}.csv    the curve (DQN: sb3_here_dqn_{game}_seed{S}.csv), rewritten atomically every ~30 s and at the end:
       source,algo,game,frames,train_return_last100,games_so_far,seed,trained_frames
     computed as the anchors were: finished games in the order they finished, cumulative `l`;
     the row for frames = k * 250,000 describes the games up to and including the first one whose
@@ -57,6 +74,7 @@ Outputs, per seed S (one process each, run side by side):
     the same Monitor, the very records of the monitor files), which is the finishing order even
     when SubprocVecEnv's workers, and so their monitors, start seconds apart.)
   DIR/sb3_here_meta_seed{S}.json     versions, device, vec env, wall seconds, frames reached, command
+                                     (DQN: also the final evaluation's games: score, frames, capped)
 and DIR/monitors.tgz (all seeds' monitor files), rewritten every ~30 s and at the end.
 `--time-limit-s S` stops every seed's training cleanly (callback returns False) S seconds after
 the script started, then writes the final files.
@@ -79,10 +97,12 @@ from pathlib import Path
 COLUMNS = ["source", "algo", "game", "frames", "train_return_last100", "games_so_far", "seed",
            "trained_frames"]
 SOURCE = "sb3-here"
-N_ENVS = 16
+N_ENVS = 16           # A2C (the zoo's n_envs); DQN runs one environment
 N_STACK = 4
 FRAME_SKIP = 4        # AtariWrapper's frame_skip: emulator frames per agent step (SB3's num_timesteps)
 WRITE_EVERY_S = 30.0
+DQN_HORIZON_STEPS = 10_000_000   # agent steps of the 40M-frame run whose first --frames DQN trains
+EVAL_GAMES, EVAL_EPSILON, EVAL_CAP_FRAMES = 8, 0.05, 27_000   # our short scale's evaluation
 
 
 def zoo_a2c_kwargs() -> dict:
@@ -105,7 +125,29 @@ def zoo_a2c_kwargs() -> dict:
   )
 
 
-def curve_rows(records: list, game: str, seed: int, every: int) -> list:
+def dqn_kwargs(replay: int) -> dict:
+  """DQN keyword arguments: our Figure 2 `dqn` settings (artifact/experiment/hparams.py
+  DQNHparams), spelled out; `replay`: the replay capacity in transitions."""
+  return dict(
+      learning_rate=1e-4,  # ours (baselines deepq run_atari.py lr)
+      buffer_size=replay,  # --replay
+      learning_starts=10_000,  # ours (baselines deepq learning_starts)
+      batch_size=32,  # ours
+      tau=1.0,  # hard target sync
+      gamma=0.99,  # ours
+      train_freq=4,  # ours: a gradient step every 4 agent steps
+      gradient_steps=1,
+      target_update_interval=1_000,  # ours: agent steps between target syncs
+      exploration_fraction=0.1,  # of DQN_HORIZON_STEPS: 1 -> 0.01 over the first 4M frames
+      exploration_initial_eps=1.0,
+      exploration_final_eps=0.01,
+      max_grad_norm=10.0,  # ours: 10 (SB3 clips the global norm, ours each variable)
+      optimize_memory_usage=False,
+      stats_window_size=100,
+  )
+
+
+def curve_rows(records: list, game: str, seed: int, every: int, algo: str = "a2c") -> list:
   """records: (t, arrival, r, l, num_timesteps) per finished game -> curve rows (see docstring)."""
   recs = sorted(records, key=lambda x: x[1])  # the order the games finished in training
   rows, cum, target = [], 0, every
@@ -113,7 +155,7 @@ def curve_rows(records: list, game: str, seed: int, every: int) -> list:
     cum += l
     while cum > target:
       last = [x[2] for x in recs[max(0, i - 99):i + 1]]
-      rows.append([SOURCE, "a2c", game, target, round(sum(last) / len(last), 2), i + 1, seed,
+      rows.append([SOURCE, algo, game, target, round(sum(last) / len(last), 2), i + 1, seed,
                    FRAME_SKIP * n])
       target += every
   return rows
@@ -156,14 +198,17 @@ def run_seed(a: argparse.Namespace, seed: int, deadline: float | None, t_script:
   torch.set_num_threads(a.torch_threads)
   gym.register_envs(ale_py)
   out, mon = Path(a.out), Path(a.monitor_dir or a.out) / f"seed{seed}"
-  curve_path = out / f"sb3_here_{a.game}_seed{seed}.csv"
+  curve_path = out / curve_name(a, seed)
   rec = make_recorder(a, seed, curve_path, deadline)
   mon.mkdir(parents=True, exist_ok=True)
   model, env, error = train_seed(a, seed, mon, rec)
   wall = time.time() - rec.t0
-  rows = final_curve_rows(rec.records, a.game, seed, a.every, model)
+  rows = final_curve_rows(rec.records, a.game, seed, a.every, model, a.algo)
   write_curve(curve_path, rows)
-  meta = seed_meta(a, seed, mon, rec, model, error, wall, len(rows), t_script)
+  evaluation = None
+  if a.algo == "dqn" and model is not None and not error:
+    evaluation = evaluate_dqn(a, seed, model)
+  meta = seed_meta(a, seed, mon, rec, model, error, wall, len(rows), t_script, evaluation)
   write_atomic(out / f"sb3_here_meta_seed{seed}.json", json.dumps(meta, indent=1) + "\n")
   if env is not None:
     try:
@@ -174,6 +219,11 @@ def run_seed(a: argparse.Namespace, seed: int, deadline: float | None, t_script:
         f"{meta['frames_per_s']} frames/s, games {len(rec.records)}, curve rows {len(rows)}", flush=True)
   if error:
     sys.exit(1)
+
+
+def curve_name(a: argparse.Namespace, seed: int) -> str:
+  """The curve file's name: sb3_here_{game}_seed{S}.csv (A2C), sb3_here_dqn_{game}_seed{S}.csv."""
+  return f"sb3_here_{a.game}_seed{seed}.csv" if a.algo == "a2c" else f"sb3_here_dqn_{a.game}_seed{seed}.csv"
 
 
 def make_recorder(a: argparse.Namespace, seed: int, curve_path: Path, deadline: float | None):
@@ -209,10 +259,12 @@ def make_recorder(a: argparse.Namespace, seed: int, curve_path: Path, deadline: 
       if deadline is not None and now >= deadline:
         self.stopped_by = "time_limit"
         return False
+      if a.algo == "dqn" and FRAME_SKIP * self.num_timesteps >= a.frames:
+        return False  # the first --frames of the 40M-frame run (learn's total is the horizon)
       return True
 
     def _report(self, now: float):
-      write_curve(curve_path, curve_rows(self.records, a.game, seed, a.every))
+      write_curve(curve_path, curve_rows(self.records, a.game, seed, a.every, a.algo))
       last = [x[2] for x in self.records[-100:]]
       frames = FRAME_SKIP * self.num_timesteps
       print(f"[seed {seed}] {now - self.t0:6.0f} s  trained_frames {frames:>10,}  "
@@ -237,11 +289,11 @@ def game_maker(env_id: str):
 
 
 def train_seed(a: argparse.Namespace, seed: int, mon: Path, rec):
-  """(model, env, error): A2C trained for ceil(--frames / FRAME_SKIP) agent steps with `rec` as
+  """(model, env, error): A2C (or DQN) trained for ceil(--frames / FRAME_SKIP) agent steps with `rec` as
   its callback (`rec.t0` set when training starts), its Monitor files under `mon`. Never raises:
   `error` is the traceback text (printed to stderr) if anything did, None otherwise; `model`
   and `env` are None where they were not built."""
-  from stable_baselines3 import A2C
+  from stable_baselines3 import A2C, DQN
   from stable_baselines3.common.env_util import make_atari_env
   from stable_baselines3.common.utils import set_random_seed
   from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecFrameStack
@@ -249,32 +301,77 @@ def train_seed(a: argparse.Namespace, seed: int, mon: Path, rec):
   model, env, error = None, None, None
   try:
     set_random_seed(seed)
-    vec_cls = SubprocVecEnv if a.vec_env == "subproc" else DummyVecEnv
-    env = VecFrameStack(make_atari_env(game_maker(f"{a.game}NoFrameskip-v4"), n_envs=N_ENVS,
+    dqn = a.algo == "dqn"
+    vec_cls = SubprocVecEnv if a.vec_env == "subproc" and not dqn else DummyVecEnv
+    env = VecFrameStack(make_atari_env(game_maker(f"{a.game}NoFrameskip-v4"), n_envs=1 if dqn else N_ENVS,
                                        seed=seed, monitor_dir=str(mon), vec_env_cls=vec_cls),
                         n_stack=N_STACK)
-    model = A2C("CnnPolicy", env, seed=seed, device=a.device, verbose=0, **zoo_a2c_kwargs())
+    if dqn:
+      model = DQN("CnnPolicy", env, seed=seed, device=a.device, verbose=0, **dqn_kwargs(a.replay))
+      total = DQN_HORIZON_STEPS  # the callback stops at --frames
+    else:
+      model = A2C("CnnPolicy", env, seed=seed, device=a.device, verbose=0, **zoo_a2c_kwargs())
+      total = -(-a.frames // FRAME_SKIP)
     rec.t0 = time.time()
-    model.learn(total_timesteps=-(-a.frames // FRAME_SKIP), callback=rec)
+    model.learn(total_timesteps=total, callback=rec)
   except BaseException as e:  # still write what was collected
     error = "".join(traceback.format_exception(e))
     print(f"[seed {seed}] FAILED\n{error}", file=sys.stderr, flush=True)
   return model, env, error
 
 
-def final_curve_rows(records: list, game: str, seed: int, every: int, model) -> list:
+def evaluate_dqn(a: argparse.Namespace, seed: int, model) -> dict:
+  """The final evaluation of a DQN model, as our runs' evaluations: EVAL_GAMES whole games (no
+  life-loss terminals, unclipped rewards, FIRE on reset), epsilon EVAL_EPSILON greedy on
+  model.predict(deterministic=True), each game capped at EVAL_CAP_FRAMES emulator frames; the
+  environment seeded with 10,000 + seed (never a training seed), the epsilon draws from
+  numpy's default_rng(seed). Returns {"scores", "frames", "capped", "mean", "epsilon",
+  "cap_frames"}: raw game scores, emulator frames per game (the Monitor's `l`), whether the cap
+  ended the game."""
+  import numpy as np
+  from stable_baselines3.common.env_util import make_atari_env
+  from stable_baselines3.common.vec_env import VecFrameStack
+
+  env = VecFrameStack(make_atari_env(
+      game_maker(f"{a.game}NoFrameskip-v4"), n_envs=1, seed=10_000 + seed,
+      env_kwargs=dict(max_num_frames_per_episode=EVAL_CAP_FRAMES),
+      wrapper_kwargs=dict(terminal_on_life_loss=False, clip_reward=False)), n_stack=N_STACK)
+  rng = np.random.default_rng(seed)
+  n_actions = env.action_space.n
+  scores, frames, capped = [], [], []
+  obs = env.reset()
+  while len(scores) < EVAL_GAMES:
+    if rng.random() < EVAL_EPSILON:
+      action = np.array([rng.integers(n_actions)])
+    else:
+      action, _ = model.predict(obs, deterministic=True)
+    obs, _, dones, infos = env.step(action)
+    ep = infos[0].get("episode")
+    if dones[0] and ep is not None:
+      scores.append(float(ep["r"]))
+      frames.append(int(ep["l"]))
+      capped.append(bool(infos[0].get("TimeLimit.truncated", False)) or int(ep["l"]) >= EVAL_CAP_FRAMES)
+  env.close()
+  print(f"[seed {seed}] evaluation: {EVAL_GAMES} games, mean {sum(scores) / len(scores):.2f} "
+        f"({sum(capped)} capped)", flush=True)
+  return {"scores": scores, "frames": frames, "capped": capped,
+          "mean": round(sum(scores) / len(scores), 4), "epsilon": EVAL_EPSILON,
+          "cap_frames": EVAL_CAP_FRAMES, "env_seed": 10_000 + seed}
+
+
+def final_curve_rows(records: list, game: str, seed: int, every: int, model, algo: str = "a2c") -> list:
   """`curve_rows`, plus the end of training where a model trained: a row at the frames of every
   finished game, with the trained frames."""
-  rows = curve_rows(records, game, seed, every)
+  rows = curve_rows(records, game, seed, every, algo)
   if records and model is not None:
     last = [x[2] for x in records[-100:]]
-    rows.append([SOURCE, "a2c", game, sum(x[3] for x in records), round(sum(last) / len(last), 2),
+    rows.append([SOURCE, algo, game, sum(x[3] for x in records), round(sum(last) / len(last), 2),
                  len(records), seed, FRAME_SKIP * int(model.num_timesteps)])
   return rows
 
 
 def seed_meta(a: argparse.Namespace, seed: int, mon: Path, rec, model, error: str | None,
-              wall: float, curve_rows_n: int, t_script: float) -> dict:
+              wall: float, curve_rows_n: int, t_script: float, evaluation: dict | None = None) -> dict:
   """The meta file's contents (sb3_here_meta_seed{S}.json): settings, library versions, device,
   wall seconds (`wall`), frames reached, how training stopped, the command."""
   import ale_py
@@ -286,10 +383,16 @@ def seed_meta(a: argparse.Namespace, seed: int, mon: Path, rec, model, error: st
   num_timesteps = int(model.num_timesteps) if model is not None else 0
   dev = str(model.device) if model is not None else a.device
   last = [x[2] for x in rec.records[-100:]]
+  if a.algo == "dqn":
+    settings = dqn_kwargs(a.replay) | {"n_envs": 1, "learn_total_timesteps": DQN_HORIZON_STEPS}
+  else:
+    settings = {k: (repr(v) if k == "policy_kwargs" else v) for k, v in zoo_a2c_kwargs().items()}
+    settings |= {"n_envs": N_ENVS}
+  settings |= {"frame_stack": N_STACK, "policy": "CnnPolicy", "env_wrapper": "AtariWrapper()"}
   return {
-      "game": a.game, "env_id": f"{a.game}NoFrameskip-v4", "seed": seed, "algo": "a2c",
-      "settings": {k: (repr(v) if k == "policy_kwargs" else v) for k, v in zoo_a2c_kwargs().items()}
-      | {"n_envs": N_ENVS, "frame_stack": N_STACK, "policy": "CnnPolicy", "env_wrapper": "AtariWrapper()"},
+      "game": a.game, "env_id": f"{a.game}NoFrameskip-v4", "seed": seed, "algo": a.algo,
+      "settings": settings, "evaluation": evaluation,
+      "cpu": _cpu_kind(),
       "versions": {"stable_baselines3": sb3.__version__, "torch": torch.__version__,
                    "ale_py": ale_py.__version__, "gymnasium": gym.__version__,
                    "numpy": __import__("numpy").__version__, "python": platform.python_version()},
@@ -306,9 +409,25 @@ def seed_meta(a: argparse.Namespace, seed: int, mon: Path, rec, model, error: st
   }
 
 
+def _cpu_kind() -> str:
+  """The CPU's model name and its vector extensions (AVX-512 / AVX512_BF16 / AMX / AVX2), from
+  /proc/cpuinfo (Linux; "unknown" elsewhere)."""
+  try:
+    text = Path("/proc/cpuinfo").read_text()
+  except OSError:
+    return "unknown"
+  name = next((ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name")), "?")
+  flags = set(next((ln.split(":", 1)[1].split() for ln in text.splitlines() if ln.startswith("flags")), []))
+  kinds = [k for k, f in (("AVX-512", "avx512f"), ("AVX512_BF16", "avx512_bf16"), ("AMX", "amx_tile"),
+                          ("AVX2", "avx2")) if f in flags]
+  return f"{name} ({', '.join(kinds) or 'no AVX2'})"
+
+
 def main(argv=None):
   t_script = time.time()
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("--algo", choices=["a2c", "dqn"], default="a2c",
+                 help="a2c: the zoo's A2C settings (default); dqn: our Figure 2 dqn's settings")
   p.add_argument("--game", default="Seaquest")
   p.add_argument("--seeds", default="0,1,2", help="comma-separated; one process per seed")
   p.add_argument("--frames", type=int, default=3_000_000, help="emulator frames (4 x agent steps)")
@@ -322,8 +441,15 @@ def main(argv=None):
                  help="terminate a seed process this long after the time limit (default 45)")
   p.add_argument("--torch-threads", type=int, default=None,
                  help="torch.set_num_threads per seed (default: cores / (2 x seeds), 1 to 4)")
-  p.add_argument("--every", type=int, default=250_000, help="curve grid in frames (default 250,000)")
+  p.add_argument("--every", type=int, default=None,
+                 help="curve grid in frames (default 250,000 for A2C, 50,000 for DQN)")
+  p.add_argument("--replay", type=int, default=10_000,
+                 help="DQN replay capacity in transitions (default 10,000)")
   a = p.parse_args(argv)
+  if a.every is None:
+    a.every = 250_000 if a.algo == "a2c" else 50_000
+  if a.every <= 0 or a.frames <= 0 or a.replay <= 0:
+    p.error(f"--every {a.every}, --frames {a.frames}, --replay {a.replay}: each must be a positive integer")
   seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
   if a.torch_threads is None:
     a.torch_threads = max(1, min(4, (os.cpu_count() or 1) // (2 * len(seeds))))
@@ -333,7 +459,7 @@ def main(argv=None):
   out.mkdir(parents=True, exist_ok=True)
   mon_root = Path(a.monitor_dir or a.out)
   deadline = t_script + a.time_limit_s if a.time_limit_s else None
-  print(f"sb3_parity: {a.game} seeds {seeds}, {a.frames:,} frames, vec env {a.vec_env}, device {a.device}, "
+  print(f"sb3_parity: {a.algo} {a.game} seeds {seeds}, {a.frames:,} frames, vec env {a.vec_env}, device {a.device}, "
         f"torch threads {a.torch_threads}, time limit {a.time_limit_s} s", flush=True)
 
   import multiprocessing as mp

@@ -2,6 +2,7 @@
 hand-computed interpolations (never extrapolated), parity.md, and the published curve on the
 figures' training panels."""
 import csv
+import json
 import math
 
 import matplotlib
@@ -253,3 +254,153 @@ def test_legend_gives_the_range_of_seed_counts_over_the_panels(fake, tmp_path, m
   assert len(here_labels) == 2                               # one per panel, differing seed counts
   assert sum(l.startswith("SB3 A2C on ale-py") for l in legend) == 1   # one legend entry
   close(fig)
+
+
+# --- Figure 2's dqn vs SB3's DQN here, and the factors (reports/parity/dqn/) ------------------
+DQN_FRAMES = 1_500_000
+
+
+def _write_dqn_run(dqn_dir, sub, seed, final, eval_final, replay=10_000, **options):
+  """One of our `dqn` runs of the experiment: progress rows every 100k frames to 1.5M, the
+  training return linear from 0 to `final`, the evaluation `eval_final` at 1.5M; its config.json
+  with `replay` and the factor `options` (absent ones at their defaults, as in configs written
+  before the options existed)."""
+  d = dqn_dir / sub / "runs" / "figure2" / "Breakout" / "dqn" / f"seed{seed}"
+  d.mkdir(parents=True)
+  with open(d / "progress.csv", "w", newline="") as f:
+    w = csv.DictWriter(f, COLUMNS, lineterminator="\n")
+    w.writeheader()
+    for fr in range(100_000, DQN_FRAMES + 1, 100_000):
+      w.writerow(dict(figure=2, game="Breakout", condition="dqn", seed=seed, frames=fr,
+                      agent_steps=fr // 4, train_return=final * fr / DQN_FRAMES, train_games=10,
+                      eval_return=eval_final if fr == DQN_FRAMES else ""))
+  (d / "config.json").write_text(json.dumps({"hparams": {"replay_capacity": replay, **options}}))
+
+
+def _write_sb3_dqn(here, seed, final, eval_mean, trained=1_520_000):
+  """SB3 here's DQN seed: curve rows at trained frames 240k ... 1.52M, linear from 0 to `final`
+  at 1.5M; its meta with the final evaluation's mean."""
+  here.mkdir(parents=True, exist_ok=True)
+  t = [240_000, 500_000, 760_000, 1_000_000, 1_260_000, trained]
+  pd.DataFrame(dict(source="sb3-here", algo="dqn", game="Breakout", frames=[x - 5_000 for x in t],
+                    train_return_last100=[final * x / DQN_FRAMES for x in t], games_so_far=range(1, 7),
+                    seed=seed, trained_frames=t)).to_csv(here / f"sb3_here_dqn_Breakout_seed{seed}.csv", index=False)
+  (here / f"sb3_here_meta_seed{seed}.json").write_text(json.dumps(
+      {"algo": "dqn", "game": "Breakout", "trained_frames": trained, "evaluation": {"mean": eval_mean}}))
+
+
+@pytest.fixture
+def dqn_fake(tmp_path):
+  """Ours 10, 11, 12 at 1.5M (evals 20, 22, 24); SB3 here 20, 22, 24 (evals 30, 31, 32); factors
+  torso_init=glorot 16, 18 (evals 25, 27), grad_clip_mode=global 20, 22, life_loss_stack=zero
+  12, 13; a run with replay 1M (left out)."""
+  d = tmp_path / "dqn"
+  for s in range(3):
+    _write_dqn_run(d, "ours", s, 10 + s, 20 + 2 * s)
+    _write_sb3_dqn(d / "sb3_here", s, 20 + 2 * s, 30 + s)
+  for s, (v, e) in enumerate([(16, 25), (18, 27)]):
+    _write_dqn_run(d, "torso_init", s, v, e, torso_init="glorot")
+  for s, v in enumerate([20, 22]):
+    _write_dqn_run(d, "grad_clip_mode", s, v, 0.0, grad_clip_mode="global", torso_init="orthogonal")
+  for s, v in enumerate([12, 13]):
+    _write_dqn_run(d, "life_loss_stack", s, v, 0.0, life_loss_stack="zero")
+  _write_dqn_run(d, "old", 0, 99, 99, replay=1_000_000)
+  _write_dqn_run(d, "rerun", 1, 99, 99)                   # ours seed 1 again, in another directory
+  return d
+
+
+def test_parity_dqn_numbers_and_the_rules_outcome(dqn_fake, tmp_path):
+  paths = parity.write_parity_dqn(dqn_fake, tmp_path / "out")
+  t = pd.read_csv(paths["parity_dqn_csv"], keep_default_na=False, na_values=[""])
+  assert list(t.columns) == parity.PARITY_DQN_COLUMNS
+  assert list(t["curve"].unique()) == ["ours", "sb3_here", "sb3_zoo", "grad_clip_mode=global",
+                                       "life_loss_stack=zero", "torso_init=glorot"]
+  assert sorted(t["frames"].unique()) == [250_000 * k for k in range(1, 7)]
+  r = t.set_index(["curve", "frames"])
+  o, h, z = r.loc[("ours", DQN_FRAMES)], r.loc[("sb3_here", DQN_FRAMES)], r.loc[("sb3_zoo", DQN_FRAMES)]
+  assert (o["seeds"], o["train_mean"], o["train_min"], o["train_max"]) == (3, pytest.approx(11.0), 10.0, 12.0)
+  assert (o["eval_seeds"], o["eval_mean"]) == (3, pytest.approx(22.0))
+  assert (h["seeds"], h["train_mean"], h["train_min"], h["train_max"]) == (3, pytest.approx(22.0), 20.0, 24.0)
+  assert (h["eval_seeds"], h["eval_mean"], h["eval_min"], h["eval_max"]) == (3, 31.0, 30.0, 32.0)
+  assert z["train_mean"] == pytest.approx(5.35)           # reports/published: dqn Breakout 1.5M
+  assert o["gap_vs_sb3_here_pct"] == pytest.approx(-50.0)
+  assert o["gap_vs_zoo_pct"] == pytest.approx(100 * (11 - 5.35) / 5.35)
+  # at 250k: ours 11/6, SB3 here 22/6 (interpolated inside each curve's own points)
+  assert r.loc[("ours", 250_000), "train_mean"] == pytest.approx(11 / 6)
+  assert r.loc[("sb3_here", 250_000), "train_mean"] == pytest.approx(22 / 6)
+  g = r.loc[("torso_init=glorot", DQN_FRAMES)]
+  assert (g["seeds"], g["train_mean"], g["eval_mean"]) == (2, pytest.approx(17.0), pytest.approx(26.0))
+  assert g["share_of_gap_closed"] == pytest.approx(6 / 11) and g["departs_from_baselines"] == "yes"
+  c = r.loc[("grad_clip_mode=global", DQN_FRAMES)]
+  assert c["share_of_gap_closed"] == pytest.approx(10 / 11) and c["departs_from_baselines"] == "no"
+  assert r.loc[("life_loss_stack=zero", DQN_FRAMES), "share_of_gap_closed"] == pytest.approx(1.5 / 11)
+  assert math.isnan(r.loc[("ours", 250_000), "share_of_gap_closed"])
+
+  md = paths["parity_dqn_md"].read_text()
+  assert "| 1.5M | 11 [10, 12] (3) | 22 [20, 24] (3) | 5.35 | -50.0% | +105.6% | +311.2% |" in md
+  assert "| torso_init=glorot | 17 [16, 18] (2) | 26 [25, 27] (2) | -22.7% | 55% | yes |" in md
+  assert "| grad_clip_mode=global | 21 [20, 22] (2) | 0 [0, 0] (2) | -4.5% | 91% | no |" in md
+  assert "| sb3_here | 22 [20, 24] (3) | 31 [30, 32] (3) | +0.0% | – | – |" in md
+  # the global clip closes more, but per-variable clipping is baselines' own: only glorot is adopted
+  assert ("Adopted as the DQN family's default: torso_init=glorot; Figure 2 is retrained from the "
+          "new frozen tag campaign-2. Factor options not run: life_loss_fire.") in md
+  assert "grad_clip_mode=global: 91% (baselines' own setting: not eligible)" in md
+  assert ("Runs left out (not the experiment's): old/runs/figure2/Breakout/dqn/seed0 (replay capacity "
+          "not 10,000), rerun/runs/figure2/Breakout/dqn/seed1 (a second run of ours seed 1).") in md
+  d = parity.dqn_decision(t)
+  assert d["decided"] and d["adopt"] == ["torso_init=glorot"] and d["new_tag"] == "campaign-2"
+
+
+def test_parity_dqn_no_departing_factor_closes_half(dqn_fake, tmp_path):
+  import shutil
+  shutil.rmtree(dqn_fake / "torso_init")
+  d = parity.dqn_decision(parity.pd.read_csv(parity.write_parity_dqn(dqn_fake, tmp_path)["parity_dqn_csv"]))
+  assert d["decided"] and d["adopt"] == [] and d["keep_tag"] == "campaign-1"
+  assert "life_loss_stack=zero: 14%" in d["text"] and "keeps tag campaign-1" in d["text"]
+
+
+def test_parity_dqn_without_a_gap_keeps_campaign_1(tmp_path):
+  d = tmp_path / "dqn"
+  for s in range(3):
+    _write_dqn_run(d, "ours", s, 10 + s, 0.0)
+    _write_sb3_dqn(d / "sb3_here", s, [11.5, 14, 15][s], 0.0)     # SB3's min 11.5 < ours' max 12
+  _write_dqn_run(d, "torso_init", 0, 30, 0.0, torso_init="glorot")
+  t = pd.read_csv(parity.write_parity_dqn(d)["parity_dqn_csv"])
+  out = parity.dqn_decision(t)
+  assert out["decided"] and out["keep_tag"] == "campaign-1" and not out["adopt"]
+  assert out["text"].startswith("No gap: ours' seed range [10, 12] at 1.5M frames is not below SB3 here's [11.5, 15].")
+  assert (d / "parity_dqn.md").exists()                   # out_dir defaults to the inputs' dir
+
+
+def test_parity_dqn_partial_inputs_give_partial_tables_not_a_decision(dqn_fake, tmp_path):
+  (dqn_fake / "sb3_here" / "sb3_here_dqn_Breakout_seed2.csv").unlink()
+  t = pd.read_csv(parity.write_parity_dqn(dqn_fake, tmp_path)["parity_dqn_csv"]).set_index(["curve", "frames"])
+  assert t.loc[("sb3_here", DQN_FRAMES), "seeds"] == 2
+  assert t.loc[("sb3_here", DQN_FRAMES), "train_mean"] == pytest.approx(21.0)
+  assert t.loc[("sb3_here", DQN_FRAMES), "eval_seeds"] == 2       # the meta without its curve: left out
+  md = (tmp_path / "parity_dqn.md").read_text()
+  assert "Not decided yet: 2 of 3 SB3 seeds, 3 of 3 ours at 1.5M frames. Factor options not run: life_loss_fire." in md
+
+
+def test_parity_dqn_a_factor_short_of_seeds_is_not_decided(dqn_fake, tmp_path):
+  _write_dqn_run(dqn_fake, "life_loss_fire", 0, 21, 0.0, life_loss_fire="hidden")
+  md = (parity.write_parity_dqn(dqn_fake, tmp_path)["parity_dqn_md"]).read_text()
+  assert ("Not decided yet: a gap, ours 11 vs SB3 here 22 (ranges apart); factors short of seeds at "
+          "1.5M frames: life_loss_fire=hidden (1 of 2 seeds).") in md
+
+
+def test_parity_dqn_sb3_evaluation_only_after_the_decision_frames(dqn_fake, tmp_path):
+  _write_sb3_dqn(dqn_fake / "sb3_here", 2, 24, 99.0, trained=1_400_000)   # stopped early
+  t = pd.read_csv(parity.write_parity_dqn(dqn_fake, tmp_path)["parity_dqn_csv"]).set_index(["curve", "frames"])
+  h = t.loc[("sb3_here", DQN_FRAMES)]
+  assert h["seeds"] == 2 and h["eval_seeds"] == 2 and h["eval_mean"] == pytest.approx(30.5)
+
+
+def test_parity_dqn_from_nothing(tmp_path):
+  paths = parity.write_parity_dqn(tmp_path / "absent", tmp_path / "out")
+  t = pd.read_csv(paths["parity_dqn_csv"])
+  assert set(t["curve"]) == {"ours", "sb3_here", "sb3_zoo"} and (t[t["curve"] == "ours"]["seeds"] == 0).all()
+  md = paths["parity_dqn_md"].read_text()
+  assert "| 1.5M | – | – | 5.35 | – | – | – |" in md
+  assert ("Not decided yet: 0 of 3 SB3 seeds, 0 of 3 ours at 1.5M frames. Factor options not run: "
+          "torso_init, life_loss_fire, life_loss_stack, grad_clip_mode.") in md

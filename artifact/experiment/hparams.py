@@ -78,9 +78,27 @@ class DQNHparams:
     horizon_frames: the paper run's budget in emulator frames (40M) at short and paper scale, so
       that a shorter run is the first N frames of the paper's run; the run's own budget at smoke.
     gamma: discount per agent step (0.99).
-    grad_clip: per-variable gradient-norm clip (baselines grad_norm_clipping = 10).
+    grad_clip: gradient-norm clip threshold (baselines grad_norm_clipping = 10), applied as
+      `grad_clip_mode` says.
     eval_epsilon: epsilon of the evaluation policy (0.05, Mnih et al. 2015).
     precision: "float32" (default) or "bfloat16" for the torso, as in A2CHparams.
+
+  Factor options of the DQN parity experiment (docs/protocol.md, "DQN parity: the decision
+  rule"); each default is the protocol's computation, the other value another code base's:
+    torso_init: "orthogonal" (default: orthogonal, gain sqrt(2) in the torso and 1.0 in the Q
+      head, baselines' A2C `ortho_init`) or "glorot" (Glorot uniform kernels in the torso and the
+      Q head, zero biases: tf.contrib.layers' default in baselines `deepq`, Keras' default).
+    life_loss_fire: after a life loss in training, "recorded" (default: FIRE replaces the agent's
+      action on the first agent step of the new life, the trajectory records the sampled action)
+      or "hidden" (baselines `EpisodicLifeEnv` + `FireResetEnv` reset: NOOP, FIRE, action 2 played
+      inside the life-loss step, never seen or recorded; envs/batched_env.py).
+    life_loss_stack: after a life loss in training, "keep" (default: the 4-frame stack goes on
+      with the frames before the loss) or "zero" (the frames before the new life zeroed, as SB3's
+      `VecFrameStack` on a done).
+    grad_clip_mode: "per_variable" (default: each variable's gradient clipped to norm
+      `grad_clip`, baselines `minimize_and_clip`) or "global" (the gradients of all variables
+      scaled together to global norm <= `grad_clip`, tf.clip_by_global_norm, as SB3's
+      `clip_grad_norm_` over all parameters).
   """
   num_envs: int = 1
   lr: float = 1e-4
@@ -98,11 +116,18 @@ class DQNHparams:
   grad_clip: float = 10.0
   eval_epsilon: float = 0.05
   precision: str = "float32"
+  torso_init: str = "orthogonal"
+  life_loss_fire: str = "recorded"
+  life_loss_stack: str = "keep"
+  grad_clip_mode: str = "per_variable"
 
   def validate(self):
-    """Raises ValueError naming the first field of a wrong kind or out of range."""
+    """Raises ValueError naming the first field of a wrong kind or out of range (a factor
+    option: its value and the allowed ones, DQN_FACTORS)."""
     _check_kinds(self)
     _check_precision(self)
+    for name, allowed in DQN_FACTORS.items():
+      _check_choice(self, name, allowed)
     if self.num_envs != 1:
       raise ValueError(f"num_envs must be 1 for the DQN family (baselines deepq), got {self.num_envs}")
     _positive(self, "lr", "adam_eps", "batch_size", "replay_capacity", "train_period",
@@ -113,6 +138,14 @@ class DQNHparams:
 
 
 HPARAMS = {"a2c": A2CHparams, "dqn": DQNHparams}
+
+# The DQN parity experiment's factor options: {field: allowed values, the default first}.
+DQN_FACTORS = {
+    "torso_init": ("orthogonal", "glorot"),
+    "life_loss_fire": ("recorded", "hidden"),
+    "life_loss_stack": ("keep", "zero"),
+    "grad_clip_mode": ("per_variable", "global"),
+}
 
 
 MAX_SET_INT = 10 ** 10          # an integer given with --set (steps, transitions, envs): beyond any budget
@@ -144,6 +177,11 @@ def _check_kinds(hp):
 def _check_precision(hp):
   if hp.precision not in PRECISIONS:
     raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {hp.precision!r}")
+
+
+def _check_choice(hp, name: str, allowed):
+  if getattr(hp, name) not in allowed:
+    raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(hp, name)!r}")
 
 
 def _positive(hp, *names):

@@ -163,24 +163,47 @@ def build_dqn_agent(condition: Condition, time_step_spec, action_spec, observati
   """DQN-family agent; epsilon (a `LinearEpsilon`, the agent's `epsilon_greedy`) reads `step_var`
   (agent steps) and decays over `epsilon_fraction` of `horizon_agent_steps` (the horizon,
   `DQNHparams.horizon_frames`, in agent steps). Target period in agent steps.
-  `agent_kwargs` (default: the condition's) are passed to the class, e.g. tau of a soft target."""
-  net = make_network("dqn", observation_spec, num_actions, seed, hp.precision)
+  `agent_kwargs` (default: the condition's) are passed to the class, e.g. tau of a soft target.
+  The network's kernels are initialised as `hp.torso_init` says, the gradient clipped as
+  `hp.grad_clip_mode` says (`optimizer_and_clipping`)."""
+  net = make_network("dqn", observation_spec, num_actions, seed, hp.precision, torso_init=hp.torso_init)
   eps = linear_epsilon(step_var, hp.epsilon_start, hp.epsilon_end,
                        int(hp.epsilon_fraction * horizon_agent_steps))
   kwargs = dict(condition.agent_kwargs if agent_kwargs is None else agent_kwargs)
+  optimizer, per_variable_clip = optimizer_and_clipping(hp)
   agent = agent_class(condition)(
-      time_step_spec, action_spec, q_network=net,
-      optimizer=tf.keras.optimizers.Adam(hp.lr, epsilon=hp.adam_eps), epsilon_greedy=eps,
+      time_step_spec, action_spec, q_network=net, optimizer=optimizer, epsilon_greedy=eps,
       target_update_period=max(1, hp.target_update_period // hp.train_period),
       td_errors_loss_fn=common.element_wise_huber_loss, gamma=hp.gamma,
-      gradient_clipping=hp.grad_clip, train_step_counter=tf.Variable(0, dtype=tf.int64), **kwargs)
+      gradient_clipping=per_variable_clip, train_step_counter=tf.Variable(0, dtype=tf.int64), **kwargs)
   agent.initialize()
   return agent
 
 
+def optimizer_and_clipping(hp: DQNHparams):
+  """(Adam optimizer, tf-agents `gradient_clipping` argument) for `hp.grad_clip_mode`:
+
+    "per_variable"  Adam(lr, eps) and gradient_clipping = grad_clip: tf-agents' DqnAgent clips
+                    each variable's gradient to L2 norm <= grad_clip (tf.clip_by_norm per
+                    variable, as baselines deepq's `minimize_and_clip`).
+    "global"        Adam(lr, eps, global_clipnorm=grad_clip) and no per-variable clip: Keras
+                    rescales all gradients together, g * grad_clip / max(||g||_global, grad_clip)
+                    (tf.clip_by_global_norm), as SB3's th.nn.utils.clip_grad_norm_ over all
+                    parameters (which divides by ||g|| + 1e-6: the same up to that 1e-6).
+
+  Raises ValueError for another mode."""
+  if hp.grad_clip_mode == "per_variable":
+    return tf.keras.optimizers.Adam(hp.lr, epsilon=hp.adam_eps), hp.grad_clip
+  if hp.grad_clip_mode == "global":
+    return tf.keras.optimizers.Adam(hp.lr, epsilon=hp.adam_eps, global_clipnorm=hp.grad_clip), None
+  raise ValueError(f"grad_clip_mode must be one of per_variable, global; got {hp.grad_clip_mode!r}")
+
+
 # --- the trainer ---------------------------------------------------------------------------------
 class DQNTrainer(Trainer):
-  """DQN family (Fig. 2): 1 env, replay, epsilon-greedy, target network."""
+  """DQN family (Fig. 2): 1 env, replay, epsilon-greedy, target network; the training env's
+  life-loss handling and the network's initialiser as the hyperparameters' factor options say
+  (`DQNHparams`: life_loss_fire, life_loss_stack, torso_init, grad_clip_mode)."""
 
   def __init__(self, spec: RunSpec, seeds: RunSeeds, env_groups: Optional[int] = None):
     """Builds the run's env, agent, replay loop and evaluation policy; `env_groups` must be None
@@ -188,7 +211,9 @@ class DQNTrainer(Trainer):
     if env_groups is not None:
       raise ValueError(f"env_groups={env_groups!r}: the DQN family runs one env (None only)")
     hp = spec.hparams
-    super().__init__(spec, seeds, 1, None)
+    super().__init__(spec, seeds, 1, None, env_options=dict(life_loss_fire=hp.life_loss_fire,
+                                                            life_loss_stack=hp.life_loss_stack))
+    self.network_options = dict(torso_init=hp.torso_init)
     self.frames_per_update = hp.train_period * self.env.frames_per_step
     self.step_var = tf.Variable(0, dtype=tf.int64, name="agent_steps")
     self.agent = build_dqn_agent(

@@ -39,16 +39,19 @@ def agent_class(condition: Condition):
   return getattr(importlib.import_module(f"agents.{module}"), name)
 
 
-def make_network(family: str, observation_spec, num_actions: int, seed: int, precision: str = "float32"):
+def make_network(family: str, observation_spec, num_actions: int, seed: int, precision: str = "float32",
+                 **options):
   """The network of a family: `ActorCriticNetwork` ("a2c": Nature-CNN torso, pi and V heads) or
-  `QNetwork` ("dqn"), weights drawn from `seed` when its variables are built."""
+  `QNetwork` ("dqn"), weights drawn from `seed` when its variables are built. `options` go to
+  the class (the DQN family's `torso_init`; none for "a2c")."""
   return (ActorCriticNetwork if family == "a2c" else QNetwork)(observation_spec, num_actions, seed=seed,
-                                                               precision=precision)
+                                                               precision=precision, **options)
 
 
-def build_network(family: str, observation_spec, num_actions: int, seed: int, precision: str = "float32"):
+def build_network(family: str, observation_spec, num_actions: int, seed: int, precision: str = "float32",
+                  **options):
   """`make_network` with its variables built."""
-  net = make_network(family, observation_spec, num_actions, seed, precision)
+  net = make_network(family, observation_spec, num_actions, seed, precision, **options)
   net.create_variables()
   return net
 
@@ -66,7 +69,8 @@ class Trainer(abc.ABC):
 
   Attributes set here: `env` (the training env, a batched `envs` PyEnvironment), `eval_env`
   (whole games, no life-loss terminals, capped at the spec's frames per game), `precision`,
-  `env_groups` (A2C: the collection's env groups; None for DQN).
+  `env_groups` (A2C: the collection's env groups; None for DQN), `network_options` (keyword
+  arguments of `make_network` beyond the precision: {} here, the DQN family's `torso_init`).
   """
   agent: object
   network: tf.keras.Model
@@ -75,12 +79,17 @@ class Trainer(abc.ABC):
   eval_policy: object
   frames_per_update: int
 
-  def __init__(self, spec: RunSpec, seeds: RunSeeds, num_envs: int, env_groups: Optional[int]):
+  def __init__(self, spec: RunSpec, seeds: RunSeeds, num_envs: int, env_groups: Optional[int],
+               env_options: Optional[Dict] = None):
     """Builds the run's environments: `num_envs` training envs seeded with `seeds.train_env`
-    (in `env_groups` groups, None = 1) and `spec.eval_games` evaluation envs."""
+    (in `env_groups` groups, None = 1; `env_options`: more keyword arguments of
+    `envs.make_atari_env` for them, the DQN family's life-loss handling) and `spec.eval_games`
+    evaluation envs."""
     self.precision = spec.hparams.precision
     self.env_groups = env_groups
-    self.env = make_atari_env(spec.game, num_envs, seed=list(seeds.train_env), groups=env_groups or 1)
+    self.network_options: Dict = {}
+    self.env = make_atari_env(spec.game, num_envs, seed=list(seeds.train_env), groups=env_groups or 1,
+                              **(env_options or {}))
     self.eval_env = make_atari_env(spec.game, spec.eval_games, seed=None, life_loss_terminal=False,
                                    max_frames_per_game=spec.eval_max_frames)
     self._saver = None                   # the PolicySaver, made at the first export
@@ -208,7 +217,7 @@ class Trainer(abc.ABC):
     """The shared part of `restart`: weights of a network built with the new seed, optimizer and
     train counter back to their start, environments seeded anew."""
     fresh = build_network(family, self.env.observation_spec(), self.env.num_actions,
-                          seeds.network, self.precision)
+                          seeds.network, self.precision, **self.network_options)
     self.network.set_weights(fresh.get_weights())
     if hasattr(self.optimizer, "reset"):
       self.optimizer.reset()               # RMSpropTF1: iterations 0, mean squares 1
