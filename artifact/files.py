@@ -1,14 +1,48 @@
 """Atomic writes: a temp file (or directory) in the same directory, then a rename over the target,
 so a reader (or a resumed run) sees either the old file or the new one, never a torn one. Every
-file the project writes goes through here (TF's checkpoint writer renames on its own). Standard
-library only: the campaign's store script runs it with the system Python."""
+file the project writes goes through here (TF's checkpoint writer renames on its own); a write
+that fails (a full disk, say) raises an OSError naming the file. `read_json` reads a run's JSON
+files (config.json, done.json) with an error naming the file and what is wrong. Standard library
+only: the campaign's store script runs it with the system Python."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Dict
+
+
+class DamagedFileError(ValueError):
+  """A file that does not hold what it should (`read_json`): not UTF-8, not JSON, not an object.
+  Attributes: path, problem."""
+
+  def __init__(self, path, problem: str, remedy: str = ""):
+    self.path, self.problem = Path(path), problem
+    super().__init__(f"{self.path}: {problem}" + (f". {remedy}" if remedy else ""))
+
+
+def read_json(path, remedy: str = "") -> Dict:
+  """The JSON object in the file `path`. Raises DamagedFileError naming the path, what is wrong
+  (not UTF-8: the offset of the first bad byte; not JSON: the line and column; not an object)
+  and `remedy` (what to do); FileNotFoundError / OSError if it cannot be read."""
+  data = Path(path).read_bytes()
+  try:
+    text = data.decode("utf-8")
+  except UnicodeDecodeError as e:
+    raise DamagedFileError(path, f"not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start} "
+                                 f"of {len(data):,}), so not the JSON the artifact writes", remedy) from None
+  try:
+    value = json.loads(text)
+  except json.JSONDecodeError as e:
+    raise DamagedFileError(path, f"not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}"
+                                 f"{'; the file is empty' if not text.strip() else ''})", remedy) from None
+  if not isinstance(value, dict):
+    raise DamagedFileError(path, f"holds a JSON {type(value).__name__}, not the object the "
+                                 f"artifact writes", remedy)
+  return value
 
 
 def atomic_write_text(path, text: str) -> Path:
@@ -39,7 +73,9 @@ def atomic_path(path):
   removes when a killed writer left one), renamed over `path` after an fsync when the block
   succeeds and removed when it raises: a reader sees the old file or the new one, never a torn
   one, and two writers never share a temporary name. Writers that infer a format from the name
-  must be told it (`fig.savefig(tmp, format="pdf")`). Usage: `with atomic_path(p) as tmp: ...`."""
+  must be told it (`fig.savefig(tmp, format="pdf")`). Usage: `with atomic_path(p) as tmp: ...`.
+  An OSError without a file name (a write into a full disk: errno 28) is raised again naming
+  `path`, as the same OSError subclass and errno."""
   path = Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -50,9 +86,11 @@ def atomic_path(path):
     with open(tmp, "rb+") as f:
       os.fsync(f.fileno())
     os.replace(tmp, path)
-  except BaseException:
+  except BaseException as e:
     if os.path.exists(tmp):
       os.unlink(tmp)
+    if isinstance(e, OSError) and e.filename is None and e.errno is not None:
+      raise OSError(e.errno, e.strerror or os.strerror(e.errno), str(path)) from e
     raise
 
 

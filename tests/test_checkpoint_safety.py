@@ -21,6 +21,7 @@ from agents.replay import FrameStackReplayBuffer
 from artifact.grid import memory
 from artifact.training import checkpoints, pool, runner
 from artifact.experiment.runspec import make_run_spec
+from helpers import train_updates
 
 
 # --- 1. checkpoints hold data only ---------------------------------------------------------------
@@ -113,9 +114,7 @@ def test_a_pickle_planted_in_a_checkpoint_never_runs(tmp_path):
   marker2 = tmp_path / "payload-ran-on-resume"
   run.trainer.loop.replay._track_trackable(                  # pylint: disable=protected-access
       _PlantedState(marker2), name="_frame_buffer", overwrite=True)
-  for _ in range(30):
-    run.trainer.update()
-    run.updates_done += 1
+  train_updates(run, 30)
   run.checkpoint("clock")
   assert "replay/_frame_buffer/.ATTRIBUTES/py_state" in _py_states(run.store.latest)
   run.run.lock.close()

@@ -18,6 +18,7 @@ from artifact.training import checkpoints, pool, runner
 from artifact.experiment import schedule
 from artifact.training.progress import COLUMNS
 from artifact.experiment.runspec import make_run_spec
+from helpers import train_updates
 
 pytestmark = pytest.mark.slow   # processes, kills, Ray clusters or training
 
@@ -105,9 +106,7 @@ def _replay_state(replay):
 def test_dqn_replay_after_restore_equals_the_checkpointed_replay(tmp_path):
   pool.close_all()
   spec, run = _dqn_run(tmp_path)
-  while run.updates_done < 400:                              # 1,600 agent steps: past learning_starts
-    run.trainer.update()
-    run.updates_done += 1
+  train_updates(run, 400)                                    # 1,600 agent steps: past learning_starts
   run.checkpoint("clock")
   size, cur, arrays, frames = _replay_state(run.trainer.loop.replay)
   assert size == 1600 and len(frames) > 100

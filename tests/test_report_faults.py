@@ -1,13 +1,21 @@
 """A report that cannot be written (a full disk, here a file-size limit) is named, the grid's run
 summary is still printed, the other reports are still written, and nothing written before is
-lost or torn: every report file is written atomically under a unique temporary name."""
+lost or torn: every report file is written atomically under a unique temporary name. A run whose
+files are damaged (progress.csv without a column, cut short; a garbage config.json or done.json)
+is named with the file and line and left out of every report alike, the others are written, and
+the command exits 1. Runs of another config are left out, in one statement with the others."""
+import json
 import resource
+import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
+
+from artifact.training.progress import COLUMNS
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow   # trains a tiny run in a subprocess
@@ -46,15 +54,16 @@ def test_a_failing_report_is_named_and_loses_nothing(tmp_path):
 
 
 def _fake_run(runs: Path, spec, returns):
-  import json as _json
+  """A run directory with config.json and a progress.csv of the schema: a row every 1,000 frames
+  with these training and evaluation returns."""
   d = runs / spec.relpath()
   d.mkdir(parents=True)
   (d / "config.json").write_text(spec.to_json())
-  rows = ["figure,game,condition,seed,frames,train_return,eval_return"]
-  rows += [f"{spec.figure},{spec.game},{spec.condition},{spec.seed},{(i + 1) * 1000},{r},{r}"
-           for i, r in enumerate(returns)]
-  (d / "progress.csv").write_text("\n".join(rows) + "\n")
-  return _json.loads(spec.to_json())
+  rows = [dict(figure=spec.figure, game=spec.game, condition=spec.condition, seed=spec.seed,
+               frames=(i + 1) * 1000, agent_steps=(i + 1) * 250, train_return=r, train_games=10,
+               eval_return=r, eval_games=2) for i, r in enumerate(returns)]
+  pd.DataFrame(rows).reindex(columns=COLUMNS).to_csv(d / "progress.csv", index=False)
+  return json.loads(spec.to_json())
 
 
 @pytest.mark.parametrize("other", ["set_value", "not_selected"])
@@ -82,8 +91,14 @@ def test_reports_never_average_in_runs_of_another_config(tmp_path, other, capsys
   code = cli.main(["--figures", "2", "--games", "Pong", "--conditions", "soft_dqn_ent_0.1",
                    "--seeds", seeds, "--frames", "4000", "--out", str(tmp_path), "--reports-only"])
   printed = capsys.readouterr().out
-  assert code == 0 and f"not in this grid: {alien.relpath()}" in printed
-  import pandas as pd
+  assert code == 0
+  if other == "set_value":        # one of this grid's runs, of another config: one statement
+    assert ("reports: 0 of 2 runs finished; 1 partial (reported up to their last row), 0 missing, "
+            "1 trained with another config (left out of every report):") in printed, printed
+    assert f"   other config {alien.relpath()}" in printed and "not in this grid" not in printed
+  else:                           # not one of this grid's runs: said apart from them
+    assert "reports: 0 of 1 runs finished; 1 partial (reported up to their last row), 0 missing:" in printed
+    assert f"not in this grid: {alien.relpath()}" in printed and "other config" not in printed
   fig = pd.read_csv(tmp_path / "reports" / "figure2.csv")
   assert fig["train_return"].max() == 2.0 and set(fig["seed"]) == {0}
 
@@ -110,24 +125,115 @@ def test_reports_read_each_run_up_to_the_grids_frames(tmp_path):
   assert results.load_progress(runs, 2, grid)["frames"].tolist() == [1_000, 2_000, 3_000]
   code = cli.main(["--figures", "2", "--games", "Pong", "--conditions", "dqn", "--seeds", "0,1",
                    "--frames", "3000", "--scale", "short", "--out", str(tmp_path), "--reports-only", "--no-theory"])
-  import pandas as pd
   fig = pd.read_csv(tmp_path / "reports" / "figure2.csv")
   assert code == 0 and fig["frames"].max() == 3_000 and fig["train_return"].max() == 3.0
 
 
 def test_a_report_pass_reads_each_progress_file_once(tmp_path, monkeypatch):
   """The reports are one data flow: each progress.csv is read once per pass, into the pass's
-  `Results`, however many reports (figure, parity, statistics, claims) use its rows."""
-  import pandas as pd
+  `Results`, however many reports (figure, parity, statistics, claims) use its rows (checked
+  and parsed from the one read)."""
   from artifact.grid import cli
   from artifact.experiment.runspec import make_run_spec
   runs = tmp_path / "runs"
   for seed in (0, 1):
     _fake_run(runs, make_run_spec(1, "Pong", "a2c_1step", seed, "smoke", 4_000), [1.0, 2.0])
-  reads, read_csv = [], pd.read_csv
-  monkeypatch.setattr(pd, "read_csv", lambda path, *a, **k: reads.append(str(path)) or read_csv(path, *a, **k))
+  reads, read_bytes, read_text = [], Path.read_bytes, Path.read_text
+  monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(str(self)) or read_bytes(self))
+  monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: reads.append(str(self)) or read_text(self, *a, **k))
+  opened, read_csv = [], pd.read_csv
+  monkeypatch.setattr(pd, "read_csv", lambda path, *a, **k: opened.append(str(path)) or read_csv(path, *a, **k))
   code = cli.main(["--figures", "1", "--games", "Pong", "--conditions", "a2c_1step", "--seeds", "0,1",
                    "--frames", "4000", "--out", str(tmp_path), "--reports-only", "--no-theory"])
-  progress = [r for r in reads if r.endswith("progress.csv")]
+  progress = [r for r in reads + opened if r.endswith("progress.csv")]
   assert code == 0 and len(progress) == 2 and len(set(progress)) == 2, progress
   assert (tmp_path / "reports" / "parity.csv").exists() and (tmp_path / "reports" / "claims.md").exists()
+
+
+# --- damaged inputs: named, left out of every report alike ----------------------------------------
+GRID = ["--figures", "1", "--games", "Pong", "--conditions", "a2c_1step", "--seeds", "0,1",
+        "--frames", "640", "--jobs", "1", "--no-theory"]
+RUN0, RUN1 = "figure1/Pong/a2c_1step/seed0", "figure1/Pong/a2c_1step/seed1"
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+  """--out with two finished smoke runs (seeds 0 and 1, 640 frames) and their reports."""
+  from artifact.grid import cli
+  from artifact.training import pool
+  out = tmp_path_factory.mktemp("two_runs")
+  assert cli.main(GRID + ["--out", str(out)]) == 0
+  pool.close_all()
+  return out
+
+
+def _drop_column(name):
+  def damage(run_dir):
+    p = run_dir / "progress.csv"
+    rows = [ln.split(",") for ln in p.read_text().splitlines()]
+    col = rows[0].index(name)
+    p.write_text("".join(",".join(r[:col] + r[col + 1:]) + "\n" for r in rows))
+  return damage
+
+
+def _cut_last_row(run_dir):
+  p = run_dir / "progress.csv"
+  text = p.read_text()
+  p.write_text(text[:text.rstrip("\n").rfind("\n") + 1 + len("1,Pong,a2c_1step,0,6")])
+
+
+def _cut_at_line_end(run_dir):       # the last row lost whole: the file ends before done.json's frames
+  p = run_dir / "progress.csv"
+  p.write_text("".join(p.read_text().splitlines(keepends=True)[:-1]))
+
+
+def _garbage(name, data):
+  def damage(run_dir):
+    (run_dir / name).write_bytes(data)
+  return damage
+
+
+# damage -> (the file named, what is said)
+REPORT_DAMAGES = {
+    "no eval_return column": (_drop_column("eval_return"), "progress.csv", "line 1: the header is not the progress.csv schema (missing column(s) eval_return"),
+    "no frames column": (_drop_column("frames"), "progress.csv", "line 1: the header is not the progress.csv schema (missing column(s) frames"),
+    "last row cut inside its frames": (_cut_last_row, "progress.csv", "line 3: the last row is cut short"),
+    "cut at a line end": (_cut_at_line_end, "progress.csv", "line 3: the file ends at 320 frames, but done.json says the run finished at 640"),
+    "garbage config.json": (_garbage("config.json", b"\x8f\x02\xff garbage"), "config.json", "not UTF-8 text (byte 0x8f at offset 0"),
+    "garbage done.json": (_garbage("done.json", b"{frames: 640}"), "done.json", "not valid JSON (Expecting property name enclosed in double quotes at line 1, column 2)"),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(REPORT_DAMAGES))
+def test_a_damaged_run_is_named_and_left_out_of_every_report(two_runs, tmp_path, capsys, damage):
+  from artifact.grid import cli
+  make, name, said = REPORT_DAMAGES[damage]
+  out = tmp_path / "out"
+  shutil.copytree(two_runs, out)
+  run_dir = out / "runs" / RUN0
+  make(run_dir)
+  damaged = (run_dir / name).read_bytes()
+  code = cli.main(GRID + ["--out", str(out), "--reports-only"])
+  printed = capsys.readouterr().out
+  assert code == 1, printed[-3000:]
+  assert f"   damaged {RUN0}: {run_dir / name}: {said}" in printed, printed[-3000:]
+  assert f"REPORT FAILED damaged run {RUN0} (left out of every report): {run_dir / name}: {said}" in printed
+  assert ("reports: 1 of 2 runs finished; 0 partial (reported up to their last row), 0 missing, "
+          "1 with damaged files (left out of every report):") in printed
+  assert "Traceback" not in printed and "KeyError" not in printed
+  assert (run_dir / name).read_bytes() == damaged         # the damaged file left as it was
+  reports = out / "reports"
+  # every report was written, each from seed 1 alone
+  assert set(pd.read_csv(reports / "figure1.csv")["seed"]) == {1}
+  assert pd.read_csv(reports / "figure1_summary.csv")["seeds"].tolist() == [1]
+  stats = pd.read_csv(reports / "statistics.csv")
+  assert len(stats) and (stats["seeds"] == 1).all()
+  for f in ("figure1.pdf", "statistics.pdf", "claims.md", "parity.csv"):
+    assert (reports / f).stat().st_mtime > (two_runs / "reports" / f).stat().st_mtime, f
+  # repaired, the same command reports both seeds again and exits 0
+  shutil.copy(two_runs / "runs" / RUN0 / name, run_dir / name)
+  assert cli.main(GRID + ["--out", str(out), "--reports-only"]) == 0
+  capsys.readouterr()
+  assert pd.read_csv(reports / "figure1_summary.csv")["seeds"].tolist() == [2]
+  assert set(pd.read_csv(reports / "statistics.csv")["seeds"]) == {2}
+

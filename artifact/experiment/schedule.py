@@ -84,3 +84,12 @@ def logs_row(update: int, per_update: int, log_every_frames: int) -> bool:
   after, before = update * per_update, (update - 1) * per_update
   return after // log_every_frames > before // log_every_frames
 
+
+def row_updates(per_update: int, log_every_frames: int, eval_at, total: int, up_to_frames: int) -> List[int]:
+  """Update numbers after which a run writes a progress row, those at `up_to_frames` emulator
+  frames or fewer, sorted: the updates that cross a multiple of `log_every_frames` (`logs_row`),
+  the evaluations `eval_at` (update numbers, `eval_updates`) and the last update `total`."""
+  last = int(up_to_frames) // int(per_update)
+  logged = {math.ceil(m * log_every_frames / per_update)
+            for m in range(1, int(up_to_frames) // int(log_every_frames) + 1)}
+  return sorted(u for u in logged | set(eval_at) | {int(total)} if 1 <= u <= last)

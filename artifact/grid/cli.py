@@ -180,17 +180,21 @@ def _executor_from(args, plan: Plan):
 
 
 def _run_grid(plan: Plan, executor, interval_s: float = 15.0):
-  """Trains every spec with `executor`, printing the live summary. Returns the failures."""
+  """Trains every spec with `executor`, printing the live summary. Returns (the failures
+  [(relpath, error)], the relpaths of the runs another process was training: not this grid's
+  to finish, not failures)."""
   from artifact.grid.monitor import GridMonitor
   monitor = GridMonitor({s.relpath(): s.frames for s in plan.specs}, interval_s=interval_s)
   failed = executor.run(plan.specs, plan.out, monitor)
   monitor.maybe_print_summary(force=True)
-  return failed
+  return failed, [r for r, state in monitor.state.items() if state == "elsewhere"]
 
 
 def main(argv=None) -> int:
-  """The command; returns its exit status (0, or 1 if a run failed). A bad argument raises
-  UsageError (exit status 2) after printing its message to stderr, before any work."""
+  """The command; returns its exit status: 0; 1 if a run failed, a report failed, or a run's
+  files are damaged (named, and left out of every report). A run another process trains (another
+  grid holds its directory) is not a failure. A bad argument raises UsageError (exit status 2)
+  after printing its message to stderr, before any work."""
   return run_command(_main, argv)
 
 
@@ -204,7 +208,7 @@ def _main(argv=None) -> int:
     print_grid(plan, args.jobs)
     return 0
   t0 = time.time()
-  failed = []
+  failed, elsewhere = [], []
   if not args.reports_only:
     executor = _executor_from(args, plan)
     try:
@@ -219,15 +223,19 @@ def _main(argv=None) -> int:
       print(f"== {len(plan.specs)} runs, scale {args.scale}, figures {plan.figures}, "
             f"{executor.describe()}, checkpoints every {args.checkpoint_every:g}s, "
             f"TensorFlow {plan.kernels.describe()}, out {plan.out}", flush=True)
-      failed = _run_grid(plan, executor, args.status_every)
+      failed, elsewhere = _run_grid(plan, executor, args.status_every)
     finally:
       executor.close()
   report_failures = write_reports(plan, args.scale)
   if not args.reports_only:
-    print(f"== finished in {hms(time.time() - t0)}; {len(plan.specs) - len(failed)} runs ok, "
-          f"{len(failed)} failed", flush=True)
+    ok = len(plan.specs) - len(failed) - len(elsewhere)
+    print(f"== finished in {hms(time.time() - t0)}; {ok} runs ok, {len(failed)} failed"
+          + (f", {len(elsewhere)} trained by another process (not this grid's to finish: rerun "
+             f"the command once it is done, to report them finished)" if elsewhere else ""), flush=True)
     for name, err in failed:
       print(f"   FAILED {name}: {err}")
+    for name in elsewhere:
+      print(f"   ELSEWHERE {name}")
   for err in report_failures:
     print(f"   REPORT FAILED {err}", flush=True)
   return 1 if failed or report_failures else 0

@@ -119,13 +119,19 @@ def disk_needed(specs, concurrent: int) -> float:
   return sum(final(s) for s in specs) + sum(peaks)
 
 
+def size_text(n_bytes: float) -> str:
+  """Bytes as '40.0 MB' below 1 GB, else '1.3 GB' (decimal units)."""
+  return f"{n_bytes / 1e6:,.1f} MB" if n_bytes < 1e9 else f"{n_bytes / 1e9:,.1f} GB"
+
+
 def check_disk(specs, out: Path, concurrent: int):
-  """Raises UsageError if `out`'s disk has less free space than `disk_needed`."""
+  """Raises UsageError if `out`'s disk has less free space than `disk_needed` (both said in MB
+  below 1 GB)."""
   import shutil
   need, free = disk_needed(specs, concurrent), shutil.disk_usage(out).free
   if need > free:
-    raise UsageError(f"run_all.sh: error: --out {str(out)!r} has {free / 1e9:,.1f} GB free, but the "
-                     f"selected runs' checkpoints need about {need / 1e9:,.1f} GB ({concurrent} "
+    raise UsageError(f"run_all.sh: error: --out {str(out)!r} has {size_text(free)} free, but the "
+                     f"selected runs' checkpoints need about {size_text(need)} ({concurrent} "
                      f"training at once; DQN checkpoints hold the replay, "
                      f"~{REPLAY_CHECKPOINT_BYTES_PER_TRANSITION:,.0f} bytes per transition). Free "
                      f"space, use another --out, or select fewer runs")

@@ -66,28 +66,64 @@ def set_tf_threads(threads: int):
   tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
-def failed_event(spec, error: str, details: Optional[str] = None) -> RunEvent:
+ERROR_FILE = "error.txt"        # a failed run's traceback, in its run directory
+
+
+def failed_event(spec, error: str, details: Optional[str] = None, error_file: str = "") -> RunEvent:
   """The `failed` event of a run: `error` the one-line message, `details` (default: the same)
-  the traceback or what the executor knows."""
+  the traceback or what the executor knows, `error_file` where the traceback was saved."""
   return RunEvent("failed", spec.relpath(), total_frames=spec.frames, message=error,
-                  data=dict(error=details or error))
+                  data=dict(error=details or error, error_file=error_file))
+
+
+def error_text(e: BaseException) -> str:
+  """'Type: message' of an exception, its message's first line (an OSError's includes the file:
+  "OSError: [Errno 28] No space left on device: '/out/runs/.../progress.csv'")."""
+  text = str(e).strip()
+  first = text.splitlines()[0] if text else ""
+  return f"{type(e).__name__}: {first}" + (" [...]" if "\n" in text else "") if first else type(e).__name__
+
+
+def save_error(run_dir: Path, error: str, details: str) -> str:
+  """Writes a failed run's `error`, the process that ran it (host:pid, time) and the traceback
+  `details` to run_dir/error.txt (atomically); returns its path, or why it could not be written
+  (a full disk, say), as text."""
+  if not run_dir.is_dir():
+    return f"not saved: {run_dir} does not exist"
+  from artifact.files import atomic_write_text
+  where = f"in process {socket.gethostname()}:{os.getpid()} at {time.strftime('%Y-%m-%d %H:%M:%S')}"
+  try:
+    return str(atomic_write_text(run_dir / ERROR_FILE, f"{error}\n{where}\n\n{details}"))
+  except OSError as e:
+    return f"not saved ({error_text(e)})"
 
 
 def train_one(spec, out: str, sink: EventSink, checkpoint_every: float,
               lock_wait_s: float = 0.0, env_groups: Optional[int] = None) -> Optional[str]:
   """Trains one run into out/runs/<relpath>; returns None, or the error text after emitting a
-  `failed` event (never raises: the other runs' results are still worth having).
-  `checkpoint_every` (seconds), `lock_wait_s` (seconds to wait for the run directory's lock),
-  `env_groups`: as `artifact.training.runner.run` takes them (--checkpoint-every, --env-groups;
-  None = auto)."""
+  `failed` event (never raises: the other runs' results are still worth having). A failed run's
+  traceback is saved as error.txt in its run directory (removed when the run later finishes);
+  a run whose directory another live process holds (another grid trains it) is not a failure:
+  an `elsewhere` event, and None. `checkpoint_every` (seconds), `lock_wait_s` (seconds to wait
+  for the run directory's lock), `env_groups`: as `artifact.training.runner.run` takes them
+  (--checkpoint-every, --env-groups; None = auto)."""
   from artifact.training import runner
+  from artifact.training.checkpoints import RunDirLockedError
+  run_dir = Path(out) / "runs" / spec.relpath()
   try:
-    runner.run(spec, Path(out) / "runs" / spec.relpath(), on_event=sink,
+    runner.run(spec, run_dir, on_event=sink,
                checkpoint_every=checkpoint_every, lock_wait_s=lock_wait_s, env_groups=env_groups)
+    (run_dir / ERROR_FILE).unlink(missing_ok=True)       # an earlier failure's, now resolved
+    return None
+  except RunDirLockedError as e:
+    sink(RunEvent("elsewhere", spec.relpath(), total_frames=spec.frames, message=str(e)))
     return None
   except Exception as e:  # pylint: disable=broad-except
-    sink(failed_event(spec, repr(e), traceback.format_exc()))
-    return repr(e)
+    details, error = traceback.format_exc(), error_text(e)
+    saved = save_error(run_dir, error, details)
+    error = f"{error} (traceback: {saved})"
+    sink(failed_event(spec, error, details, saved))
+    return error
 
 
 class Executor:
@@ -568,7 +604,7 @@ class RayExecutor(Executor):
         try:
           err = ray.get(ref)
         except Exception as e:  # pylint: disable=broad-except  (retries exhausted: node kept dying)
-          err = repr(e)
+          err = error_text(e)
           on_event(failed_event(spec, err))
         if err:
           failures.append((spec.relpath(), err))

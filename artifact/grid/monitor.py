@@ -5,7 +5,9 @@ Every `interval_s` seconds (and at the end) it prints one block:
   [12m30s] runs: 40 done, 2 running, 84 queued, 0 failed | 4,210 frames/s | grid eta ~25m10s
      figure1/Pong/a2c_proper/seed0  frames 3,200/6,400 (50%)  2,100 fps  train return ...
 
-and one line as each run finishes or fails. Each running run's line is its latest heartbeat
+and one line as each run finishes or fails (a failure with the last lines of its traceback,
+which the executor saved as error.txt in the run directory), or is found trained by another
+process (another grid holds its directory: "elsewhere", not a failure). Each running run's line is its latest heartbeat
 (frames, frames/s, ETA; every few seconds) or progress row, so the block stays live however
 rarely a run writes rows. Total frames/s is the sum of the running runs'
 latest training speeds; the ETA is the frames left in the grid (unfinished runs' budgets less
@@ -20,6 +22,9 @@ import time
 from typing import Dict, Optional, TextIO
 
 from artifact.training.events import RunEvent
+
+
+TRACEBACK_LINES = 6            # lines of a failed run's traceback printed (all of it: error.txt)
 
 
 def hms(s: float) -> str:
@@ -67,12 +72,19 @@ class GridMonitor:
       self.state[e.run] = "failed"
       self.fps.pop(e.run, None)
       self.errors[e.run] = e.data.get("error", e.message)
-      self._print(f"FAILED {e.run}: {e.message}")
+      trace = self.errors[e.run].rstrip().splitlines()
+      tail = trace[-TRACEBACK_LINES:] if len(trace) > 1 else []
+      self._print(f"FAILED {e.run}: {e.message}" + "".join(f"\n   | {ln}" for ln in tail))
+    elif e.kind == "elsewhere":
+      self.state[e.run] = "elsewhere"
+      self.fps.pop(e.run, None)
+      self._print(f"skipped {e.run}: trained by another process, not by this grid ({e.message})")
     self.maybe_print_summary()
 
   def counts(self) -> Dict[str, int]:
-    """Runs per state: {'done', 'running', 'queued', 'failed': n}."""
-    out = {k: 0 for k in ("done", "running", "queued", "failed")}
+    """Runs per state: {'done', 'running', 'queued', 'failed', 'elsewhere': n} ('elsewhere':
+    trained by another process, which holds the run's directory)."""
+    out = {k: 0 for k in ("done", "running", "queued", "failed", "elsewhere")}
     for s in self.state.values():
       out[s] += 1
     return out
@@ -92,7 +104,9 @@ class GridMonitor:
       eta_s = max(eta_s, (time.time() - self.t0) / c["done"] * runs_left)
     eta = f" | grid eta ~{hms(eta_s)}" if eta_s > 0 else ""
     head = (f"[{hms(time.time() - self.t0)}] runs: {c['done']} done, {c['running']} running, "
-            f"{c['queued']} queued, {c['failed']} failed | {fps:,.0f} frames/s{eta}")
+            f"{c['queued']} queued, {c['failed']} failed"
+            + (f", {c['elsewhere']} trained by another process" if c["elsewhere"] else "")
+            + f" | {fps:,.0f} frames/s{eta}")
     lines = [head] + [f"   {self.line.get(r, r + '  starting')}"
                       for r, s in self.state.items() if s == "running"]
     return "\n".join(lines)

@@ -5,7 +5,8 @@ and the temporaries a killed writer leaves.
 extra objects such as the DQN replay, the frame counter and the training-return window) and its
 `tf.train.CheckpointManager` in `<run dir>/checkpoint/`. It finds checkpoints from their files
 (ckpt-N.index), not only from TF's state file, so a deleted or garbled state file never restarts a
-run from zero; it falls back to the checkpoint before when the newest does not load; it writes
+run from zero, nor do index files deleted beside their data (`checkpoint_traces`: refused, not
+restarted); it falls back to the checkpoint before when the newest does not load; it writes
 the trainer's files beside each checkpoint first (`Trainer.save_beside_checkpoint`), so a
 checkpoint never lacks them, and removes those of deleted checkpoints. Checkpoints hold data
 only: no tracked Python state pickles (`pickling_states`), so restoring one from an untrusted
@@ -28,7 +29,12 @@ CHECKPOINTS_KEPT = 2               # while training: the newest and a fallback
 
 
 class CheckpointLoadError(RuntimeError):
-  """No checkpoint of a run directory could be loaded (the run is not restarted from zero)."""
+  """No checkpoint of a run directory could be loaded, though the run has checkpointed (the run
+  is not restarted from zero)."""
+
+
+class RunDirLockedError(RuntimeError):
+  """Another live process holds a run directory's lock (`lock_run_dir`): it trains that run."""
 
 
 class CheckpointStore:
@@ -80,7 +86,8 @@ class CheckpointStore:
   def restore(self) -> Tuple[int, List[float]]:
     """Loads the newest checkpoint that loads; returns (frames it holds, the training-return
     window it holds); (0, []) for a fresh start. Raises CheckpointLoadError if checkpoints exist
-    and none of them loads."""
+    and none of them loads, or if there is none but the directory holds what checkpoints leave
+    (`checkpoint_traces`: their index files were deleted)."""
     frames = self._load_newest_good()
     n = int(self.recent_n.numpy())
     return frames, self.recent_var.numpy()[:n].tolist()
@@ -130,6 +137,15 @@ class CheckpointStore:
       raise CheckpointLoadError(
           f"{self.dir.parent}: none of its {len(paths)} checkpoints loads, so the run is not restarted "
           f"from zero silently; delete {self.dir.parent} to retrain it. Errors: " + "; ".join(errors))
+    traces = checkpoint_traces(ckpt_dir)
+    if traces:
+      shown = ", ".join(p.name for p in traces[:4]) + (f" and {len(traces) - 4} more" if len(traces) > 4 else "")
+      raise CheckpointLoadError(
+          f"{self.dir.parent}: {ckpt_dir} holds what checkpoints leave ({shown}) but no "
+          f"checkpoint index (ckpt-N.index) to load one from: the run has checkpointed, and its "
+          f"checkpoints were deleted or lost, so it is not restarted from zero. Put the missing "
+          f"files back, or start the run over deliberately by deleting its directory: "
+          f"rm -r {self.dir.parent}")
     return 0
 
   def save(self, frames: int, recent: Sequence[float], keep: int = CHECKPOINTS_KEPT):
@@ -181,6 +197,20 @@ def checkpoints_on_disk(ckpt_dir: Path) -> List[Path]:
     if n.isdigit():
       found.append((int(n), prefix))
   return [prefix for _, prefix in sorted(found)]
+
+
+def checkpoint_traces(ckpt_dir: Path) -> List[Path]:
+  """What only a completed checkpoint leaves in `ckpt_dir`, sorted: TF's data files
+  (`ckpt-N.data-*`, renamed into place just before the index) and its state file (`checkpoint`,
+  written after the index). Found without any `ckpt-N.index`, they mean the run's checkpoints were
+  deleted or lost (a run never restarts from zero then). The files written beside a checkpoint
+  before TF saves it (`*.loop-state.npz`, `*.replay-frames.npz`) are not traces: a kill between
+  the two leaves them behind the first checkpoint."""
+  ckpt_dir = Path(ckpt_dir)
+  found = [p for p in ckpt_dir.glob("ckpt-*.data-*") if p.is_file()]
+  if (ckpt_dir / "checkpoint").is_file():
+    found.append(ckpt_dir / "checkpoint")
+  return sorted(found)
 
 
 def _checkpoint_number(prefix: Path, default: int) -> int:
@@ -235,7 +265,7 @@ def lock_run_dir(run_dir: Path, wait_s: float = 0.0):
   """An exclusive `fcntl.flock` on run_dir/.lock, held until the process exits (or the returned
   file is closed): two processes can never train the same run into the same files. The kernel
   drops the lock when its holder dies, however it dies. Waits up to `wait_s` seconds for it.
-  Raises RuntimeError naming the holder."""
+  Raises RunDirLockedError (a RuntimeError) naming the holder."""
   import fcntl
   f = open(run_dir / ".lock", "a+")
   deadline = time.time() + wait_s
@@ -250,7 +280,7 @@ def lock_run_dir(run_dir: Path, wait_s: float = 0.0):
       f.seek(0)
       holder = f.read().strip() or "another process"
       f.close()
-      raise RuntimeError(f"{run_dir} is being trained by {holder}; wait for it or stop it") from None
+      raise RunDirLockedError(f"{run_dir} is being trained by {holder}; wait for it or stop it") from None
   f.seek(0)
   f.truncate()
   f.write(f"pid {os.getpid()}")

@@ -5,7 +5,8 @@ from), `progress` and `evaluation` (one per progress.csv row; an evaluation row 
 scores), `checkpoint` (each save, with its reason: evaluation, clock or final), and `finished`
 (with done.json's contents; also for a run that was already finished and is skipped). While it
 trains, a `heartbeat` every few seconds carries its frames and frames/s (no row). The
-executor adds `failed` (with the error) when a run raises or its worker dies for good.
+executor adds `failed` (with the error) when a run raises or its worker dies for good, and
+`elsewhere` when another live process (another grid) holds the run's directory and trains it.
 
 Events are small, picklable and cross process boundaries (a multiprocessing queue for the local
 executor, a Ray queue actor for the Ray executor). `message` is the human line for the console.
@@ -18,7 +19,7 @@ import socket
 import time
 from typing import Callable, Dict
 
-KINDS = ("started", "heartbeat", "progress", "evaluation", "checkpoint", "finished", "failed")
+KINDS = ("started", "heartbeat", "progress", "evaluation", "checkpoint", "finished", "failed", "elsewhere")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,7 +33,7 @@ class RunEvent:
   where: "host:pid" of the process that emitted it ("host:pid@node_id" on Ray).
   message: the console line.
   data: the progress row (progress/evaluation), done.json (finished), {"reason": ...}
-  (checkpoint), {"error": ...} (failed).
+  (checkpoint), {"error": the traceback, "error_file": where it was saved} (failed).
   """
   kind: str
   run: str

@@ -41,6 +41,14 @@ found from their files, so a deleted or garbled state file never restarts a run 
 truncates its progress.csv), and hold data only. The temporary files of killed writers are
 removed when the run resumes (holding the run's lock).
 
+Damaged files are refused, never silently repaired: a config.json or done.json that is not a
+JSON object, a progress.csv that is not complete rows of the schema in frame order
+(`artifact.training.progress.read_progress`) or lacks a row its schedule wrote before the
+restored checkpoint (`check_resume`), and a run that would restart from zero though it has
+checkpointed before (checkpoint data without its index, progress rows past the first
+evaluation). Each error names the file, the first bad line where there is one, and what to do;
+progress.csv, done.json and the checkpoints are left as they were.
+
 Run directory layout (`runs/figure{F}/{Game}/{condition}/seed{S}/`):
   config.json    the RunSpec (every hyperparameter used), "machine", the CPU it last trained on
                  (`artifact.training.machine.cpu_facts`), and "onednn", the kernel path it
@@ -51,6 +59,7 @@ Run directory layout (`runs/figure{F}/{Game}/{condition}/seed{S}/`):
                  `tf_agents.policies.py_tf_eager_policy.SavedModelPyTFEagerPolicy`)
   tb/            TensorBoard event files: returns, loss, entropy, frames/s against frames
   done.json      written last: final numbers, wall time and the time spent in each phase
+  error.txt      only after a failure: the error and its traceback (`artifact.grid.executors`)
 """
 from __future__ import annotations
 
@@ -67,14 +76,15 @@ import tensorflow as tf
 from artifact.experiment import schedule
 from artifact.experiment.runspec import RunSpec, config_differences
 from artifact.experiment.seeding import run_seeds
-from artifact.files import atomic_dir, atomic_write_text
+from artifact.files import atomic_dir, atomic_write_text, read_json
 from artifact.training import pool
-from artifact.training.checkpoints import (CHECKPOINTS_KEPT, CheckpointStore, lock_run_dir,
-                                           remove_stale_temporaries)
+from artifact.training.checkpoints import (CHECKPOINTS_KEPT, CheckpointLoadError, CheckpointStore,
+                                           lock_run_dir, remove_stale_temporaries)
 from artifact.training.evaluation import evaluate
 from artifact.training.events import EventSink, RunEvent, print_messages
 from artifact.training.machine import ONEDNN_ENV, cpu_facts, onednn_on, recorded_onednn
-from artifact.training.progress import ProgressLog
+from artifact.training.progress import (ProgressFileError, ProgressLog, ProgressRows, check_resume,
+                                       read_progress)
 
 TRAIN_RETURN_WINDOW = 100          # finished training games averaged (baselines `eprewmean`)
 CHECKPOINT_EVERY_S = 300.0         # default seconds of wall clock between checkpoints
@@ -88,6 +98,15 @@ class NotExtendableError(ValueError):
 class KernelPathError(ValueError):
   """A run would resume or extend on another TensorFlow kernel path (oneDNN on or off) than the
   one its config.json records: it would no longer be the same run bit for bit."""
+
+
+# What to do about a damaged config.json / done.json (both are only ever replaced whole).
+CONFIG_REMEDY = ("config.json is only ever replaced whole (atomically), so it was damaged outside "
+                 "the run: put an intact copy back, or delete the run directory {run_dir} to train "
+                 "the run again from zero")
+DONE_REMEDY = ("done.json is only ever replaced whole (atomically), so it was damaged outside the "
+               "run: delete it, and the same command resumes the run from its final checkpoint "
+               "and writes done.json again (or put an intact copy back)")
 
 
 def _fmt(x) -> str:
@@ -131,18 +150,21 @@ class Run:
     Raises ValueError if the directory holds a different run's config (anything but `frames`
     and `keep_extension_state` differs), NotExtendableError if a finished run asked for more
     frames was finished without its extension state, KernelPathError if the run would continue
-    on another kernel path than the one it recorded, RuntimeError if another live process is
-    training this run."""
+    on another kernel path than the one it recorded, `artifact.files.DamagedFileError` for a
+    config.json or done.json that is not a JSON object, ProgressFileError for a progress.csv
+    that is not complete rows of the schema (`artifact.training.progress.read_progress`; nothing
+    is written then), `artifact.training.checkpoints.RunDirLockedError` (a RuntimeError) if
+    another live process is training this run."""
     self.dir.mkdir(parents=True, exist_ok=True)
     self.lock = lock_run_dir(self.dir, self.lock_wait_s)
     remove_stale_temporaries(self.dir)      # holding the lock: their writers are dead
     cfg_path, done_path = self.dir / "config.json", self.dir / "done.json"
     onednn = onednn_on()                    # this process's kernel path
     if cfg_path.exists():
-      old = json.loads(cfg_path.read_text())
+      old = read_json(cfg_path, CONFIG_REMEDY.format(run_dir=self.dir))
       self._check_config(old)
       if done_path.exists():
-        done = json.loads(done_path.read_text())
+        done = read_json(done_path, DONE_REMEDY)
         if self.spec.frames <= done.get("frames", 0):
           more = (f" (trained to {done['frames']:,} frames, past this budget)"
                   if self.spec.frames < done.get("frames", 0) else "")
@@ -151,14 +173,20 @@ class Run:
           return done
         self._check_extendable(done)
       self._check_kernel_path(recorded_onednn(old), onednn)
-      if done_path.exists():
+      if done_path.exists():          # removed once the run is restored (`Training`)
         self.extended_from = int(done["frames"])
-        done_path.unlink()            # from here on an unfinished run: it resumes if killed
+    if (self.dir / "progress.csv").exists():   # a damaged file is refused before anything is written
+      read_progress(self.dir / "progress.csv", self.identity())
     config = json.loads(self.spec.to_json())
     config["machine"] = cpu_facts()          # the CPU kind the run (last) trained on
     config["onednn"] = onednn                # the kernel path it trains on (checked above)
     atomic_write_text(cfg_path, json.dumps(config, indent=2, sort_keys=True))
     return None
+
+  def identity(self) -> Dict:
+    """{figure, game, condition, seed} of the run, as its progress rows hold them."""
+    return dict(figure=self.spec.figure, game=self.spec.game, condition=self.spec.condition,
+                seed=self.spec.seed)
 
   def _check_config(self, config: Dict):
     differs, hp = config_differences(config, self.spec)
@@ -197,9 +225,13 @@ class Run:
 
 
 class Training:
-  """A prepared run being trained: its trainer and checkpoint store are built, and the newest
-  good checkpoint restored, here; the phases are methods (module docstring). Raises
-  CheckpointLoadError if the run has checkpoints and none of them loads."""
+  """A prepared run being trained: its trainer and checkpoint store are built, the newest good
+  checkpoint restored and progress.csv checked against it, here; the phases are methods (module
+  docstring). Raises CheckpointLoadError if the run has checkpoints and none of them loads, or if
+  it would restart from zero though it has checkpointed before (`_refuse_restart_from_zero`);
+  ProgressFileError if progress.csv is damaged or lacks a row the run wrote before its
+  checkpoint (`artifact.training.progress.check_resume`). progress.csv and done.json are not
+  touched before these checks pass."""
 
   def __init__(self, run: Run):
     self.run, self.spec, self.dir = run, run.spec, run.dir
@@ -215,13 +247,16 @@ class Training:
     self.total_updates = schedule.total_updates(self.spec.frames, self.per_update)
     self.eval_at = schedule.eval_updates(self.spec.eval_schedule, self.spec.frames, self.per_update)
     frames, recent = self.store.restore()
+    progress, keep = self._checked_progress(frames)
     self.recent = deque(recent, maxlen=TRAIN_RETURN_WINDOW)   # last finished training games' scores
     self._announce(frames)
     t = time.time()
     self.trainer.on_restore(frames, run_seeds(self.spec.seed, self.spec.hparams.num_envs).train_env)
     if frames:
       self.phases["env_replay_s"] = time.time() - t
-    self.progress = ProgressLog(self.dir / "progress.csv", frames)
+    if run.extended_from is not None:
+      (self.dir / "done.json").unlink(missing_ok=True)   # from here on unfinished: resumes if killed
+    self.progress = ProgressLog(self.dir / "progress.csv", progress, keep)
     self.writer = tf.summary.create_file_writer(str(self.dir / "tb"))
     self.updates_done = frames // self.per_update   # trainer.update() calls so far (resumed too)
     self.last_checkpoint_t = time.time()
@@ -231,6 +266,47 @@ class Training:
   def frames(self) -> int:
     """Emulator frames trained so far."""
     return self.updates_done * self.per_update
+
+  def _checked_progress(self, frames: int):
+    """(the checked progress.csv or None, indices of its rows to keep) for a run restored at
+    `frames`: its rows up to the checkpoint, each point the schedule logs there present
+    (`check_resume`). Raises ProgressFileError, or CheckpointLoadError for a restart from zero
+    that would discard what the run has done."""
+    path = self.dir / "progress.csv"
+    progress = read_progress(path, self.run.identity()) if path.exists() else None
+    if not frames:
+      self._refuse_restart_from_zero(progress)
+      return None, []
+    if progress is None:
+      raise ProgressFileError(path, 1, "", f"the file is missing, though the run's checkpoint is "
+                              f"at {frames:,} frames (its rows up to there are lost)")
+    points = schedule.row_updates(self.per_update, self.spec.log_every_frames, self.eval_at,
+                                  self.total_updates, frames)
+    return progress, check_resume(progress, frames, [u * self.per_update for u in points])
+
+  def _refuse_restart_from_zero(self, progress: Optional[ProgressRows]):
+    """Raises CheckpointLoadError when a run without a checkpoint to load has trained before:
+    a finished run being extended (done.json), or progress rows past the first evaluation (a
+    checkpoint is always saved right after it, so they mean its checkpoints were lost). Rows up
+    to the first evaluation are what a kill before the first checkpoint leaves; they are
+    written again the same."""
+    where = f"{self.store.dir} holds no checkpoint (ckpt-N.index)"
+    again = f"start the run over deliberately by deleting its directory: rm -r {self.dir}"
+    if self.run.extended_from is not None:
+      raise CheckpointLoadError(
+          f"{self.dir}: done.json says the run finished at {self.run.extended_from:,} frames, but "
+          f"{where} to extend it from, so it is not restarted from zero; {again}")
+    if progress is None:
+      return
+    evals = [i for i, r in enumerate(progress.rows) if r["eval_return"].strip()]
+    if evals and evals[0] + 1 < len(progress.rows):
+      i = evals[0]
+      raise CheckpointLoadError(
+          f"{self.dir}: {where}, but its progress.csv has {len(progress.rows)} rows up to "
+          f"{progress.frames[-1]:,} frames, past its first evaluation (line "
+          f"{progress.line_numbers[i]}, {progress.frames[i]:,} frames), after which the run always "
+          f"checkpoints: its checkpoints were deleted or lost, so it is not restarted from zero "
+          f"(which would overwrite those rows). Put the checkpoint files back, or {again}")
 
   def _announce(self, frames: int):
     how = (f"extending from {self.run.extended_from:,} to {self.spec.frames:,} frames"
@@ -379,8 +455,10 @@ def run(spec: RunSpec, run_dir, on_event: Optional[EventSink] = None,
   """Trains (or resumes, or skips if finished) one run; returns the contents of done.json.
   The arguments are `Run`'s.
 
-  Raises ValueError if `run_dir` holds a different run's config, RuntimeError if another live
-  process trains it, `artifact.training.checkpoints.CheckpointLoadError` if it has checkpoints
-  and none of them loads.
+  Raises ValueError if `run_dir` holds a different run's config, or a damaged config.json,
+  done.json (`artifact.files.DamagedFileError`) or progress.csv (`ProgressFileError`); RuntimeError
+  if another live process trains it (`artifact.training.checkpoints.RunDirLockedError`);
+  `artifact.training.checkpoints.CheckpointLoadError` if it has checkpoints and none of them
+  loads, or has checkpointed before and has none left (never a silent restart from zero).
   """
   return Run(spec, run_dir, on_event, checkpoint_every, lock_wait_s, env_groups).execute()
