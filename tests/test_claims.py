@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from artifact.analysis import claims
+from artifact.analysis import claims, claims_report
 from artifact.analysis import error_rates as er
 from artifact.analysis import statistics as st
 from artifact.analysis.atari_scores import HUMAN, RANDOM
@@ -21,9 +21,9 @@ from artifact.analysis.atari_scores import HUMAN, RANDOM
 @pytest.fixture(autouse=True)
 def few_reps(monkeypatch):
   monkeypatch.setattr(st, "BOOTSTRAP_REPS", 400)
-  # amendment A2's search for the seeds that would bring a rate to 5% (a guide in the reports,
-  # tested in tests/test_error_rates.py): coarser and shorter here, the gate itself unchanged
-  monkeypatch.setattr(er, "SEARCH_DRAWS", 500)
+  # the gate's rates (tested in tests/test_error_rates.py): coarser and shorter here
+  monkeypatch.setattr(er, "SIM_DRAWS", 500)
+  monkeypatch.setattr(er, "SCREEN_DRAWS", 200)
   monkeypatch.setattr(er, "MAX_SEEDS", 6)
 
 
@@ -45,7 +45,7 @@ def runs(spec, games=("Seaquest",), seeds=3, points=10, noise=1.0, seed=0, **ext
 def _judge(frames):
   out = {v.claim: v for v in claims.judge(frames)}
   for v in out.values():   # A2 keeps a decided verdict only where its rate is <= 5%
-    assert v.verdict == v.rule_verdict or (v.verdict == claims.INCONCLUSIVE and not v.error_rate <= 0.05)
+    assert v.verdict == v.rule_verdict or (v.verdict in (claims.INCONCLUSIVE, claims.UNDECIDABLE) and not v.error_rate <= 0.05)
   return out
 
 
@@ -130,7 +130,7 @@ def test_runs_at_random_play_give_inconclusive_on_every_claim(tmp_path, monkeypa
       assert f"{g}: no condition's runs left random play" in v.excluded, (name, v.excluded)
   assert "soft_ql 0/3 seeds, pg 0/3 seeds" in verdicts["C6"].excluded
   # and the reports say so: claims.csv's excluded column, claims.md's "not counted" line
-  paths = claims.write_claims(frames, tmp_path)
+  paths = claims_report.write_claims(frames, tmp_path)
   table = pd.read_csv(paths["claims_csv"])
   assert (table.verdict == claims.INCONCLUSIVE).all()
   assert table.excluded.str.contains("Pong: no condition's runs left random play").all()
@@ -206,15 +206,16 @@ def test_c5_verdict_from_the_learned_game_only(monkeypatch):
 def test_c6_counts_a_game_where_pg_learned_and_soft_ql_did_not():
   # C6's evidence against the claim ("did not improve while pg did") needs soft_ql's games where
   # soft_ql stayed at random: pg's learning is what makes such a game count. Pong: neither
-  # learned, excluded. Seaquest: pg learned, soft_ql flat: contradicted from Seaquest alone.
-  spec = {"soft_ql": {"Seaquest": (RANDOM["Seaquest"], 0.0), "Pong": (RANDOM["Pong"], 0.0)},
+  # learned, excluded. Seaquest: pg learned, soft_ql fell back from where it started (every seed:
+  # the sign test at 0.05 on one game needs 5 of 5): contradicted from Seaquest alone.
+  spec = {"soft_ql": {"Seaquest": (RANDOM["Seaquest"] + 20, -2.0), "Pong": (RANDOM["Pong"], 0.0)},
           "pg": {"Seaquest": (100, 50), "Pong": (RANDOM["Pong"], 0.0)}}
-  v = _judge({3: runs(spec, games=("Seaquest", "Pong"))})["C6"]
+  v = _judge({3: runs(spec, games=("Seaquest", "Pong"), seeds=5)})["C6"]
   assert v.rule_verdict == claims.CONTRADICTED and v.games == "Seaquest", v
-  assert v.excluded.startswith("Pong: ") and "soft_ql 0/3 seeds" in v.excluded
+  assert v.excluded.startswith("Pong: ") and "soft_ql 0/5 seeds" in v.excluded
   # learned on Seaquest only: supported from Seaquest, Pong excluded
   spec["soft_ql"]["Seaquest"] = (100, 50)
-  v = _judge({3: runs(spec, games=("Seaquest", "Pong"))})["C6"]
+  v = _judge({3: runs(spec, games=("Seaquest", "Pong"), seeds=5)})["C6"]
   assert v.rule_verdict == claims.SUPPORTED and v.games == "Seaquest" and v.excluded.startswith("Pong: ")
 
 

@@ -1,5 +1,7 @@
 """Report driving: every report of a grid's runs written from one `Results` (the runs read once),
-a failed report not stopping the others.
+a failed report not stopping the others. Every run file is checked as it is read
+(`artifact.analysis.results.check_run_files`): a damaged run is named and left out of every
+report, and the pass reports it as a failure (the command exits 1).
 
 The reports themselves are `artifact.analysis.curves`, `parity`, `statistics`, `claims` and `theory`,
 imported here only when called (the command line's argument errors stay fast).
@@ -40,27 +42,49 @@ def budget_notes(plan, scale: str, progress_by_figure) -> Tuple[Dict[int, str], 
   return {f: f" [{t}]" for f, t in per.items()}, overall
 
 
-def _print_unfinished(plan, runs: Path):
-  """Says which of the plan's runs are unfinished: partial (a progress.csv, no done.json) or
-  missing."""
-  unfinished = [s.relpath() for s in plan.specs if not (runs / s.relpath() / "done.json").exists()]
-  if not unfinished:
-    return
-  started = [r for r in unfinished if (runs / r / "progress.csv").exists()]
-  print(f"reports: {len(plan.specs) - len(unfinished)} of {len(plan.specs)} runs finished; "
-        f"{len(started)} partial (reported up to their last row), "
-        f"{len(unfinished) - len(started)} missing:", flush=True)
-  for r in unfinished:
-    print(f"   {'partial' if r in started else 'missing'} {r}")
+def run_states(plan, runs: Path, others: List[str], bad: Dict[str, str]) -> Dict[str, str]:
+  """{relpath: state} of each of the plan's runs, in plan order: "finished" (done.json),
+  "partial" (a progress.csv, no done.json), "missing", "other config" (its directory holds a run
+  of another config: `results.not_in_grid`'s `others`) or "damaged" (a file of it is damaged:
+  `Results.bad_runs`, `bad`); the last two are left out of the reports."""
+  out = {}
+  for s in plan.specs:
+    r, d = s.relpath(), runs / s.relpath()
+    out[r] = ("damaged" if r in bad else "other config" if r in others
+              else "finished" if (d / "done.json").exists()
+              else "partial" if (d / "progress.csv").exists() else "missing")
+  return out
 
 
-def _print_not_in_grid(others: List[str], runs: Path):
-  """Says which runs under `runs` the reports leave out (`results.not_in_grid`)."""
-  if others:
-    print(f"reports: {len(others)} run(s) under {runs} are not part of this grid (not selected, "
-          f"or trained with another config) and are left out:", flush=True)
-    for r in others:
+def _print_runs(plan, runs: Path, others: List[str], bad: Dict[str, str]):
+  """One statement of what the reports hold of the plan's runs (`run_states`: finished, partial,
+  missing, and left out: another config, damaged), each run not finished listed; then the runs
+  under `runs` that are not the plan's (left out) and the damaged ones with their errors."""
+  states = run_states(plan, runs, others, bad)
+  n = {k: sum(v == k for v in states.values())
+       for k in ("finished", "partial", "missing", "other config", "damaged")}
+  left = [f"{n['other config']} trained with another config" if n["other config"] else "",
+          f"{n['damaged']} with damaged files" if n["damaged"] else ""]
+  left = " and ".join(x for x in left if x)
+  if n["finished"] < len(states):
+    print(f"reports: {n['finished']} of {len(states)} runs finished; {n['partial']} partial "
+          f"(reported up to their last row), {n['missing']} missing"
+          + (f", {left} (left out of every report)" if left else "") + ":", flush=True)
+    for r, state in states.items():
+      if state not in ("finished", "damaged"):        # the damaged ones: below, with their errors
+        print(f"   {state} {r}")
+  mine = set(states)
+  unselected = [r for r in others if r not in mine]
+  if unselected:
+    print(f"reports: {len(unselected)} other run(s) under {runs} are not selected by this grid "
+          f"and are left out:", flush=True)
+    for r in unselected:
       print(f"   not in this grid: {r}")
+  if bad:
+    print(f"reports: {len(bad)} run(s) under {runs} have damaged files and are left out of every "
+          f"report (figures, summaries, statistics, claims):", flush=True)
+    for r, err in sorted(bad.items()):
+      print(f"   damaged {r}: {err}")
 
 
 def write_reports(plan, scale: str = "") -> List[str]:
@@ -69,12 +93,12 @@ def write_reports(plan, scale: str = "") -> List[str]:
   missing or unfinished (and reports the rest). The runs are read once, into one `Results`
   (`artifact.analysis.results.load_results`), that every report reads. Every file is written
   atomically; a report that fails (a full disk, a missing published-curves file, say) is named
-  and the others are still written. Returns the failed reports' descriptions ([] if none).
-  `scale`: the scale's name, for the titles (`budget_notes`)."""
-  from artifact.analysis import claims, curves, parity, results, statistics   # heavy imports after validation
+  and the others are still written. A run with a damaged file (`Results.bad_runs`) is named and
+  left out of every report. Returns the failures' descriptions ([] if none): the failed reports
+  and each damaged run. `scale`: the scale's name, for the titles (`budget_notes`)."""
+  from artifact.analysis import claims_report, curves, parity, results, statistics   # heavy imports after validation
   runs, out = plan.out / "runs", plan.out / "reports"
   out.mkdir(parents=True, exist_ok=True)
-  _print_unfinished(plan, runs)
   failed: List[str] = []
 
   def attempt(name: str, write):
@@ -87,14 +111,22 @@ def write_reports(plan, scale: str = "") -> List[str]:
     print(f"{name}: " + ", ".join(str(p) for p in paths.values()), flush=True)
 
   grid = results.grid_runs(plan.specs)
-  _print_not_in_grid(results.not_in_grid(runs, plan.figures, grid), runs)
-  loaded = results.load_results(runs, plan.figures, grid)
+  try:
+    others = results.not_in_grid(runs, plan.figures, grid)
+    loaded = results.load_results(runs, plan.figures, grid)
+  except Exception as e:  # pylint: disable=broad-except  (no report without the runs: say why)
+    failed.append(f"every report (reading the runs under {runs}): {type(e).__name__}: {e}")
+    print(f"reports: FAILED reading the runs under {runs}, no report written: "
+          f"{type(e).__name__}: {e}", flush=True)
+    return failed
+  _print_runs(plan, runs, others, loaded.bad_runs)
+  failed += [f"damaged run {r} (left out of every report): {err}" for r, err in sorted(loaded.bad_runs.items())]
   notes, note = budget_notes(plan, scale, loaded.progress) if scale else ({}, "")
   for f in plan.figures:
     attempt(f"figure {f}", lambda f=f: curves.write_figure_reports(f, loaded, out, notes.get(f, "")))
   attempt("parity with published curves", lambda: parity.write_parity_reports(loaded, out))
   attempt("statistics", lambda: statistics.write_statistics(loaded.progress, out, note))
-  attempt("claims", lambda: claims.write_claims(loaded.progress, out, note, loaded.machines))
+  attempt("claims", lambda: claims_report.write_claims(loaded.progress, out, note, loaded.machines))
   if plan.run_theory:
     from artifact.analysis import theory
     attempt("theory", lambda: theory.write_theory_report(out))
