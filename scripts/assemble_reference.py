@@ -52,7 +52,9 @@ GRIDS = {
     "stage1": [
         ["--figures", "1,3", "--games", "Seaquest,Qbert,SpaceInvaders", "--seeds", "0,1,2"],
         ["--figures", "1,3", "--games", "Seaquest,Qbert,SpaceInvaders", "--seeds", "3,4"],
-        ["--figures", "1,3", "--games", "BeamRider,Breakout,Pong", "--seeds", "0,1,2"]],
+        ["--figures", "1,3", "--games", "BeamRider,Breakout,Pong", "--seeds", "0,1,2"],
+        ["--figures", "1,3", "--games", "Seaquest,SpaceInvaders", "--seeds", "5,6,7"],
+        ["--figures", "1,3", "--games", "Seaquest,SpaceInvaders", "--seeds", "8,9"]],
     "stage2": [
         ["--figures", "2", "--games", "Breakout", "--conditions", "dqn,soft_dqn_ent_0.1,soft_dqn_kl_0.1",
          "--seeds", "0,1"],
@@ -61,6 +63,15 @@ GRIDS = {
         ["--figures", "2", "--games", "Breakout", "--conditions", "dqn_nstep", "--seeds", "0,1"]],
 }
 FROZEN_TAG = "campaign-1"
+
+
+def unreported(plan: dict) -> list:
+  """The runs of `plan` ({stage: specs}) that REPORT_ARGS (the reports' command) does not select:
+  their seed or condition is not in it. A published run must be in the reports: widen
+  REPORT_ARGS' --seeds / --conditions first (it changes RUN.md's regenerate command)."""
+  arg = lambda name: REPORT_ARGS[REPORT_ARGS.index(name) + 1].split(",")
+  seeds, conds = {int(x) for x in arg("--seeds")}, set(arg("--conditions"))
+  return [s.relpath() for specs in plan.values() for s in specs if s.seed not in seeds or s.condition not in conds]
 
 
 def frozen_commit() -> str:
@@ -258,6 +269,10 @@ def main(argv=None):
   if not plan["stage1"] and not plan.get("stage2"):
     raise SystemExit("no grid has all its runs at its stage's frames (rerun with smaller frames, or "
                      "--allow-partial):\n  " + "\n  ".join(left_out))
+  missing = unreported(plan)
+  if missing:
+    raise SystemExit(f"{len(missing)} run(s) to publish are outside REPORT_ARGS' --seeds {REPORT_ARGS[REPORT_ARGS.index('--seeds') + 1]} "
+                     f"or its --conditions (add them there first): " + ", ".join(missing[:6]) + (" ..." if len(missing) > 6 else ""))
   for old in ("runs", "reports"):
     shutil.rmtree(dest / old, ignore_errors=True)
   states = {}
@@ -296,9 +311,13 @@ def summary(dest: Path) -> str:
     lines.append(f"| {m.figure} | {m.game} | `{m.condition}` | {m.seeds} | {int(m.frames):,} | "
                  f"{score(m.point)} [{score(m.ci_low)}, {score(m.ci_high)}] |")
   poi = stats[stats.metric == "probability_of_improvement"]
-  lines += ["", "| figure | pair | game | P(X > Y) [95% CI] |", "|---|---|---|---|"]
+  lines += ["", "P(X > Y): the probability of improvement (rliable), per game on that game's own seeds; "
+            "\"all games (common seeds)\" averages it over every game both conditions ran, on the seeds "
+            "all of them share (a description of the data, not a claim's statistic: claims.md has those).",
+            "", "| figure | pair | game | seeds | P(X > Y) [95% CI] |", "|---|---|---|---|---|"]
   for _, r in poi.iterrows():
-    lines.append(f"| {r.figure} | {r.condition.replace('>', ' > ')} | {r.game} | "
+    game = "all games (common seeds)" if r.game == "aggregate" else r.game
+    lines.append(f"| {r.figure} | {r.condition.replace('>', ' > ')} | {game} | {r.seeds} | "
                  f"{r.point:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}] |")
   parity = dest / "reports" / "parity.csv"
   if parity.exists():
@@ -310,14 +329,20 @@ def summary(dest: Path) -> str:
       lines.append(f"| `{r.condition}` | {r.game} | {int(r.frames):,} | {score(r.ours_mean)} "
                    f"[{score(r.ours_min)}, {score(r.ours_max)}] ({int(r.ours_seeds)} seeds) | "
                    f"{score(r.zoo_return)} | {r.gap_ours_vs_zoo_pct:+.1f}% |")
-  lines += ["", "| claim | verdict (the rule alone) | statistic | point [95% CI] | wrong-verdict rate | CPU kinds |",
-            "|---|---|---|---|---|---|"]
+  lines += ["", "| claim | verdict (the rule alone) | statistic | point [CI] | wrong-verdict rate: "
+            "supported / contradicted (worst truth of the family) | seeds for 5%: supported / contradicted | CPU kinds |",
+            "|---|---|---|---|---|---|---|"]
+
+  def seeds(x) -> str:
+    return "not measured" if pd.isna(x) else "cannot be decided" if int(x) < 0 else str(int(x))
+
   for _, c in claims.iterrows():
     ci = "" if pd.isna(c.ci_low) else f"{c.point:.3g} [{c.ci_low:.3g}, {c.ci_high:.3g}]"
     alone = "" if c.rule_verdict == c.verdict else f" ({c.rule_verdict})"
-    rate = "" if pd.isna(c.error_rate) else f"{c.error_rate:.3g}"
-    cpu = "" if pd.isna(c.cpu_confounded) or not c.cpu_confounded else f"confounded: {c.cpu_confounded}"
-    lines.append(f"| {c.claim} | **{c.verdict}**{alone} | {c.statistic} | {ci} | {rate} | {cpu} |")
+    rates = " / ".join("" if pd.isna(r) else f"{r:.3g}" for r in (c.rate_supported, c.rate_contradicted))
+    cpu = "" if pd.isna(c.cpu_summary) else c.cpu_summary
+    lines.append(f"| {c.claim} | **{c.verdict}**{alone} | {c.statistic} | {ci} | {rates} | "
+                 f"{seeds(c.seeds_for_supported)} / {seeds(c.seeds_for_contradicted)} | {cpu} |")
   return "\n".join(lines) + "\n"
 
 

@@ -62,26 +62,54 @@ class A2CHparams:
 
 @dataclasses.dataclass(frozen=True)
 class DQNHparams:
-  """DQN family (Fig. 2): openai/baselines `deepq` Atari defaults (run_atari.py, deepq.py).
+  """DQN family (Fig. 2): Mnih et al. (2015)'s Nature DQN algorithm with openai/baselines `deepq`'s
+  Atari optimizer and schedules; each field's source below (docs/protocol.md section 5 has the
+  table). "run_atari.py" is baselines `deepq/experiments/run_atari.py` (2017-10 to 2018-09; from
+  2018-08 also `deepq/defaults.py` atari(), the same values); "deepq.learn" is `learn()`
+  (simple.py, later deepq.py); "train.py" is baselines' first public Atari DQN script,
+  `deepq/experiments/atari/train.py` (2017-05); "Nature" is Mnih et al. (2015), checked against
+  secondary sources only.
 
   Attributes:
-    num_envs: environments; the DQN loop runs exactly one (baselines deepq).
-    lr: Adam learning rate (1e-4).
-    adam_eps: Adam epsilon (1e-8, the TF default, as baselines).
-    batch_size: transitions per gradient step (32).
-    replay_capacity: transitions kept (1M; frame-deduplicated storage; 20k at smoke scale).
-    learning_starts: agent steps of pure collection before the first update (10k).
-    train_period: agent steps per gradient step (4).
-    target_update_period: agent steps between target-network syncs (1,000).
+    num_envs: environments; the DQN loop runs exactly one (run_atari.py: one env; Nature).
+    lr: Adam learning rate, 1e-4 (run_atari.py lr=1e-4; train.py --lr 1e-4; Nature: RMSProp
+      2.5e-4).
+    adam_eps: Adam epsilon, 1e-8 (deepq.learn's `tf.train.AdamOptimizer(learning_rate=lr)`, TF1's
+      default epsilon; train.py used 1e-4).
+    batch_size: transitions per gradient step, 32 (deepq.learn's default, not set by run_atari.py;
+      Nature 32).
+    replay_capacity: transitions kept, 1M (Nature; train.py --replay-buffer-size 1e6;
+      run_atari.py: buffer_size=10000, prioritized); frame-deduplicated storage; 20k at smoke
+      scale.
+    learning_starts: agent steps of pure collection before the first update, 10k (run_atari.py
+      learning_starts=10000; train.py: 50k, buffer size / 20; Nature's replay start size 50k:
+      not verified).
+    train_period: agent steps per gradient step, 4 (run_atari.py train_freq=4; train.py
+      --learning-freq 4; Nature 4).
+    target_update_period: agent steps between target-network syncs, 1,000 (run_atari.py
+      target_network_update_freq=1000, counted in agent steps; Nature 10,000; train.py 40,000).
     epsilon_start, epsilon_end: exploration rate, linearly 1.0 -> 0.01 ...
-    epsilon_fraction: ... over this fraction of `horizon_frames` (0.1: the first 4M frames).
-    horizon_frames: the paper run's budget in emulator frames (40M) at short and paper scale, so
-      that a shorter run is the first N frames of the paper's run; the run's own budget at smoke.
-    gamma: discount per agent step (0.99).
-    grad_clip: gradient-norm clip threshold (baselines grad_norm_clipping = 10), applied as
-      `grad_clip_mode` says.
-    eval_epsilon: epsilon of the evaluation policy (0.05, Mnih et al. 2015).
+    epsilon_fraction: ... over this fraction of `horizon_frames`, 0.1: the first 4M frames = 1M
+      agent steps (run_atari.py exploration_fraction=0.1, exploration_final_eps=0.01 of its
+      default 10M agent steps = 40M frames, deepq.learn's LinearSchedule from 1.0; Nature: 1.0 ->
+      0.1 over 1M agent steps; train.py: 1.0 -> 0.1 -> 0.01, piecewise).
+    horizon_frames: the paper run's budget in emulator frames (40M, paper Sec. 6.2; also
+      run_atari.py's default 10M agent steps) at short and paper scale, so that a shorter run is
+      the first N frames of the paper's run; the run's own budget at smoke.
+    gamma: discount per agent step, 0.99 (run_atari.py gamma=0.99; Nature 0.99).
+    grad_clip: gradient-norm clip threshold, 10 (deepq.learn passes grad_norm_clipping=10 to
+      `build_train`, which clips each variable's gradient with tf.clip_by_norm; train.py the
+      same), applied as `grad_clip_mode` says. The loss is the Huber loss (`build_train`).
+    eval_epsilon: epsilon of the evaluation policy, 0.05 (Nature; baselines `deepq` has no
+      evaluation protocol).
     precision: "float32" (default) or "bfloat16" for the torso, as in A2CHparams.
+
+  The network is the Nature CNN with fc512 and a plain Q head (Nature; train.py's `model`);
+  run_atari.py's is the same convolutions with a dueling head over 256 hidden units. Its
+  initialiser (`torso_init`, default orthogonal: gain sqrt(2) in the torso, 1.0 in the Q head)
+  is baselines' A2C one (`a2c/utils.py` ortho_init, `common/models.py` nature_cnn's
+  init_scale=sqrt(2), the value head's fc init_scale 1.0), not `deepq`'s: tf.contrib.layers'
+  default Glorot uniform kernels (xavier_initializer) with zero biases.
 
   Factor options of the DQN parity experiment (docs/protocol.md, "DQN parity: the decision
   rule"); each default is the protocol's computation, the other value another code base's:
