@@ -141,6 +141,11 @@ def c6_gate(ns: Sequence[int], by_pg: bool) -> Gate:
   return Gate(rates(ns), lambda verdict, k: rates([k] * g)[verdict].rate, list(ns))
 
 
+def _sig(x: float) -> float:
+  """`x` to 6 significant digits (a Monte-Carlo rate has 2-3 meaningful ones; the rest is noise)."""
+  return x if math.isnan(x) else float(f"{x:.6g}")
+
+
 def _seeds_text(seeds: Sequence[int]) -> str:
   lo, hi = min(seeds), max(seeds)
   return str(lo) if lo == hi else f"{lo}-{hi}"
@@ -165,8 +170,8 @@ def apply_gate(v, gate: Optional[Gate]):
   if gate is None:
     return v
   sup, con = gate.rates[SUPPORTED], gate.rates[CONTRADICTED]
-  v.rate_supported, v.se_supported, v.member_supported = sup.rate, sup.se, sup.member
-  v.rate_contradicted, v.se_contradicted, v.member_contradicted = con.rate, con.se, con.member
+  v.rate_supported, v.se_supported, v.member_supported = _sig(sup.rate), _sig(sup.se), sup.member
+  v.rate_contradicted, v.se_contradicted, v.member_contradicted = _sig(con.rate), _sig(con.se), con.member
   v.rate_method = "; ".join(dict.fromkeys(m for m in (sup.method, con.method) if m))
   reach, texts = {}, []
   start = 2
@@ -183,7 +188,7 @@ def apply_gate(v, gate: Optional[Gate]):
       v.reason = f"neither verdict can be reached ({v.decidable}). Rule: {v.reason}"
     return v
   r = sup if v.verdict == SUPPORTED else con
-  v.error_rate, v.error_se, v.worst_member = r.rate, r.se, r.member
+  v.error_rate, v.error_se, v.worst_member = _sig(r.rate), _sig(r.se), r.member
   if r.rate <= er.MAX_RATE:
     return v
   said = v.verdict
