@@ -5,8 +5,8 @@ parallel envs; steps 0..n-1 are the rollout (reward_t, discount_t belong to the 
 of s_t) and step n only supplies s_{t+k} for the bootstrap V(s_{t+k}) (its action, reward and
 discount are ignored), the convention of tf-agents' PPO agents.
 
-Conditions (docs/protocol.md section 4, entropy-bonus form with tau = 0.01; `regularizer="kl"` gives the
-KL-penalty form, replacing +tau*H by -tau*KL):
+Conditions (docs/protocol.md section 4, entropy-bonus form with tau = 0.01; `regularizer="kl"` gives
+the KL-penalty form, replacing +tau*H by -tau*KL):
 - `A2CNaiveAgent` (`a2c_1step`, eq. 79; openai/baselines A2C): the return carries rewards only.
 - `A2CProperAgent` (`a2c_proper`, eq. 80, 36, 52-54): the return carries the entropy bonuses
   tau*H_{t+d} of the current, stop-gradiented policy; V regresses onto that return.
@@ -18,13 +18,13 @@ with c = 0.5 is the form whose gradient c * (V - R) matches the soft-Q condition
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import tensorflow as tf
 from tf_agents.agents import tf_agent
 
-from agents.policies import CategoricalPolicy
 from agents import losses
+from agents.policies import CategoricalPolicy
 
 
 class RolloutTerms(NamedTuple):
@@ -47,23 +47,21 @@ class A2CAgentBase(tf_agent.TFAgent):
     network: `agents.networks.ActorCriticNetwork`.
     optimizer: tf.keras optimizer (the runner uses RMSProp lr 7e-4 -> 0, rho 0.99, eps 1e-5,
       baselines `a2c.py`).
-    gamma: discount (0.99). tau: temperature in nats per step (0.01, paper Sec. 6).
+    gamma: discount (0.99). tau: temperature in nats per step, >= 0 (0.01, paper Sec. 6).
     value_coef: c (0.5, baselines `vf_coef`). max_grad_norm: global-norm clip (0.5, baselines).
     regularizer: "entropy" (bonus tau*H) or "kl" (penalty -tau*KL against uniform pibar).
+    The runs' values are checked where they are declared (`artifact.experiment.hparams`'
+    `A2CHparams.validate`, before any work), not again here.
     policy_seed: seed of the collect policy's action sampling (`CategoricalPolicy.seed_sampling`).
     num_envs: the number of training envs B (the collect policy's noise rows, see
       `agents.policies.gumbel_max_sample`); 0: the batch size of each call.
   """
 
   def __init__(self, time_step_spec, action_spec, network, optimizer, *, gamma: float = 0.99,
-               tau: float = 0.01, value_coef: float = 0.5, max_grad_norm: Optional[float] = 0.5,
+               tau: float = 0.01, value_coef: float = 0.5, max_grad_norm: float | None = 0.5,
                regularizer: str = "entropy", policy_seed: int = 0, num_envs: int = 0,
                train_step_counter=None,
-               name: Optional[str] = None):
-    if regularizer not in ("entropy", "kl"):
-      raise ValueError(f"regularizer must be 'entropy' or 'kl', got {regularizer!r}")
-    if tau < 0:
-      raise ValueError(f"tau must be >= 0, got {tau}")
+               name: str | None = None):
     tf.Module.__init__(self, name=name)
     network.create_variables()
     self._network = network
@@ -99,7 +97,8 @@ class A2CAgentBase(tf_agent.TFAgent):
     return tf.zeros_like(terms.rewards)
 
   def n_step_returns(self, terms: RolloutTerms):
-    """R_t = sum_{d<k} gamma^d (r_{t+d} + bonus_{t+d}) + gamma^k V(s_{t+k}), stop-gradiented. [B, T]."""
+    """R_t = sum_{d<k} gamma^d (r_{t+d} + bonus_{t+d}) + gamma^k V(s_{t+k}), stop-gradiented;
+    [B, T]."""
     return losses.n_step_returns(terms.rewards, self._return_bonus(terms), terms.discounts,
                                  terms.bootstrap)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from tf_agents.agents.dqn import dqn_agent
 
-from agents.losses import hard_value, soft_value_ent, soft_value_kl  # noqa: F401 (re-exported)
+from agents.losses import hard_value, soft_value_ent, soft_value_kl
 
 
 class StandardDQNAgent(dqn_agent.DqnAgent):
@@ -48,7 +48,7 @@ class StandardDQNAgent(dqn_agent.DqnAgent):
     the periodic target update back to 0, as in a newly built agent. tf-agents keeps that counter
     in `common.Periodically._counter` and has no public way to reset it."""
     self.initialize()
-    self._update_target._counter.assign(0)  # pylint: disable=protected-access
+    self._update_target._counter.assign(0)
 
   def next_state_value(self, target_q):
     """The backup's value of s' from the target network's Q values [B, |A|] -> [B]."""
@@ -70,9 +70,11 @@ class DQNNStepAgent(StandardDQNAgent):
 
 
 class _SoftDQNAgent(StandardDQNAgent):
+  """A soft target's agent. Extra keyword: tau, the temperature in nats, > 0 (the target divides
+  by it); the runs' value is checked where it is declared (`artifact.experiment.hparams`'
+  `AGENT_ARGUMENTS`, before any work), not again here."""
+
   def __init__(self, *args, tau: float, **kwargs):
-    if not tau > 0:
-      raise ValueError(f"tau must be > 0 for soft Q-learning, got {tau}")
     self.tau = float(tau)
     super().__init__(*args, **kwargs)
 

@@ -1,13 +1,13 @@
 """The paper's targets and losses as plain functions, named after what they compute (as rlax does).
 
-The agents call these functions. `artifact/analysis/theory.py` checks the ones the theorems are about
-(`entropy_and_kl`, `soft_q_values`, `soft_q_surrogate`) on real networks, so the theorems are
+The agents call these functions. `artifact/analysis/theory.py` checks the ones the theorems are
+about (`entropy_and_kl`, `soft_q_values`, `soft_q_surrogate`) on real networks, so the theorems are
 verified on the code that trains; the targets and returns (`discounted_sum`, `n_step_returns`,
 `soft_q_targets`) are checked against numpy references of eq. 46-47 and the n-step return in
-tests/test_a2c_math.py (through the agents that call them). Shapes: [B, T] for per-step quantities (B parallel
-envs, T rollout steps), [B] for bootstraps; [B, |A|] for per-action values. float32 in training,
-float64 in the theory checks. `discounts` are gamma * (1 - done_t): zero after a terminal, so
-nothing is bootstrapped through it. Notation: docs/protocol.md section 3.
+tests/test_a2c_math.py (through the agents that call them). Shapes: [B, T] for per-step quantities
+(B parallel envs, T rollout steps), [B] for bootstraps; [B, |A|] for per-action values. float32 in
+training, float64 in the theory checks. `discounts` are gamma * (1 - done_t): zero after a terminal,
+so nothing is bootstrapped through it. Notation: docs/protocol.md section 3.
 """
 from __future__ import annotations
 

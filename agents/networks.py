@@ -19,7 +19,6 @@ input back to float32).
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import tensorflow as tf
 from tf_agents.networks import network
@@ -27,18 +26,18 @@ from tf_agents.networks import network
 from agents.precision import PRECISIONS
 
 
-def _ortho(gain: float, seed: Optional[int]):
+def _ortho(gain: float, seed: int | None):
   return tf.keras.initializers.Orthogonal(gain=gain, seed=seed)
 
 
-def _seed(seed: Optional[int], k: int) -> Optional[int]:
+def _seed(seed: int | None, k: int) -> int | None:
   return None if seed is None else seed * 101 + k
 
 
 TORSO_INITS = ("orthogonal", "glorot")
 
 
-def kernel_init(torso_init: str, gain: float, seed: Optional[int]):
+def kernel_init(torso_init: str, gain: float, seed: int | None):
   """The kernel initialiser of one layer: orthogonal with `gain` ("orthogonal") or Glorot
   uniform ("glorot", which has no gain), seeded with `seed`. Raises ValueError for another
   `torso_init` (the allowed ones: TORSO_INITS)."""
@@ -61,7 +60,7 @@ def _compute_dtype(dtype):
   return getattr(dtype, "compute_dtype", dtype)
 
 
-def nature_cnn_torso(seed: Optional[int] = None, dtype="float32",
+def nature_cnn_torso(seed: int | None = None, dtype="float32",
                      init: str = "orthogonal") -> tf.keras.Sequential:
   """Nature-CNN feature extractor: [B, 4, 84, 84] uint8 -> [B, 512] features in `dtype`'s
   compute dtype (`dtype`: a dtype name or a Keras mixed-precision Policy); kernels initialised
@@ -71,15 +70,19 @@ def nature_cnn_torso(seed: Optional[int] = None, dtype="float32",
   return tf.keras.Sequential([
       tf.keras.layers.Lambda(lambda x: tf.transpose(tf.cast(x, compute) / 255.0, [0, 2, 3, 1]),
                              dtype=dtype, name="scale_nhwc"),
-      tf.keras.layers.Conv2D(32, 8, 4, activation="relu", kernel_initializer=kernel_init(init, g, _seed(seed, 1)), dtype=dtype),
-      tf.keras.layers.Conv2D(64, 4, 2, activation="relu", kernel_initializer=kernel_init(init, g, _seed(seed, 2)), dtype=dtype),
-      tf.keras.layers.Conv2D(64, 3, 1, activation="relu", kernel_initializer=kernel_init(init, g, _seed(seed, 3)), dtype=dtype),
+      tf.keras.layers.Conv2D(32, 8, 4, activation="relu",
+                             kernel_initializer=kernel_init(init, g, _seed(seed, 1)), dtype=dtype),
+      tf.keras.layers.Conv2D(64, 4, 2, activation="relu",
+                             kernel_initializer=kernel_init(init, g, _seed(seed, 2)), dtype=dtype),
+      tf.keras.layers.Conv2D(64, 3, 1, activation="relu",
+                             kernel_initializer=kernel_init(init, g, _seed(seed, 3)), dtype=dtype),
       tf.keras.layers.Flatten(dtype=dtype),
-      tf.keras.layers.Dense(512, activation="relu", kernel_initializer=kernel_init(init, g, _seed(seed, 4)), dtype=dtype),
+      tf.keras.layers.Dense(512, activation="relu",
+                            kernel_initializer=kernel_init(init, g, _seed(seed, 4)), dtype=dtype),
   ], name="nature_cnn")
 
 
-def mlp_torso(seed: Optional[int] = None, units=(64, 64), dtype="float32",
+def mlp_torso(seed: int | None = None, units=(64, 64), dtype="float32",
               init: str = "orthogonal") -> tf.keras.Sequential:
   """MLP feature extractor for vector observations: [B, d] -> [B, units[-1]] (tanh); kernels
   as `init` says (`kernel_init`), biases zero."""
@@ -87,12 +90,14 @@ def mlp_torso(seed: Optional[int] = None, units=(64, 64), dtype="float32",
   compute = _compute_dtype(dtype)
   layers = [tf.keras.layers.Lambda(lambda x: tf.cast(x, compute), dtype=dtype, name="cast")]
   for i, u in enumerate(units):
+    init_i = kernel_init(init, g, _seed(seed, 10 + i))
     layers.append(tf.keras.layers.Dense(u, activation="tanh", dtype=dtype,
-                                        kernel_initializer=kernel_init(init, g, _seed(seed, 10 + i))))
+                                        kernel_initializer=init_i))
   return tf.keras.Sequential(layers, name="mlp")
 
 
-def make_torso(observation_spec, seed: Optional[int] = None, dtype="float32", init: str = "orthogonal"):
+def make_torso(observation_spec, seed: int | None = None, dtype="float32",
+               init: str = "orthogonal"):
   """Nature CNN for image observations (rank 3), MLP for vectors (rank 1), kernels initialised
   as `init` says (`kernel_init`)."""
   rank = len(observation_spec.shape)
@@ -100,7 +105,8 @@ def make_torso(observation_spec, seed: Optional[int] = None, dtype="float32", in
     return nature_cnn_torso(seed, dtype, init)
   if rank == 1:
     return mlp_torso(seed, dtype=dtype, init=init)
-  raise ValueError(f"unsupported observation shape {observation_spec.shape}; expected (4, 84, 84) or (d,)")
+  raise ValueError(
+      f"unsupported observation shape {observation_spec.shape}; expected (4, 84, 84) or (d,)")
 
 
 class ActorCriticNetwork(network.Network):
@@ -110,12 +116,14 @@ class ActorCriticNetwork(network.Network):
   `precision` "bfloat16" runs the torso in bfloat16 (module docstring).
   """
 
-  def __init__(self, observation_spec, num_actions: int, seed: Optional[int] = None,
-               dtype: str = "float32", name: str = "ActorCriticNetwork", precision: str = "float32"):
+  def __init__(self, observation_spec, num_actions: int, seed: int | None = None,
+               dtype: str = "float32", name: str = "ActorCriticNetwork",
+               precision: str = "float32"):
     super().__init__(input_tensor_spec=observation_spec, state_spec=(), name=name)
     self.num_actions = int(num_actions)
     self._torso = make_torso(observation_spec, seed, torso_dtype(precision, dtype))
-    self._logits = tf.keras.layers.Dense(num_actions, kernel_initializer=_ortho(0.01, _seed(seed, 20)),
+    self._logits = tf.keras.layers.Dense(num_actions,
+                                         kernel_initializer=_ortho(0.01, _seed(seed, 20)),
                                          dtype=dtype, name="pi_logits")
     self._value = tf.keras.layers.Dense(1, kernel_initializer=_ortho(1.0, _seed(seed, 21)),
                                         dtype=dtype, name="value")
@@ -132,12 +140,12 @@ class QNetwork(network.Network):
   initialises the torso's and the Q head's kernels (module docstring). Raises ValueError for a
   `torso_init` not in TORSO_INITS."""
 
-  def __init__(self, observation_spec, num_actions: int, seed: Optional[int] = None,
+  def __init__(self, observation_spec, num_actions: int, seed: int | None = None,
                name: str = "QNetwork", precision: str = "float32", torso_init: str = "orthogonal"):
     super().__init__(input_tensor_spec=observation_spec, state_spec=(), name=name)
     self._torso = make_torso(observation_spec, seed, torso_dtype(precision), torso_init)
-    self._q = tf.keras.layers.Dense(num_actions, kernel_initializer=kernel_init(torso_init, 1.0, _seed(seed, 30)),
-                                    name="q_values")
+    q_init = kernel_init(torso_init, 1.0, _seed(seed, 30))
+    self._q = tf.keras.layers.Dense(num_actions, kernel_initializer=q_init, name="q_values")
 
   def call(self, observation, step_type=None, network_state=(), training=False):
     del step_type

@@ -33,12 +33,14 @@ class RMSpropTF1(tf.keras.optimizers.RMSprop):
       raise ValueError(f"RMSpropTF1 supports momentum=0, centered=False only; got momentum="
                        f"{self.momentum}, centered={self.centered}")
 
-  def add_variable_from_reference(self, model_variable, variable_name, shape=None, initial_value=None):
+  def add_variable_from_reference(self, model_variable, variable_name, shape=None,
+                                  initial_value=None):
     """The mean-square slots ("velocity") are created at 1. Created, not assigned after: a
     checkpoint restored before the first update (a resumed run) fills the slots as they are
     created, and an assignment after `build` would overwrite the restored values."""
     if variable_name == "velocity" and initial_value is None:
-      initial_value = tf.ones(model_variable.shape if shape is None else shape, model_variable.dtype)
+      initial_value = tf.ones(model_variable.shape if shape is None else shape,
+                              model_variable.dtype)
     return super().add_variable_from_reference(model_variable, variable_name, shape, initial_value)
 
   def reset(self):

@@ -1,4 +1,5 @@
-"""The Boltzmann policy pi(a|s) = softmax(logits) of an `ActorCriticNetwork`, as a tf-agents TFPolicy."""
+"""The Boltzmann policy pi(a|s) = softmax(logits) of an `ActorCriticNetwork`, as a tf-agents
+TFPolicy."""
 from __future__ import annotations
 
 import numpy as np
@@ -34,11 +35,11 @@ class CategoricalPolicy(tf_policy.TFPolicy):
   """Samples a ~ Categorical(logits) from the network's pi head (the Boltzmann policy).
 
   Sampling is `gumbel_max_sample` keyed by the policy's seed, its agent-step counter and the
-  env's index in the batch, not TF's per-op random streams: `seed_sampling(seed)` puts the policy back
-  exactly where a new one built with `seed` starts, even inside an already traced `tf.function`,
-  so a run does not depend on what ran before it in the process; and a group of the envs can be
-  sampled on its own (`sample_actions`) with the actions the full batch would have got. Each
-  `action()` call is one agent step of every env in the batch (the counter advances by one).
+  env's index in the batch, not TF's per-op random streams: `seed_sampling(seed)` puts the policy
+  back exactly where a new one built with `seed` starts, even inside an already traced
+  `tf.function`, so a run does not depend on what ran before it in the process; and a group of the
+  envs can be sampled on its own (`sample_actions`) with the actions the full batch would have got.
+  Each `action()` call is one agent step of every env in the batch (the counter advances by one).
   Seed and counter are variables: checkpoints and exported policies carry them.
   Exportable with `tf_agents.policies.policy_saver.PolicySaver`.
 

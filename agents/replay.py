@@ -18,8 +18,9 @@ vectorized sample, the streamed frame file and the byte count need them.
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
-from typing import Optional
+import zipfile
 
 import numpy as np
 import tensorflow as tf
@@ -40,7 +41,7 @@ def _read_exactly(f, view: memoryview, path: str):
 class _FastSampleMixin:
   """Vectorized uniform sampling of contiguous windows: nest of arrays [batch, num_steps, ...]."""
 
-  def seed(self, seed: Optional[int]):
+  def seed(self, seed: int | None):
     self._rng = np.random.default_rng(seed)
 
   @property
@@ -60,7 +61,7 @@ class _FastSampleMixin:
       start = start + int(self._np_state.cur_id)
     idx = (start[:, None] + np.arange(num_steps)[None, :]) % cap     # [batch, num_steps]
     storage = self._storage
-    flat = [storage._array(i)[idx] for i in range(len(storage._flat_specs))]  # pylint: disable=protected-access
+    flat = [storage._array(i)[idx] for i in range(len(storage._flat_specs))]
     item = tf.nest.pack_sequence_as(self._encoded_data_spec(), flat)
     return self._decode_batch(item)
 
@@ -137,13 +138,13 @@ class FrameStackReplayBuffer(_FastSampleMixin, py_hashed_replay_buffer.PyHashedR
     return traj._replace(observation=hashes)
 
   def _decode(self, encoded):
-    frames = self._frame_buffer._frames  # pylint: disable=protected-access
+    frames = self._frame_buffer._frames
     obs = np.stack([frames[h][0] for h in encoded.observation], axis=0)
     return encoded._replace(observation=obs)
 
   def _decode_batch(self, item):
     hashes = item.observation                                  # [batch, T, stack] int64
-    frames = self._frame_buffer._frames  # pylint: disable=protected-access
+    frames = self._frame_buffer._frames
     spec = self._data_spec.observation
     obs = np.empty(hashes.shape[:2] + tuple(spec.shape), spec.dtype)
     for (b, t, k), h in np.ndenumerate(hashes):
@@ -156,18 +157,18 @@ class FrameStackReplayBuffer(_FastSampleMixin, py_hashed_replay_buffer.PyHashedR
     It writes `path` in place: callers that need the file whole or absent write through a
     temporary name (the DQN trainer uses `artifact.files.atomic_path`). Returns the bytes
     written."""
-    import os
-    import zipfile
     path = str(path)
-    frames = self._frame_buffer._frames  # pylint: disable=protected-access
+    frames = self._frame_buffer._frames
     shape = tuple(self._data_spec.observation.shape[1:])
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
       with z.open("frames.npy", "w", force_zip64=True) as f:
         np.lib.format.write_array_header_2_0(
-            f, dict(descr=np.dtype(np.uint8).str, fortran_order=False, shape=(len(frames),) + shape))
+            f, dict(descr=np.dtype(np.uint8).str, fortran_order=False,
+                    shape=(len(frames),) + shape))
         for frame, _ in frames.values():
           f.write(np.ascontiguousarray(frame, np.uint8).tobytes())
-      for name, values in (("hashes", list(frames.keys())), ("refcounts", [n for _, n in frames.values()])):
+      for name, values in (("hashes", list(frames.keys())),
+                           ("refcounts", [n for _, n in frames.values()])):
         with z.open(f"{name}.npy", "w") as f:
           np.lib.format.write_array(f, np.asarray(values, np.int64))
       z.testzip()
@@ -181,11 +182,10 @@ class FrameStackReplayBuffer(_FastSampleMixin, py_hashed_replay_buffer.PyHashedR
     only: the header is parsed as a literal and object arrays are refused. Raises (OSError,
     ValueError, zipfile.BadZipFile, KeyError) if the file is missing or damaged, or if the stored
     transitions refer to frames it lacks."""
-    import zipfile
     path = str(path)
     spec = self._data_spec.observation
     frame_shape = tuple(spec.shape[1:])
-    self._frame_buffer._frames = {}  # pylint: disable=protected-access  (free the old frames first)
+    self._frame_buffer._frames = {}  # free the old frames first
     with zipfile.ZipFile(path) as z:
       def member(name):
         with z.open(f"{name}.npy") as m:
@@ -220,11 +220,11 @@ class FrameStackReplayBuffer(_FastSampleMixin, py_hashed_replay_buffer.PyHashedR
           raise ValueError(f"{path}: frames.npy holds more bytes than its header says")
     if len(frames) != shape[0]:
       raise ValueError(f"{path}: {shape[0] - len(frames)} duplicate frame hashes")
-    self._frame_buffer._frames = frames  # pylint: disable=protected-access
+    self._frame_buffer._frames = frames
     size = int(self._np_state.size)
     if size:
       used = self._stored_hashes()[:size]
-      missing = set(np.unique(used).tolist()) - self._frame_buffer._frames.keys()  # pylint: disable=protected-access
+      missing = set(np.unique(used).tolist()) - self._frame_buffer._frames.keys()
       if missing:
         raise KeyError(f"{path}: {len(missing)} frames the replay refers to are missing")
 
@@ -232,15 +232,15 @@ class FrameStackReplayBuffer(_FastSampleMixin, py_hashed_replay_buffer.PyHashedR
     """The storage array of the observation field: frame hashes [capacity, stack] int64."""
     spec = self._encoded_data_spec()      # flat order of the storage: field by field
     names = [name for name in spec._fields for _ in tf.nest.flatten(getattr(spec, name))]
-    return self._storage._array(names.index("observation"))  # pylint: disable=protected-access
+    return self._storage._array(names.index("observation"))
 
   def nbytes(self) -> int:
     """All bytes the buffer holds: each unique frame with its array object, the (frame, refcount)
     tuple and hash key, the frame dict itself, and the fixed numpy storage of the other fields
     (allocated for the full capacity)."""
-    frames = self._frame_buffer._frames  # pylint: disable=protected-access
+    frames = self._frame_buffer._frames
     per_frame = sum(sys.getsizeof(f) + sys.getsizeof(entry) + sys.getsizeof(h)
                     for h, entry in frames.items() for f in entry[:1])
     storage = self._storage
-    arrays = sum(storage._array(i).nbytes for i in range(len(storage._flat_specs)))  # pylint: disable=protected-access
+    arrays = sum(storage._array(i).nbytes for i in range(len(storage._flat_specs)))
     return per_frame + sys.getsizeof(frames) + arrays

@@ -12,7 +12,6 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Dict
 
 
 class DamagedFileError(ValueError):
@@ -24,7 +23,7 @@ class DamagedFileError(ValueError):
     super().__init__(f"{self.path}: {problem}" + (f". {remedy}" if remedy else ""))
 
 
-def read_json(path, remedy: str = "") -> Dict:
+def read_json(path, remedy: str = "") -> dict:
   """The JSON object in the file `path`. Raises DamagedFileError naming the path, what is wrong
   (not UTF-8: the offset of the first bad byte; not JSON: the line and column; not an object)
   and `remedy` (what to do); FileNotFoundError / OSError if it cannot be read."""
@@ -33,12 +32,14 @@ def read_json(path, remedy: str = "") -> Dict:
     text = data.decode("utf-8")
   except UnicodeDecodeError as e:
     raise DamagedFileError(path, f"not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start} "
-                                 f"of {len(data):,}), so not the JSON the artifact writes", remedy) from None
+                                 f"of {len(data):,}), so not the JSON the artifact writes",
+                           remedy) from None
   try:
     value = json.loads(text)
   except json.JSONDecodeError as e:
     raise DamagedFileError(path, f"not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}"
-                                 f"{'; the file is empty' if not text.strip() else ''})", remedy) from None
+                                 f"{'; the file is empty' if not text.strip() else ''})",
+                           remedy) from None
   if not isinstance(value, dict):
     raise DamagedFileError(path, f"holds a JSON {type(value).__name__}, not the object the "
                                  f"artifact writes", remedy)
@@ -57,7 +58,7 @@ def atomic_save_npz(path, **arrays) -> Path:
   """Writes numpy arrays to the .npz `path` atomically (`numpy.savez`; data only: load it with
   `numpy.load(path, allow_pickle=False)`). Raises ValueError for an object array, which would
   need pickle. Returns the Path."""
-  import numpy as np
+  import numpy as np  # here only: the rest of the module is standard library (module docstring)
   for name, a in arrays.items():
     if np.asarray(a).dtype == object:
       raise ValueError(f"{name}: object arrays would be pickled; store data only")

@@ -25,8 +25,9 @@ except ImportError:  # gym_notices absent: nothing to silence
 _WARNINGS = (
     # (action, message regex, category, module regex)
     ("ignore", r"Encoding a StructuredValue with type tfp\.distributions", UserWarning,
-     r"tensorflow\.python\.saved_model\.nested_structure_coder"),     # PolicySaver, tf-agents policies
-    ("ignore", r"random_state is deprecated", FutureWarning, r"arch\.bootstrap\.base"),  # rliable -> arch
+     r"tensorflow\.python\.saved_model\.nested_structure_coder"),  # PolicySaver, tf-agents policies
+    # rliable -> arch
+    ("ignore", r"random_state is deprecated", FutureWarning, r"arch\.bootstrap\.base"),
     ("ignore", r"pkg_resources is deprecated", UserWarning, r".*"),   # tf-agents / tfp import
     ("ignore", r"distutils Version classes are deprecated", DeprecationWarning, r".*"),
 )
@@ -59,5 +60,6 @@ class _DropMessages(logging.Filter):
 # return (`common.discounted_return` calls tf.foldr with back_prop=False; `dqn_nstep`), and
 # absl's notice that PolicySaver renames nested argument names ("0/step_type" -> "arg_0_step_type").
 logging.getLogger("tensorflow").addFilter(_DropMessages(
-    "gather_all (from tf_agents", "calling foldr_v2 (from tensorflow.python.ops.functional_ops) with back_prop=False"))
+    "gather_all (from tf_agents",
+    "calling foldr_v2 (from tensorflow.python.ops.functional_ops) with back_prop=False"))
 logging.getLogger("absl").addFilter(_DropMessages("is not a valid tf.function parameter name"))

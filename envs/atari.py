@@ -1,4 +1,5 @@
-"""Real Atari (ale-py ROMs) as a batched tf-agents environment with the docs/protocol.md section 2 protocol.
+"""Real Atari (ale-py ROMs) as a batched tf-agents environment with the docs/protocol.md section 2
+protocol.
 
 DeepMind preprocessing as openai/baselines `atari_wrappers`, done in C++ by
 `ale_py.vector_env.AtariVectorEnv`: 1..30 no-op starts, frameskip 4 with a max-pool over the
@@ -12,15 +13,15 @@ from __future__ import annotations
 import atexit
 import functools
 import os
-from typing import Dict, List, Optional, Tuple
 
+import ale_py
 import numpy as np
+from ale_py import roms
+from ale_py.vector_env import AtariVectorEnv
 from tf_agents.specs import array_spec
 
 from envs.batched_env import BatchedGymnasiumEnv, GroupedBatchedEnv
-from envs.games import FRAMESKIP, _rom_id, validate_game
-
-MAX_FRAMES_PER_GAME = 108_000  # 30 minutes of play at 60 Hz (baselines TimeLimit, DQN protocol)
+from envs.games import FRAMESKIP, MAX_FRAMES_PER_GAME, _rom_id, validate_game
 
 
 def _game_over(terminated, truncated, info, prev_info):
@@ -41,7 +42,7 @@ def _game_over(terminated, truncated, info, prev_info):
 # grid of short runs. Closed envs are therefore parked here and handed to the next run that
 # asks for the same configuration; `reset(seed=...)` reseeds every emulator, so a reused env
 # starts exactly like a new one.
-_POOL: Dict[Tuple, List] = {}
+_POOL: dict[tuple, list] = {}
 
 
 @atexit.register
@@ -56,7 +57,8 @@ def _close_pool():
 
 class _PooledVectorEnv:
   """Forwards to an AtariVectorEnv; `close()` parks it in the pool (if `pooled`) instead of
-  destroying it. `reset(seed=[...])` passes a list of per-env seeds as the int array ale-py takes."""
+  destroying it. `reset(seed=[...])` passes a list of per-env seeds as the int array ale-py
+  takes."""
 
   def __init__(self, key, vec, pooled: bool = True):
     self._key, self._vec, self._pooled = key, vec, pooled
@@ -86,7 +88,7 @@ LIFE_LOSS_STACK = ("keep", "zero")
 NOOP, FIRE = 0, 1       # minimal action set indices (FIRE where `has_fire_reset`)
 
 
-def life_reset_actions(game: str) -> Tuple[int, ...]:
+def life_reset_actions(game: str) -> tuple[int, ...]:
   """The hidden reset after a life loss in baselines' wrappers (and SB3's, the same): the
   `EpisodicLifeEnv.reset` no-op step, then, in games with a FIRE reset (`has_fire_reset`),
   `FireResetEnv.reset`'s FIRE and action 2: (0, 1, 2), else (0,). Minimal-action-set indices."""
@@ -94,7 +96,7 @@ def life_reset_actions(game: str) -> Tuple[int, ...]:
 
 
 def make_atari_env(game: str, num_envs: int = 16, seed=0, *,
-                   num_threads: Optional[int] = None, life_loss_terminal: bool = True,
+                   num_threads: int | None = None, life_loss_terminal: bool = True,
                    max_frames_per_game: int = MAX_FRAMES_PER_GAME,
                    reuse: bool = True, groups: int = 1,
                    life_loss_fire: str = "recorded", life_loss_stack: str = "keep"):
@@ -105,7 +107,8 @@ def make_atari_env(game: str, num_envs: int = 16, seed=0, *,
   `life_loss_terminal=False` gives whole-game episodes (used for evaluation). With
   `life_loss_terminal=True` (training) FIRE is also pressed on the first step of every new life
   in games whose action 1 is FIRE, as baselines' `FireResetEnv` under `EpisodicLifeEnv` does.
-  `max_frames_per_game`: the game cap in emulator frames (108,000 = 30 min, docs/protocol.md section 2).
+  `max_frames_per_game`: the game cap in emulator frames (108,000 = 30 min, docs/protocol.md
+  section 2).
   `reuse`: take an identical closed env from this process's pool if there is one (it is reset
   with `seed` on first use, like a new one).
   `groups`: 1 gives one `BatchedGymnasiumEnv`; k > 1 a `GroupedBatchedEnv` of k vector envs of
@@ -127,11 +130,13 @@ def make_atari_env(game: str, num_envs: int = 16, seed=0, *,
   if not 1 <= groups <= num_envs:
     raise ValueError(f"groups must be in [1, num_envs={num_envs}], got {groups}")
   if life_loss_fire not in LIFE_LOSS_FIRE:
-    raise ValueError(f"life_loss_fire must be one of {', '.join(LIFE_LOSS_FIRE)}; got {life_loss_fire!r}")
+    raise ValueError(
+        f"life_loss_fire must be one of {', '.join(LIFE_LOSS_FIRE)}; got {life_loss_fire!r}")
   if life_loss_stack not in LIFE_LOSS_STACK:
-    raise ValueError(f"life_loss_stack must be one of {', '.join(LIFE_LOSS_STACK)}; got {life_loss_stack!r}")
+    raise ValueError(
+        f"life_loss_stack must be one of {', '.join(LIFE_LOSS_STACK)}; got {life_loss_stack!r}")
   hidden = life_loss_terminal and life_loss_fire == "hidden"
-  if groups > 1:                   # the groups' seeds: as one vector env's (GroupedBatchedEnv.seed_games)
+  if groups > 1:  # the groups' seeds: as one vector env's (GroupedBatchedEnv.seed_games)
     env = GroupedBatchedEnv([
         make_atari_env(game, len(ids), None, num_threads=num_threads,
                        life_loss_terminal=life_loss_terminal,
@@ -155,15 +160,14 @@ def make_atari_env(game: str, num_envs: int = 16, seed=0, *,
                              game_over_fn=_game_over, frames_per_step=FRAMESKIP, seed=seed,
                              fire_action=fire,
                              life_reset_actions=life_reset_actions(game) if hidden else None,
-                             zero_stack_on_life_loss=life_loss_terminal and life_loss_stack == "zero")
+                             zero_stack_on_life_loss=life_loss_terminal
+                             and life_loss_stack == "zero")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def has_fire_reset(game: str) -> bool:
   """True if the game's minimal action set has FIRE at index 1 and at least 3 actions: the test
   baselines' `FireResetEnv` applies (`get_action_meanings()[1] == 'FIRE'`)."""
-  import ale_py
-  from ale_py import roms
   ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
   ale = ale_py.ALEInterface()
   ale.loadROM(roms.get_rom_path(_rom_id(game)))
@@ -174,12 +178,12 @@ def has_fire_reset(game: str) -> bool:
 # The observation processing of the agents' input (DeepMind preprocessing). It changes what the
 # emulator's screen is turned into, never the emulator's dynamics (`make_rgb_vector_env`).
 _AGENT_OBSERVATION = dict(img_height=84, img_width=84, grayscale=True, stack_num=4, maxpool=True)
-_SCREEN_OBSERVATION = dict(img_height=210, img_width=160, grayscale=False, stack_num=1, maxpool=False)
+_SCREEN_OBSERVATION = dict(img_height=210, img_width=160, grayscale=False, stack_num=1,
+                           maxpool=False)
 
 
 def _new_vector_env(game, num_envs, threads, life_loss_terminal, max_frames_per_game,
                     observation=None):
-  from ale_py.vector_env import AtariVectorEnv
   return AtariVectorEnv(
       _rom_id(game), num_envs, num_threads=threads,
       max_num_frames_per_episode=max_frames_per_game, repeat_action_probability=0.0,

@@ -12,19 +12,19 @@ Semantics (one convention for every agent in this repo):
 - `step_type` is FIRST on the time step returned by `reset()` and MID afterwards. Terminals are
   carried by the discount alone so that tf-agents' `DqnAgent` (which masks transitions that
   *start* on a LAST step) keeps every real transition.
-- `reward` is what the agent learns from (sign-clipped for Atari, docs/protocol.md section 2); the raw game
-  score of every finished *game* is collected separately (`pop_finished_games`).
+- `reward` is what the agent learns from (sign-clipped for Atari, docs/protocol.md section 2); the
+  raw game score of every finished *game* is collected separately (`pop_finished_games`).
 - Every action since the last `reset()` is logged (`action_log`), and `replay(actions)` puts a
   freshly seeded env back into the exact state that playing those actions left it in: ALE
   without sticky actions is deterministic, and ale-py's vector env cannot save an emulator's
   state, so replaying the actions is how a resumed or extended run continues its training games
-  exactly where they were (`artifact.training.runner`). Replay costs the emulation of the frames played
-  (no network), e.g. ~4 minutes for 3M frames of 16 Atari envs on 2 cores.
+  exactly where they were (`artifact.training.runner`). Replay costs the emulation of the frames
+  played (no network), e.g. ~4 minutes for 3M frames of 16 Atari envs on 2 cores.
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, List, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from tf_agents.environments import py_environment
@@ -41,7 +41,7 @@ class FinishedGame:
 
 
 # game_over_fn(terminated, truncated, info, prev_info) -> bool[num_envs]
-GameOverFn = Callable[[np.ndarray, np.ndarray, dict, Optional[dict]], np.ndarray]
+GameOverFn = Callable[[np.ndarray, np.ndarray, dict, dict | None], np.ndarray]
 
 
 def _every_terminal_is_game_over(terminated, truncated, info, prev_info):
@@ -81,7 +81,7 @@ class ActionLog:
 
 
 class _BatchedEnv(py_environment.PyEnvironment):
-  """What every batched env here shares: `batch_size` = `self._num_envs`, no tf-agents auto-reset."""
+  """What every batched env here shares: `batch_size` = `self._num_envs`, no tf-agents reset."""
 
   def __init__(self, num_envs: int):
     super().__init__(handle_auto_reset=False)
@@ -133,11 +133,12 @@ class BatchedGymnasiumEnv(_BatchedEnv):
 
   def __init__(self, vector_env, observation_spec: array_spec.ArraySpec, *,
                clip_rewards: bool, game_over_fn: GameOverFn = _every_terminal_is_game_over,
-               frames_per_step: int = 1, seed=None, fire_action: Optional[int] = None,
-               life_reset_actions: Optional[Sequence[int]] = None,
+               frames_per_step: int = 1, seed=None, fire_action: int | None = None,
+               life_reset_actions: Sequence[int] | None = None,
                zero_stack_on_life_loss: bool = False):
     if fire_action is not None and life_reset_actions is not None:
-      raise ValueError("fire_action and life_reset_actions are two ways to serve a new life: give one")
+      raise ValueError(
+          "fire_action and life_reset_actions are two ways to serve a new life: give one")
     if life_reset_actions is not None and int(vector_env.num_envs) != 1:
       raise ValueError(f"life_reset_actions needs one sub-environment (its hidden steps step them "
                        f"all), got {int(vector_env.num_envs)}")
@@ -152,14 +153,15 @@ class BatchedGymnasiumEnv(_BatchedEnv):
     self._seed = seed
     self._fire_action = fire_action
     self._fire_pending = np.zeros(self._num_envs, bool)
-    self._life_reset_actions = None if life_reset_actions is None else tuple(int(a) for a in life_reset_actions)
+    self._life_reset_actions = (None if life_reset_actions is None
+                                else tuple(int(a) for a in life_reset_actions))
     self._zero_stack = bool(zero_stack_on_life_loss)
     self._stack = int(observation_spec.shape[0]) if self._zero_stack else 0
-    self._life_frames = np.full(self._num_envs, self._stack, np.int64)   # newest frames of this life
-    self._prev_info: Optional[dict] = None
+    self._life_frames = np.full(self._num_envs, self._stack, np.int64)  # newest frames of this life
+    self._prev_info: dict | None = None
     self._score = np.zeros(self._num_envs, np.float64)
     self._length = np.zeros(self._num_envs, np.int64)
-    self._finished: List[FinishedGame] = []
+    self._finished: list[FinishedGame] = []
     self._pending_action = None
     self._actions = ActionLog(self._num_envs)
     self.agent_steps = 0   # total agent steps over all sub-envs since construction
@@ -310,7 +312,7 @@ class BatchedGymnasiumEnv(_BatchedEnv):
     self._env.close()
 
   # --- bookkeeping ------------------------------------------------------------------------
-  def pop_finished_games(self) -> List[FinishedGame]:
+  def pop_finished_games(self) -> list[FinishedGame]:
     """Returns and forgets the games finished since the last call (raw scores)."""
     out, self._finished = self._finished, []
     return out
@@ -401,13 +403,14 @@ class GroupedBatchedEnv(_BatchedEnv):
     actions = np.asarray(actions)
     if actions.ndim != 2 or actions.shape[1] != self._num_envs:
       raise ValueError(f"actions must be [steps, {self._num_envs}], got shape {actions.shape}")
-    return [g.replay(actions[:, off:off + g.batch_size]) for g, off in zip(self.groups, self.offsets)]
+    return [g.replay(actions[:, off:off + g.batch_size])
+            for g, off in zip(self.groups, self.offsets)]
 
   def replay(self, actions: np.ndarray):
     """As `BatchedGymnasiumEnv.replay`, group by group; returns the batch's last TimeStep."""
     return _concat_time_steps(self.replay_groups(actions))
 
-  def pop_finished_games(self) -> List[FinishedGame]:
+  def pop_finished_games(self) -> list[FinishedGame]:
     """The groups' finished games, env ids of the whole batch."""
     out = []
     for g, off in zip(self.groups, self.offsets):

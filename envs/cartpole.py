@@ -1,8 +1,6 @@
 """Batched CartPole-v1 (gymnasium) for fast learning tests; same adapter as Atari."""
 from __future__ import annotations
 
-from typing import Optional
-
 import gymnasium as gym
 import numpy as np
 from tf_agents.specs import array_spec
@@ -10,7 +8,7 @@ from tf_agents.specs import array_spec
 from envs.batched_env import BatchedGymnasiumEnv
 
 
-def make_cartpole_env(num_envs: int = 8, seed: Optional[int] = 0,
+def make_cartpole_env(num_envs: int = 8, seed: int | None = 0,
                       max_episode_steps: int = 500) -> BatchedGymnasiumEnv:
   """CartPole-v1 x `num_envs`; observation float32 [4], reward 1 per step, unclipped.
 

@@ -1,12 +1,13 @@
-"""Atari game names (CamelCase, e.g. 'SpaceInvaders') from ale-py's ROM list, and the frame skip of
-the Atari protocol; no TensorFlow import, so the command line can reject an unknown game
-instantly and the experiment specs can convert frames to agent steps."""
+"""Atari game names (CamelCase, e.g. 'SpaceInvaders') from ale-py's ROM list, and the frame skip and
+game cap of the Atari protocol; no TensorFlow import, so the command line can reject an unknown
+game instantly and the experiment specs can convert frames to agent steps."""
 from __future__ import annotations
 
 import functools
 import re
 
 FRAMESKIP = 4                  # emulator frames per agent step (baselines MaxAndSkipEnv skip=4)
+MAX_FRAMES_PER_GAME = 108_000  # 30 minutes of play at 60 Hz (baselines TimeLimit, DQN protocol)
 
 
 def _camel(rom_id: str) -> str:
@@ -19,6 +20,8 @@ def _rom_id(game: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _all_games() -> tuple:
+  # ale-py (and gymnasium behind it) only when a game is named: this module is imported by the
+  # experiment layer for FRAMESKIP, and `--help` or a bad argument should not wait for it
   from ale_py import roms
   return tuple(sorted(_camel(r) for r in roms.get_all_rom_ids()))
 

@@ -1,4 +1,5 @@
-"""Assembles reports/reference/ from the reference campaign (scripts/campaign.sh; reports/reference/CAMPAIGN.md).
+"""Assembles reports/reference/ from the reference campaign (scripts/campaign.sh;
+reports/reference/CAMPAIGN.md).
 
   .venv/bin/python scripts/assemble_reference.py --stage1 FRAMES [--stage2 FRAMES] \
       [--src campaign/out [--src DIR ...]] [--dest reports/reference] [--note "what went wrong"]
@@ -11,13 +12,13 @@ For each run: config.json, progress.csv up to the stage's frames (its first row 
 a run that went further is cut there; the run's own lines, byte for byte), done.json when the
 run finished exactly there, machine.json where the store recorded the CPU, and tb/
 (not the checkpoints and saved policies: ~7 MB a run, and the DQN replay). Then the reports are
-written by exactly the command RUN.md gives for regenerating them (`./run_all.sh ... --reports-only`),
-the figures are rendered as PNG for the README, and RUN.md (frozen commit, commands, machine, the
-campaign log's step times) and SUMMARY.md (final scores, probabilities of improvement, verdicts)
-are written. The previous reference's runs/ and reports/ are replaced (git history keeps them).
-Each run is taken from the first `--src` that has it at the stage's frames (the campaign's
-store, reports/campaign, for runs trained whole; reports/reference itself for a stage published
-before and not yet grown: read from a copy, since its runs/ is replaced).
+written by exactly the command RUN.md gives for regenerating them (`./run_all.sh ...
+--reports-only`), the figures are rendered as PNG for the README, and RUN.md (frozen commit,
+commands, machine, the campaign log's step times) and SUMMARY.md (final scores, probabilities of
+improvement, verdicts) are written. The previous reference's runs/ and reports/ are replaced (git
+history keeps them). Each run is taken from the first `--src` that has it at the stage's frames (the
+campaign's store, reports/campaign, for runs trained whole; reports/reference itself for a stage
+published before and not yet grown: read from a copy, since its runs/ is replaced).
 Raises SystemExit, naming the grids and their runs, when no grid is complete.
 """
 from __future__ import annotations
@@ -41,7 +42,8 @@ CAMPAIGN_SH = ROOT / "scripts" / "campaign.sh"
 # other combinations it selects were never trained and are listed as missing).
 REPORT_ARGS = ["--scale", "short", "--no-theory", "--figures", "1,2,3",
                "--games", "Seaquest,Qbert,SpaceInvaders,Breakout,BeamRider,Pong",
-               "--conditions", "a2c_1step,a2c_proper,pg,soft_ql,dqn,dqn_nstep,soft_dqn_ent_0.1,soft_dqn_kl_0.1",
+               "--conditions",
+               "a2c_1step,a2c_proper,pg,soft_ql,dqn,dqn_nstep,soft_dqn_ent_0.1,soft_dqn_kl_0.1",
                "--seeds", "0,1,2,3,4"]
 # What is published: each stage (stage 1 = Figures 1/3 at --stage1 frames, stage 2 = Figure 2 at
 # --stage2) is the union of its grids (./run_all.sh arguments), in the order scripts/campaign.sh
@@ -56,9 +58,11 @@ GRIDS = {
         ["--figures", "1,3", "--games", "Seaquest,SpaceInvaders", "--seeds", "5,6,7"],
         ["--figures", "1,3", "--games", "Seaquest,SpaceInvaders", "--seeds", "8,9"]],
     "stage2": [
-        ["--figures", "2", "--games", "Breakout", "--conditions", "dqn,soft_dqn_ent_0.1,soft_dqn_kl_0.1",
+        ["--figures", "2", "--games", "Breakout", "--conditions",
+         "dqn,soft_dqn_ent_0.1,soft_dqn_kl_0.1",
          "--seeds", "0,1"],
-        ["--figures", "2", "--games", "Breakout", "--conditions", "dqn,soft_dqn_ent_0.1,soft_dqn_kl_0.1,dqn_nstep",
+        ["--figures", "2", "--games", "Breakout", "--conditions",
+         "dqn,soft_dqn_ent_0.1,soft_dqn_kl_0.1,dqn_nstep",
          "--seeds", "2"],
         ["--figures", "2", "--games", "Breakout", "--conditions", "dqn_nstep", "--seeds", "0,1"]],
 }
@@ -69,9 +73,11 @@ def unreported(plan: dict) -> list:
   """The runs of `plan` ({stage: specs}) that REPORT_ARGS (the reports' command) does not select:
   their seed or condition is not in it. A published run must be in the reports: widen
   REPORT_ARGS' --seeds / --conditions first (it changes RUN.md's regenerate command)."""
-  arg = lambda name: REPORT_ARGS[REPORT_ARGS.index(name) + 1].split(",")
+  def arg(name):
+    return REPORT_ARGS[REPORT_ARGS.index(name) + 1].split(",")
   seeds, conds = {int(x) for x in arg("--seeds")}, set(arg("--conditions"))
-  return [s.relpath() for specs in plan.values() for s in specs if s.seed not in seeds or s.condition not in conds]
+  return [s.relpath() for specs in plan.values() for s in specs if s.seed not in seeds
+          or s.condition not in conds]
 
 
 def frozen_commit() -> str:
@@ -92,7 +98,8 @@ def step_stamps(old_run_md: Path, logs: list) -> list:
   if old_run_md.exists():
     old = [ln.strip()[3:-1] for ln in old_run_md.read_text().splitlines()
            if ln.startswith("  - `20") and " step " in ln]
-  new = [ln.lstrip("= ") for log in logs if log.exists() for ln in log.read_text().splitlines() if ln.startswith("== 20")]
+  new = [ln.lstrip("= ") for log in logs if log.exists() for ln in log.read_text().splitlines()
+         if ln.startswith("== 20")]
   out = list(old)
   for st in new:
     if st not in out:
@@ -112,14 +119,17 @@ def _cpu_model() -> str:
 
 def git_commit(ref: str) -> str:
   """The full hash `ref` names in this repository ("unknown" if git cannot tell)."""
-  return subprocess.run(["git", "rev-parse", "--verify", "--quiet", ref + "^{commit}"], cwd=ROOT, capture_output=True,
+  return subprocess.run(["git", "rev-parse", "--verify", "--quiet", ref + "^{commit}"], cwd=ROOT,
+                        capture_output=True,
                         text=True).stdout.strip() or "unknown"
 
 
 def grid_specs(args: list, frames: int, src: Path):
   """The RunSpecs of one grid of `GRIDS` at `frames` (the grid `./run_all.sh` plans for it)."""
   from artifact.grid import cli, planning
-  parsed = cli.build_parser().parse_args(args + ["--scale", "short", "--frames", str(frames), "--out", str(src)])
+  parsed = cli.build_parser().parse_args(args
+                                         + ["--scale", "short", "--frames", str(frames), "--out",
+                                            str(src)])
   return planning.plan_from_args(parsed).specs
 
 
@@ -127,8 +137,8 @@ def copy_run(run: Path, dest: Path, frames: int) -> str:
   """Copies one run's record up to `frames` into `dest`; returns how far the run itself is."""
   dest.mkdir(parents=True, exist_ok=True)
   shutil.copy2(run / "config.json", dest / "config.json")
-  from artifact.files import atomic_write_text
   from artifact.analysis.results import rows_up_to
+  from artifact.files import atomic_write_text
   rows = pd.read_csv(run / "progress.csv")
   cut = rows_up_to(rows, frames)["frames"].max()
   # The run's own lines, not a pandas round trip: read_csv's float parser and to_csv would
@@ -141,7 +151,8 @@ def copy_run(run: Path, dest: Path, frames: int) -> str:
   done = run / "done.json"
   if done.exists() and int(pd.read_json(done, typ="series")["frames"]) == int(cut):
     shutil.copy2(done, dest / "done.json")
-    state = "finished here" if int(cut) >= frames else f"finished at {int(cut):,} frames, short of {frames:,}"
+    state = ("finished here" if int(cut) >= frames
+             else f"finished at {int(cut):,} frames, short of {frames:,}")
   else:
     state = (f"the run itself is at {int(rows['frames'].max()):,} frames"
              + (" (finished)" if done.exists() else " (training)"))
@@ -154,9 +165,11 @@ def copy_run(run: Path, dest: Path, frames: int) -> str:
 
 
 def _parse(argv):
-  p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  p = argparse.ArgumentParser(description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--stage1", type=int, required=True, metavar="FRAMES", help="stage 1's frames")
-  p.add_argument("--stage2", type=int, default=None, metavar="FRAMES", help="stage 2's frames (default: not yet)")
+  p.add_argument("--stage2", type=int, default=None, metavar="FRAMES",
+                 help="stage 2's frames (default: not yet)")
   p.add_argument("--src", action="append", default=None, metavar="DIR",
                  help="a campaign --out (runs/ under it); repeat to look in several, in order "
                       "(default: campaign/out)")
@@ -193,7 +206,8 @@ def _select(stages: dict, srcs: list, allow_partial: bool):
         if not ok:
           short.append(f"{s.relpath()}: {_last_frames(best):,} of {frames:,} frames")
       if short and not allow_partial:
-        left_out.append(f"{stage} `{' '.join(args)}`: {len(specs) - len(short)} of {len(specs)} runs at "
+        left_out.append(
+            f"{stage} `{' '.join(args)}`: {len(specs) - len(short)} of {len(specs)} runs at "
                         f"{frames:,} frames (left out until all are)")
         continue
       behind += [f"{stage} {x}" for x in short]
@@ -203,13 +217,14 @@ def _select(stages: dict, srcs: list, allow_partial: bool):
 
 def _write_reports(dest: Path) -> int:
   """The reports of dest/runs (the command RUN.md gives) and the PNG figures the README shows."""
-  from artifact.grid import cli
   from artifact.analysis import curves, results
+  from artifact.grid import cli
   code = cli.main(REPORT_ARGS + ["--out", str(dest), "--reports-only"])
   for f in (1, 2, 3):
     df = results.load_progress(dest / "runs", f)
     if len(df):
-      curves.plot_figure(curves.figure_curves(df, f), dest / "reports" / f"figure{f}.png", " [reference campaign]")
+      curves.plot_figure(curves.figure_curves(df, f), dest / "reports" / f"figure{f}.png",
+                         " [reference campaign]")
   return code
 
 
@@ -217,9 +232,11 @@ def _run_md(stages, plan, behind, left_out, stamps, states, note) -> str:
   """RUN.md: what is here, the frozen commit, how to regenerate, the machines, the step stamps."""
   commit, head = frozen_commit(), git_commit("HEAD")
   runs_lines = "\n".join(f"- `{rel}`: {state}" for rel, state in sorted(states.items()))
+  here = ", ".join(f"{st} at {fr:,} frames ({len(plan[st])} runs)" for st, fr in stages.items())
+  report_args = " ".join(REPORT_ARGS)
   return f"""# Reference campaign: provenance
 
-- what is here: {', '.join(f'{st} at {fr:,} frames ({len(plan[st])} runs)' for st, fr in stages.items())}
+- what is here: {here}
   ({"a consistent set: every run of a stage at the stage's frames" if not behind else
     "NOT a consistent set: " + "; ".join(behind)})
 - frozen code: commit `{commit}` (tag `{FROZEN_TAG}`); every run here was trained by it
@@ -245,7 +262,7 @@ def _run_md(stages, plan, behind, left_out, stamps, states, note) -> str:
 - copied here: each run's config.json, progress.csv up to its stage's frames, done.json when the
   run finished there, machine.json (its CPU) where recorded, and tb/ (its TensorBoard scalars,
   up to where the run stood); not the checkpoints and saved policies
-- regenerate the reports: `./run_all.sh {' '.join(REPORT_ARGS)} --out reports/reference --reports-only`
+- regenerate the reports: `./run_all.sh {report_args} --out reports/reference --reports-only`
   (runs of other games and conditions that this selects were never trained: listed as missing)
 
 ## Runs
@@ -260,29 +277,35 @@ def main(argv=None):
   dest = Path(a.dest)
   srcs = [Path(s) for s in (a.src or [ROOT / "campaign" / "out"])]
   scratch = tempfile.TemporaryDirectory(prefix="assemble-")
-  for i, s in enumerate(srcs):      # dest's runs/ is replaced below: read a source there from a copy
+  for i, s in enumerate(srcs):  # dest's runs/ is replaced below: read a source there from a copy
     if s.resolve() == dest.resolve() or dest.resolve() in s.resolve().parents:
       shutil.copytree(s / "runs", Path(scratch.name) / str(i) / "runs")
       srcs[i] = Path(scratch.name) / str(i)
   stages = {"stage1": a.stage1, **({"stage2": a.stage2} if a.stage2 else {})}
   plan, behind, found, left_out = _select(stages, srcs, a.allow_partial)
   if not plan["stage1"] and not plan.get("stage2"):
-    raise SystemExit("no grid has all its runs at its stage's frames (rerun with smaller frames, or "
+    raise SystemExit(
+        "no grid has all its runs at its stage's frames (rerun with smaller frames, or "
                      "--allow-partial):\n  " + "\n  ".join(left_out))
   missing = unreported(plan)
   if missing:
-    raise SystemExit(f"{len(missing)} run(s) to publish are outside REPORT_ARGS' --seeds {REPORT_ARGS[REPORT_ARGS.index('--seeds') + 1]} "
-                     f"or its --conditions (add them there first): " + ", ".join(missing[:6]) + (" ..." if len(missing) > 6 else ""))
+    raise SystemExit(
+        f"{len(missing)} run(s) to publish are outside REPORT_ARGS' --seeds "
+        f"{REPORT_ARGS[REPORT_ARGS.index('--seeds') + 1]} "
+                     f"or its --conditions (add them there first): " + ", ".join(missing[:6])
+        + (" ..." if len(missing) > 6 else ""))
   for old in ("runs", "reports"):
     shutil.rmtree(dest / old, ignore_errors=True)
   states = {}
   for stage, specs in plan.items():
     for s in specs:
       if s.relpath() in found:
-        states[s.relpath()] = copy_run(found[s.relpath()], dest / "runs" / s.relpath(), stages[stage])
+        states[s.relpath()] = copy_run(found[s.relpath()], dest / "runs" / s.relpath(),
+                                       stages[stage])
   scratch.cleanup()
   code = _write_reports(dest)
-  logs = a.campaign_log or [ROOT / "reports" / "campaign" / "steps.log", ROOT / "campaign" / "logs" / "campaign.log"]
+  logs = a.campaign_log or [ROOT / "reports" / "campaign" / "steps.log",
+                            ROOT / "campaign" / "logs" / "campaign.log"]
   stamps = step_stamps(dest / "RUN.md", [Path(f) for f in logs])
   text = _run_md(stages, plan, behind, left_out, stamps, states, a.note)
   (dest / "RUN.md").write_text(text)
@@ -311,9 +334,11 @@ def summary(dest: Path) -> str:
     lines.append(f"| {m.figure} | {m.game} | `{m.condition}` | {m.seeds} | {int(m.frames):,} | "
                  f"{score(m.point)} [{score(m.ci_low)}, {score(m.ci_high)}] |")
   poi = stats[stats.metric == "probability_of_improvement"]
-  lines += ["", "P(X > Y): the probability of improvement (rliable), per game on that game's own seeds; "
-            "\"all games (common seeds)\" averages it over every game both conditions ran, on the seeds "
-            "all of them share (a description of the data, not a claim's statistic: claims.md has those).",
+  lines += ["",
+            "P(X > Y): the probability of improvement (rliable), per game on that game's own "
+            "seeds; \"all games (common seeds)\" averages it over every game both conditions ran, "
+            "on the seeds all of them share (a description of the data, not a claim's statistic: "
+            "claims.md has those).",
             "", "| figure | pair | game | seeds | P(X > Y) [95% CI] |", "|---|---|---|---|---|"]
   for _, r in poi.iterrows():
     game = "all games (common seeds)" if r.game == "aggregate" else r.game
@@ -323,14 +348,17 @@ def summary(dest: Path) -> str:
   if parity.exists():
     par = pd.read_csv(parity)
     last = par.loc[par.groupby(["condition", "game"])["frames"].idxmax()]
-    lines += ["", "| condition | game | frames | ours: training return, mean [min, max] | SB3 zoo (published) | ours vs zoo |",
+    lines += ["",
+              "| condition | game | frames | ours: training return, mean [min, max] | SB3 zoo "
+              "(published) | ours vs zoo |",
               "|---|---|---|---|---|---|"]
     for _, r in last.iterrows():
       lines.append(f"| `{r.condition}` | {r.game} | {int(r.frames):,} | {score(r.ours_mean)} "
                    f"[{score(r.ours_min)}, {score(r.ours_max)}] ({int(r.ours_seeds)} seeds) | "
                    f"{score(r.zoo_return)} | {r.gap_ours_vs_zoo_pct:+.1f}% |")
   lines += ["", "| claim | verdict (the rule alone) | statistic | point [CI] | wrong-verdict rate: "
-            "supported / contradicted (worst truth of the family) | seeds for 5%: supported / contradicted | CPU kinds |",
+            "supported / contradicted (worst truth of the family) | seeds for 5%: supported / "
+            "contradicted | CPU kinds |",
             "|---|---|---|---|---|---|---|"]
 
   def seeds(x) -> str:
@@ -339,7 +367,8 @@ def summary(dest: Path) -> str:
   for _, c in claims.iterrows():
     ci = "" if pd.isna(c.ci_low) else f"{c.point:.3g} [{c.ci_low:.3g}, {c.ci_high:.3g}]"
     alone = "" if c.rule_verdict == c.verdict else f" ({c.rule_verdict})"
-    rates = " / ".join("" if pd.isna(r) else f"{r:.3g}" for r in (c.rate_supported, c.rate_contradicted))
+    rates = " / ".join("" if pd.isna(r) else f"{r:.3g}"
+                       for r in (c.rate_supported, c.rate_contradicted))
     cpu = "" if pd.isna(c.cpu_summary) else c.cpu_summary
     lines.append(f"| {c.claim} | **{c.verdict}**{alone} | {c.statistic} | {ci} | {rates} | "
                  f"{seeds(c.seeds_for_supported)} / {seeds(c.seeds_for_contradicted)} | {cpu} |")

@@ -1,10 +1,11 @@
-"""stable-baselines3's A2C and DQN on Pong, for the speed ratios in docs/performance.md ("Measured").
+"""stable-baselines3's A2C and DQN on Pong, for the speed ratios in docs/performance.md
+("Measured").
 
 Run in its own virtualenv (SB3 needs PyTorch, which this project does not depend on), in the
 same sitting as `python -m artifact.grid.bench`:
 
-  python3.11 -m venv /tmp/sb3 && /tmp/sb3/bin/pip install stable-baselines3==2.9.2 ale-py==0.12.1 opencv-python-headless \
-      gymnasium==1.3.0 "numpy<2"
+  python3.11 -m venv /tmp/sb3 && /tmp/sb3/bin/pip install stable-baselines3==2.9.2 ale-py==0.12.1 \
+      opencv-python-headless gymnasium==1.3.0 "numpy<2"
   /tmp/sb3/bin/python scripts/bench_sb3.py [--seconds 15] [--out reports]
 
 Measures steady-state training frames/s (emulator frames = 4 x agent steps) after a warm-up:
@@ -70,7 +71,8 @@ def bench_dqn(seconds: float) -> float:
   """Frames/s of SB3's DQN on Pong (1 env, batch 32 every 4 agent steps, epsilon 0.01, CPU) over
   `seconds` after the warm-up."""
   env = VecFrameStack(make_atari_env("PongNoFrameskip-v4", n_envs=1, seed=0), n_stack=4)
-  model = DQN("CnnPolicy", env, buffer_size=50_000, learning_starts=200, batch_size=32, train_freq=4,
+  model = DQN("CnnPolicy", env, buffer_size=50_000, learning_starts=200, batch_size=32,
+              train_freq=4,
               exploration_fraction=1e-6, exploration_final_eps=0.01, device="cpu", seed=0,
               optimize_memory_usage=False)
   timer = _Timer(warm=400, seconds=seconds)
@@ -81,8 +83,10 @@ def bench_dqn(seconds: float) -> float:
 
 def main():
   """Measures both and writes --out/bench_sb3.csv (atomically: a temporary file renamed)."""
-  p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  p.add_argument("--seconds", type=float, default=15.0, help="measurement per algorithm (default 15)")
+  p = argparse.ArgumentParser(description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("--seconds", type=float, default=15.0,
+                 help="measurement per algorithm (default 15)")
   p.add_argument("--out", default="reports", help="directory for bench_sb3.csv")
   args = p.parse_args()
   gym.register_envs(ale_py)
@@ -96,7 +100,8 @@ def main():
     w.writerow(["metric", "value", "unit", "cores", "stable_baselines3", "torch", "python", "when"])
     for name, value in rows:
       print(f"  {name:<16} {value:>10,.1f} frames/s", flush=True)
-      w.writerow([name, round(value, 2), "frames/s", os.cpu_count(), sb3.__version__, torch.__version__,
+      w.writerow([name, round(value, 2), "frames/s", os.cpu_count(), sb3.__version__,
+                  torch.__version__,
                   platform.python_version(), time.strftime("%Y-%m-%d %H:%M:%S")])
   os.replace(tmp, out / "bench_sb3.csv")
   print(f"wrote {out / 'bench_sb3.csv'}")

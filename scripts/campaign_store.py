@@ -1,6 +1,7 @@
 """The reference campaign's store of finished runs: reports/campaign/runs/, committed.
 
-  python3 scripts/campaign_store.py save    [--out campaign/out] [--store reports/campaign] [--log campaign/logs/campaign.log]
+  python3 scripts/campaign_store.py save    [--out campaign/out] [--store reports/campaign] [--log \
+      campaign/logs/campaign.log]
   python3 scripts/campaign_store.py restore [--out campaign/out] [--store reports/campaign]
 
 Why: only what is committed survives a new checkout. The campaign's checkpoints (~20 MB an
@@ -38,15 +39,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 # the standard library only (this script runs with the system Python, beside the campaign)
 from artifact.files import atomic_dir, atomic_write_text  # noqa: E402
+
 FILES = ("config.json", "progress.csv", "done.json")
 MACHINE = "machine.json"     # the store's own: the CPU that trained the run (not a run file)
-POLICY = "policy"            # the run's final PolicySaver SavedModel (~7 MB), kept for POLICY_RUNS only
+POLICY = "policy"  # the run's final PolicySaver SavedModel (~7 MB), kept for POLICY_RUNS only
 # The runs whose final policy the store keeps (and reports/reference/policies/ publishes), so a
 # user can load and watch a trained agent without training: one seed of each Figure 2 condition
 # on Breakout and of each Figure 1/3 condition on Seaquest (pg is a2c_proper's run).
 POLICY_RUNS = frozenset(
-    [f"figure2/Breakout/{c}/seed2" for c in ("dqn", "dqn_nstep", "soft_dqn_ent_0.1", "soft_dqn_kl_0.1")]
-    + ["figure1/Seaquest/a2c_1step/seed3", "figure1/Seaquest/a2c_proper/seed3", "figure3/Seaquest/soft_ql/seed3"])
+    [f"figure2/Breakout/{c}/seed2" for c in ("dqn", "dqn_nstep", "soft_dqn_ent_0.1",
+                                             "soft_dqn_kl_0.1")]
+    + ["figure1/Seaquest/a2c_1step/seed3", "figure1/Seaquest/a2c_proper/seed3",
+       "figure3/Seaquest/soft_ql/seed3"])
 
 
 def this_machine() -> dict:
@@ -124,7 +128,8 @@ def save_steps(log: Path, store: Path) -> int:
   kept_file = store / "steps.log"
   kept = kept_file.read_text().splitlines() if kept_file.exists() else []
   have = set(kept)
-  new = [ln for ln in log.read_text(errors="replace").splitlines() if ln.startswith(STEP_PREFIXES) and ln not in have]
+  new = [ln for ln in log.read_text(errors="replace").splitlines() if ln.startswith(STEP_PREFIXES)
+         and ln not in have]
   if new:
     store.mkdir(parents=True, exist_ok=True)
     atomic_write_text(kept_file, "\n".join(kept + new) + "\n")
@@ -154,14 +159,17 @@ def restore(out: Path, store: Path, min_frames: int = 0) -> int:
 
 
 def main(argv=None) -> int:
-  p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  p = argparse.ArgumentParser(description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("action", choices=["save", "restore"])
-  p.add_argument("--out", default=str(ROOT / "campaign" / "out"), help="the campaign's --out (default: %(default)s)")
+  p.add_argument("--out", default=str(ROOT / "campaign" / "out"),
+                 help="the campaign's --out (default: %(default)s)")
   p.add_argument("--store", default=str(ROOT / "reports" / "campaign"), help="default: %(default)s")
   p.add_argument("--min-frames", type=int, default=0,
                  help="restore: only runs finished at this many frames or more (default: all)")
   p.add_argument("--machine", default=None, metavar="JSON",
-                 help='save: the machine that trained the runs, e.g. \'{"cpu": "AMD EPYC", "isa": "avx2"}\' '
+                 help='save: the machine that trained the runs, e.g. \'{"cpu": "AMD EPYC", "isa": '
+                      '"avx2"}\' '
                       "(default: this machine's CPU)")
   p.add_argument("--log", default=None, metavar="FILE",
                  help="save: also keep this campaign log's step lines in the store's steps.log")
@@ -169,12 +177,14 @@ def main(argv=None) -> int:
   out, store = Path(a.out), Path(a.store)
   src = out if a.action == "save" else store
   if not (src / "runs").is_dir():
-    print(f"error: {src / 'runs'}: no such directory (the {'--out' if a.action == 'save' else '--store'} "
+    print(f"error: {src / 'runs'}: no such directory (the "
+          f"{'--out' if a.action == 'save' else '--store'} "
           f"to {a.action} from)", file=sys.stderr)
     return 2
   n = (save(out, store, json.loads(a.machine) if a.machine else None) if a.action == "save"
        else restore(out, store, a.min_frames))
-  print(f"{a.action}: {n} run(s) copied ({out / 'runs'} {'->' if a.action == 'save' else '<-'} {store / 'runs'})")
+  print(f"{a.action}: {n} run(s) copied ({out / 'runs'} {'->' if a.action == 'save' else '<-'} "
+        f"{store / 'runs'})")
   if a.action == "save" and a.log:
     k = save_steps(Path(a.log), store)
     if k:

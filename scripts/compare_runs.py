@@ -29,16 +29,20 @@ def compare_run(new_csv: Path, old_csv: Path):
   """(shared frame points, differing cells as a DataFrame: empty when identical)."""
   new, old = (pd.read_csv(f, dtype=str, keep_default_na=False) for f in (new_csv, old_csv))
   shared = sorted(set(new["frames"]) & set(old["frames"]), key=int)
-  new, old = (d.set_index("frames").loc[shared].drop(columns=list(TIMING_COLUMNS)) for d in (new, old))
+  new, old = (d.set_index("frames").loc[shared].drop(columns=list(TIMING_COLUMNS))
+              for d in (new, old))
   if list(new.columns) != list(old.columns):
-    raise SystemExit(f"{new_csv}: columns {list(new.columns)} differ from {old_csv}'s {list(old.columns)}")
+    raise SystemExit(
+        f"{new_csv}: columns {list(new.columns)} differ from {old_csv}'s {list(old.columns)}")
   return shared, new.compare(old, result_names=("new", "old"))
 
 
 def main(argv=None) -> int:
-  p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  p = argparse.ArgumentParser(description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("new", type=Path, help="runs directory of the rerun (e.g. campaign/out/runs)")
-  p.add_argument("old", type=Path, help="runs directory to compare against (e.g. reports/reference/runs)")
+  p.add_argument("old", type=Path,
+                 help="runs directory to compare against (e.g. reports/reference/runs)")
   a = p.parse_args(argv)
   for d in (a.new, a.old):
     if not d.is_dir():
@@ -56,7 +60,8 @@ def main(argv=None) -> int:
       continue
     compared += 1
     if diff.empty:
-      print(f"{rel}: identical at {len(shared)} frame points ({int(shared[0]):,} to {int(shared[-1]):,} frames)")
+      print(f"{rel}: identical at {len(shared)} frame points ({int(shared[0]):,} to "
+            f"{int(shared[-1]):,} frames)")
     else:
       differ += 1
       print(f"{rel}: DIFFER at {diff.shape[0]} of {len(shared)} frame points\n{diff.to_string()}")

@@ -1,7 +1,9 @@
 """Rebuilds reports/published/sb3_zoo_curves.csv from a checkout of DLR-RM/rl-trained-agents.
 
-  git clone https://github.com/DLR-RM/rl-trained-agents && git -C rl-trained-agents checkout cd35bde610f4045bf2e0731c8f4c88d22df8fc85
-  .venv/bin/python scripts/extract_sb3_zoo_curves.py --zoo rl-trained-agents [--out reports/published/sb3_zoo_curves.csv]
+  git clone https://github.com/DLR-RM/rl-trained-agents && git -C rl-trained-agents checkout
+  cd35bde610f4045bf2e0731c8f4c88d22df8fc85
+  .venv/bin/python scripts/extract_sb3_zoo_curves.py --zoo rl-trained-agents [--out \
+      reports/published/sb3_zoo_curves.csv]
 
 (Only the `{a2c,dqn}/<Game>NoFrameskip-v4_1/*.monitor.csv` files are read; git-lfs is not needed.)
 
@@ -48,7 +50,8 @@ def curve(games: pd.DataFrame, points=FRAME_POINTS):
 
 
 def main(argv=None):
-  ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  ap = argparse.ArgumentParser(description=__doc__,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
   ap.add_argument("--zoo", required=True, type=Path, help="checkout of DLR-RM/rl-trained-agents")
   ap.add_argument("--out", type=Path, default=Path("reports/published/sb3_zoo_curves.csv"))
   args = ap.parse_args(argv)

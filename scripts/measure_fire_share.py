@@ -85,16 +85,19 @@ def markdown(rows) -> str:
           "FIRE-substituted per 1,000", "of which the sampled action was not FIRE, per 1,000")
   out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
   for r in rows:
-    out.append(f"| {r['game']} | {r['layout']} | {'yes' if r['fire_reset'] else 'no'} | {r['actions']} | "
-               f"{r['transitions']:,} | {r['life_losses']:,} | {r['games_over']:,} | {r['per_1000']:.2f} | "
-               f"{r['differing_per_1000']:.2f} |")
+    out.append(f"| {r['game']} | {r['layout']} | {'yes' if r['fire_reset'] else 'no'} | "
+               f"{r['actions']} | {r['transitions']:,} | {r['life_losses']:,} | "
+               f"{r['games_over']:,} | {r['per_1000']:.2f} | {r['differing_per_1000']:.2f} |")
   return "\n".join(out)
 
 
 def main(argv=None) -> int:
-  p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  p.add_argument("--games", default=",".join(GAMES), help="comma-separated games (default: the paper's six)")
-  p.add_argument("--steps", type=int, default=20_000, help="recorded transitions per game and layout")
+  p = argparse.ArgumentParser(description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("--games", default=",".join(GAMES),
+                 help="comma-separated games (default: the paper's six)")
+  p.add_argument("--steps", type=int, default=20_000,
+                 help="recorded transitions per game and layout")
   p.add_argument("--seed", type=int, default=0, help="env and action seed")
   p.add_argument("--layouts", default="a2c_16_envs,dqn_1_env",
                  help="comma-separated: a2c_16_envs (16 envs), dqn_1_env (1 env)")
@@ -105,7 +108,8 @@ def main(argv=None) -> int:
   games = [g for g in a.games.split(",") if g]
   bad = [g for g in games if g not in ALL_GAMES]
   if not games or bad:
-    print(f"error: --games {a.games!r}: unknown {bad}; allowed: ALE games such as {', '.join(GAMES)}",
+    print(f"error: --games {a.games!r}: unknown {bad}; allowed: ALE games such as "
+          f"{', '.join(GAMES)}",
           file=sys.stderr)
     return 2
   layouts = dict(LAYOUTS)

@@ -1,6 +1,7 @@
 """Where a training update's time goes, for docs/performance.md ("Where the time goes").
 
-  .venv/bin/python scripts/profile_updates.py [--updates 300] [--family a2c|dqn|both] [--out reports]
+  .venv/bin/python scripts/profile_updates.py [--updates 300] [--family a2c|dqn|both] [--out \
+      reports]
 
 Times the benchmark's own warm Pong trainers (`artifact.grid.bench.warm_a2c_trainer`,
 `warm_dqn_trainer`: paper settings, epsilon already at its final 0.01) on the kernel path new
@@ -35,8 +36,8 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -50,7 +51,7 @@ def _ms(fn: Callable[[], object]) -> float:
   return (time.perf_counter() - t0) * 1e3
 
 
-def _median(xs: List[float]) -> float:
+def _median(xs: list[float]) -> float:
   return float(statistics.median(xs))
 
 
@@ -65,47 +66,53 @@ def _forward_ms(network, observations, updates: int) -> float:
   return _median([_ms(lambda: fwd(obs)) for _ in range(updates)])
 
 
-def profile_dqn(updates: int) -> Dict[str, float]:
+def profile_dqn(updates: int) -> dict[str, float]:
   """Median ms of DQN's update parts (module docstring) over `updates` updates."""
   import numpy as np
   import tensorflow as tf
+
   from artifact.grid.bench import warm_dqn_trainer
   trainer = warm_dqn_trainer()
   loop = trainer.loop
-  parts: Dict[str, List[float]] = {"acting": [], "sampling": [], "train_step": [], "update": []}
+  parts: dict[str, list[float]] = {"acting": [], "sampling": [], "train_step": [], "update": []}
   for _ in range(updates):              # DQNLoop.update, step by step
     t0 = time.perf_counter()
     box = {}
-    parts["acting"].append(_ms(lambda: box.setdefault("run", loop._driver.run(loop._time_step))))
+    parts["acting"].append(_ms(lambda box=box: box.setdefault(
+        "run", loop._driver.run(loop._time_step))))
     loop._time_step = box["run"][0]
     loop.agent_steps += loop.train_period
     loop.step_var.assign(loop.agent_steps)
-    parts["sampling"].append(_ms(lambda: box.setdefault("e", loop.replay.sample(loop.batch_size, loop._num_steps))))
+    parts["sampling"].append(_ms(lambda box=box: box.setdefault(
+        "e", loop.replay.sample(loop.batch_size, loop._num_steps))))
     exp = tf.nest.map_structure(tf.constant, box["e"])
-    parts["train_step"].append(_ms(lambda: loop._train_fn(exp).loss))
+    parts["train_step"].append(_ms(lambda exp=exp: loop._train_fn(exp).loss))
     parts["update"].append((time.perf_counter() - t0) * 1e3)
   out = {k: _median(v) for k, v in parts.items()}
   greedy, ts = loop._policy._greedy, loop._time_step    # the CompiledPyPolicy acting calls
   out["q_forward_1"] = _median([_ms(lambda: greedy.action(ts)) for _ in range(updates)])
   rng = np.random.default_rng(0)
   n = loop.py_env.num_actions
-  out["env_step_1"] = _median([_ms(lambda: loop.py_env.step(rng.integers(0, n, size=(1,), dtype=np.int32)))
+  out["env_step_1"] = _median([_ms(lambda: loop.py_env.step(
+      rng.integers(0, n, size=(1,), dtype=np.int32)))
                                for _ in range(updates)])
   out["net_forward_32"] = _forward_ms(trainer.network, box["e"].observation[:, 0], updates)
   trainer.close()
   return out
 
 
-def profile_a2c(updates: int) -> Dict[str, float]:
+def profile_a2c(updates: int) -> dict[str, float]:
   """Median ms of A2C's update parts (module docstring) over `updates` updates."""
   import tensorflow as tf
+
   from artifact.grid.bench import warm_a2c_trainer
   trainer = warm_a2c_trainer("a2c_1step", env_groups=1)
   loop = trainer.loop
   total = [_ms(lambda: trainer.update().loss) for _ in range(updates)]
   exp = loop.last_experience
   spec = tf.nest.map_structure(lambda x: tf.TensorSpec(x.shape, x.dtype), exp)
-  train = tf.function(lambda e: trainer.agent.train(e).loss, autograph=False).get_concrete_function(spec)
+  train = tf.function(lambda e: trainer.agent.train(e).loss,
+                      autograph=False).get_concrete_function(spec)
   train(exp)
   train_ms = [_ms(lambda: train(exp)) for _ in range(updates)]
   forward = _forward_ms(trainer.network, exp.observation[:, 0], updates)
@@ -117,7 +124,8 @@ def profile_a2c(updates: int) -> Dict[str, float]:
 
 def main(argv=None) -> int:
   """Profiles the chosen families, prints the table, writes `--out`/profile.csv; returns 0."""
-  p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  p = argparse.ArgumentParser(description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--updates", type=int, default=300, help="updates timed per family (default 300)")
   p.add_argument("--family", choices=("a2c", "dqn", "both"), default="both")
   p.add_argument("--out", default="reports", help="directory for profile.csv (default reports)")
@@ -127,10 +135,12 @@ def main(argv=None) -> int:
   from artifact.training.machine import cpu_facts, kind, onednn_from_env, project_onednn, use_onednn
   if onednn_from_env() is None:
     use_onednn(project_onednn())
-  from artifact.grid.bench import library_versions, tf_device, write_bench_csv
   import tensorflow as tf
+
+  from artifact.grid.bench import library_versions, tf_device, write_bench_csv
   facts = cpu_facts()                  # with TensorFlow loaded: its own answer for oneDNN
-  print(f"== profile on Pong, {os.cpu_count()} cores of {kind(facts)}, TensorFlow {tf.__version__}, "
+  print(f"== profile on Pong, {os.cpu_count()} cores of {kind(facts)}, TensorFlow "
+        f"{tf.__version__}, "
         f"{args.updates} updates per family", flush=True)
   rows = []
   families = ("a2c", "dqn") if args.family == "both" else (args.family,)
@@ -141,7 +151,8 @@ def main(argv=None) -> int:
       print(f"{family:4s} {part:18s} {ms:8.2f} ms", flush=True)
   # the benchmark's writer: the same machine columns as bench.csv (cores, CPU, instruction sets,
   # oneDNN, device, library versions, time), written atomically
-  path = write_bench_csv(rows, Path(args.out) / "profile.csv", facts, tf_device(), library_versions())
+  path = write_bench_csv(rows, Path(args.out) / "profile.csv", facts, tf_device(),
+                         library_versions())
   print(f"wrote {path}")
   return 0
 

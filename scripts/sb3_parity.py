@@ -7,7 +7,8 @@ scripts/sb3_parity.sh makes it from requirements-sb3.txt (.venv-sb3, git-ignored
 
   scripts/sb3_parity.sh --game Seaquest --seeds 0,1,2 --frames 3000000 --out DIR \
       [--vec-env subproc|dummy] [--device auto|cpu|cuda] [--time-limit-s S] [--monitor-dir MDIR]
-  scripts/sb3_parity.sh --algo dqn --game Breakout --seeds 0 --frames 1500000 --replay 10000 --out DIR
+  scripts/sb3_parity.sh --algo dqn --game Breakout --seeds 0 --frames 1500000 --replay 10000 \
+      --out DIR
 
 DQN (--algo dqn; settings in `dqn_kwargs`, each with its source): SB3's DQN with the settings of
 our Figure 2 `dqn` (artifact/experiment/hparams.py DQNHparams), not the zoo's (the zoo's differ
@@ -62,7 +63,8 @@ per agent step), exactly as in the published monitor files. No factor 4 is appli
 
 Outputs, per seed S (one process each, run side by side):
   MDIR/seed{S}/{0..15}.monitor.csv   SB3's Monitor files (MDIR defaults to DIR)
-  DIR/sb3_here_{game}_seed{S}.csv    the curve (DQN: sb3_here_dqn_{game}_seed{S}.csv), rewritten atomically every ~30 s and at the end:
+  DIR/sb3_here_{game}_seed{S}.csv    the curve (DQN: sb3_here_dqn_{game}_seed{S}.csv),
+                                     rewritten atomically every ~30 s and at the end:
       source,algo,game,frames,train_return_last100,games_so_far,seed,trained_frames
     computed as the anchors were: finished games in the order they finished, cumulative `l`;
     the row for frames = k * 250,000 describes the games up to and including the first one whose
@@ -73,8 +75,9 @@ Outputs, per seed S (one process each, run side by side):
     exactly. Here the order is the one the games reached the training loop (info['episode'] of
     the same Monitor, the very records of the monitor files), which is the finishing order even
     when SubprocVecEnv's workers, and so their monitors, start seconds apart.)
-  DIR/sb3_here_meta_seed{S}.json     versions, device, vec env, wall seconds, frames reached, command
-                                     (DQN: also the final evaluation's games: score, frames, capped)
+  DIR/sb3_here_meta_seed{S}.json     versions, device, vec env, wall seconds, frames reached,
+                                     command (DQN: also the final evaluation's games: score,
+                                     frames, capped)
 and DIR/monitors.tgz (all seeds' monitor files), rewritten every ~30 s and at the end.
 `--time-limit-s S` stops every seed's training cleanly (callback returns False) S seconds after
 the script started, then writes the final files.
@@ -99,7 +102,7 @@ COLUMNS = ["source", "algo", "game", "frames", "train_return_last100", "games_so
 SOURCE = "sb3-here"
 N_ENVS = 16           # A2C (the zoo's n_envs); DQN runs one environment
 N_STACK = 4
-FRAME_SKIP = 4        # AtariWrapper's frame_skip: emulator frames per agent step (SB3's num_timesteps)
+FRAME_SKIP = 4  # AtariWrapper's frame_skip: emulator frames per agent step (SB3's num_timesteps)
 WRITE_EVERY_S = 30.0
 DQN_HORIZON_STEPS = 10_000_000   # agent steps of the 40M-frame run whose first --frames DQN trains
 EVAL_GAMES, EVAL_EPSILON, EVAL_CAP_FRAMES = 8, 0.05, 27_000   # our short scale's evaluation
@@ -151,8 +154,8 @@ def curve_rows(records: list, game: str, seed: int, every: int, algo: str = "a2c
   """records: (t, arrival, r, l, num_timesteps) per finished game -> curve rows (see docstring)."""
   recs = sorted(records, key=lambda x: x[1])  # the order the games finished in training
   rows, cum, target = [], 0, every
-  for i, (_, _, _, l, n) in enumerate(recs):
-    cum += l
+  for i, (_, _, _, length, n) in enumerate(recs):
+    cum += length
     while cum > target:
       last = [x[2] for x in recs[max(0, i - 99):i + 1]]
       rows.append([SOURCE, algo, game, target, round(sum(last) / len(last), 2), i + 1, seed,
@@ -215,15 +218,19 @@ def run_seed(a: argparse.Namespace, seed: int, deadline: float | None, t_script:
       env.close()
     except Exception:
       pass
-  print(f"[seed {seed}] done: {meta['stopped_by']}, {wall:.0f} s, trained_frames {meta['trained_frames']:,}, "
-        f"{meta['frames_per_s']} frames/s, games {len(rec.records)}, curve rows {len(rows)}", flush=True)
+  print(f"[seed {seed}] done: {meta['stopped_by']}, {wall:.0f} s, trained_frames "
+        f"{meta['trained_frames']:,}, {meta['frames_per_s']} frames/s, games {len(rec.records)}, "
+        f"curve rows {len(rows)}",
+        flush=True)
   if error:
     sys.exit(1)
 
 
 def curve_name(a: argparse.Namespace, seed: int) -> str:
   """The curve file's name: sb3_here_{game}_seed{S}.csv (A2C), sb3_here_dqn_{game}_seed{S}.csv."""
-  return f"sb3_here_{a.game}_seed{seed}.csv" if a.algo == "a2c" else f"sb3_here_dqn_{a.game}_seed{seed}.csv"
+  if a.algo == "a2c":
+    return f"sb3_here_{a.game}_seed{seed}.csv"
+  return f"sb3_here_dqn_{a.game}_seed{seed}.csv"
 
 
 def make_recorder(a: argparse.Namespace, seed: int, curve_path: Path, deadline: float | None):
@@ -289,10 +296,10 @@ def game_maker(env_id: str):
 
 
 def train_seed(a: argparse.Namespace, seed: int, mon: Path, rec):
-  """(model, env, error): A2C (or DQN) trained for ceil(--frames / FRAME_SKIP) agent steps with `rec` as
-  its callback (`rec.t0` set when training starts), its Monitor files under `mon`. Never raises:
-  `error` is the traceback text (printed to stderr) if anything did, None otherwise; `model`
-  and `env` are None where they were not built."""
+  """(model, env, error): A2C (or DQN) trained for ceil(--frames / FRAME_SKIP) agent steps with
+  `rec` as its callback (`rec.t0` set when training starts), its Monitor files under `mon`. Never
+  raises: `error` is the traceback text (printed to stderr) if anything did, None otherwise;
+  `model` and `env` are None where they were not built."""
   from stable_baselines3 import A2C, DQN
   from stable_baselines3.common.env_util import make_atari_env
   from stable_baselines3.common.utils import set_random_seed
@@ -303,7 +310,8 @@ def train_seed(a: argparse.Namespace, seed: int, mon: Path, rec):
     set_random_seed(seed)
     dqn = a.algo == "dqn"
     vec_cls = SubprocVecEnv if a.vec_env == "subproc" and not dqn else DummyVecEnv
-    env = VecFrameStack(make_atari_env(game_maker(f"{a.game}NoFrameskip-v4"), n_envs=1 if dqn else N_ENVS,
+    env = VecFrameStack(make_atari_env(game_maker(f"{a.game}NoFrameskip-v4"),
+                                       n_envs=1 if dqn else N_ENVS,
                                        seed=seed, monitor_dir=str(mon), vec_env_cls=vec_cls),
                         n_stack=N_STACK)
     if dqn:
@@ -350,7 +358,8 @@ def evaluate_dqn(a: argparse.Namespace, seed: int, model) -> dict:
     if dones[0] and ep is not None:
       scores.append(float(ep["r"]))
       frames.append(int(ep["l"]))
-      capped.append(bool(infos[0].get("TimeLimit.truncated", False)) or int(ep["l"]) >= EVAL_CAP_FRAMES)
+      capped.append(bool(infos[0].get("TimeLimit.truncated", False))
+                    or int(ep["l"]) >= EVAL_CAP_FRAMES)
   env.close()
   print(f"[seed {seed}] evaluation: {EVAL_GAMES} games, mean {sum(scores) / len(scores):.2f} "
         f"({sum(capped)} capped)", flush=True)
@@ -359,7 +368,8 @@ def evaluate_dqn(a: argparse.Namespace, seed: int, model) -> dict:
           "cap_frames": EVAL_CAP_FRAMES, "env_seed": 10_000 + seed}
 
 
-def final_curve_rows(records: list, game: str, seed: int, every: int, model, algo: str = "a2c") -> list:
+def final_curve_rows(records: list, game: str, seed: int, every: int, model,
+                     algo: str = "a2c") -> list:
   """`curve_rows`, plus the end of training where a model trained: a row at the frames of every
   finished game, with the trained frames."""
   rows = curve_rows(records, game, seed, every, algo)
@@ -371,7 +381,8 @@ def final_curve_rows(records: list, game: str, seed: int, every: int, model, alg
 
 
 def seed_meta(a: argparse.Namespace, seed: int, mon: Path, rec, model, error: str | None,
-              wall: float, curve_rows_n: int, t_script: float, evaluation: dict | None = None) -> dict:
+              wall: float, curve_rows_n: int, t_script: float,
+              evaluation: dict | None = None) -> dict:
   """The meta file's contents (sb3_here_meta_seed{S}.json): settings, library versions, device,
   wall seconds (`wall`), frames reached, how training stopped, the command."""
   import ale_py
@@ -401,9 +412,11 @@ def seed_meta(a: argparse.Namespace, seed: int, mon: Path, rec, model, error: st
       "wall_s": round(wall, 1), "since_script_start_s": round(time.time() - t_script, 1),
       "frames_target": a.frames, "trained_frames": FRAME_SKIP * num_timesteps,
       "finished_game_frames": sum(x[3] for x in rec.records), "games": len(rec.records),
-      "monitor_rows": monitor_rows, "train_return_last100": round(sum(last) / len(last), 2) if last else None,
+      "monitor_rows": monitor_rows, "train_return_last100": round(sum(last) / len(last), 2) if last
+      else None,
       "frames_per_s": round(FRAME_SKIP * num_timesteps / wall, 1) if wall > 0 else None,
-      "stopped_by": "error" if error else rec.stopped_by, "error": error, "curve_rows": curve_rows_n,
+      "stopped_by": "error" if error else rec.stopped_by, "error": error,
+      "curve_rows": curve_rows_n,
       "command": "python3 " + shlex.join(sys.argv), "monitor_dir": str(mon),
       "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
   }
@@ -416,27 +429,33 @@ def _cpu_kind() -> str:
     text = Path("/proc/cpuinfo").read_text()
   except OSError:
     return "unknown"
-  name = next((ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name")), "?")
-  flags = set(next((ln.split(":", 1)[1].split() for ln in text.splitlines() if ln.startswith("flags")), []))
-  kinds = [k for k, f in (("AVX-512", "avx512f"), ("AVX512_BF16", "avx512_bf16"), ("AMX", "amx_tile"),
+  name = next((ln.split(":", 1)[1].strip() for ln in text.splitlines()
+               if ln.startswith("model name")), "?")
+  flags = set(next((ln.split(":", 1)[1].split() for ln in text.splitlines()
+                    if ln.startswith("flags")), []))
+  kinds = [k for k, f in (("AVX-512", "avx512f"), ("AVX512_BF16", "avx512_bf16"),
+                          ("AMX", "amx_tile"),
                           ("AVX2", "avx2")) if f in flags]
   return f"{name} ({', '.join(kinds) or 'no AVX2'})"
 
 
 def main(argv=None):
   t_script = time.time()
-  p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  p = argparse.ArgumentParser(description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--algo", choices=["a2c", "dqn"], default="a2c",
                  help="a2c: the zoo's A2C settings (default); dqn: our Figure 2 dqn's settings")
   p.add_argument("--game", default="Seaquest")
   p.add_argument("--seeds", default="0,1,2", help="comma-separated; one process per seed")
   p.add_argument("--frames", type=int, default=3_000_000, help="emulator frames (4 x agent steps)")
   p.add_argument("--out", required=True)
-  p.add_argument("--monitor-dir", default=None, help="where seed{S}/ monitor files go (default: --out)")
+  p.add_argument("--monitor-dir", default=None,
+                 help="where seed{S}/ monitor files go (default: --out)")
   p.add_argument("--vec-env", choices=["subproc", "dummy"], default="subproc")
   p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
   p.add_argument("--time-limit-s", type=float, default=None,
-                 help="stop training this many seconds after the script started, then write outputs")
+                 help="stop training this many seconds after the script started, then write "
+                      "outputs")
   p.add_argument("--grace-s", type=float, default=45.0,
                  help="terminate a seed process this long after the time limit (default 45)")
   p.add_argument("--torch-threads", type=int, default=None,
@@ -449,7 +468,8 @@ def main(argv=None):
   if a.every is None:
     a.every = 250_000 if a.algo == "a2c" else 50_000
   if a.every <= 0 or a.frames <= 0 or a.replay <= 0:
-    p.error(f"--every {a.every}, --frames {a.frames}, --replay {a.replay}: each must be a positive integer")
+    p.error(f"--every {a.every}, --frames {a.frames}, --replay {a.replay}: each must be a positive "
+            "integer")
   seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
   if a.torch_threads is None:
     a.torch_threads = max(1, min(4, (os.cpu_count() or 1) // (2 * len(seeds))))
@@ -459,12 +479,14 @@ def main(argv=None):
   out.mkdir(parents=True, exist_ok=True)
   mon_root = Path(a.monitor_dir or a.out)
   deadline = t_script + a.time_limit_s if a.time_limit_s else None
-  print(f"sb3_parity: {a.algo} {a.game} seeds {seeds}, {a.frames:,} frames, vec env {a.vec_env}, device {a.device}, "
+  print(f"sb3_parity: {a.algo} {a.game} seeds {seeds}, {a.frames:,} frames, vec env {a.vec_env}, "
+        f"device {a.device}, "
         f"torch threads {a.torch_threads}, time limit {a.time_limit_s} s", flush=True)
 
   import multiprocessing as mp
   ctx = mp.get_context("spawn")  # not a Pool: the seed processes start their own env processes
-  procs = {s: ctx.Process(target=run_seed, args=(a, s, deadline, t_script), name=f"seed{s}") for s in seeds}
+  procs = {s: ctx.Process(target=run_seed, args=(a, s, deadline, t_script), name=f"seed{s}")
+           for s in seeds}
   for pr in procs.values():
     pr.start()
   tgz = out / "monitors.tgz"
@@ -474,7 +496,8 @@ def main(argv=None):
     if deadline is not None and time.time() > deadline + a.grace_s:
       for s, pr in procs.items():
         if pr.is_alive():
-          print(f"seed {s} still running {a.grace_s:.0f} s after the time limit: terminating it", flush=True)
+          print(f"seed {s} still running {a.grace_s:.0f} s after the time limit: terminating it",
+                flush=True)
           pr.terminate()
     tar_monitors(mon_root, seeds, tgz)
   tar_monitors(mon_root, seeds, tgz)

@@ -37,9 +37,10 @@ def _rate_cache_copy(tmp_path_factory, monkeypatch):
   from a copy of its own, so that entries a test computes (at its own, smaller draw counts) never
   reach the repository's file."""
   import shutil
+
   from artifact.analysis import error_rates as er
   src = Path(er.__file__).with_name("rate_cache.json")
-  dst = tmp_path_factory.mktemp("rates") / "rate_cache.json"     # beside, not in, the test's tmp_path
+  dst = tmp_path_factory.mktemp("rates") / "rate_cache.json"  # beside, not in, the test's tmp_path
   if src.exists():
     shutil.copy(src, dst)
   monkeypatch.setattr(er, "CACHE", er.RateCache(dst))

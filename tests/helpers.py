@@ -1,8 +1,23 @@
 """Small builders shared by the tests."""
+import dataclasses
+
 import numpy as np
 import tensorflow as tf
 from tf_agents.specs import array_spec, tensor_spec
 from tf_agents.trajectories import time_step as ts
+
+from artifact.experiment import schedule
+from artifact.experiment.registry import FIGURES
+from artifact.experiment.runspec import make_run_spec
+
+
+def run_spec(condition: str, hparams=None, **overrides):
+  """The smoke-scale RunSpec of a registered condition (the first figure that has it, its first
+  game, seed 0; `overrides` as --set gives them), with `hparams` in place of its
+  hyperparameters if given: what an agent builder of `artifact.training` takes."""
+  figure = next(f for f in FIGURES.values() if condition in [c.name for c in f.conditions])
+  spec = make_run_spec(figure.number, figure.games[0], condition, 0, "smoke", overrides=overrides)
+  return spec if hparams is None else dataclasses.replace(spec, hparams=hparams)
 
 
 def specs(obs_shape=(4,), num_actions=3, obs_dtype=np.float32):
@@ -15,10 +30,10 @@ def train_updates(training, n: int):
   """`n` updates of a `artifact.training.runner.Training`, with the progress row of each logging
   point written as `Training.train` writes it (evaluations left out): the state a real run is in
   at its next checkpoint, so that a resume finds every row its schedule logged."""
-  from artifact.experiment import schedule
   for _ in range(n):
     training.trainer.update()
     training.updates_done += 1
-    if (schedule.logs_row(training.updates_done, training.per_update, training.spec.log_every_frames)
+    if (schedule.logs_row(training.updates_done, training.per_update,
+                          training.spec.log_every_frames)
         or training.updates_done in training.eval_at):
-      training.progress.write(training._row(0.0, None))  # pylint: disable=protected-access
+      training.progress.write(training._row(0.0, None))

@@ -7,9 +7,10 @@ import pytest
 import tensorflow as tf
 
 from agents.a2c import A2CNaiveAgent, A2CProperAgent, RolloutTerms
-from agents.networks import ActorCriticNetwork
 from agents.losses import discounted_sum, entropy_and_kl
+from agents.networks import ActorCriticNetwork
 from agents.soft_ql import SoftQLAgent
+
 from helpers import specs
 
 GAMMA, TAU, C = 0.99, 0.01, 0.5
@@ -35,14 +36,16 @@ def random_terms(seed=0, B=3, T=5, terminals=((0, 2), (2, 4))):
 
 def to_terms(d):
   next_values = np.concatenate([d["values"][:, 1:], d["bootstrap"][:, None]], 1)
-  f = lambda x: tf.constant(x, tf.float32)
+  def f(x):
+    return tf.constant(x, tf.float32)
   return RolloutTerms(log_pi_a=f(d["log_pi_a"]), values=f(d["values"]), next_values=f(next_values),
                       bootstrap=f(d["bootstrap"]), entropy=f(d["entropy"]), kl=f(d["kl"]),
                       rewards=f(d["rewards"]), discounts=f(GAMMA * (1 - d["done"])))
 
 
 def numpy_returns(rewards, bonus, done, bootstrap):
-  """protocol: R_t = sum_{d<k} gamma^d (r_{t+d} + bonus_{t+d}) + gamma^k V(s_{t+k}), cut at terminals."""
+  """protocol: R_t = sum_{d<k} gamma^d (r_{t+d} + bonus_{t+d}) + gamma^k V(s_{t+k}), cut at
+  terminals."""
   B, T = rewards.shape
   R = np.zeros((B, T))
   for b in range(B):
@@ -99,7 +102,8 @@ def test_naive_and_proper_differ_exactly_by_the_entropy_terms():
   naive = make_agent(A2CNaiveAgent).n_step_returns(to_terms(d)).numpy()
   proper = make_agent(A2CProperAgent).n_step_returns(to_terms(d)).numpy()
   T = d["rewards"].shape[1]
-  extra = np.array([[sum(GAMMA ** k * TAU * d["entropy"][b, t + k] for k in range(T - t)) for t in range(T)]
+  extra = np.array([[sum(GAMMA ** k * TAU * d["entropy"][b, t + k] for k in range(T - t))
+                     for t in range(T)]
                     for b in range(d["rewards"].shape[0])])
   np.testing.assert_allclose(proper - naive, extra, rtol=1e-4, atol=1e-7)
 
@@ -143,14 +147,16 @@ def test_soft_ql_q_values_and_loss():
   d = random_terms(5)
   agent = make_agent(SoftQLAgent)
   terms = to_terms(d)
-  np.testing.assert_allclose(agent.q_values(terms).numpy(), d["values"] + TAU * d["log_pi_a"], rtol=1e-5)
+  np.testing.assert_allclose(agent.q_values(terms).numpy(), d["values"] + TAU * d["log_pi_a"],
+                             rtol=1e-5)
   kl_agent = make_agent(SoftQLAgent, regularizer="kl")
   np.testing.assert_allclose(kl_agent.q_values(terms).numpy(),
                              d["values"] + TAU * (d["log_pi_a"] + math.log(3)), rtol=1e-5)
   loss, extra = agent._loss_from_terms(terms)
   q = d["values"] + TAU * d["log_pi_a"]
   y = agent.soft_targets(terms).numpy()
-  np.testing.assert_allclose(float(loss), np.mean((q - y) * (d["log_pi_a"] + C * d["values"])), rtol=1e-4)
+  np.testing.assert_allclose(float(loss), np.mean((q - y) * (d["log_pi_a"] + C * d["values"])),
+                             rtol=1e-4)
 
 
 def _experience(B=2, n=3, seed=0):
@@ -177,10 +183,13 @@ def test_soft_ql_surrogate_gradient_is_the_scaled_squared_error_gradient():
     surrogate, _ = agent._loss_from_terms(terms)
     y = agent.soft_targets(terms)
     n = tf.cast(tf.size(y), tf.float32)
-    l_v = tf.reduce_sum(0.5 * tf.square(terms.values + tf.stop_gradient(TAU * terms.log_pi_a) - y)) / n
-    l_a = tf.reduce_sum(0.5 * tf.square(tf.stop_gradient(terms.values) + TAU * terms.log_pi_a - y)) / n
+    l_v = tf.reduce_sum(0.5 * tf.square(terms.values + tf.stop_gradient(TAU * terms.log_pi_a)
+                                        - y)) / n
+    l_a = tf.reduce_sum(0.5 * tf.square(tf.stop_gradient(terms.values) + TAU * terms.log_pi_a
+                                        - y)) / n
     l_plain = tf.reduce_sum(0.5 * tf.square(terms.values + TAU * terms.log_pi_a - y)) / n
-  z = lambda g, v: tf.zeros_like(v) if g is None else g
+  def z(g, v):
+    return tf.zeros_like(v) if g is None else g
   g_sur = [z(g, v) for g, v in zip(tape.gradient(surrogate, variables), variables)]
   g_v = [z(g, v) for g, v in zip(tape.gradient(l_v, variables), variables)]
   g_a = [z(g, v) for g, v in zip(tape.gradient(l_a, variables), variables)]
@@ -192,14 +201,15 @@ def test_soft_ql_surrogate_gradient_is_the_scaled_squared_error_gradient():
 
 
 def test_rollout_terms_from_experience():
-  """rollout_terms reads rewards/discounts of steps 0..n-1 and bootstraps from step n's observation."""
+  """rollout_terms reads rewards/discounts of steps 0..n-1, bootstraps from step n's observation."""
   from tf_agents.trajectories import trajectory
   agent = make_agent(A2CNaiveAgent)
   B, n = 2, 3
   rng = np.random.default_rng(0)
   obs = tf.constant(rng.normal(size=(B, n + 1, 4)), tf.float32)
   actions = tf.constant(rng.integers(0, 3, (B, n + 1)), tf.int64)
-  exp = trajectory.Trajectory(step_type=tf.ones((B, n + 1), tf.int32), observation=obs, action=actions,
+  exp = trajectory.Trajectory(step_type=tf.ones((B, n + 1), tf.int32), observation=obs,
+                              action=actions,
                               policy_info=(), next_step_type=tf.ones((B, n + 1), tf.int32),
                               reward=tf.constant(rng.normal(size=(B, n + 1)), tf.float32),
                               discount=tf.constant([[1, 0, 1, 1], [1, 1, 1, 1]], tf.float32))
@@ -208,7 +218,8 @@ def test_rollout_terms_from_experience():
   values = tf.reshape(values, [B, n + 1]).numpy()
   np.testing.assert_allclose(terms.bootstrap.numpy(), values[:, -1], rtol=1e-6)
   np.testing.assert_allclose(terms.values.numpy(), values[:, :-1], rtol=1e-6)
-  np.testing.assert_allclose(terms.discounts.numpy(), GAMMA * np.array([[1, 0, 1], [1, 1, 1]]), rtol=1e-6)
+  np.testing.assert_allclose(terms.discounts.numpy(), GAMMA * np.array([[1, 0, 1], [1, 1, 1]]),
+                             rtol=1e-6)
   lp = tf.nn.log_softmax(tf.reshape(logits, [B, n + 1, 3])).numpy()
   want = np.take_along_axis(lp[:, :-1], actions.numpy()[:, :-1, None], 2)[..., 0]
   np.testing.assert_allclose(terms.log_pi_a.numpy(), want, rtol=1e-5)

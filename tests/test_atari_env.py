@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 from tf_agents.trajectories import time_step as ts
 
-from envs import ATARI_GAMES, make_atari_env, make_cartpole_env, validate_game
+from envs.atari import make_atari_env
+from envs.cartpole import make_cartpole_env
+from envs.games import ATARI_GAMES, validate_game
 
 
 def test_pong_shapes_dtypes_and_step_types():

@@ -4,7 +4,8 @@ import json
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("campaign_store", ROOT / "scripts" / "campaign_store.py")
+spec = importlib.util.spec_from_file_location("campaign_store",
+                                              ROOT / "scripts" / "campaign_store.py")
 store_mod = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(store_mod)
 
@@ -13,7 +14,9 @@ def make_run(out: Path, rel: str, frames: int, finished: bool = True, ckpt: bool
   d = out / "runs" / rel
   (d / "tb").mkdir(parents=True)
   (d / "config.json").write_text(json.dumps({"frames": frames}))
-  (d / "progress.csv").write_text("frames,train_return\n" + "".join(f"{f},{f / 1e5}\n" for f in range(100000, frames + 1, 100000)))
+  (d / "progress.csv").write_text("frames,train_return\n"
+                                  + "".join(f"{f},{f / 1e5}\n"
+                                            for f in range(100000, frames + 1, 100000)))
   (d / "tb" / "events.out.tfevents.1").write_bytes(bytes(range(256)) * 4)
   if finished:
     (d / "done.json").write_text(json.dumps({"frames": frames}))
@@ -29,7 +32,8 @@ def test_save_copies_finished_runs_record_only_and_restore_fills_only_missing(tm
   make_run(out, "figure1/Qbert/a2c_1step/seed1", 200000, finished=False)
   assert store_mod.main(["save", "--out", str(out), "--store", str(store)]) == 0
   kept = store / "runs" / "figure1/Qbert/a2c_1step/seed0"
-  assert sorted(p.name for p in kept.iterdir()) == ["config.json", "done.json", "machine.json", "progress.csv", "tb"]
+  assert sorted(p.name for p in kept.iterdir()) == ["config.json", "done.json", "machine.json",
+                                                    "progress.csv", "tb"]
   assert json.loads((kept / "machine.json").read_text()) == store_mod.this_machine()
   for f in ("config.json", "done.json", "progress.csv", "tb/events.out.tfevents.1"):
     assert (kept / f).read_bytes() == (a / f).read_bytes()
@@ -47,14 +51,18 @@ def test_save_copies_finished_runs_record_only_and_restore_fills_only_missing(tm
   # restore: into an empty --out everything at --min-frames or more; a directory that exists is
   # left alone and named
   make_run(longer, "figure1/Qbert/a2c_1step/seed2", 300000)
-  assert store_mod.main(["save", "--out", str(longer), "--store", str(store), "--machine", '{"cpu": "X"}']) == 0
-  assert json.loads((store / "runs/figure1/Qbert/a2c_1step/seed2/machine.json").read_text()) == {"cpu": "X"}
+  assert store_mod.main(["save", "--out", str(longer), "--store", str(store), "--machine",
+                         '{"cpu": "X"}']) == 0
+  assert json.loads((store / "runs/figure1/Qbert/a2c_1step/seed2/machine.json").read_text()) == {
+      "cpu": "X"}
   fresh = tmp_path / "fresh"
   (fresh / "runs").mkdir(parents=True)
-  assert store_mod.main(["restore", "--out", str(fresh), "--store", str(store), "--min-frames", "400000"]) == 0
+  assert store_mod.main(["restore", "--out", str(fresh), "--store", str(store), "--min-frames",
+                         "400000"]) == 0
   assert not (fresh / "runs/figure1/Qbert/a2c_1step/seed2").exists()           # 300k < 400k
   assert store_mod.restore(fresh, store) == 1                                    # now seed2
-  assert (fresh / "runs/figure1/Qbert/a2c_1step/seed0/progress.csv").read_bytes() == (kept / "progress.csv").read_bytes()
+  restored = fresh / "runs/figure1/Qbert/a2c_1step/seed0/progress.csv"
+  assert restored.read_bytes() == (kept / "progress.csv").read_bytes()
   capsys.readouterr()
   assert store_mod.restore(out, store) == 1                                      # seed2 only
   assert "left alone figure1/Qbert/a2c_1step/seed0" in capsys.readouterr().out
@@ -62,7 +70,8 @@ def test_save_copies_finished_runs_record_only_and_restore_fills_only_missing(tm
 
 
 def test_bad_directory_exits_2_and_writes_nothing(tmp_path, capsys):
-  assert store_mod.main(["restore", "--out", str(tmp_path / "o"), "--store", str(tmp_path / "nope")]) == 2
+  assert store_mod.main(["restore", "--out", str(tmp_path / "o"), "--store",
+                         str(tmp_path / "nope")]) == 2
   assert "nope/runs: no such directory" in capsys.readouterr().err
   assert not (tmp_path / "o").exists()
 
@@ -85,7 +94,8 @@ def test_save_log_keeps_step_lines_once_in_order(tmp_path, capsys):
     f.write("== 2026-12-02T02:13:00Z step stage1-3M: exit 0\n")
   assert store_mod.save_steps(log, store) == 1
   assert store_mod.save_steps(log, store) == 0
-  assert (store / "steps.log").read_text().splitlines() == first + ["== 2026-12-02T02:13:00Z step stage1-3M: exit 0"]
+  assert (store / "steps.log").read_text().splitlines() == first + [
+      "== 2026-12-02T02:13:00Z step stage1-3M: exit 0"]
   assert store_mod.save_steps(tmp_path / "missing.log", store) == 0
   assert not list(store.glob("*.tmp-store"))
 
@@ -104,7 +114,7 @@ def test_save_keeps_the_final_policy_of_the_published_policy_runs_only(tmp_path)
   assert (kept / "variables" / "variables.data-00000-of-00001").read_bytes() == b"\1" * 5000
   assert not (store / "runs" / "figure2/Breakout/dqn/seed0" / "policy").exists()
   assert store_mod.save(out, store) == 0                       # nothing new
-  # a stored record without its policy (saved before the policy was exported) gets it on the next save
+  # a stored record without its policy (saved before its policy was exported) gets it next save
   import shutil
   shutil.rmtree(kept)
   assert store_mod.save(out, store) == 1 and (kept / "saved_model.pb").exists()

@@ -18,9 +18,10 @@ from tf_agents.specs import array_spec
 from tf_agents.trajectories import trajectory
 
 from agents.replay import FrameStackReplayBuffer
+from artifact.experiment.runspec import make_run_spec
 from artifact.grid import memory
 from artifact.training import checkpoints, pool, runner
-from artifact.experiment.runspec import make_run_spec
+
 from helpers import train_updates
 
 
@@ -104,7 +105,7 @@ def test_a_pickle_planted_in_a_checkpoint_never_runs(tmp_path):
   # read into a real DQN trainer's checkpoint object
   marker = tmp_path / "payload-ran"
   holder = tf.Module()
-  holder._frame_buffer = _PlantedState(marker)          # pylint: disable=protected-access
+  holder._frame_buffer = _PlantedState(marker)
   planted = tf.train.Checkpoint(replay=holder).write(str(tmp_path / "planted" / "ckpt"))
   value = _py_states(planted)["replay/_frame_buffer/.ATTRIBUTES/py_state"]
   assert bytes(value).startswith(b"\x80")                   # a pickle (that would run code)
@@ -112,7 +113,7 @@ def test_a_pickle_planted_in_a_checkpoint_never_runs(tmp_path):
   assert not marker.exists(), "restoring the checkpoint unpickled the planted value"
   # (b) a complete checkpoint of the run carrying the planted value: the run resumes from it
   marker2 = tmp_path / "payload-ran-on-resume"
-  run.trainer.loop.replay._track_trackable(                  # pylint: disable=protected-access
+  run.trainer.loop.replay._track_trackable(
       _PlantedState(marker2), name="_frame_buffer", overwrite=True)
   train_updates(run, 30)
   run.checkpoint("clock")
@@ -181,7 +182,8 @@ def _progress_lines(run_dir: Path, up_to: int):
 
 STATE_FILES = {
     "garbled-bytes": bytes(np.random.default_rng(7).integers(0, 256, 300, dtype=np.uint8)),
-    "garbled-text": b'model_checkpoint_path: "ckpt-1280"\nall_model_checkpoint_paths: {{ \x00garbage',
+    "garbled-text": b'model_checkpoint_path: "ckpt-1280"\nall_model_checkpoint_paths: {{ '
+                    b'\x00garbage',
     "behind": "ckpt-960",         # as TF wrote it before the kill between a save and its update
     "deleted": None,
 }
@@ -236,7 +238,7 @@ def test_no_checkpoint_loads_raises_and_keeps_progress(killed_a2c_run, tmp_path)
 
 def _plant_leftovers(run_dir: Path):
   ck = run_dir / "checkpoint"
-  files = [ck / "ckpt-1280.replay-frames.npz.tmp-4242",      # agents/replay.py save_frames
+  files = [ck / "ckpt-1280.replay-frames.npz.tmp-4242",      # campaign-1's replay frames
            ck / ".ckpt-1280.loop-state.npz.k2j3x9.tmp",       # artifact/files.py atomic_save_npz
            run_dir / ".progress.csv.a8b7c6.tmp",              # artifact/files.py atomic_write_text
            run_dir / ".done.json.q1w2e3.tmp",
@@ -244,7 +246,7 @@ def _plant_leftovers(run_dir: Path):
            ck / "checkpoint.tmp0123456789abcdef0123456789abcdef"]  # TF's state file write
   for f in files:
     f.write_bytes(b"partial")
-  folders = [run_dir / ".policy.tmp-4242",                    # Run.export_policy
+  folders = [run_dir / ".policy.tmp-4242",                    # campaign-1's policy export
              ck / "ckpt-1600_temp"]                           # TF's sharded save
   for d in folders:
     (d / "variables").mkdir(parents=True)
@@ -284,9 +286,11 @@ def test_leftovers_of_a_live_writer_are_kept(tmp_path):
 # --- 4. memory: streamed replay frames, and the grid's memory check -------------------------------
 def _frame_replay(capacity=100):
   spec = trajectory.Trajectory(
-      step_type=array_spec.ArraySpec((), np.int32), observation=array_spec.ArraySpec((4, 84, 84), np.uint8),
+      step_type=array_spec.ArraySpec((), np.int32),
+      observation=array_spec.ArraySpec((4, 84, 84), np.uint8),
       action=array_spec.ArraySpec((), np.int64), policy_info=(),
-      next_step_type=array_spec.ArraySpec((), np.int32), reward=array_spec.ArraySpec((), np.float32),
+      next_step_type=array_spec.ArraySpec((), np.int32),
+      reward=array_spec.ArraySpec((), np.float32),
       discount=array_spec.ArraySpec((), np.float32))
   return FrameStackReplayBuffer(spec, capacity)
 
@@ -295,7 +299,7 @@ def _saved_frames(tmp_path, n):
   rb = _frame_replay()
   rng = np.random.default_rng(0)
   for i in range(n):
-    rb._frame_buffer._frames[int(rng.integers(-2**62, 2**62))] = (  # pylint: disable=protected-access
+    rb._frame_buffer._frames[int(rng.integers(-2**62, 2**62))] = (
         rng.integers(0, 256, (84, 84), dtype=np.uint8), 1 + i % 3)
   path = tmp_path / "ckpt-1.replay-frames.npz"
   rb.save_frames(path)
@@ -317,7 +321,7 @@ def test_replay_frames_load_streamed_with_a_peak_of_about_one_replay(tmp_path):
   # measured: 1.06x the pixels streamed (the frames and one 1,024-frame chunk), 2.04x before
   # (the whole array read at once, then a copy per frame)
   assert peak < 1.2 * pixels, (peak / pixels, held / pixels)
-  a, b = saved._frame_buffer._frames, rb._frame_buffer._frames  # pylint: disable=protected-access
+  a, b = saved._frame_buffer._frames, rb._frame_buffer._frames
   assert list(a) == list(b)                                  # same frames, same order
   for h, (frame, count) in a.items():
     assert b[h][1] == count and b[h][0].flags.c_contiguous and b[h][0].flags.owndata
@@ -341,7 +345,8 @@ def test_damaged_replay_frames_are_refused(tmp_path):
     _frame_replay().load_frames(torn)
   # a frames member of the wrong shape: refused by its header, before any frame is read
   wrong = tmp_path / "wrong.npz"
-  np.savez(wrong, frames=np.zeros((2, 80, 80), np.uint8), hashes=np.arange(2), refcounts=np.ones(2, np.int64))
+  np.savez(wrong, frames=np.zeros((2, 80, 80), np.uint8), hashes=np.arange(2),
+           refcounts=np.ones(2, np.int64))
   with pytest.raises(ValueError, match="expected uint8"):
     _frame_replay().load_frames(wrong)
 
@@ -354,9 +359,11 @@ def test_memory_needed_counts_the_largest_replays_and_the_processes():
   short_dqn = make_run_spec(2, "Pong", "dqn", 0, "short")                          # 5M frames
   a2c = [make_run_spec(1, "Pong", "a2c_1step", s, "short") for s in range(3)]
   smoke_dqn = make_run_spec(2, "Pong", "dqn", 0, "smoke")
-  assert [memory.replay_transitions(s) for s in (paper_dqn[0], short_dqn, a2c[0])] == [1_000_000] * 2 + [0]
+  assert [memory.replay_transitions(s) for s in (paper_dqn[0], short_dqn,
+                                                 a2c[0])] == [1_000_000] * 2 + [0]
   # min(capacity, frames / 4): a 1.2M-frame DQN run holds 300k transitions; smoke caps at 20k
-  assert memory.replay_transitions(make_run_spec(2, "Pong", "dqn", 0, "short", 1_200_000)) == 300_000
+  assert memory.replay_transitions(make_run_spec(2, "Pong", "dqn", 0, "short",
+                                                 1_200_000)) == 300_000
   assert memory.replay_transitions(smoke_dqn) == min(20_000, smoke_dqn.frames // 4)
   # two paper DQN runs at once: 2 x 1M x 7,500 bytes + 2 x 1.5 GB = 18 GB
   assert memory.memory_needed(paper_dqn, 2) == pytest.approx(18 * gb)

@@ -45,7 +45,8 @@ def runs(spec, games=("Seaquest",), seeds=3, points=10, noise=1.0, seed=0, **ext
 def _judge(frames):
   out = {v.claim: v for v in claims.judge(frames)}
   for v in out.values():   # A2 keeps a decided verdict only where its rate is <= 5%
-    assert v.verdict == v.rule_verdict or (v.verdict in (claims.INCONCLUSIVE, claims.UNDECIDABLE) and not v.error_rate <= 0.05)
+    assert v.verdict == v.rule_verdict or (v.verdict in (claims.INCONCLUSIVE, claims.UNDECIDABLE)
+                                           and not v.error_rate <= 0.05)
   return out
 
 
@@ -56,7 +57,7 @@ def _judge_before_amendment(frames, monkeypatch):
     return _judge(frames)
 
 
-# --- the threshold ---------------------------------------------------------------------------------
+# --- the threshold --------------------------------------------------------------------------------
 def test_threshold_is_five_percent_of_the_way_to_the_weaker_of_human_and_nature_dqn():
   # Seaquest: human 42054.7 is far above Nature DQN's 5286, so DQN's score is the yardstick
   assert claims.random_play_threshold("Seaquest") == pytest.approx(68.4 + 0.05 * (5286 - 68.4))
@@ -65,7 +66,8 @@ def test_threshold_is_five_percent_of_the_way_to_the_weaker_of_human_and_nature_
   assert claims.random_play_threshold("Pong") == pytest.approx(-20.7 + 0.05 * 35.3)
   for g in claims.DQN_NATURE:
     top = min(HUMAN[g], claims.DQN_NATURE[g])
-    assert claims.random_play_threshold(g) == RANDOM[g] + claims.LEFT_RANDOM_MARGIN * (top - RANDOM[g])
+    assert (claims.random_play_threshold(g)
+            == RANDOM[g] + claims.LEFT_RANDOM_MARGIN * (top - RANDOM[g]))
   assert math.isnan(claims.random_play_threshold("Tetris"))
   assert not claims.left_random_play("Tetris", 1e9)
 
@@ -104,7 +106,8 @@ def test_a_game_counts_when_a_majority_of_one_conditions_seeds_left():
   for seeds, counted in (([0], False), ([0, 1], True)):     # 1 of 3 seeds: no; 2 of 3: yes
     d = df.copy()
     d.loc[late & d.seed.isin(seeds), "eval_return"] = t + 1.0
-    counted_games, excluded = claims.split_by_learning(d, st.final_scores(d), ["Seaquest"], ["pg", "soft_ql"])
+    counted_games, excluded = claims.split_by_learning(d, st.final_scores(d), ["Seaquest"],
+                                                       ["pg", "soft_ql"])
     assert (counted_games == ["Seaquest"]) == counted, (seeds, excluded)
   _, excluded = claims.split_by_learning(df, finals, ["Seaquest"], ["pg", "soft_ql"])
   assert "pg 0/3 seeds" in excluded["Seaquest"] and "soft_ql 0/3 seeds" in excluded["Seaquest"]
@@ -121,7 +124,8 @@ def test_runs_at_random_play_give_inconclusive_on_every_claim(tmp_path, monkeypa
             3: runs({"pg": flat, "soft_ql": flat}, games=games)}
   verdicts = _judge(frames)
   # before the amendment every claim read both games (verdicts from random play)
-  assert all(v.games == "Pong,Seaquest" for v in _judge_before_amendment(frames, monkeypatch).values())
+  before = _judge_before_amendment(frames, monkeypatch)
+  assert all(v.games == "Pong,Seaquest" for v in before.values())
   for name, v in verdicts.items():
     assert v.verdict == claims.INCONCLUSIVE, (name, v)
     assert "left random play" in v.reason and "amendment A1" in v.reason
@@ -180,14 +184,15 @@ def test_c1_verdict_from_the_learned_game_only(monkeypatch):
 def test_c4_per_game_direction_from_the_learned_games_only(monkeypatch):
   # Pong and Seaquest learned with the claimed direction; Qbert at random with n-step ahead by
   # chance (Qbert is claimed "better", so it would agree; BeamRider claimed "worse": opposite)
-  spec = {"dqn_nstep": {"Pong": (-20, 2), "Seaquest": (400, 0), "BeamRider": (RANDOM["BeamRider"] + 50, 0)},
+  spec = {"dqn_nstep": {"Pong": (-20, 2), "Seaquest": (400, 0),
+                        "BeamRider": (RANDOM["BeamRider"] + 50, 0)},
           "dqn": {"Pong": (-20, 0), "Seaquest": (400, 40), "BeamRider": (RANDOM["BeamRider"], 0)}}
   df = runs(spec, games=("Pong", "Seaquest", "BeamRider"), seeds=4)
   v = _judge({2: df})["C4"]
   assert v.rule_verdict == claims.SUPPORTED and v.games == "Pong,Seaquest", v
   assert v.excluded.startswith("BeamRider: ")
   assert "BeamRider" not in v.reason.split("; not counted")[0]
-  # BeamRider counted (as before the amendment) contradicts: n-step "better" where it is claimed worse
+  # BeamRider counted (as before the amendment) contradicts: n-step "better" where claimed worse
   assert _judge_before_amendment({2: df}, monkeypatch)["C4"].rule_verdict == claims.CONTRADICTED
 
 
@@ -216,7 +221,8 @@ def test_c6_counts_a_game_where_pg_learned_and_soft_ql_did_not():
   # learned on Seaquest only: supported from Seaquest, Pong excluded
   spec["soft_ql"]["Seaquest"] = (100, 50)
   v = _judge({3: runs(spec, games=("Seaquest", "Pong"), seeds=5)})["C6"]
-  assert v.rule_verdict == claims.SUPPORTED and v.games == "Seaquest" and v.excluded.startswith("Pong: ")
+  assert v.rule_verdict == claims.SUPPORTED and v.games == "Seaquest" and v.excluded.startswith(
+      "Pong: ")
 
 
 def test_a_missing_condition_is_still_not_run_before_anything_is_excluded():
@@ -235,19 +241,22 @@ def test_every_claim_of_the_registry_has_a_rule_and_names_conditions_of_its_figu
     names = {x.name for x in FIGURES[n].conditions}
     assert c.conditions and set(c.evidence) <= names, (n, c)
   verdicts = claims.judge({})
-  assert [(v.claim, v.figure, v.text) for v in verdicts] == [(c.id, n, c.text) for n, c in registered]
+  assert ([(v.claim, v.figure, v.text) for v in verdicts]
+          == [(c.id, n, c.text) for n, c in registered])
   assert all(v.verdict == claims.NOT_RUN for v in verdicts)
 
 
 def test_a_claim_naming_a_condition_its_figure_lacks_is_rejected():
   import dataclasses
+
   from artifact.experiment.registry import FIGURES, ClaimSpec
   fig = FIGURES[3]
   with pytest.raises(ValueError, match=r"figure 3: claim C9 names condition 'dqn', which is not a "
                                        r"condition of the figure; valid: pg, soft_ql"):
     dataclasses.replace(fig, claims=fig.claims + (ClaimSpec("C9", "a claim", ("soft_ql", "dqn")),))
   with pytest.raises(ValueError, match="claim C6 names condition 'a2c_proper'"):
-    dataclasses.replace(fig, claims=(ClaimSpec("C6", "a claim", ("soft_ql",), reference=("a2c_proper",)),))
+    dataclasses.replace(fig, claims=(ClaimSpec("C6", "a claim", ("soft_ql",),
+                                               reference=("a2c_proper",)),))
 
 
 def test_a_registered_claim_without_a_rule_is_an_error(monkeypatch):
@@ -266,7 +275,8 @@ def test_a_zero_width_interval_says_the_seeds_do_not_overlap_and_gives_their_sco
   assert (c2.rule_verdict, c2.point, c2.ci_low, c2.ci_high) == (claims.SUPPORTED, 1.0, 1.0, 1.0)
   assert "each of the 2 seeds of soft_dqn_ent_0.1 scored above each seed of dqn" in c2.reason
   assert (c3.rule_verdict, c3.point, c3.ci_low, c3.ci_high) == (claims.CONTRADICTED, 0.0, 0.0, 0.0)
-  assert "each of the 2 seeds of soft_dqn_kl_0.1 scored above each seed of soft_dqn_ent_0.1" in c3.reason
+  assert ("each of the 2 seeds of soft_dqn_kl_0.1 scored above each seed of soft_dqn_ent_0.1"
+          in c3.reason)
   # the per-seed final scores (mean of the last 3 of 10 evaluations: start + gain * 8, +-0.01)
   finals = st.final_scores(df)
   ent = finals[finals.condition == "soft_dqn_ent_0.1"].sort_values("seed").final_score

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from artifact.grid import cli
-from artifact.training import machine
-from artifact.grid.planning import UsageError
 from artifact.experiment.runspec import config_matches, make_run_spec
+from artifact.grid import cli
+from artifact.grid.planning import UsageError
+from artifact.training import machine
 
 ZEN2 = """processor\t: 0
 vendor_id\t: AuthenticAMD
@@ -59,17 +59,20 @@ def test_instruction_sets_from_cpuinfo(cpu, text, isa, bf16):
   facts = machine.cpu_facts()
   assert {k: facts["isa"][k] for k in isa} == isa
   assert machine.native_bfloat16(facts) is bf16
-  assert facts["cpu"] == (text.split("model name\t: ")[1].split("\n")[0] if "model name" in text else facts["cpu"])
+  assert facts["cpu"] == (text.split("model name\t: ")[1].split("\n")[0] if "model name" in text
+                          else facts["cpu"])
 
 
 def test_kind_names_the_best_instruction_set_and_onednn(cpu, monkeypatch):
-  monkeypatch.delitem(machine.sys.modules, "tensorflow", raising=False)   # the variable, not TF's answer
+  # the variable, not TF's answer
+  monkeypatch.delitem(machine.sys.modules, "tensorflow", raising=False)
   cpu(ZEN2)
   monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
   assert machine.kind(machine.cpu_facts()) == "AMD EPYC 7B12 (avx2; oneDNN off)"
   cpu(SAPPHIRE_RAPIDS)
   monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
-  assert machine.kind(machine.cpu_facts()) == "Intel(R) Xeon(R) Platinum 8481C (avx512+bf16; oneDNN on)"
+  assert (machine.kind(machine.cpu_facts())
+          == "Intel(R) Xeon(R) Platinum 8481C (avx512+bf16; oneDNN on)")
 
 
 def test_onednn_default_follows_the_cpu_features(cpu, monkeypatch):
@@ -94,7 +97,8 @@ def test_onednn_fact_is_what_tensorflow_reports(setting):
           "print(tf_says, machine.cpu_facts()['onednn'])")
   out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
                        text=True, check=True).stdout.split()
-  assert out[0] == out[1], f"TF_ENABLE_ONEDNN_OPTS={setting}: TensorFlow says {out[0]}, cpu_facts {out[1]}"
+  assert out[0] == out[1], (f"TF_ENABLE_ONEDNN_OPTS={setting}: TensorFlow says {out[0]}, "
+                            f"cpu_facts {out[1]}")
 
 
 BF16 = ["--scale", "smoke", "--figures", "1", "--games", "Pong", "--seeds", "0", "--conditions",
@@ -108,7 +112,8 @@ def test_bfloat16_is_refused_on_a_cpu_without_it_before_any_work(cpu, tmp_path, 
     cli.main(BF16 + ["--out", str(out)])
   assert e.value.code == 2
   err = capsys.readouterr().err
-  assert "precision=bfloat16" in err and "AMD EPYC 7B12" in err and "3.9x" in err and "--force-bfloat16" in err
+  assert "precision=bfloat16" in err and "AMD EPYC 7B12" in err
+  assert "3.9x" in err and "--force-bfloat16" in err
   assert not out.exists()                                   # nothing written
   assert cli.main(BF16 + ["--out", str(out), "--force-bfloat16"]) == 0
 
@@ -117,7 +122,8 @@ def test_bfloat16_runs_where_the_cpu_has_it_and_float32_everywhere(cpu, tmp_path
   cpu(SAPPHIRE_RAPIDS)
   assert cli.main(BF16 + ["--out", str(tmp_path / "a")]) == 0
   cpu(ZEN2)
-  assert cli.main([a for a in BF16 if a not in ("--set", "precision=bfloat16")] + ["--out", str(tmp_path / "b")]) == 0
+  assert cli.main([a for a in BF16 if a not in ("--set", "precision=bfloat16")]
+                  + ["--out", str(tmp_path / "b")]) == 0
 
 
 def test_the_machine_record_is_not_part_of_a_runs_identity(cpu, tmp_path):
@@ -144,7 +150,8 @@ def test_new_runs_take_onednn_wherever_the_cpu_has_avx2(cpu, monkeypatch, text, 
 @pytest.mark.parametrize("text,why", [
     (ZEN2, "the project's setting for CPUs with AVX2; TensorFlow's default here is off"),
     (SAPPHIRE_RAPIDS, "the project's setting for CPUs with AVX2, and TensorFlow's default here")])
-def test_the_grid_says_whether_new_runs_path_is_tensorflows_default(cpu, monkeypatch, tmp_path, text, why):
+def test_the_grid_says_whether_new_runs_path_is_tensorflows_default(
+    cpu, monkeypatch, tmp_path, text, why):
   from artifact.grid.planning import kernel_path
   monkeypatch.setattr(machine.platform, "machine", lambda: "x86_64")
   monkeypatch.setattr(machine, "loaded_onednn", lambda: None)   # as in a new ./run_all.sh process
@@ -156,7 +163,8 @@ def test_the_grid_says_whether_new_runs_path_is_tensorflows_default(cpu, monkeyp
 
 def _prepared(tmp_path, seed=0, onednn=None):
   """A run directory prepared by the runner (its config.json, no training), optionally with its
-  recorded kernel path replaced (None: the record left out, as older config.json files have it)."""
+  recorded kernel path replaced (None: the record left out, as the campaign's frozen code, tag
+  campaign-1, writes config.json)."""
   from artifact.training.runner import Run
   spec = make_run_spec(1, "Pong", "a2c_1step", seed, "smoke", 640)
   run_dir = tmp_path / "out" / "runs" / spec.relpath()
@@ -179,12 +187,14 @@ def test_a_run_is_not_continued_on_another_kernel_path(tmp_path):
   with pytest.raises(KernelPathError, match=f"TF_ENABLE_ONEDNN_OPTS={int(not here)}"):
     Run(spec, run_dir).prepare()
   assert (run_dir / "config.json").read_text() == before    # nothing lost
-  spec, run_dir = _prepared(tmp_path, seed=1, onednn=None)  # an older record: continued, and recorded
+  # no record (as campaign-1 writes config.json): continued, and recorded
+  spec, run_dir = _prepared(tmp_path, seed=1, onednn=None)
   Run(spec, run_dir).prepare()
   assert json.loads((run_dir / "config.json").read_text())["onednn"] is here
 
 
-LIST = ["--scale", "smoke", "--figures", "1", "--games", "Pong", "--conditions", "a2c_1step", "--list"]
+LIST = ["--scale", "smoke", "--figures", "1", "--games", "Pong", "--conditions", "a2c_1step",
+        "--list"]
 
 
 def test_runs_recorded_on_both_kernel_paths_are_refused_together(tmp_path, capsys):
@@ -196,7 +206,8 @@ def test_runs_recorded_on_both_kernel_paths_are_refused_together(tmp_path, capsy
   assert e.value.code == 2 and "two TensorFlow kernel paths" in err
   assert "on (figure1/Pong/a2c_1step/seed0)" in err and "off (figure1/Pong/a2c_1step/seed1)" in err
   # one path's runs alone go (the one this process loaded TensorFlow with)
-  assert cli.main(LIST + ["--seeds", "0" if machine.onednn_on() else "1", "--out", str(tmp_path / "out")]) == 0
+  assert cli.main(LIST + ["--seeds", "0" if machine.onednn_on() else "1", "--out",
+                          str(tmp_path / "out")]) == 0
 
 
 def test_a_kernel_path_asked_for_against_a_runs_record_is_refused(tmp_path, capsys, monkeypatch):
@@ -206,7 +217,8 @@ def test_a_kernel_path_asked_for_against_a_runs_record_is_refused(tmp_path, caps
     cli.main(LIST + ["--seeds", "0", "--out", str(tmp_path / "out")])
   err = capsys.readouterr().err
   assert e.value.code == 2
-  assert "TF_ENABLE_ONEDNN_OPTS=1" in err and "figure1/Pong/a2c_1step/seed0" in err and "bit for bit" in err
+  assert "TF_ENABLE_ONEDNN_OPTS=1" in err and "figure1/Pong/a2c_1step/seed0" in err
+  assert "bit for bit" in err
 
 
 def _grid(out, *extra, env_onednn=None, list_only=False):
@@ -227,13 +239,17 @@ def test_the_grid_reapplies_a_runs_kernel_path_and_new_runs_take_the_projects(tm
   # a run recorded with oneDNN off (started, not finished: config.json without done.json) is
   # continued with it off, in the worker process too, with the variable unset
   _prepared(tmp_path, onednn=False)
-  assert "TensorFlow oneDNN off (as the 1 run(s) it continues trained)" in _grid(tmp_path / "out", list_only=True)
+  listed = _grid(tmp_path / "out", list_only=True)
+  assert "TensorFlow oneDNN off (as the 1 run(s) it continues trained)" in listed
   _grid(tmp_path / "out")
-  cfg = json.loads((tmp_path / "out" / "runs" / "figure1/Pong/a2c_1step/seed0" / "config.json").read_text())
-  assert cfg["onednn"] is False and cfg["machine"]["onednn"] is False   # the worker's TensorFlow says so
+  cfg = json.loads((tmp_path / "out" / "runs" / "figure1/Pong/a2c_1step/seed0"
+                    / "config.json").read_text())
+  # the worker's TensorFlow says so
+  assert cfg["onednn"] is False and cfg["machine"]["onednn"] is False
   # a new run: the project's choice for this CPU (on with AVX2), or TensorFlow's default elsewhere
   _grid(tmp_path / "new")
-  cfg = json.loads((tmp_path / "new" / "runs" / "figure1/Pong/a2c_1step/seed0" / "config.json").read_text())
+  cfg = json.loads((tmp_path / "new" / "runs" / "figure1/Pong/a2c_1step/seed0"
+                    / "config.json").read_text())
   chosen = machine.project_onednn()
   assert cfg["onednn"] is (chosen if chosen is not None else cfg["machine"]["onednn"])
   assert cfg["machine"]["onednn"] is cfg["onednn"]

@@ -13,7 +13,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +63,8 @@ def _copy(out: Path, tmp_path: Path) -> Path:
 def _files(run_dir: Path):
   """{relative path: sha256} of every file in a run directory but the lock and error.txt."""
   return {p.relative_to(run_dir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-          for p in sorted(run_dir.rglob("*")) if p.is_file() and p.name not in (".lock", "error.txt")}
+          for p in sorted(run_dir.rglob("*")) if p.is_file()
+          and p.name not in (".lock", "error.txt")}
 
 
 def _grid(out: Path, capsys) -> tuple:
@@ -128,7 +128,9 @@ DAMAGES = {
     "rows out of order": (_swap, 6, "frames 1,280 after a row at 1,600"),
     "a cell of the wrong type": (_wrong_type, 7, "agent_steps 'x40' is not an integer"),
     "a row of another run": (_other_seed, 8, "seed '3' is not this run directory's (0)"),
-    "no eval_return column": (_no_eval_return, 1, "the header is not the progress.csv schema (missing column(s) eval_return;"),
+    "no eval_return column": (_no_eval_return, 1,
+                              "the header is not the progress.csv schema (missing column(s) "
+                              "eval_return;"),
     "cut at a line end": (_cut_at_line_end, 10, "no row at 2,880 frames before this line"),
 }
 
@@ -144,7 +146,8 @@ def test_a_damaged_progress_file_is_refused_on_resume(killed_run, tmp_path, caps
   before = _files(run_dir)
   code, printed = _grid(out, capsys)
   assert code == 1, printed[-3000:]
-  failed = [ln for ln in printed.splitlines() if ln.startswith(f"   FAILED {SPEC.relpath()}: ProgressFileError: ")]
+  failed = [ln for ln in printed.splitlines()
+            if ln.startswith(f"   FAILED {SPEC.relpath()}: ProgressFileError: ")]
   assert failed, printed[-3000:]
   assert f"{path}: line {line_no}: {problem}" in failed[0], failed[0]
   if bad_line:
@@ -197,7 +200,8 @@ def _delete_checkpoint_dir(run_dir: Path):
 
 
 @pytest.mark.parametrize("loss", ["index and state files deleted", "checkpoint directory deleted"])
-def test_a_run_that_lost_its_checkpoints_is_not_restarted_from_zero(killed_run, tmp_path, capsys, loss):
+def test_a_run_that_lost_its_checkpoints_is_not_restarted_from_zero(
+    killed_run, tmp_path, capsys, loss):
   out = _copy(killed_run, tmp_path)
   run_dir = out / "runs" / SPEC.relpath()
   (_delete_index_and_state if loss.startswith("index") else _delete_checkpoint_dir)(run_dir)
@@ -210,7 +214,8 @@ def test_a_run_that_lost_its_checkpoints_is_not_restarted_from_zero(killed_run, 
   if loss.startswith("index"):
     assert "ckpt-3840.data-00000-of-00001, ckpt-5120.data-00000-of-00001" in failed, failed
   else:
-    assert "progress.csv has 20 rows up to 6,400 frames, past its first evaluation (line 5, 1,280 frames)" in failed
+    assert ("progress.csv has 20 rows up to 6,400 frames, past its first evaluation (line 5, "
+            "1,280 frames)" in failed)
   assert _files(run_dir) == before                      # progress.csv not rewritten to a header
   assert "resuming" not in printed and "frames 320/6,400" not in printed   # nothing trained
 
@@ -219,7 +224,8 @@ GARBAGE = {
     "config.json": (bytes(np.random.default_rng(5).integers(0, 256, 200, dtype=np.uint8)),
                     "not UTF-8 text (byte 0x", "delete the run directory"),
     "done.json": (b'{"run": "figure1/Pong/a2c_1step/seed0", "frames": 64',
-                  "not valid JSON (Expecting ',' delimiter at line 1, column 53)", "delete it, and the same command resumes"),
+                  "not valid JSON (Expecting ',' delimiter at line 1, column 53)",
+                  "delete it, and the same command resumes"),
 }
 
 
@@ -270,9 +276,11 @@ def test_a_full_disk_mid_run_is_named_and_the_run_resumes(tmp_path):
   keep.mkdir()
   run = out / "runs" / SPEC.relpath()
   log = keep / "log"
-  script = FULL_DISK.format(size="90m", out=out, repo=REPO, python=sys.executable, args=" ".join(ARGS),
+  script = FULL_DISK.format(size="90m", out=out, repo=REPO, python=sys.executable,
+                            args=" ".join(ARGS),
                             run=run, keep=keep, log=log)
-  subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script], timeout=900, check=True)
+  subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script], timeout=900,
+                 check=True)
   first = log.read_text()
   assert first.rstrip().endswith("exit 1"), first[-3000:]
   failed = next(ln for ln in first.splitlines() if ln.startswith(f"   FAILED {SPEC.relpath()}: "))
@@ -288,7 +296,8 @@ def test_a_full_disk_mid_run_is_named_and_the_run_resumes(tmp_path):
   # later point once
   second = (log.parent / "log.2").read_text()
   assert second.rstrip().endswith("exit 0"), second[-3000:]
-  restored = int(second.split("resuming from checkpoint at ")[1].split(" frames")[0].replace(",", ""))
+  restored = second.split("resuming from checkpoint at ")[1].split(" frames")[0]
+  restored = int(restored.replace(",", ""))
   full = (keep / "progress-full.csv").read_text().splitlines()
   resumed = (keep / "progress-resumed.csv").read_text().splitlines()
   kept = [ln for ln in full[1:] if int(ln.split(",")[4]) <= restored]
@@ -296,7 +305,8 @@ def test_a_full_disk_mid_run_is_named_and_the_run_resumes(tmp_path):
   frames = pd.read_csv(keep / "progress-resumed.csv")["frames"].tolist()
   total = schedule.total_updates(SPEC.frames, 320)
   assert frames == [u * 320 for u in schedule.row_updates(
-      320, SPEC.log_every_frames, schedule.eval_updates(SPEC.eval_schedule, SPEC.frames, 320), total, SPEC.frames)]
+      320, SPEC.log_every_frames, schedule.eval_updates(SPEC.eval_schedule, SPEC.frames, 320),
+      total, SPEC.frames)]
   third = (log.parent / "log.3").read_text()
   assert third.rstrip().endswith("exit 2"), third
   assert "MB free, but the selected runs' checkpoints need about" in third and "0.0 GB" not in third
@@ -305,11 +315,11 @@ def test_a_full_disk_mid_run_is_named_and_the_run_resumes(tmp_path):
 def test_a_run_another_grid_trains_is_not_a_failure_of_this_one(tmp_path, capsys):
   run_dir = tmp_path / "runs" / SPEC.relpath()
   run_dir.mkdir(parents=True)
-  held = subprocess.Popen([sys.executable, "-c", (
-      "import sys, time; sys.path.insert(0, %r)\n"
-      "from pathlib import Path\nfrom artifact.training.checkpoints import lock_run_dir\n"
-      "lock = lock_run_dir(Path(%r)); print('locked', flush=True); time.sleep(120)") % (str(REPO), str(run_dir))],
-      stdout=subprocess.PIPE, text=True)
+  code = (f"import sys, time; sys.path.insert(0, {str(REPO)!r})\n"
+          "from pathlib import Path\nfrom artifact.training.checkpoints import lock_run_dir\n"
+          f"lock = lock_run_dir(Path({str(run_dir)!r})); print('locked', flush=True); "
+          "time.sleep(120)")
+  held = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
   try:
     assert held.stdout.readline().strip() == "locked"
     code, printed = _grid(tmp_path, capsys)
@@ -331,19 +341,21 @@ def test_a_workers_traceback_is_saved_and_its_end_printed(tmp_path):
   bad_dir.mkdir(parents=True)
   (bad_dir / "config.json").write_text('{"figure": 1, "game": "Pong"')
   argv = [sys.executable, "-m", "artifact", "--figures", "1", "--games", "Pong", "--conditions",
-          "a2c_1step", "--seeds", "0,1", "--frames", "640", "--jobs", "2", "--no-theory", "--out", str(tmp_path)]
+          "a2c_1step", "--seeds", "0,1", "--frames", "640", "--jobs", "2", "--no-theory", "--out",
+          str(tmp_path)]
   grid = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
   printed, stderr = grid.communicate(timeout=900)
   assert grid.returncode == 1, printed[-3000:] + stderr[-3000:]
   assert "1 runs ok, 1 failed" in printed
   failed = next(ln for ln in printed.splitlines() if ln.startswith(f"FAILED {bad.relpath()}: "))
-  assert f"DamagedFileError: {bad_dir / 'config.json'}: not valid JSON (Expecting ',' delimiter at line 1, column 29)" in failed
+  assert (f"DamagedFileError: {bad_dir / 'config.json'}: not valid JSON (Expecting ',' delimiter "
+          "at line 1, column 29)" in failed)
   assert f"(traceback: {bad_dir / 'error.txt'})" in failed
   error = (bad_dir / "error.txt").read_text()
   assert "Traceback (most recent call last)" in error and "in train_one" in error
   pid = int(error.splitlines()[1].split(":")[1].split()[0])       # "in process HOST:PID at ..."
   assert pid != grid.pid                                          # a worker's traceback
   tail = error.rstrip().splitlines()[-6:]
-  assert "\n".join(f"   | {ln}" for ln in tail) in printed     # its last lines, under the FAILED line
+  assert "\n".join(f"   | {ln}" for ln in tail) in printed  # its last lines, under the FAILED line
   assert (bad_dir / "config.json").read_text() == '{"figure": 1, "game": "Pong"'
   assert (tmp_path / "runs" / "figure1/Pong/a2c_1step/seed0" / "done.json").exists()

@@ -4,9 +4,10 @@ training, no TensorFlow work.
 
 - docs/outputs.md's progress.csv table is `artifact.training.progress.SCHEMA`, row for row;
 - the scales tables (README.md and docs/protocol.md section 7) state each scale's budgets,
-  evaluations, games and game cap as `artifact.experiment.scales.SCALES` / `FIGURES` / `artifact.experiment.schedule` do;
-- README.md's conditions table lists every condition of `artifact.experiment.registry.FIGURES`, and no other,
-  with its agent class;
+  evaluations, games and game cap as `artifact.experiment.scales.SCALES` / `FIGURES` /
+  `artifact.experiment.schedule` do;
+- README.md's conditions table lists every condition of `artifact.experiment.registry.FIGURES`, and
+  no other, with its agent class (`artifact.training.trainer.AGENT_CLASSES`);
 - README.md is under 12,000 bytes.
 """
 import re
@@ -15,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from artifact.experiment import schedule
-from artifact.training.progress import COLUMNS, SCHEMA
 from artifact.experiment.registry import FIGURES
 from artifact.experiment.scales import SCALES
+from artifact.training.progress import COLUMNS, SCHEMA
+from artifact.training.trainer import agent_class
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -26,11 +28,12 @@ OUTPUTS = ROOT / "docs" / "outputs.md"
 DOC_FILES = [README] + sorted((ROOT / "docs").glob("*.md"))
 README_MAX_BYTES = 12_000
 
-SCHEMA_BEGIN = "<!-- progress-schema: generated from artifact/training/progress.py SCHEMA, checked by tests/test_docs.py -->"
+SCHEMA_BEGIN = ("<!-- progress-schema: generated from artifact/training/progress.py SCHEMA, "
+                "checked by tests/test_docs.py -->")
 SCHEMA_END = "<!-- /progress-schema -->"
 
 
-# --- markdown helpers ------------------------------------------------------------------------------
+# --- markdown helpers -----------------------------------------------------------------------------
 def _without_code_blocks(text: str) -> str:
   return re.sub(r"^```.*?^```", "", text, flags=re.M | re.S)
 
@@ -42,7 +45,7 @@ def _section(text: str, heading: str) -> str:
   m = re.search(r"^" + re.escape(heading) + r".*$", text, flags=re.M)
   assert m, f"no heading starting with {heading!r}"
   rest = text[m.end():]
-  end = re.search(r"^#{1,%d} " % level, rest, flags=re.M)
+  end = re.search(rf"^#{{1,{level}}} ", rest, flags=re.M)
   return rest[:end.start()] if end else rest
 
 
@@ -59,14 +62,15 @@ def _tables(text: str):
       block.append(line)
       continue
     if len(block) >= 2:
-      tables.append((_cells(block[0]), [_cells(l) for l in block[2:]]))
+      tables.append((_cells(block[0]), [_cells(row) for row in block[2:]]))
     block = []
   return tables
 
 
 def _table(text: str, first_header: str):
   found = [t for t in _tables(text) if t[0] and t[0][0] == first_header]
-  assert len(found) == 1, f"expected one table whose first column is {first_header!r}, found {len(found)}"
+  assert len(found) == 1, (f"expected one table whose first column is {first_header!r}, "
+                           f"found {len(found)}")
   return found[0]
 
 
@@ -76,9 +80,9 @@ def _column(header, starts_with: str) -> int:
   return idx[0]
 
 
-# --- (a) progress.csv schema -----------------------------------------------------------------------
+# --- (a) progress.csv schema ----------------------------------------------------------------------
 def schema_table() -> str:
-  """docs/outputs.md's progress.csv table, generated from SCHEMA (paste it there if this test fails)."""
+  """docs/outputs.md's progress.csv table from SCHEMA (paste it there if this test fails)."""
   lines = [SCHEMA_BEGIN, "| column | meaning |", "|---|---|"]
   lines += [f"| `{column}` | {meaning} |" for column, meaning in SCHEMA]
   return "\n".join(lines + [SCHEMA_END])
@@ -87,12 +91,15 @@ def schema_table() -> str:
 def test_outputs_doc_states_the_progress_schema():
   text = OUTPUTS.read_text()
   assert text.count(SCHEMA_BEGIN) == 1 and text.count(SCHEMA_END) == 1, \
-      f"docs/outputs.md must hold the progress.csv table once, between {SCHEMA_BEGIN} and {SCHEMA_END}"
+      (f"docs/outputs.md must hold the progress.csv table once, between {SCHEMA_BEGIN} and "
+       f"{SCHEMA_END}")
   start = text.index(SCHEMA_BEGIN)
   block = text[start:text.index(SCHEMA_END, start) + len(SCHEMA_END)]
   header, rows = _table(block, "column")
-  assert [r[0].strip("`") for r in rows] == COLUMNS, "docs/outputs.md's progress.csv columns != artifact.training.progress.COLUMNS"
-  assert block == schema_table(), ("docs/outputs.md's progress.csv table != artifact.training.progress.SCHEMA; "
+  assert [r[0].strip("`") for r in rows] == COLUMNS, \
+      "docs/outputs.md's progress.csv columns != artifact.training.progress.COLUMNS"
+  assert block == schema_table(), (
+      "docs/outputs.md's progress.csv table != artifact.training.progress.SCHEMA; "
                                    "generated table:\n" + schema_table())
 
 
@@ -102,7 +109,7 @@ def test_outputs_doc_describes_the_figure_csv_as_the_schema_without_loss_and_ent
   assert "the progress schema without loss/entropy" in OUTPUTS.read_text()
 
 
-# --- (b) scales ------------------------------------------------------------------------------------
+# --- (b) scales -----------------------------------------------------------------------------------
 def _frames(n: int) -> str:
   """How the docs write a budget: 6,400; 10M; 320M."""
   return f"{n // 1_000_000}M" if n >= 1_000_000 and n % 1_000_000 == 0 else f"{n:,}"
@@ -117,7 +124,8 @@ def _budget(scale, family: str) -> int:
 
 def _evaluations(scale) -> str:
   if scale.paper_schedules:
-    return " / ".join(str(len(schedule.fixed_eval_points(_budget(scale, fam)))) for fam in ("a2c", "dqn"))
+    return " / ".join(str(len(schedule.fixed_eval_points(_budget(scale, fam))))
+                      for fam in ("a2c", "dqn"))
   return str(scale.evals_per_run)
 
 
@@ -126,17 +134,20 @@ def _check_scales_table(text: str, where: str):
   assert "(A2C framework / DQN)" in header[_column(header, "frames per run")], where
   budget_col, eval_col = _column(header, "frames per run"), _column(header, "evaluations")
   names = [re.match(r"`(\w+)`", r[0]).group(1) for r in rows]
-  assert names == list(SCALES), f"{where}: scales {names} != artifact.experiment.scales.SCALES {list(SCALES)}"
+  assert names == list(SCALES), \
+      f"{where}: scales {names} != artifact.experiment.scales.SCALES {list(SCALES)}"
   for name, row in zip(names, rows):
     sc = SCALES[name]
     budgets = f"{_frames(_budget(sc, 'a2c'))} / {_frames(_budget(sc, 'dqn'))}"
-    assert row[budget_col] == budgets, f"{where}, {name}: budgets {row[budget_col]!r} != {budgets!r} (artifact.experiment.scales)"
+    assert row[budget_col] == budgets, \
+        f"{where}, {name}: budgets {row[budget_col]!r} != {budgets!r} (artifact.experiment.scales)"
     evals = _evaluations(sc)
     assert re.search(r"(?<![\d,.])" + re.escape(evals) + r"(?!\d|[,.]\d)", row[eval_col]), \
         f"{where}, {name}: evaluations {row[eval_col]!r} do not say {evals!r}"
     line = " | ".join(row)
     for part in (f"{sc.eval_games} games", f"{sc.eval_max_frames:,} frames"):
-      assert part in line, f"{where}, {name}: the row does not say {part!r} (artifact.experiment.scales.SCALES)"
+      assert part in line, \
+          f"{where}, {name}: the row does not say {part!r} (artifact.experiment.scales.SCALES)"
 
 
 def _distinct_runs() -> int:
@@ -147,16 +158,18 @@ def _distinct_runs() -> int:
 def test_readme_scales_table_matches_the_specs():
   text = README.read_text()
   _check_scales_table(_section(text, "## Scales"), "README.md")
-  runs, listed = _distinct_runs(), sum(len(f.games) * len(f.seeds) * len(f.conditions) for f in FIGURES.values())
+  runs, listed = _distinct_runs(), sum(len(f.games) * len(f.seeds) * len(f.conditions)
+                                       for f in FIGURES.values())
   assert f"{runs} runs" in text and f"not {listed}" in text, \
-      f"README.md should say the grid is {runs} runs, not {listed} (artifact.experiment.registry.FIGURES)"
+      (f"README.md should say the grid is {runs} runs, not {listed} "
+       "(artifact.experiment.registry.FIGURES)")
 
 
 def test_protocol_scales_table_matches_the_specs():
   _check_scales_table(_section(PROTOCOL.read_text(), "## 7. Scales"), "docs/protocol.md section 7")
 
 
-# --- (c) conditions --------------------------------------------------------------------------------
+# --- (c) conditions -------------------------------------------------------------------------------
 def _expand(name: str):
   """`soft_dqn_kl_{0.1,0.01}` -> soft_dqn_kl_0.1, soft_dqn_kl_0.01."""
   m = re.fullmatch(r"(.*)\{([^}]*)\}(.*)", name)
@@ -166,21 +179,26 @@ def _expand(name: str):
 def test_readme_conditions_table_lists_every_condition_once():
   header, rows = _table(_section(README.read_text(), "## Conditions"), "figure")
   cond_col, class_col = _column(header, "condition"), _column(header, "class")
-  listed = [(int(r[0]), name, r[class_col].strip("`")) for r in rows for name in _expand(r[cond_col].strip("`"))]
-  expected = [(f.number, c.name, "agents." + c.agent) for f in FIGURES.values() for c in f.conditions]
+  listed = [(int(r[0]), name, r[class_col].strip("`")) for r in rows
+            for name in _expand(r[cond_col].strip("`"))]
+  classes = {c.name: agent_class(c) for f in FIGURES.values() for c in f.conditions}
+  expected = [(f.number, c.name, f"{classes[c.name].__module__}.{classes[c.name].__name__}")
+              for f in FIGURES.values() for c in f.conditions]
   assert len(listed) == len(set(listed)), f"README.md lists a condition twice: {listed}"
   assert sorted((f, n) for f, n, _ in listed) == sorted((f, n) for f, n, _ in expected), \
       "README.md's conditions table != artifact.experiment.registry.FIGURES"
-  assert sorted(listed) == sorted(expected), "README.md's conditions table names other agent classes than the registry"
+  assert sorted(listed) == sorted(expected), \
+      "README.md's conditions table names other agent classes than the registry"
 
 
-# --- (d) size --------------------------------------------------------------------------------------
+# --- (d) size -------------------------------------------------------------------------------------
 def test_readme_is_a_front_page():
   size = len(README.read_bytes())
-  assert size < README_MAX_BYTES, f"README.md is {size:,} bytes; keep it under {README_MAX_BYTES:,} (detail goes to docs/)"
+  assert size < README_MAX_BYTES, \
+      f"README.md is {size:,} bytes; keep it under {README_MAX_BYTES:,} (detail goes to docs/)"
 
 
-# --- (e) links -------------------------------------------------------------------------------------
+# --- (e) links ------------------------------------------------------------------------------------
 LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 
 

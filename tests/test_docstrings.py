@@ -50,7 +50,7 @@ def undocumented(root: Path = ROOT):
       if not ast.get_docstring(tree) and path.name != "__main__.py":
         out.append(f"{rel}:1 (module)")
 
-      def visit(node, cls):
+      def visit(node, cls, rel=rel):
         for child in ast.iter_child_nodes(node):
           if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             public = not child.name.startswith("_")

@@ -20,11 +20,12 @@ from tf_agents.trajectories import trajectory
 
 from agents.networks import QNetwork
 from artifact.experiment.hparams import DQN_FACTORS, DQNHparams
-from artifact.experiment.registry import FIGURES
 from artifact.experiment.runspec import make_run_spec
 from artifact.grid import cli, planning
 from artifact.training.dqn import build_dqn_agent, optimizer_and_clipping
-from envs import make_atari_env
+from envs.atari import make_atari_env
+
+from helpers import run_spec
 
 ATARI_OBS = array_spec.BoundedArraySpec((4, 84, 84), np.uint8, 0, 255, name="observation")
 NOOP, FIRE, RIGHT = 0, 1, 2      # Breakout's minimal action set: NOOP, FIRE, RIGHT, LEFT
@@ -67,7 +68,8 @@ def test_set_reaches_the_specs_and_their_config_json_records_it(tmp_path):
       ["--scale", "short", "--figures", "2", "--games", "Breakout", "--conditions", "dqn",
        "--seeds", "0,1", "--frames", "1500000", "--set", "replay_capacity=10000",
        "--set", "torso_init=glorot", "--set", "life_loss_fire=hidden",
-       "--set", "life_loss_stack=zero", "--set", "grad_clip_mode=global", "--out", str(tmp_path / "o")])
+       "--set", "life_loss_stack=zero", "--set", "grad_clip_mode=global", "--out",
+       str(tmp_path / "o")])
   specs = planning.plan_from_args(args).specs
   assert len(specs) == 2
   for s in specs:
@@ -81,7 +83,8 @@ def test_set_reaches_the_specs_and_their_config_json_records_it(tmp_path):
 
 def test_an_a2c_run_takes_no_dqn_factor_option(tmp_path):
   with pytest.raises(SystemExit) as e:
-    cli.main(["--figures", "1", "--games", "Pong", "--set", "torso_init=glorot", "--out", str(tmp_path / "o")])
+    cli.main(["--figures", "1", "--games", "Pong", "--set", "torso_init=glorot", "--out",
+              str(tmp_path / "o")])
   assert e.value.code == 2 and "unknown key 'torso_init'" in str(e.value)
   assert not (tmp_path / "o").exists()
 
@@ -115,7 +118,8 @@ def test_glorot_kernels_have_glorots_limit_and_scale_and_orthogonal_ones_theirs(
   assert not g_bias.any() and not o_bias.any()                 # biases zero either way
   for name, (fan_in, fan_out) in FANS.items():
     w, o = glorot[name], ortho[name]
-    assert int(np.prod(w.shape[:-1])) == fan_in and int(np.prod(w.shape[:-2])) * w.shape[-1] in (fan_out, w.shape[-1])
+    assert int(np.prod(w.shape[:-1])) == fan_in
+    assert int(np.prod(w.shape[:-2])) * w.shape[-1] in (fan_out, w.shape[-1])
     limit = math.sqrt(6.0 / (fan_in + fan_out))
     assert np.abs(w).max() <= limit
     assert w.std() == pytest.approx(limit / math.sqrt(3.0), rel=0.05)     # uniform(-limit, limit)
@@ -132,7 +136,8 @@ def test_the_default_network_is_the_orthogonal_one_bit_for_bit():
   for a, b in zip(default.get_weights(), explicit.get_weights()):
     assert np.array_equal(a, b)
   # and it is what the initializer computed before torso_init existed: Orthogonal(gain, seed*101+k)
-  k1 = tf.keras.initializers.Orthogonal(gain=math.sqrt(2.0), seed=7 * 101 + 1)((8, 8, 4, 32)).numpy()
+  k1 = tf.keras.initializers.Orthogonal(gain=math.sqrt(2.0),
+                                        seed=7 * 101 + 1)((8, 8, 4, 32)).numpy()
   assert np.array_equal(_kernels(default)[0]["conv1"], k1)
 
 
@@ -147,14 +152,16 @@ def _vector_agent(hp):
   obs = array_spec.ArraySpec((4,), np.float32, name="observation")
   act = array_spec.BoundedArraySpec((), np.int64, 0, 1, name="action")
   tss = tensor_spec.from_spec(ts.time_step_spec(obs))
-  agent = build_dqn_agent(FIGURES[2].condition("dqn"), tss, tensor_spec.from_spec(act),
-                          tensor_spec.from_spec(obs), 2, hp, 1000, 3, tf.Variable(0, dtype=tf.int64))
+  agent = build_dqn_agent(run_spec("dqn", hp), tss, tensor_spec.from_spec(act),
+                          tensor_spec.from_spec(obs), 2, 1000, 3, tf.Variable(0, dtype=tf.int64))
   rng = np.random.default_rng(0)
   b, t = 8, 2
   exp = trajectory.Trajectory(
-      step_type=tf.ones([b, t], tf.int32), observation=tf.constant(rng.normal(size=(b, t, 4)) * 3, tf.float32),
+      step_type=tf.ones([b, t], tf.int32),
+      observation=tf.constant(rng.normal(size=(b, t, 4)) * 3, tf.float32),
       action=tf.constant(rng.integers(0, 2, (b, t)), tf.int64), policy_info=(),
-      next_step_type=tf.ones([b, t], tf.int32), reward=tf.constant(rng.normal(size=(b, t)) * 5, tf.float32),
+      next_step_type=tf.ones([b, t], tf.int32),
+      reward=tf.constant(rng.normal(size=(b, t)) * 5, tf.float32),
       discount=tf.ones([b, t], tf.float32))
   return agent, exp
 
@@ -185,14 +192,16 @@ def test_the_update_clips_the_gradient_as_the_mode_says_numpy_reference(mode):
   assert global_norm == pytest.approx(2.557, abs=1e-3)
   assert global_norm > 10 * hp.grad_clip                        # the clip acts
   per_variable = [g * min(1.0, hp.grad_clip / np.linalg.norm(g)) for g in grads]   # tf.clip_by_norm
-  global_ = [g * min(1.0, hp.grad_clip / global_norm) for g in grads]             # tf.clip_by_global_norm
-  sb3 = [g * min(1.0, hp.grad_clip / (global_norm + 1e-6)) for g in grads]         # torch clip_grad_norm_
+  global_ = [g * min(1.0, hp.grad_clip / global_norm) for g in grads]  # tf.clip_by_global_norm
+  sb3 = [g * min(1.0, hp.grad_clip / (global_norm + 1e-6)) for g in grads]  # torch clip_grad_norm_
   want = per_variable if mode == "per_variable" else global_
   other = global_ if mode == "per_variable" else per_variable
-  for d, w, o, s in zip(delta, want, other, sb3):
-    assert np.allclose(d, _adam_first_step(w, hp.lr, hp.adam_eps), rtol=1e-4, atol=2e-7)   # float32 weights ~1: rounding 6e-8
+  for d, w, _, s in zip(delta, want, other, sb3):
+    # float32 weights ~1: rounding 6e-8
+    assert np.allclose(d, _adam_first_step(w, hp.lr, hp.adam_eps), rtol=1e-4, atol=2e-7)
     if mode == "global":
-      assert np.allclose(d, _adam_first_step(s, hp.lr, hp.adam_eps), rtol=1e-4, atol=2e-7)   # float32 weights ~1: rounding 6e-8
+      # float32 weights ~1: rounding 6e-8
+      assert np.allclose(d, _adam_first_step(s, hp.lr, hp.adam_eps), rtol=1e-4, atol=2e-7)
   assert not all(np.allclose(d, _adam_first_step(o, hp.lr, hp.adam_eps), rtol=1e-3, atol=1e-9)
                  for d, o in zip(delta, other))                 # the two modes differ here
 
@@ -202,7 +211,8 @@ def test_optimizer_and_clipping_per_mode():
   assert clip == 10.0 and opt.global_clipnorm is None and opt.clipnorm is None
   opt, clip = optimizer_and_clipping(DQNHparams(grad_clip_mode="global"))
   assert clip is None and opt.global_clipnorm == 10.0
-  with pytest.raises(ValueError, match="grad_clip_mode must be one of per_variable, global; got 'x'"):
+  with pytest.raises(ValueError,
+                     match="grad_clip_mode must be one of per_variable, global; got 'x'"):
     optimizer_and_clipping(DQNHparams(grad_clip_mode="x"))
 
 
@@ -264,7 +274,7 @@ def test_zero_stack_zeroes_the_frames_before_the_new_life_then_fills_in():
   keep = make_atari_env("Breakout", 1, seed=[5], reuse=False)               # the default
   zero.reset()
   keep.reset()
-  for t in range(2000):
+  for _ in range(2000):
     z, k = zero.step(np.array([NOOP])), keep.step(np.array([NOOP]))
     if k.discount[0] == 0:
       break
@@ -308,11 +318,13 @@ def test_a_dqn_trainer_with_every_factor_option_and_its_restart():
   from artifact.training.dqn import DQNTrainer
   from artifact.training.trainer import build_network
   spec = make_run_spec(2, "Breakout", "dqn", 0, "smoke", overrides=dict(
-      torso_init="glorot", life_loss_fire="hidden", life_loss_stack="zero", grad_clip_mode="global"))
+      torso_init="glorot", life_loss_fire="hidden", life_loss_stack="zero",
+      grad_clip_mode="global"))
   trainer = DQNTrainer(spec, run_seeds(0, 1))
   try:
     env = trainer.env
-    assert env._life_reset_actions == (NOOP, FIRE, RIGHT) and env._fire_action is None and env._zero_stack
+    assert env._life_reset_actions == (NOOP, FIRE,
+                                       RIGHT) and env._fire_action is None and env._zero_stack
     assert not trainer.eval_env._zero_stack and trainer.eval_env._life_reset_actions is None
     assert trainer.optimizer.global_clipnorm == 10.0 and trainer.agent._gradient_clipping is None
     limit = math.sqrt(6.0 / (256 + 2048))
@@ -320,7 +332,8 @@ def test_a_dqn_trainer_with_every_factor_option_and_its_restart():
     assert conv1.shape == (8, 8, 4, 32) and np.abs(conv1).max() <= limit
     seeds1 = run_seeds(1, 1)
     trainer.restart(seeds1)
-    fresh = build_network("dqn", env.observation_spec(), env.num_actions, seeds1.network, torso_init="glorot")
+    fresh = build_network("dqn", env.observation_spec(), env.num_actions, seeds1.network,
+                          torso_init="glorot")
     for a, b in zip(trainer.network.get_weights(), fresh.get_weights()):
       assert np.array_equal(a, b)                            # restarted with Glorot weights
     trainer.update()                                         # the loop runs with the options

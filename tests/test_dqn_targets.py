@@ -1,5 +1,5 @@
-"""Exact-math tests of Figure 2's backup targets (docs/protocol.md section 4, eq. 81-83), through the
-real tf-agents `DqnAgent` loss: the Q network used here returns its observation as the Q values,
+"""Exact-math tests of Figure 2's backup targets (docs/protocol.md section 4, eq. 81-83), through
+the real tf-agents `DqnAgent` loss: the Q network used here returns its observation as the Q values,
 so every target can be computed by hand; the loss on it both as squared error and as the Huber
 loss that the runs train on (`artifact/training/dqn.py`)."""
 import math
@@ -12,13 +12,14 @@ from tf_agents.networks import network
 from tf_agents.trajectories import trajectory
 from tf_agents.utils import common
 
-from agents.dqn import (StandardDQNAgent, DQNNStepAgent, SoftDQNEntAgent, SoftDQNKLAgent, hard_value, soft_value_ent,
-                        soft_value_kl)
+from agents.dqn import DQNNStepAgent, SoftDQNEntAgent, SoftDQNKLAgent, StandardDQNAgent
+from agents.losses import hard_value, soft_value_ent, soft_value_kl
+from artifact.experiment.hparams import AGENT_ARGUMENTS, DQNHparams
+from artifact.experiment.runspec import make_run_spec
 from artifact.training.dqn import build_dqn_agent
-from artifact.experiment.hparams import DQNHparams
-from artifact.experiment.registry import find_condition
-from envs import make_cartpole_env
-from helpers import specs
+from envs.cartpole import make_cartpole_env
+
+from helpers import run_spec, specs
 
 GAMMA, A = 0.99, 4
 
@@ -52,7 +53,8 @@ def experience(q, actions, rewards, discounts):
   B, T = actions.shape
   return trajectory.Trajectory(
       step_type=tf.ones((B, T), tf.int32), observation=tf.constant(q, tf.float32),
-      action=tf.constant(actions, tf.int64), policy_info=(), next_step_type=tf.ones((B, T), tf.int32),
+      action=tf.constant(actions, tf.int64), policy_info=(),
+      next_step_type=tf.ones((B, T), tf.int32),
       reward=tf.constant(rewards, tf.float32), discount=tf.constant(discounts, tf.float32))
 
 
@@ -69,7 +71,8 @@ def ref_next_value(q_next, kind, tau):
   return tau * (np_lse(q_next / tau) - math.log(A))
 
 
-CASES = [(StandardDQNAgent, "hard", None), (SoftDQNEntAgent, "ent", 0.1), (SoftDQNKLAgent, "kl", 0.1),
+CASES = [(StandardDQNAgent, "hard", None), (SoftDQNEntAgent, "ent", 0.1),
+         (SoftDQNKLAgent, "kl", 0.1),
          (SoftDQNEntAgent, "ent", 0.01), (SoftDQNKLAgent, "kl", 0.01)]
 
 
@@ -104,9 +107,10 @@ def test_the_runs_train_on_the_huber_loss():
   env = make_cartpole_env(1, seed=0)
   tf_env = tf_py_environment.TFPyEnvironment(env)
   for name in ("dqn", "dqn_nstep", "soft_dqn_ent_0.1", "soft_dqn_kl_0.1"):
-    agent = build_dqn_agent(find_condition(name), tf_env.time_step_spec(), tf_env.action_spec(),
-                                       env.observation_spec(), env.num_actions, DQNHparams(), 10_000, 0,
-                                       tf.Variable(0, dtype=tf.int64))
+    agent = build_dqn_agent(run_spec(name, DQNHparams()), tf_env.time_step_spec(),
+                            tf_env.action_spec(), env.observation_spec(), env.num_actions, 10_000,
+                            0,
+                            tf.Variable(0, dtype=tf.int64))
     assert agent._td_errors_loss_fn is common.element_wise_huber_loss, name
 
 
@@ -118,7 +122,7 @@ def test_huber_loss_through_dqn_loss(cls, kind, tau):
   agent = make(cls, loss_fn=common.element_wise_huber_loss, **({} if tau is None else {"tau": tau}))
   loss = loss_of(agent, experience(*batch)).loss.numpy()
   d = one_step_td_errors(*batch, kind, tau)
-  assert (np.abs(d) < 1).sum() >= 3 and (np.abs(d) > 1).sum() >= 3      # both branches are exercised
+  assert (np.abs(d) < 1).sum() >= 3 and (np.abs(d) > 1).sum() >= 3  # both branches are exercised
   huber = np.where(np.abs(d) <= 1, 0.5 * d ** 2, np.abs(d) - 0.5)
   np.testing.assert_allclose(loss, huber.mean(), rtol=1e-5)
   assert not np.isclose(loss, np.mean(d ** 2) / 2, rtol=1e-3)               # not the squared loss
@@ -184,6 +188,12 @@ def test_soft_value_is_numerically_stable():
   np.testing.assert_allclose(v, 1000.0, rtol=1e-6)
 
 
-def test_soft_agent_rejects_non_positive_tau():
-  with pytest.raises(ValueError, match="tau"):
-    make(SoftDQNEntAgent, tau=0.0)
+@pytest.mark.parametrize("tau", [0.0, -0.1])
+def test_a_non_positive_soft_tau_is_refused_where_it_is_declared(tau):
+  # the one range check of a soft target's tau: its declaration (AGENT_ARGUMENTS), applied by
+  # make_run_spec to the registered value and to a --set override before any agent is built
+  with pytest.raises(ValueError, match=f"tau must be > 0 for soft Q-learning .*, got {tau}"):
+    AGENT_ARGUMENTS["tau"].check("tau", tau)
+  for condition in ("soft_dqn_ent_0.1", "soft_dqn_kl_0.01"):
+    with pytest.raises(ValueError, match="tau must be > 0 for soft Q-learning"):
+      make_run_spec(2, "Pong", condition, 0, "smoke", overrides={"tau": tau})

@@ -63,9 +63,10 @@ def test_vectorised_intervals_are_rliables(n, games, ci):
 
 
 def test_the_replayed_draws_are_pinned_to_rliables(monkeypatch):
-  er.check_rliable_draws()                                   # the installed rliable draws as 1.2.0 did
+  er.check_rliable_draws()  # the installed rliable draws as 1.2.0 did
   real = er.bootstrap_counts
-  monkeypatch.setattr(er, "bootstrap_counts", lambda *a, **k: real(*a, **k)[..., ::-1])   # other draws
+  # other draws
+  monkeypatch.setattr(er, "bootstrap_counts", lambda *a, **k: real(*a, **k)[..., ::-1])
   with pytest.raises(RuntimeError, match=r"rliable 1\.2\.0"):
     er.check_rliable_draws()
 
@@ -83,8 +84,10 @@ def test_two_against_two_on_one_game_calls_a_difference_that_is_not_there_one_ti
 
 
 # --- the family's boundary truths are on the boundary ---------------------------------------------
-@pytest.mark.parametrize("law", [er.Law(p=(0.4,)), er.Law(p=(0.4,), sd_ratio=4.0), er.Law(p=(0.7,), skew=er.RANK_SKEWS[0]),
-                                 er.Law(p=(0.4,), skew=er.RANK_SKEWS[1]), er.Law(p=(0.4,), levels=3),
+@pytest.mark.parametrize("law", [er.Law(p=(0.4,)), er.Law(p=(0.4,), sd_ratio=4.0),
+                                 er.Law(p=(0.7,), skew=er.RANK_SKEWS[0]),
+                                 er.Law(p=(0.4,), skew=er.RANK_SKEWS[1]),
+                                 er.Law(p=(0.4,), levels=3),
                                  er.Law(p=(0.5,), levels=5), er.Law(p=(0.4,), rho=-0.5)])
 def test_each_rank_truth_has_the_per_game_probability_it_claims(law):
   # P(X > Y) + P(X = Y) / 2 over independent draws of the two laws (other seeds: no correlation)
@@ -113,14 +116,16 @@ def _own_laws(n, games, p, rng):
   nd = NormalDist()
   cases = {}
   mu = math.sqrt(10) * nd.inv_cdf(p)
-  cases["unequal spread 3:1"] = (mu + 3 * rng.standard_normal((DRAWS, n, games)), rng.standard_normal((DRAWS, n, games)))
+  cases["unequal spread 3:1"] = (mu + 3 * rng.standard_normal((DRAWS, n, games)),
+                                 rng.standard_normal((DRAWS, n, games)))
   z1 = rng.standard_normal((DRAWS, n, games))
   z2 = -0.4 * z1 + math.sqrt(1 - 0.16) * rng.standard_normal((DRAWS, n, games))
   mu = math.sqrt(2) * nd.inv_cdf(p)
   cases["correlation -0.4"] = (mu + z1, z2)
   cuts = [nd.inv_cdf(k / 4) for k in (1, 2, 3)]
   shift = er._tie_shift(p, 4, 1.0)
-  cases["4 levels"] = (np.digitize(shift + rng.standard_normal((DRAWS, n, games)), cuts).astype(float),
+  cases["4 levels"] = (np.digitize(shift + rng.standard_normal((DRAWS, n, games)),
+                                   cuts).astype(float),
                        np.digitize(rng.standard_normal((DRAWS, n, games)), cuts).astype(float))
   g1, g2 = rng.gamma(2.0, size=(DRAWS, n, games)), rng.gamma(2.0, size=(DRAWS, n, games))
   big = rng.gamma(2.0, size=400_000) + rng.gamma(2.0, size=400_000)
@@ -155,7 +160,8 @@ def test_the_pre_amendment_averaged_c1_errs_far_more_than_5pct_under_uneven_game
   rng = np.random.default_rng(SEED)
   from statistics import NormalDist
   mu = math.sqrt(2) * NormalDist().inv_cdf(0.8)
-  x = np.stack([mu + rng.standard_normal((DRAWS, 5)), -1e6 + rng.standard_normal((DRAWS, 5))], axis=-1)
+  x = np.stack([mu + rng.standard_normal((DRAWS, 5)), -1e6 + rng.standard_normal((DRAWS, 5))],
+               axis=-1)
   y = rng.standard_normal((DRAWS, 5, 2))
   _, lo, _ = er.poi_intervals(x, y)
   assert (lo >= 0.40).mean() > 0.10
@@ -176,7 +182,8 @@ def test_combined_gates_equal_a_brute_force_over_per_game_outcomes(monkeypatch):
   # per-game rates fixed; the gates' combinations against an enumeration of which games err
   monkeypatch.setattr(er, "superiority_rates", lambda n, games, ci: {
       "supported": er.Rate(0.01 * n, 0, "m", "s"), "contradicted": er.Rate(0.02 * n, 0, "m", "c")})
-  g = gt.per_game_gate("superiority", [2, 3], ["Pong", "Breakout"], ["supported", "contradicted"], 0.5)
+  g = gt.per_game_gate("superiority", [2, 3], ["Pong", "Breakout"], ["supported", "contradicted"],
+                       0.5)
   # supported wrong at worst: one game at the boundary in the claimed direction, the other sure
   assert g.rates[gt.SUPPORTED].rate == pytest.approx(max(0.02, 0.06))
   # contradicted: some game significantly opposite when every game is at the boundary
@@ -184,7 +191,8 @@ def test_combined_gates_equal_a_brute_force_over_per_game_outcomes(monkeypatch):
   # C6 on 3 games at 8 seeds: "improved in more than half" with 1 game sure, 2 at P(gain > 0) = 1/2
   c6 = gt.c6_gate([8, 8, 8], True)
   r = er.binomial_tail(8, er.sign_test_threshold(8, 0.05 / 3))
-  brute = sum(math.prod(r if o else 1 - r for o in out) for out in itertools.product((0, 1), repeat=2) if sum(out) >= 1)
+  brute = sum(math.prod(r if o else 1 - r for o in out)
+              for out in itertools.product((0, 1), repeat=2) if sum(out) >= 1)
   assert c6.rates[gt.SUPPORTED].rate == pytest.approx(brute)
 
 
@@ -205,9 +213,9 @@ def test_the_sign_test_is_exact():
   assert _within(float(((gains > 0).sum(axis=1) >= k).mean()), er.binomial_tail(8, k))
 
 
-# --- seeds needed, reachability --------------------------------------------------------------------
+# --- seeds needed, reachability -------------------------------------------------------------------
 def test_seeds_needed_is_monotone_by_construction():
-  rates = {n: 0.04 for n in range(2, 21)} | {5: 0.06, 3: 0.08}        # not monotone: 4 passes, 5 fails
+  rates = {n: 0.04 for n in range(2, 21)} | {5: 0.06, 3: 0.08}  # not monotone: 4 passes, 5 fails
   assert er.seeds_needed(lambda n: rates[n]) == 6
   assert er.seeds_needed(lambda n: 0.01) == 2
   assert er.seeds_needed(lambda n: 0.06 if n == 20 else 0.01) is None
@@ -272,7 +280,8 @@ def test_a_game_with_one_shared_seed_has_no_measured_rate_and_decides_nothing():
   for cond, seeds in (("pg", (0, 1)), ("soft_ql", (1, 2))):
     for s in seeds:
       for k in range(6):
-        rows.append(dict(figure=3, game="Seaquest", condition=cond, seed=s, frames=(k + 1) * 250_000,
+        rows.append(dict(figure=3, game="Seaquest", condition=cond, seed=s,
+                         frames=(k + 1) * 250_000,
                          eval_return=1000.0 + 50 * k, loss=0.1))
   v = {v.claim: v for v in claims.judge({3: pd.DataFrame(rows)})}["C5"]
   assert v.seeds == 1 and v.rule_verdict == claims.SUPPORTED
@@ -280,7 +289,7 @@ def test_a_game_with_one_shared_seed_has_no_measured_rate_and_decides_nothing():
   assert "not measured" in v.reason
 
 
-# --- the cache --------------------------------------------------------------------------------------
+# --- the cache ------------------------------------------------------------------------------------
 def test_the_committed_cache_matches_a_fresh_computation(tmp_path, monkeypatch):
   entries = json.loads(COMMITTED.read_text())
   key = next(k for k in entries if k.startswith("superiority|3|1|0.975|"))

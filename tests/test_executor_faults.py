@@ -75,7 +75,8 @@ def _training(grid: subprocess.Popen, out: Path, exclude_pids=(), need_checkpoin
   for d in sorted((out / "runs").glob("figure*/*/*/seed*")):
     rel = d.relative_to(out / "runs").as_posix()
     pid = _holder(d)
-    if (pid in workers and pid not in exclude_pids and _alive(pid) and not (d / "done.json").exists()
+    if (pid in workers and pid not in exclude_pids and _alive(pid)
+        and not (d / "done.json").exists()
         and (not need_checkpoint or any(d.glob("checkpoint/ckpt-*.index")))):
       return rel, pid
   return None
@@ -85,7 +86,8 @@ def _held_by_another_worker(grid: subprocess.Popen, run_dir: Path, old_pid: int)
   """(run directory, pid) when a live worker of `grid` other than `old_pid` holds `run_dir`'s lock;
   None if none does right now."""
   p = _holder(run_dir)
-  return (run_dir, p) if p not in (None, old_pid) and _alive(p) and p in _children(grid.pid) else None
+  return (run_dir, p) if p not in (None,
+                                   old_pid) and _alive(p) and p in _children(grid.pid) else None
 
 
 def _wait_for(what, grid, log: Path, timeout_s=900.0, poll_s=0.1):
@@ -111,7 +113,8 @@ def _sigkill_when(found, grid, log: Path, poll_s=0.1):
 def _grid(argv, log: Path, finish=True):
   """The grid process `argv` (its own session, output in `log`) for the body of a `with`. On leaving
   it, even on a failed assertion: if `finish`, the grid is waited for (up to GRID_TIMEOUT_S; its
-  exit status is then grid.returncode); then, if it still runs, its whole process group is killed."""
+  exit status is then grid.returncode); then, if it still runs, its whole process group is
+  killed."""
   with open(log, "w") as f:
     grid = subprocess.Popen(argv, cwd=REPO, stdout=f, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
@@ -136,7 +139,8 @@ def _check_complete(out: Path, rel: str):
 
 
 def _victim_of(log_text: str, pid: int) -> str:
-  m = re.search(rf"worker process {pid} was killed by SIGKILL .*? while training (\S+): retrying", log_text)
+  m = re.search(rf"worker process {pid} was killed by SIGKILL .*? while training (\S+): retrying",
+                log_text)
   assert m, log_text[-4000:]
   return m.group(1)
 
@@ -169,20 +173,23 @@ def test_a_run_whose_worker_dies_twice_fails_and_the_grid_goes_on(tmp_path):
   with _grid(argv, log) as grid:
     rel, pid = _sigkill_when(lambda: _training(grid, tmp_path), grid, log)
     victim = _wait_for(lambda: re.search(rf"worker process {pid} was killed by SIGKILL .*? while "
-                                         rf"training (\S+): retrying", log.read_text()), grid, log).group(1)
+                                         rf"training (\S+): retrying", log.read_text()), grid,
+                       log).group(1)
     # the retry, in a new worker, holds the run's lock as soon as it starts it: kill that one too
     d = tmp_path / "runs" / victim
     _, pid2 = _sigkill_when(lambda: _held_by_another_worker(grid, d, pid), grid, log, poll_s=0.02)
   text = log.read_text()
   assert grid.returncode == 1, text[-4000:]
   assert (f"FAILED {victim}: its worker process died 2 times while training it: worker process "
-          f"{pid} was killed by SIGKILL, then worker process {pid2} was killed by SIGKILL (SIGKILL: "
+          f"{pid} was killed by SIGKILL, then worker process {pid2} was killed by SIGKILL "
+          "(SIGKILL: "
           f"kill -9 or the kernel's out-of-memory killer)") in text, text[-4000:]
   assert "1 runs ok, 1 failed" in text and f"   FAILED {victim}: " in text     # cli's summary
   for r in runs:
     if r != victim:
       _check_complete(tmp_path, r)
-  assert (tmp_path / "reports" / "figure1.csv").exists() and (tmp_path / "reports" / "claims.csv").exists()
+  reports = tmp_path / "reports"
+  assert (reports / "figure1.csv").exists() and (reports / "claims.csv").exists()
   # the same command again: the failed run resumes and finishes
   again = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=GRID_TIMEOUT_S)
   assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-4000:]
@@ -197,7 +204,8 @@ def test_a_killed_grid_leaves_no_worker_and_no_lock_and_reruns(tmp_path):
   log = tmp_path / "grid.log"
   with _grid(argv, log, finish=False) as grid:            # killed below, not waited for
     first = _wait_for(lambda: _training(grid, tmp_path), grid, log)
-    _wait_for(lambda: _training(grid, tmp_path, exclude_pids=(first[1],), need_checkpoint=False), grid, log)
+    _wait_for(lambda: _training(grid, tmp_path, exclude_pids=(first[1],), need_checkpoint=False),
+              grid, log)
     workers = _children(grid.pid)
     procs = _descendants(grid.pid)
     assert first[1] in workers and len(workers) >= 2

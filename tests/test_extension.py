@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from artifact.training.progress import TIMING_COLUMNS
 from artifact.experiment.schedule import fixed_eval_points
+from artifact.training.progress import TIMING_COLUMNS
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -24,8 +24,10 @@ import dataclasses, json, sys
 from artifact.training import runner
 from artifact.experiment.runspec import make_run_spec
 a = json.loads(sys.argv[1])
-spec = make_run_spec(a["figure"], a["game"], a["condition"], 0, "short", a["frames"], a["overrides"])
-spec = dataclasses.replace(spec, eval_games=2, eval_max_frames=2_000, log_every_frames=a["log_every"])
+spec = make_run_spec(a["figure"], a["game"], a["condition"], 0, "short", a["frames"],
+                     a["overrides"])
+spec = dataclasses.replace(spec, eval_games=2, eval_max_frames=2_000,
+                           log_every_frames=a["log_every"])
 done = runner.run(spec, a["dir"], on_event=lambda e: None)
 print(json.dumps(done))
 """

@@ -32,7 +32,8 @@ class _CountingGreedy(py_policy.PyPolicy):
 
 
 def _reference_epsilon_greedy(seed, epsilons, batch, num_actions):
-  """The rule written out: per env, explore with probability epsilon (uniform action), else greedy (2)."""
+  """The rule written out: per env, explore with probability epsilon (uniform action), else greedy
+  (2)."""
   rng = np.random.Generator(np.random.PCG64(seed))
   out, network_needed = [], 0
   for e in epsilons:

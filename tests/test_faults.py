@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from artifact.training import checkpoints, pool, runner
 from artifact.experiment import schedule
-from artifact.training.progress import COLUMNS
 from artifact.experiment.runspec import make_run_spec
+from artifact.training import checkpoints, pool, runner
+from artifact.training.progress import COLUMNS
+
 from helpers import train_updates
 
 pytestmark = pytest.mark.slow   # processes, kills, Ray clusters or training
@@ -46,7 +47,8 @@ def test_sigkilled_run_resumes_each_time_and_writes_every_row_once(tmp_path):
   spec = make_run_spec(1, "Pong", "a2c_1step", 0, "smoke", frames)
   run_dir = tmp_path / "runs" / spec.relpath()
   argv = [sys.executable, "-m", "artifact", "--figures", "1", "--games", "Pong", "--conditions",
-          "a2c_1step", "--seeds", "0", "--frames", str(frames), "--out", str(tmp_path), "--jobs", "1",
+          "a2c_1step", "--seeds", "0", "--frames", str(frames), "--out", str(tmp_path), "--jobs",
+          "1",
           "--checkpoint-every", str(every), "--no-theory"]
   rng = np.random.default_rng(20261122)
   lost_s = []
@@ -106,7 +108,7 @@ def _replay_state(replay):
 def test_dqn_replay_after_restore_equals_the_checkpointed_replay(tmp_path):
   pool.close_all()
   spec, run = _dqn_run(tmp_path)
-  train_updates(run, 400)                                    # 1,600 agent steps: past learning_starts
+  train_updates(run, 400)  # 1,600 agent steps: past learning_starts
   run.checkpoint("clock")
   size, cur, arrays, frames = _replay_state(run.trainer.loop.replay)
   assert size == 1600 and len(frames) > 100
@@ -129,7 +131,8 @@ def test_dqn_replay_after_restore_equals_the_checkpointed_replay(tmp_path):
   pool.close_all()
   # the frames are streamed to a file beside the TF checkpoint; without it the checkpoint is
   # incomplete and refused (here there is no older one to fall back to)
-  frames_file = tmp_path / spec.relpath() / "checkpoint" / f"ckpt-{400 * run.per_update}.replay-frames.npz"
+  checkpoint_dir = tmp_path / spec.relpath() / "checkpoint"
+  frames_file = checkpoint_dir / f"ckpt-{400 * run.per_update}.replay-frames.npz"
   assert frames_file.stat().st_size > 100 * 84 * 84
   frames_file.write_bytes(frames_file.read_bytes()[:5000])          # torn
   with warnings.catch_warnings():
@@ -200,11 +203,11 @@ def test_eval_row_survives_a_kill_before_the_checkpoint(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_a_run_directory_is_trained_by_one_process_at_a_time(tmp_path):
   from artifact.training.checkpoints import lock_run_dir
-  held = subprocess.Popen([sys.executable, "-c", (
-      "import sys, time; sys.path.insert(0, %r)\n"
-      "from pathlib import Path\nfrom artifact.training.checkpoints import lock_run_dir\n"
-      "lock = lock_run_dir(Path(%r)); print('locked', flush=True); time.sleep(60)") % (str(REPO), str(tmp_path))],
-      stdout=subprocess.PIPE, text=True)
+  code = (f"import sys, time; sys.path.insert(0, {str(REPO)!r})\n"
+          "from pathlib import Path\nfrom artifact.training.checkpoints import lock_run_dir\n"
+          f"lock = lock_run_dir(Path({str(tmp_path)!r})); print('locked', flush=True); "
+          "time.sleep(60)")
+  held = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
   try:
     assert held.stdout.readline().strip() == "locked"
     with pytest.raises(RuntimeError, match=f"being trained by pid {held.pid}"):

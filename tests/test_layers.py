@@ -1,20 +1,23 @@
-"""Layers import one way: envs -> agents -> artifact, and inside artifact its four subpackages
-experiment -> training -> analysis -> grid (docs/code.md). Nothing in `envs/` imports `agents` or
-`artifact`, nothing in `agents/` imports `artifact`; a module of an artifact subpackage imports
-only its own subpackage, lower ones and the two shared modules (`artifact.files`,
-`artifact.quiet`); no module sits in `artifact/` outside the subpackages but those two and
-`__main__`; the modules form no import cycle (imports inside functions included: a lazy import
-is still a dependency); and `experiment` loads no TensorFlow."""
+"""Layers import one way: envs -> agents -> artifact, and inside artifact its five subpackages
+experiment -> training -> analysis -> watch -> grid (docs/code.md; `watch`, pg-softq-play, needs
+no grid). Nothing
+in `envs/` imports `agents` or `artifact`, nothing in `agents/` imports `artifact`; a module of
+an artifact subpackage imports only its own subpackage, lower ones and the three shared modules
+(`artifact.files`, `artifact.quiet`, `artifact.usage`); no module sits in `artifact/` outside the
+subpackages but those three and `__main__`; the modules form no import cycle (imports inside
+functions included: a lazy import is still a dependency); and `experiment` loads no TensorFlow."""
 import ast
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("envs", "agents", "artifact")
-LAYERS = ("experiment", "training", "analysis", "grid")      # lowest first
-SHARED = {"artifact.files", "artifact.quiet"}
-TOP_LEVEL = {"__init__", "__main__", "files", "quiet"}
+LAYERS = ("experiment", "training", "analysis", "watch", "grid")      # lowest first
+SHARED = {"artifact.files", "artifact.quiet", "artifact.usage"}
+TOP_LEVEL = {"__init__", "__main__", "files", "quiet", "usage"}
 
 
 def _package_of(path: Path, root: Path = ROOT) -> str:
@@ -32,7 +35,8 @@ def _imports(path: Path, root: Path = ROOT):
     elif isinstance(node, ast.ImportFrom):
       if node.level:                                   # relative: from . import x
         base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1])
-        out |= ({f"{base}.{node.module}"} if node.module else {f"{base}.{a.name}" for a in node.names})
+        out |= ({f"{base}.{node.module}"} if node.module
+                else {f"{base}.{a.name}" for a in node.names})
       elif node.module and node.module.split(".")[0] in PACKAGES:
         # `from artifact.training import runner` names a module; `from artifact.x import f` a name
         out |= {f"{node.module}.{a.name}" if _is_module(f"{node.module}.{a.name}", root)
@@ -72,7 +76,7 @@ def layer_violations(root: Path = ROOT):
       bad += [f"{name} imports {m}" for m in deps if m.split(".")[0] not in allowed[top]]
       continue
     if len(name.split(".")) == 2 and name.split(".")[1] not in TOP_LEVEL:
-      bad.append(f"{name} lies outside the four subpackages")
+      bad.append(f"{name} lies outside the subpackages")
     mine = _layer(name)
     for m in deps:
       if m.split(".")[0] != "artifact" or m in SHARED or m == "artifact":
@@ -126,6 +130,23 @@ def test_every_artifact_subpackage_says_what_lives_there():
     assert doc and len(doc) > 200, f"artifact/{layer}/__init__.py: no paragraph docstring"
 
 
+def test_watch_is_a_layer_below_the_grid_and_the_grid_keeps_its_command():
+  modules = _modules()
+  watch = sorted(m for m in modules if m.startswith("artifact.watch."))
+  assert {"artifact.watch.cli", "artifact.watch.policies", "artifact.watch.playing",
+          "artifact.watch.film"} <= set(watch), watch
+  for m in watch:                                   # it needs no grid
+    assert not any(d.startswith("artifact.grid") for d in _imports(modules[m])), m
+  assert "artifact.grid.play" not in modules                # play lives in artifact.watch only
+  # the shared usage errors: one class for both commands
+  from artifact.grid import planning
+  from artifact.usage import UsageError
+  from artifact.watch import policies
+  assert planning.UsageError is UsageError
+  with pytest.raises(UsageError):
+    policies.fail("x")
+
+
 def test_the_experiment_layer_loads_no_tensorflow():
   code = ("import sys\nimport artifact.experiment.runspec, artifact.experiment.scales\n"
           "print(sorted(m for m in ('tensorflow', 'tf_agents') if m in sys.modules))")
@@ -134,25 +155,38 @@ def test_the_experiment_layer_loads_no_tensorflow():
   assert out == "[]", f"importing artifact.experiment loaded {out}"
 
 
+def test_the_analysis_layer_loads_tensorflow_only_for_the_theory_report():
+  modules = sorted(p.stem for p in (ROOT / "artifact" / "analysis").glob("*.py")
+                   if p.stem not in ("__init__", "theory"))
+  code = ("import sys\n" + "".join(f"import artifact.analysis.{m}\n" for m in modules)
+          + "print(sorted(m for m in ('tensorflow', 'tf_agents') if m in sys.modules))")
+  out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       check=True).stdout.strip()
+  assert out == "[]", f"importing artifact.analysis ({', '.join(modules)}) loaded {out}"
+
+
 def test_the_checker_sees_an_upward_import_a_stray_module_and_a_cycle(tmp_path):
   for d in ("envs", "agents", "artifact/experiment", "artifact/grid"):
     (tmp_path / d).mkdir(parents=True)
     (tmp_path / d / "__init__.py").write_text("")
   (tmp_path / "envs" / "x.py").write_text("def f():\n  from artifact.grid import cli\n")
   (tmp_path / "artifact" / "grid" / "cli.py").write_text("from artifact.experiment.a import b\n")
-  (tmp_path / "artifact" / "experiment" / "a.py").write_text("from artifact.grid import cli\nb = 1\n")
+  (tmp_path / "artifact" / "experiment" / "a.py").write_text(
+      "from artifact.grid import cli\nb = 1\n")
   (tmp_path / "artifact" / "stray.py").write_text("")
   assert _imports(tmp_path / "envs" / "x.py", tmp_path) == {"artifact.grid.cli"}
   bad = layer_violations(tmp_path)
   assert "envs.x imports artifact.grid.cli" in bad
   assert "artifact.experiment.a imports artifact.grid.cli, a higher layer" in bad
-  assert "artifact.stray lies outside the four subpackages" in bad
-  assert import_cycles(tmp_path) == ["artifact.experiment.a -> artifact.grid.cli -> artifact.experiment.a"]
+  assert "artifact.stray lies outside the subpackages" in bad
+  assert import_cycles(tmp_path) == [
+      "artifact.experiment.a -> artifact.grid.cli -> artifact.experiment.a"]
 
 
 # The classes whose state a reader should see in one place: every attribute they (or their
 # subclasses) ever set is set, or declared, in `__init__` (theirs or a base class's).
-STATEFUL = ("artifact/training/runner.py", "artifact/training/trainer.py", "artifact/training/a2c.py",
+STATEFUL = ("artifact/training/runner.py", "artifact/training/trainer.py",
+            "artifact/training/a2c.py",
             "artifact/training/dqn.py", "artifact/training/checkpoints.py")
 
 
@@ -169,7 +203,8 @@ def attributes_set_outside_init(paths):
           targets = (node.targets if isinstance(node, ast.Assign) else
                      [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else [])
           for e in (e for t in targets for e in ast.walk(t)):
-            if isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name) and e.value.id == "self":
+            if isinstance(e, ast.Attribute) and isinstance(e.value,
+                                                           ast.Name) and e.value.id == "self":
               (init.add(e.attr) if m.name == "__init__" else other.setdefault(e.attr, m.name))
       classes[c.name] = (init, other, [b.id for b in c.bases if isinstance(b, ast.Name)])
   bad = []
@@ -187,6 +222,6 @@ def test_run_trainer_and_loop_state_is_set_in_init():
 def test_the_state_checker_sees_an_attribute_born_outside_init(tmp_path):
   f = tmp_path / "m.py"
   f.write_text("class A:\n  x: int\n  def __init__(self):\n    self.y = 0\n  def go(self):\n"
-               "    self.x = self.y = 1\n    self.z = 2\n\n\nclass B(A):\n  def more(self):\n    self.y = 3\n"
-               "    self.w = 4\n")
+               "    self.x = self.y = 1\n    self.z = 2\n\n\nclass B(A):\n  def more(self):\n    "
+               "self.y = 3\n    self.w = 4\n")
   assert attributes_set_outside_init([f]) == ["A.z (go)", "B.w (more)"]

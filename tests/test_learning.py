@@ -1,19 +1,19 @@
 """Every condition actually learns: CartPole-v1 (random policy: about 22 steps per game) through
 the same agent builders and collect/train loops that the Atari runs use. The conditions come from
-the registry (`artifact.experiment.registry.FIGURES`): every agent class of each family, through the first
-condition registered with it."""
+the registry (`artifact.experiment.registry.FIGURES`): every agent class of each family, through the
+first condition registered with it."""
 import numpy as np
 import pytest
 import tensorflow as tf
 from tf_agents.environments import tf_py_environment
 
-from artifact.training.a2c import build_a2c_agent
-from artifact.training.dqn import build_dqn_agent
-from artifact.training.a2c import A2CLoop
-from artifact.training.dqn import DQNLoop
-from artifact.experiment.registry import FIGURES, find_condition
 from artifact.experiment.hparams import A2CHparams, DQNHparams
-from envs import make_cartpole_env
+from artifact.experiment.registry import FIGURES, find_condition
+from artifact.training.a2c import A2CLoop, build_a2c_agent
+from artifact.training.dqn import DQNLoop, build_dqn_agent
+from envs.cartpole import make_cartpole_env
+
+from helpers import run_spec
 
 pytestmark = pytest.mark.slow   # processes, kills, Ray clusters or training
 
@@ -39,9 +39,9 @@ def _learn_a2c(agent_key, max_updates=3000, threshold=150.0, window=20, precisio
   env = make_cartpole_env(8, seed=0)
   tf_env = tf_py_environment.TFPyEnvironment(env)
   hp = A2CHparams(lr=2e-3, precision=precision)
-  agent = build_a2c_agent(find_condition(agent_key), tf_env.time_step_spec(), tf_env.action_spec(),
-                                     env.observation_spec(), env.num_actions, hp,
-                                     decay_updates=10 * max_updates, seed=0)  # lr decays 10% here
+  agent = build_a2c_agent(run_spec(agent_key, hp), tf_env.time_step_spec(), tf_env.action_spec(),
+                          env.observation_spec(), env.num_actions,
+                          decay_updates=10 * max_updates, seed=0)  # lr decays 10% here
   loop = A2CLoop(agent, env, hp.n_steps)
   scores = []
   for update in range(1, max_updates + 1):
@@ -55,7 +55,8 @@ def _learn_a2c(agent_key, max_updates=3000, threshold=150.0, window=20, precisio
 @pytest.mark.parametrize("agent_key", one_condition_per_agent("a2c"))
 def test_a2c_framework_condition_learns_cartpole(agent_key):
   steps, score = _learn_a2c(agent_key)
-  assert steps is not None, f"{agent_key}: mean of last 20 games only {score:.1f} after 120k agent steps"
+  assert steps is not None, \
+      f"{agent_key}: mean of last 20 games only {score:.1f} after 120k agent steps"
   assert score >= 150.0 > 5 * RANDOM_POLICY_SCORE
 
 
@@ -64,17 +65,19 @@ def _learn_dqn(condition, total=16_000, threshold=100.0, window=10, precision="f
   np.random.seed(0)
   env = make_cartpole_env(1, seed=0)
   tf_env = tf_py_environment.TFPyEnvironment(env)
-  hp = DQNHparams(lr=1e-3, target_update_period=100, train_period=1, epsilon_end=0.02, precision=precision)
+  hp = DQNHparams(lr=1e-3, target_update_period=100, train_period=1, epsilon_end=0.02,
+                  precision=precision)
   step = tf.Variable(0, dtype=tf.int64)
-  agent = build_dqn_agent(find_condition(condition), tf_env.time_step_spec(), tf_env.action_spec(),
-                                     env.observation_spec(), env.num_actions, hp, total, 0, step)
+  agent = build_dqn_agent(run_spec(condition, hp), tf_env.time_step_spec(), tf_env.action_spec(),
+                          env.observation_spec(), env.num_actions, total, 0, step)
   loop = DQNLoop(agent, env, step, replay_capacity=50_000, batch_size=32, train_period=1,
                  learning_starts=1_000, seed=0)
   scores = []
   while loop.agent_steps < total:
     loop.update()
     scores += [g.score for g in env.pop_finished_games()]
-    if loop.agent_steps % 500 == 0 and len(scores) >= window and np.mean(scores[-window:]) >= threshold:
+    if (loop.agent_steps % 500 == 0 and len(scores) >= window
+        and np.mean(scores[-window:]) >= threshold):
       return loop.agent_steps, float(np.mean(scores[-window:]))
   return None, float(np.mean(scores[-window:]))
 
@@ -82,12 +85,14 @@ def _learn_dqn(condition, total=16_000, threshold=100.0, window=10, precision="f
 @pytest.mark.parametrize("condition", one_condition_per_agent("dqn"))
 def test_dqn_condition_learns_cartpole(condition):
   steps, score = _learn_dqn(condition)
-  assert steps is not None, f"{condition}: mean of last 10 games only {score:.1f} after 16k agent steps"
+  assert steps is not None, \
+      f"{condition}: mean of last 10 games only {score:.1f} after 16k agent steps"
   assert score >= 100.0 > 4 * RANDOM_POLICY_SCORE
 
 
 # --- mixed precision (--set precision=bfloat16): the torso in bfloat16 still learns -----------
-@pytest.mark.parametrize("family,condition", [(find_condition(c).family, c) for c in BFLOAT16_CONDITIONS])
+@pytest.mark.parametrize("family,condition", [(find_condition(c).family, c)
+                                              for c in BFLOAT16_CONDITIONS])
 def test_bfloat16_torso_learns_cartpole_like_float32(family, condition):
   learn = _learn_a2c if family == "a2c" else _learn_dqn
   steps32, score32 = learn(condition)

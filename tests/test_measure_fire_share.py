@@ -8,7 +8,8 @@ import numpy as np
 from envs.atari import make_atari_env
 
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("measure_fire_share", ROOT / "scripts" / "measure_fire_share.py")
+spec = importlib.util.spec_from_file_location("measure_fire_share",
+                                              ROOT / "scripts" / "measure_fire_share.py")
 fire_mod = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(fire_mod)
 

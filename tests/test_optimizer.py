@@ -7,10 +7,11 @@ import tensorflow as tf
 from tf_agents.environments import tf_py_environment
 from tf_agents.trajectories import trajectory
 
-from artifact.training.a2c import build_a2c_agent
 from artifact.experiment.hparams import A2CHparams
-from artifact.experiment.registry import find_condition
-from envs import make_cartpole_env
+from artifact.training.a2c import build_a2c_agent
+from envs.cartpole import make_cartpole_env
+
+from helpers import run_spec
 
 HP = A2CHparams()
 
@@ -19,15 +20,17 @@ HP = A2CHparams()
 def _cartpole_a2c():
   env = make_cartpole_env(4, seed=0)
   tf_env = tf_py_environment.TFPyEnvironment(env)
-  agent = build_a2c_agent(find_condition("a2c_1step"), tf_env.time_step_spec(),
-                                     tf_env.action_spec(), env.observation_spec(), env.num_actions, HP,
-                                     decay_updates=100, seed=3)
+  agent = build_a2c_agent(run_spec("a2c_1step", HP), tf_env.time_step_spec(),
+                          tf_env.action_spec(), env.observation_spec(), env.num_actions,
+                          decay_updates=100, seed=3)
   rng = np.random.default_rng(0)
   B, T = 4, 6
   exp = trajectory.Trajectory(
-      step_type=tf.ones([B, T], tf.int32), observation=tf.constant(rng.normal(size=(B, T, 4)), tf.float32),
+      step_type=tf.ones([B, T], tf.int32),
+      observation=tf.constant(rng.normal(size=(B, T, 4)), tf.float32),
       action=tf.constant(rng.integers(0, 2, (B, T))), policy_info=(),
-      next_step_type=tf.ones([B, T], tf.int32), reward=tf.constant(rng.normal(size=(B, T)), tf.float32),
+      next_step_type=tf.ones([B, T], tf.int32),
+      reward=tf.constant(rng.normal(size=(B, T)), tf.float32),
       discount=tf.ones([B, T]))
   return agent, exp
 
@@ -68,7 +71,8 @@ def test_a_restored_optimizer_keeps_its_checkpointed_mean_squares(tmp_path):
   for _ in range(3):
     agent.train(exp)
   saved = [v.numpy().copy() for v in agent._optimizer._velocities]
-  common.Checkpointer(str(tmp_path), max_to_keep=1, agent=agent).save(global_step=agent.train_step_counter)
+  common.Checkpointer(str(tmp_path), max_to_keep=1,
+                      agent=agent).save(global_step=agent.train_step_counter)
   resumed, _ = _cartpole_a2c()                           # a new process's agent: slots not built
   common.Checkpointer(str(tmp_path), max_to_keep=1, agent=resumed).initialize_or_restore()
   resumed._optimizer.build(resumed.network.trainable_variables)

@@ -1,15 +1,16 @@
-"""The whole pipeline at a tiny budget: CLI -> runs -> reports, saved policies, resume, an unwritable
---out (bad arguments: tests/test_inputs.py)."""
+"""The whole pipeline at a tiny budget: CLI -> runs -> reports, saved policies, resume, an
+unwritable --out (bad arguments: tests/test_inputs.py)."""
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from artifact.analysis.curves import SUMMARY_COLUMNS
+from artifact.analysis.results import LONG_COLUMNS
+from artifact.experiment.runspec import make_run_spec
 from artifact.grid import cli
 from artifact.training import runner
-from artifact.analysis.curves import LONG_COLUMNS, SUMMARY_COLUMNS
-from artifact.experiment.runspec import make_run_spec
 
 RUN_FILES = {"config.json", "progress.csv", "checkpoint", "policy", "done.json"}
 
@@ -17,8 +18,10 @@ RUN_FILES = {"config.json", "progress.csv", "checkpoint", "policy", "done.json"}
 @pytest.fixture(scope="module")
 def out(tmp_path_factory):
   d = tmp_path_factory.mktemp("out")
-  code = cli.main(["--figures", "1,2,3", "--games", "Pong", "--conditions", "a2c_proper,dqn,pg,soft_ql",
-                   "--seeds", "0", "--frames", "640", "--out", str(d), "--jobs", "1", "--no-theory"])
+  code = cli.main(["--figures", "1,2,3", "--games", "Pong", "--conditions",
+                   "a2c_proper,dqn,pg,soft_ql",
+                   "--seeds", "0", "--frames", "640", "--out", str(d), "--jobs", "1",
+                   "--no-theory"])
   assert code == 0
   return d
 
@@ -27,7 +30,8 @@ def out(tmp_path_factory):
 def test_runs_and_reports_are_written_with_documented_columns(out):
   # Figure 3's pg is Figure 1's a2c_proper run, trained once and reported in both figures
   assert not (out / "runs" / "figure3/Pong/pg").exists()
-  for rel in ("figure1/Pong/a2c_proper/seed0", "figure2/Pong/dqn/seed0", "figure3/Pong/soft_ql/seed0"):
+  for rel in ("figure1/Pong/a2c_proper/seed0", "figure2/Pong/dqn/seed0",
+              "figure3/Pong/soft_ql/seed0"):
     run_dir = out / "runs" / rel
     assert RUN_FILES <= {p.name for p in run_dir.iterdir()}, rel
     cfg = json.loads((run_dir / "config.json").read_text())
@@ -54,7 +58,8 @@ def test_runs_and_reports_are_written_with_documented_columns(out):
 @pytest.mark.slow
 def test_saved_policy_loads_and_acts(out):
   from tf_agents.policies.py_tf_eager_policy import SavedModelPyTFEagerPolicy
-  from envs import make_atari_env
+
+  from envs.atari import make_atari_env
   env = make_atari_env("Pong", num_envs=2, seed=3, reuse=False)
   for rel in ("figure1/Pong/a2c_proper/seed0", "figure2/Pong/dqn/seed0"):
     policy = SavedModelPyTFEagerPolicy(str(out / "runs" / rel / "policy"), env.time_step_spec(),
@@ -97,11 +102,11 @@ def test_unwritable_out_dir(tmp_path):
 
 
 def test_list_prints_the_full_default_grid(capsys):
-  assert cli.main(["--list"]) == 0
+  assert cli.main(["--list", "--runs"]) == 0
   out = capsys.readouterr().out
   # 144 (figure, game, condition, seed) curves; Figure 3's 18 pg runs are Figure 1's a2c_proper
-  assert "126 runs (18 of them serve two figures), 432,000 frames in all" in out
-  assert out.strip().splitlines()[-1].startswith("estimated cost: ")
+  assert out.startswith("126 runs (18 of them serve two figures), 432,000 frames in all")
+  assert out.index("estimated cost: ") < out.index("\nruns:\n")       # the summary first
   assert out.count("serving figure 1 a2c_proper and figure 3 pg") == 18
   assert "figure3/Pong/pg" not in out
 
@@ -112,6 +117,7 @@ def test_env_groups_reaches_each_run_as_an_argument(tmp_path, monkeypatch, jobs)
   through the environment. With --jobs 1 the run trains in this process: the trainer factory is
   replaced to record what it receives and stop the run there."""
   import os
+
   from artifact.training import pool
   seen = []
 
@@ -127,7 +133,8 @@ def test_env_groups_reaches_each_run_as_an_argument(tmp_path, monkeypatch, jobs)
     monkeypatch.setattr(executors, "make_executor",
                         lambda *a, **kw: made.append(real(*a, **kw)) or made[-1])
     monkeypatch.setattr(executors.LocalExecutor, "run",
-                        lambda self, specs, out, on_event: [(s.relpath(), "not trained") for s in specs])
+                        lambda self, specs, out,
+                        on_event: [(s.relpath(), "not trained") for s in specs])
   code = cli.main(["--figures", "1", "--games", "Pong", "--conditions", "a2c_1step", "--seeds", "0",
                    "--env-groups", "2", "--jobs", str(jobs), "--out", str(tmp_path)])
   assert code == 1                                   # the run did not train

@@ -22,11 +22,14 @@ PY = dict(python_version="3.11", python_full_version="3.11.7", implementation_na
           platform_python_implementation="CPython")
 TARGETS = {
     "linux-x86_64": (["manylinux2014_x86_64", "manylinux_2_28_x86_64"],
-                     dict(sys_platform="linux", platform_system="Linux", platform_machine="x86_64", os_name="posix")),
+                     dict(sys_platform="linux", platform_system="Linux", platform_machine="x86_64",
+                          os_name="posix")),
     "linux-aarch64": (["manylinux2014_aarch64", "manylinux_2_28_aarch64"],
-                      dict(sys_platform="linux", platform_system="Linux", platform_machine="aarch64", os_name="posix")),
+                      dict(sys_platform="linux", platform_system="Linux",
+                           platform_machine="aarch64", os_name="posix")),
     "macos-arm64": (["macosx_14_0_arm64"],          # pip also accepts the older macOS tags (11-13)
-                    dict(sys_platform="darwin", platform_system="Darwin", platform_machine="arm64", os_name="posix")),
+                    dict(sys_platform="darwin", platform_system="Darwin", platform_machine="arm64",
+                         os_name="posix")),
 }
 PURE_SOURCE_ONLY = ("gym", "rliable")
 
@@ -49,15 +52,18 @@ def test_markers_pick_one_tensorflow_build_per_platform():
         for name, (_, env) in TARGETS.items()}
   assert tf == {"linux-x86_64": ["tensorflow-cpu==2.15.1"], "linux-aarch64": ["tensorflow==2.15.1"],
                 "macos-arm64": ["tensorflow==2.15.1"]}
-  win = dict(sys_platform="win32", platform_system="Windows", platform_machine="AMD64", os_name="nt")
-  assert [r for r in target_requirements(win) if r.startswith("tensorflow")][0] == "tensorflow-cpu==2.15.1"
+  win = dict(sys_platform="win32", platform_system="Windows", platform_machine="AMD64",
+             os_name="nt")
+  assert [r for r in target_requirements(win)
+          if r.startswith("tensorflow")][0] == "tensorflow-cpu==2.15.1"
 
 
 @pytest.fixture(scope="module")
 def pure_wheels(tmp_path_factory):
   wheels = tmp_path_factory.mktemp("wheels")
   pins = [f"{p}=={importlib.metadata.version(p)}" for p in PURE_SOURCE_ONLY]
-  done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(wheels), *pins],
+  done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w",
+                         str(wheels), *pins],
                         capture_output=True, text=True, timeout=600)
   assert done.returncode == 0, done.stderr[-2000:]
   built = sorted(p.name for p in wheels.glob("*.whl"))
@@ -79,7 +85,8 @@ def test_requirements_resolve_with_binary_wheels(target, pure_wheels, tmp_path):
   done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
   missing = re.findall(r"No matching distribution found for (\S+)", done.stderr)
   assert done.returncode == 0, (f"{target}: no wheel for {', '.join(missing) or '?'}:\n"
-                                + "\n".join(l for l in done.stderr.splitlines() if "is ignored" not in l)[-3000:])
+                                + "\n".join(line for line in done.stderr.splitlines()
+                                            if "is ignored" not in line)[-3000:])
 
 
 def test_without_python_311_the_setup_says_what_to_install(tmp_path):

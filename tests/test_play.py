@@ -1,4 +1,4 @@
-"""pg-softq-play (artifact/grid/play.py) on real runs.
+"""pg-softq-play (artifact/watch/) on real runs.
 
 Two tiny real runs are trained once (a soft_ql run of Figure 3 and a dqn run of Figure 2, smoke
 scale, Pong; about 20 s each on 2 cores): played with the defaults, each gives exactly the games
@@ -23,17 +23,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from artifact.grid import play
+from artifact.watch import cli, film, playing, policies
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "reports" / "reference" / "policies"
 CAMPAIGN = ROOT / "reports" / "campaign" / "runs"
+REFERENCE = ROOT / "reports" / "reference" / "runs"
+BAND = film.caption_height(film.caption_font())          # the caption band under each screen, pixels
 
 
 def _play(argv, capsys):
   """main(argv) -> (status, stdout, stderr)."""
   try:
-    status = play.main([str(a) for a in argv])
+    status = cli.main([str(a) for a in argv])
   except SystemExit as e:
     status = e.code
   out, err = capsys.readouterr()
@@ -79,13 +81,13 @@ def test_the_games_are_the_runs_final_evaluation(runs, condition, tmp_path, caps
   assert scores.mean() == pytest.approx(float(final["eval_return"]), abs=1e-12)
   assert scores.std() == pytest.approx(float(final["eval_std"]), abs=1e-12)
   assert sum(g["truncated"] == "True" for g in games) == int(final["eval_truncated"])
-  assert list(games[0]) == list(play.CSV_COLUMNS)
+  assert list(games[0]) == list(playing.CSV_COLUMNS)
   assert [g["game"] for g in games] == ["1", "2"]
   assert all(int(g["frames"]) == 4 * int(g["agent_steps"]) for g in games)
   assert all(int(g["frames"]) <= 500 and g["condition"] == condition for g in games)
   assert {g["frame_point"] for g in games} == {final["frames"]}
   assert "95% CI" in out and "(the same)" in out, out
-  assert "playing 2 game(s) of Pong" in err
+  assert "playing 2 games of Pong" in err
 
 
 @pytest.mark.slow
@@ -115,8 +117,8 @@ def test_an_mp4_shows_the_first_game_at_full_resolution(runs, tmp_path, capsys):
   assert status == 0, err
   steps = int(_rows(tmp_path / "g.csv")[0]["agent_steps"])
   frames = iio.mimread(video, memtest=False)
-  assert len(frames) == steps + 1 + play.HOLD_FRAMES
-  assert all(f.shape == (210, 160, 3) for f in frames)
+  assert len(frames) == steps + 1 + film.HOLD_FRAMES
+  assert all(f.shape == (210 + BAND, 160, 3) for f in frames)     # the screen, its caption under it
   assert _not_blank(frames[0]) and _not_blank(frames[-1])
   assert iio.get_reader(video).get_meta_data()["fps"] == 15
   assert f"video: {video}" in out
@@ -131,9 +133,9 @@ def test_a_gif_keeps_every_kth_frame_scaled(runs, tmp_path, capsys):
                           "--gif-scale", 0.5, "--out", tmp_path / "g.csv"], capsys)
   assert status == 0, err
   steps = int(_rows(tmp_path / "g.csv")[1]["agent_steps"])
-  kept = math.ceil((steps + 1 + play.HOLD_FRAMES) / 2)
+  kept = math.ceil((steps + 1 + film.HOLD_FRAMES) / 2)
   with Image.open(video) as gif:
-    assert gif.size == (80, 105)
+    assert gif.size == (80, 105 + BAND)
     assert 2 <= gif.n_frames <= kept     # Pillow merges identical consecutive frames
     durations, first = [], None
     for i in range(gif.n_frames):
@@ -141,7 +143,7 @@ def test_a_gif_keeps_every_kth_frame_scaled(runs, tmp_path, capsys):
       durations.append(gif.info["duration"])
       rgb = np.asarray(gif.convert("RGB"))
       first = rgb if first is None else first
-      assert rgb.shape == (105, 80, 3)
+      assert rgb.shape == (105 + BAND, 80, 3)
   assert _not_blank(first)
   assert sum(durations) == pytest.approx(kept * 130, rel=0.1)   # 2 / 15 s, in whole centiseconds
 
@@ -157,9 +159,9 @@ def test_side_by_side_tiles_the_policies_on_the_same_game(runs, tmp_path, capsys
   assert [g["condition"] for g in games] == ["soft_ql", "dqn"]        # one game each
   assert games[0]["seed"] == games[1]["seed"]                         # the same game seed
   frames = iio.mimread(video, memtest=False)
-  assert frames[0].shape == (210, 160 + 160, 3)
+  assert frames[0].shape == (210 + BAND, 160 + 160, 3)
   longest = max(int(g["agent_steps"]) for g in games)
-  assert len(frames) == longest + 1 + play.HOLD_FRAMES
+  assert len(frames) == longest + 1 + film.HOLD_FRAMES
   assert _not_blank(frames[0][:, :160]) and _not_blank(frames[0][:, 160:])
   assert out.count("mean ") == 2 and ": soft_ql (a2c family)" in out and ": dqn (dqn family)" in out
 
@@ -169,7 +171,7 @@ def test_an_interrupted_video_leaves_no_file(tmp_path):
   # a whole Seaquest game (about 2,000 agent steps): its video takes seconds to write
   video, table = tmp_path / "long.mp4", tmp_path / "long.csv"
   proc = subprocess.Popen(
-      [sys.executable, "-m", "artifact.grid.play", str(POLICIES / "Seaquest" / "a2c_proper"),
+      [sys.executable, "-m", "artifact.watch", str(POLICIES / "Seaquest" / "a2c_proper"),
        "--game", "Seaquest", "--games", "1", "--video", str(video), "--out", str(table)],
       cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
       # a shell's background job starts with SIGINT ignored, and Python keeps it so: default
@@ -227,6 +229,9 @@ def _bad_cases(tmp_path):
         "--video", mp4], "the policy has 18 actions, Breakout has 4"),
       ([BREAKOUT_DQN, "--game", "Breakout", "--side-by-side", BREAKOUT_DQN, BREAKOUT_DQN, BREAKOUT_DQN],
        "--side-by-side takes one or two more policies, got 3"),
+      ([REFERENCE / "figure3/Seaquest/soft_ql/seed0", "--out", csv_out],
+       "a run directory without policy/ (a run writes it when it finishes) and no published policy "
+       "is this run's. Runs with a published policy (in "),
   ]
 
 
@@ -256,7 +261,7 @@ def test_a_read_only_video_directory_is_refused(tmp_path, capsys):
 def test_help_says_the_protocol_and_the_interval(capsys):
   status, out, _ = _play(["--help"], capsys)
   assert status == 0
-  for words in ("POLICY_DIR", "--side-by-side", "percentile bootstrap", "eval_env(N, f)",
+  for words in ("POLICY_DIR", "--side-by-side", "stratified bootstrap", "eval_env(N, f)",
                 "eval_policy_seed(f)", "--gif-every", "15 frames per second"):
     assert words in " ".join(out.split()), words
 
@@ -264,9 +269,82 @@ def test_help_says_the_protocol_and_the_interval(capsys):
 def test_the_console_script_and_the_module_run():
   script = Path(sys.executable).parent / "pg-softq-play"
   assert script.is_file(), "pip install -e . installs the pg-softq-play script (pyproject.toml)"
-  for cmd in ([str(script), "--help"], [sys.executable, "-m", "artifact.grid.play", "--help"]):
+  for cmd in ([str(script), "--help"], [sys.executable, "-m", "artifact.watch", "--help"]):
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "usage: pg-softq-play" in done.stdout, done.stderr
+
+
+# --- published reference runs: their policy lies in reports/reference/policies/ ------------------
+
+PUBLISHED_RUNS = sorted(p.parent for p in POLICIES.glob("*/*/run.json"))
+
+
+@pytest.mark.parametrize("policy_dir", PUBLISHED_RUNS, ids=lambda p: f"{p.parent.name}-{p.name}")
+def test_each_published_policy_names_its_reference_run_and_its_state(policy_dir):
+  import hashlib
+  import json
+  record = json.loads((policy_dir / "run.json").read_text())
+  run = REFERENCE / record["run"]
+  figure, game, condition, seed = record["run"].split("/")
+  assert (game, condition) == (policy_dir.parent.name, policy_dir.name)
+  assert record["frames"] == json.loads((run / "done.json").read_text())["frames"]
+  assert record["config_sha256"] == hashlib.sha256((run / "config.json").read_bytes()).hexdigest()
+  assert not (run / "policy").exists()          # one copy in reports/reference: the published one
+
+
+def test_a_published_run_directory_plays_with_its_published_policy(tmp_path, capsys):
+  run = REFERENCE / "figure3/Seaquest/soft_ql/seed3"
+  status, out, err = _play([run, "--games", 1, "--max-frames", 400, "--out", tmp_path / "g.csv"], capsys)
+  assert status == 0, err
+  assert f"== {run}: soft_ql (a2c family) on Seaquest" in out
+  assert "policy: " in out and str(Path("Seaquest") / "soft_ql") in out and "run.json names this run" in out
+  assert "1 game (1 capped), cap 400 frames" in out and "frame point 3,000,000 of run seed 3" in out
+  games = _rows(tmp_path / "g.csv")
+  assert len(games) == 1 and games[0]["frame_point"] == "3000000" and games[0]["run_seed"] == "3"
+  assert games[0]["frames"] == "400" and games[0]["truncated"] == "True"
+
+
+def _copied_run(tmp_path, edit):
+  """A copy of the published soft_ql run (outside reports/) with `edit(config, done)` applied."""
+  import json
+  import shutil
+  run = tmp_path / "runs" / "figure3" / "Seaquest" / "soft_ql" / "seed3"
+  shutil.copytree(REFERENCE / "figure3/Seaquest/soft_ql/seed3", run, ignore=shutil.ignore_patterns("tb"))
+  before = [json.loads((run / f).read_text()) for f in ("config.json", "done.json")]
+  after = json.loads(json.dumps(before))
+  edit(*after)
+  for name, old, new in zip(("config.json", "done.json"), before, after):
+    if new != old:                       # only the edited file's bytes change
+      (run / name).write_text(json.dumps(new, indent=2, sort_keys=True))
+  return run
+
+
+def test_a_published_policy_is_not_played_for_another_state_of_its_run(tmp_path, capsys):
+  extended = _copied_run(tmp_path / "a", lambda c, d: d.update(frames=5_000_000))
+  status, _, err = _play([extended, "--games", 1, "--max-frames", 40], capsys)
+  assert status == 2 and "the published policy of figure3/Seaquest/soft_ql/seed3" in err
+  assert "it is at 5,000,000 frames, the published policy at 3,000,000" in err
+  other = _copied_run(tmp_path / "b", lambda c, d: c["hparams"].update(lr=1e-3))
+  status, _, err = _play([other, "--games", 1, "--max-frames", 40], capsys)
+  assert status == 2 and "its config.json differs from the published run's" in err
+
+
+def test_a_run_without_a_policy_lists_the_runs_that_have_one(capsys):
+  status, _, err = _play([REFERENCE / "figure1/Qbert/a2c_1step/seed0"], capsys)
+  assert status == 2
+  listed = err.split("Runs with a published policy (in ")[1]
+  import json
+  for p in PUBLISHED_RUNS:
+    assert json.loads((p / "run.json").read_text())["run"] in listed
+
+
+def test_a_video_into_a_missing_folder_creates_it_and_says_so(tmp_path, capsys):
+  video = tmp_path / "new" / "videos" / "dqn.gif"
+  status, out, err = _play([BREAKOUT_DQN, "--game", "Breakout", "--games", 1, "--max-frames", 80,
+                            "--video", video, "--gif-scale", 0.25], capsys)
+  assert status == 0, err
+  assert video.is_file() and f"created the folder {tmp_path / 'new'}" in out
+  assert "1 game (1 capped)" in out
 
 
 # --- pieces --------------------------------------------------------------------------------------
@@ -274,27 +352,27 @@ def test_the_console_script_and_the_module_run():
 def test_the_cap_and_the_video_rate_are_the_protocols():
   from envs.atari import MAX_FRAMES_PER_GAME
   from envs.games import FRAMESKIP
-  assert play.MAX_GAME_FRAMES == MAX_FRAMES_PER_GAME
-  assert play.VIDEO_FPS * FRAMESKIP == 60 and play.HOLD_FRAMES == play.VIDEO_FPS
+  assert cli.MAX_GAME_FRAMES == MAX_FRAMES_PER_GAME
+  assert film.VIDEO_FPS * FRAMESKIP == 60 and film.HOLD_FRAMES == film.VIDEO_FPS
 
 
-def test_the_bootstrap_interval_is_a_fixed_percentile_interval_of_the_mean():
+def test_the_interval_is_the_reports_own_stratified_bootstrap():
+  from artifact.analysis.statistics import interval
   scores = [3.0, 10.0, 4.0, 8.0, 1.0]
-  low, high = play.bootstrap_ci(scores)
-  assert (low, high) == play.bootstrap_ci(scores)                  # fixed seed
+  low, high = playing.score_interval(scores)
+  assert (low, high) == playing.score_interval(scores)              # seeded
   assert 1.0 <= low < np.mean(scores) < high <= 10.0
-  rng = np.random.Generator(np.random.PCG64(play.BOOTSTRAP_SEED))
-  means = np.asarray(scores)[rng.integers(0, 5, size=(play.BOOTSTRAP_RESAMPLES, 5))].mean(axis=1)
-  assert (low, high) == tuple(np.quantile(means, [0.025, 0.975]))
-  assert play.bootstrap_ci([7.0]) == (7.0, 7.0)
+  assert (low, high) == interval([np.reshape(scores, (-1, 1))], np.mean)[1:]
+  assert playing.score_interval([7.0]) == (7.0, 7.0)
   with pytest.raises(ValueError):
-    play.bootstrap_ci([])
+    playing.score_interval([])
 
 
 def test_the_observer_changes_nothing_the_evaluation_returns():
+  from tf_agents.trajectories import policy_step
+
   from artifact.training.evaluation import evaluate
   from envs.atari import make_atari_env
-  from tf_agents.trajectories import policy_step
 
   class Cycle:                       # a deterministic policy: actions 0, 1, 2, ... per step
     def __init__(self):
@@ -330,15 +408,15 @@ def test_a_bare_saved_model_plays_as_its_family(policy, game, family, tmp_path, 
 
 
 def test_a_video_whose_emulator_diverges_is_refused_and_not_written(tmp_path):
-  source = play.resolve_policy(str(BREAKOUT_DQN), "Breakout")
-  played = play.play(source, play.Protocol("Breakout", 1, 200, 0, 0), film=0)
+  source = policies.resolve_policy(str(BREAKOUT_DQN), "Breakout")
+  played = playing.play(source, policies.Protocol("Breakout", 1, 200, 0, 0), film=0)
   rec = played.recording
   assert len(rec.actions) == rec.agent_steps == 50 and rec.ends[-1] and not any(rec.ends[:-1])
   video = tmp_path / "v.mp4"
-  assert play.render_video(video, [played]) == 50 + 1 + play.HOLD_FRAMES
+  assert film.render_video(video, [played]) == 50 + 1 + film.HOLD_FRAMES
   video.unlink()
   rec.rewards[20] = 5.0                                  # a clipped reward no emulator gives
-  with pytest.raises(play.VideoMismatchError, match=r"at agent step 21 the filmed emulator got "
+  with pytest.raises(film.VideoMismatchError, match=r"at agent step 21 the filmed emulator got "
                                                     r"reward 0 \(game end False\), the scored one 5"):
-    play.render_video(video, [played])
+    film.render_video(video, [played])
   assert list(tmp_path.iterdir()) == []

@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from artifact.experiment.runspec import make_run_spec
 from artifact.grid.executors import ExecutorError, LocalExecutor, RayExecutor
 from artifact.training.progress import TIMING_COLUMNS
-from artifact.experiment.runspec import make_run_spec
 
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"     # every node listens on 127.0.0.1 only
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
@@ -82,7 +82,8 @@ def test_grid_finishes_with_every_row_once_while_a_worker_node_is_removed(cluste
   # the same grid on the local executor: the same rows; identical values for the runs that
   # were never interrupted (a resumed run's environments restart, so its later rows differ)
   t0 = time.time()
-  assert LocalExecutor(jobs=2, checkpoint_every=1.0).run(specs, tmp_path / "local", lambda e: None) == []
+  assert LocalExecutor(jobs=2, checkpoint_every=1.0).run(specs, tmp_path / "local",
+                                                         lambda e: None) == []
   local_wall = time.time() - t0
   local_rows = _rows(tmp_path / "local", specs)
   for rel in ray_rows:
@@ -108,13 +109,15 @@ def test_an_out_dir_a_node_cannot_write_is_refused_before_any_run(cluster, tmp_p
     pytest.skip(f"unshare -m not permitted here: {probe.stderr.decode().strip()}")
   before = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
   node = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          start_new_session=True)
   try:
     deadline = time.time() + 60
     while not {n["NodeID"] for n in ray.nodes() if n["Alive"]} - before:
       assert time.time() < deadline and node.poll() is None, "the read-only node did not join"
       time.sleep(0.5)
-    with pytest.raises(ExecutorError, match=r"is not shared by every Ray node: .*cannot write") as e:
+    with pytest.raises(ExecutorError,
+                       match=r"is not shared by every Ray node: .*cannot write") as e:
       RayExecutor(address=c.address, cpus_per_run=1).start(out)
     print("\n" + str(e.value))
     assert list(out.iterdir()) == []                    # no run directory, no probe left behind

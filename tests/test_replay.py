@@ -5,7 +5,7 @@ from tf_agents.specs import tensor_spec
 from tf_agents.trajectories import policy_step, trajectory
 
 from agents.replay import FrameStackReplayBuffer
-from envs import make_atari_env
+from envs.atari import make_atari_env
 
 
 def _fill(capacity, steps, seed=0):
@@ -13,7 +13,8 @@ def _fill(capacity, steps, seed=0):
   spec = trajectory.Trajectory(
       step_type=tensor_spec.TensorSpec((), np.int32), observation=env.observation_spec(),
       action=env.action_spec(), policy_info=(), next_step_type=tensor_spec.TensorSpec((), np.int32),
-      reward=tensor_spec.TensorSpec((), np.float32), discount=tensor_spec.TensorSpec((), np.float32))
+      reward=tensor_spec.TensorSpec((), np.float32),
+      discount=tensor_spec.TensorSpec((), np.float32))
   spec = tensor_spec.to_nest_array_spec(spec)
   rb = FrameStackReplayBuffer(spec, capacity)
   rng = np.random.default_rng(seed)
@@ -61,7 +62,8 @@ def test_replay_wraps_and_stores_each_frame_about_once():
     assert np.array_equal(item.observation, inserted[j].observation[0])
   # about one unique 84x84 frame per stored transition (plus a few at game starts), not four
   assert len(rb._frame_buffer._frames) <= 400 + 40
-  assert sum(f.nbytes for f, _ in rb._frame_buffer._frames.values()) == len(rb._frame_buffer._frames) * 84 * 84
+  frames = rb._frame_buffer._frames
+  assert sum(f.nbytes for f, _ in frames.values()) == len(frames) * 84 * 84
   # all-in memory per transition: well under a stacked replay's 4 frames (28,224 bytes)
   assert 84 * 84 * 0.5 < rb.nbytes() / 400 < 8_000
   windows = rb.sample(32, 2)

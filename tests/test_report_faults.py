@@ -68,9 +68,9 @@ def _fake_run(runs: Path, spec, returns):
 
 @pytest.mark.parametrize("other", ["set_value", "not_selected"])
 def test_reports_never_average_in_runs_of_another_config(tmp_path, other, capsys):
-  from artifact.grid import cli
   from artifact.analysis import results
   from artifact.experiment.runspec import make_run_spec
+  from artifact.grid import cli
   runs = tmp_path / "runs"
   mine = make_run_spec(2, "Pong", "soft_dqn_ent_0.1", 0, "smoke", 4_000)
   _fake_run(runs, mine, [1.0, 2.0])
@@ -97,7 +97,8 @@ def test_reports_never_average_in_runs_of_another_config(tmp_path, other, capsys
             "1 trained with another config (left out of every report):") in printed, printed
     assert f"   other config {alien.relpath()}" in printed and "not in this grid" not in printed
   else:                           # not one of this grid's runs: said apart from them
-    assert "reports: 0 of 1 runs finished; 1 partial (reported up to their last row), 0 missing:" in printed
+    assert ("reports: 0 of 1 runs finished; 1 partial (reported up to their last row), 0 missing:"
+            in printed)
     assert f"not in this grid: {alien.relpath()}" in printed and "other config" not in printed
   fig = pd.read_csv(tmp_path / "reports" / "figure2.csv")
   assert fig["train_return"].max() == 2.0 and set(fig["seed"]) == {0}
@@ -107,9 +108,9 @@ def test_reports_read_each_run_up_to_the_grids_frames(tmp_path):
   """A run extended past the grid's --frames (a campaign's earlier step reported after some runs
   went further) is reported at the grid's frames, like the runs that stopped there; a run that
   has not reached them yet is reported up to its last row."""
-  from artifact.grid import cli
   from artifact.analysis import results
   from artifact.experiment.runspec import make_run_spec
+  from artifact.grid import cli
   runs = tmp_path / "runs"
   longer = make_run_spec(2, "Pong", "dqn", 0, "short", 6_000)      # extended to 6,000 frames
   _fake_run(runs, longer, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
@@ -124,7 +125,8 @@ def test_reports_read_each_run_up_to_the_grids_frames(tmp_path):
   grid = results.grid_runs([make_run_spec(2, "Pong", "dqn", 0, "short", 2_500)])
   assert results.load_progress(runs, 2, grid)["frames"].tolist() == [1_000, 2_000, 3_000]
   code = cli.main(["--figures", "2", "--games", "Pong", "--conditions", "dqn", "--seeds", "0,1",
-                   "--frames", "3000", "--scale", "short", "--out", str(tmp_path), "--reports-only", "--no-theory"])
+                   "--frames", "3000", "--scale", "short", "--out", str(tmp_path), "--reports-only",
+                   "--no-theory"])
   fig = pd.read_csv(tmp_path / "reports" / "figure2.csv")
   assert code == 0 and fig["frames"].max() == 3_000 and fig["train_return"].max() == 3.0
 
@@ -133,21 +135,25 @@ def test_a_report_pass_reads_each_progress_file_once(tmp_path, monkeypatch):
   """The reports are one data flow: each progress.csv is read once per pass, into the pass's
   `Results`, however many reports (figure, parity, statistics, claims) use its rows (checked
   and parsed from the one read)."""
-  from artifact.grid import cli
   from artifact.experiment.runspec import make_run_spec
+  from artifact.grid import cli
   runs = tmp_path / "runs"
   for seed in (0, 1):
     _fake_run(runs, make_run_spec(1, "Pong", "a2c_1step", seed, "smoke", 4_000), [1.0, 2.0])
   reads, read_bytes, read_text = [], Path.read_bytes, Path.read_text
   monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(str(self)) or read_bytes(self))
-  monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: reads.append(str(self)) or read_text(self, *a, **k))
+  monkeypatch.setattr(Path, "read_text", lambda self, *a,
+                      **k: reads.append(str(self)) or read_text(self, *a, **k))
   opened, read_csv = [], pd.read_csv
-  monkeypatch.setattr(pd, "read_csv", lambda path, *a, **k: opened.append(str(path)) or read_csv(path, *a, **k))
-  code = cli.main(["--figures", "1", "--games", "Pong", "--conditions", "a2c_1step", "--seeds", "0,1",
+  monkeypatch.setattr(pd, "read_csv", lambda path, *a,
+                      **k: opened.append(str(path)) or read_csv(path, *a, **k))
+  code = cli.main(["--figures", "1", "--games", "Pong", "--conditions", "a2c_1step", "--seeds",
+                   "0,1",
                    "--frames", "4000", "--out", str(tmp_path), "--reports-only", "--no-theory"])
   progress = [r for r in reads + opened if r.endswith("progress.csv")]
   assert code == 0 and len(progress) == 2 and len(set(progress)) == 2, progress
-  assert (tmp_path / "reports" / "parity.csv").exists() and (tmp_path / "reports" / "claims.md").exists()
+  reports = tmp_path / "reports"
+  assert (reports / "parity.csv").exists() and (reports / "claims.md").exists()
 
 
 # --- damaged inputs: named, left out of every report alike ----------------------------------------
@@ -182,7 +188,7 @@ def _cut_last_row(run_dir):
   p.write_text(text[:text.rstrip("\n").rfind("\n") + 1 + len("1,Pong,a2c_1step,0,6")])
 
 
-def _cut_at_line_end(run_dir):       # the last row lost whole: the file ends before done.json's frames
+def _cut_at_line_end(run_dir):  # the last row lost whole: the file ends before done.json's frames
   p = run_dir / "progress.csv"
   p.write_text("".join(p.read_text().splitlines(keepends=True)[:-1]))
 
@@ -195,12 +201,22 @@ def _garbage(name, data):
 
 # damage -> (the file named, what is said)
 REPORT_DAMAGES = {
-    "no eval_return column": (_drop_column("eval_return"), "progress.csv", "line 1: the header is not the progress.csv schema (missing column(s) eval_return"),
-    "no frames column": (_drop_column("frames"), "progress.csv", "line 1: the header is not the progress.csv schema (missing column(s) frames"),
-    "last row cut inside its frames": (_cut_last_row, "progress.csv", "line 3: the last row is cut short"),
-    "cut at a line end": (_cut_at_line_end, "progress.csv", "line 3: the file ends at 320 frames, but done.json says the run finished at 640"),
-    "garbage config.json": (_garbage("config.json", b"\x8f\x02\xff garbage"), "config.json", "not UTF-8 text (byte 0x8f at offset 0"),
-    "garbage done.json": (_garbage("done.json", b"{frames: 640}"), "done.json", "not valid JSON (Expecting property name enclosed in double quotes at line 1, column 2)"),
+    "no eval_return column": (_drop_column("eval_return"), "progress.csv",
+                              "line 1: the header is not the progress.csv schema (missing "
+                              "column(s) eval_return"),
+    "no frames column": (_drop_column("frames"), "progress.csv",
+                         "line 1: the header is not the progress.csv schema (missing column(s) "
+                         "frames"),
+    "last row cut inside its frames": (_cut_last_row, "progress.csv",
+                                       "line 3: the last row is cut short"),
+    "cut at a line end": (_cut_at_line_end, "progress.csv",
+                          "line 3: the file ends at 320 frames, but done.json says the run "
+                          "finished at 640"),
+    "garbage config.json": (_garbage("config.json", b"\x8f\x02\xff garbage"), "config.json",
+                            "not UTF-8 text (byte 0x8f at offset 0"),
+    "garbage done.json": (_garbage("done.json", b"{frames: 640}"), "done.json",
+                          "not valid JSON (Expecting property name enclosed in double quotes at "
+                          "line 1, column 2)"),
 }
 
 
@@ -217,7 +233,8 @@ def test_a_damaged_run_is_named_and_left_out_of_every_report(two_runs, tmp_path,
   printed = capsys.readouterr().out
   assert code == 1, printed[-3000:]
   assert f"   damaged {RUN0}: {run_dir / name}: {said}" in printed, printed[-3000:]
-  assert f"REPORT FAILED damaged run {RUN0} (left out of every report): {run_dir / name}: {said}" in printed
+  assert (f"REPORT FAILED damaged run {RUN0} (left out of every report): {run_dir / name}: "
+          f"{said}" in printed)
   assert ("reports: 1 of 2 runs finished; 0 partial (reported up to their last row), 0 missing, "
           "1 with damaged files (left out of every report):") in printed
   assert "Traceback" not in printed and "KeyError" not in printed

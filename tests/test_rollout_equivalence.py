@@ -7,10 +7,10 @@ import tensorflow as tf
 from tf_agents.specs import tensor_spec
 
 from agents.policies import gumbel_max_sample
-from artifact.training.a2c import build_a2c_agent
-from artifact.training.a2c import A2CLoop
 from artifact.experiment.runspec import make_run_spec
-from envs import GroupedBatchedEnv, make_atari_env
+from artifact.training.a2c import A2CLoop, build_a2c_agent
+from envs.atari import make_atari_env
+from envs.batched_env import GroupedBatchedEnv
 
 FIELDS = ("step_type", "observation", "action", "next_step_type", "reward", "discount")
 SEEDS = list(range(50, 66))
@@ -23,7 +23,8 @@ def _games(env):
 
 def test_grouped_env_plays_the_games_of_one_vector_env():
   one = make_atari_env("Breakout", 16, seed=SEEDS, max_frames_per_game=CAP, reuse=False)
-  grouped = make_atari_env("Breakout", 16, seed=SEEDS, max_frames_per_game=CAP, reuse=False, groups=2)
+  grouped = make_atari_env("Breakout", 16, seed=SEEDS, max_frames_per_game=CAP, reuse=False,
+                           groups=2)
   assert isinstance(grouped, GroupedBatchedEnv) and [g.batch_size for g in grouped.groups] == [8, 8]
   a, b = one.reset(), grouped.reset()
   rng = np.random.default_rng(0)
@@ -40,11 +41,12 @@ def test_grouped_env_plays_the_games_of_one_vector_env():
 
 def _loop(groups: int):
   spec = make_run_spec(1, "Breakout", "a2c_proper", 0, "paper")
-  env = make_atari_env("Breakout", 16, seed=SEEDS, max_frames_per_game=CAP, reuse=False, groups=groups)
+  env = make_atari_env("Breakout", 16, seed=SEEDS, max_frames_per_game=CAP, reuse=False,
+                       groups=groups)
   agent = build_a2c_agent(
-      spec.condition_spec, tensor_spec.from_spec(env.time_step_spec()),
+      spec, tensor_spec.from_spec(env.time_step_spec()),
       tensor_spec.from_spec(env.action_spec()), env.observation_spec(), env.num_actions,
-      spec.hparams, 1000, seed=3, policy_seed=9)
+      1000, seed=3, policy_seed=9)
   return A2CLoop(agent, env, n_steps=5)
 
 

@@ -2,8 +2,8 @@
 of one run seed share its env and weight seeds (common random numbers)."""
 import pytest
 
-from artifact.experiment.seeding import run_seeds
 from artifact.experiment.runspec import make_run_spec
+from artifact.experiment.seeding import run_seeds
 
 
 def test_run_seeds_share_no_env_seed_and_are_stable():

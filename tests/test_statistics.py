@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 
 from artifact.analysis import claims, claims_report, curves
-from artifact.grid import cli
 from artifact.analysis import error_rates as er
 from artifact.analysis import statistics as st
 from artifact.analysis.atari_scores import HUMAN, RANDOM, human_normalized
+from artifact.grid import cli
 from artifact.training.progress import COLUMNS
 
 
@@ -116,7 +116,8 @@ def test_probability_of_improvement_equals_rliables_bit_for_bit():
 
 
 def test_figure_statistics_rows():
-  df = fake_curves({"a2c_proper": (100, 60), "a2c_1step": (100, 0)}, games=("Seaquest", "Pong"), noise=1)
+  df = fake_curves({"a2c_proper": (100, 60), "a2c_1step": (100, 0)}, games=("Seaquest", "Pong"),
+                   noise=1)
   s = st.figure_statistics(df, 1, ["a2c_1step", "a2c_proper"], [("a2c_proper", "a2c_1step")])
   assert list(s.columns) == st.COLUMNS
   poi = s[(s.metric == "probability_of_improvement") & (s.game == st.AGGREGATE)]
@@ -142,7 +143,8 @@ def _verdict(claim, frames):
   """The claim's verdict; its rule's own verdict is `rule_verdict` (tested here), amendment A2's
   gate on it (tests/test_error_rates.py) keeps a decided verdict only where its rate is <= 5%."""
   v = {v.claim: v for v in claims.judge(frames)}[claim]
-  assert v.verdict == v.rule_verdict or (v.verdict in (claims.INCONCLUSIVE, claims.UNDECIDABLE) and not v.error_rate <= 0.05)
+  assert v.verdict == v.rule_verdict or (v.verdict in (claims.INCONCLUSIVE, claims.UNDECIDABLE)
+                                         and not v.error_rate <= 0.05)
   return v
 
 
@@ -167,7 +169,8 @@ def test_c2_and_c3_superiority(gains, expected):
 def test_c4_per_game_direction():
   games = ("Pong", "Qbert", "Seaquest")
   claim = pd.concat([fake_curves({"dqn_nstep": (0, 50 if g in ("Pong", "Qbert") else 0),
-                             "dqn": (0, 0 if g in ("Pong", "Qbert") else 50)}, games=(g,), seeds=4, noise=1)
+                             "dqn": (0, 0 if g in ("Pong", "Qbert") else 50)}, games=(g,), seeds=4,
+                                 noise=1)
                      for g in games])
   assert _verdict("C4", {2: claim}).rule_verdict == claims.SUPPORTED
   opposite = claim.assign(condition=claim.condition.map({"dqn": "dqn_nstep", "dqn_nstep": "dqn"}))
@@ -186,15 +189,18 @@ def test_c6_learning_and_collapse():
   # 5 seeds: the sign test at 0.05 on one game needs 5 of 5 (amendment A3); 3 can never decide
   learns = fake_curves({"soft_ql": (100, 50), "pg": (100, 50)}, noise=1, seeds=5)
   assert _verdict("C6", {3: learns}).rule_verdict == claims.SUPPORTED
-  assert _verdict("C6", {3: fake_curves({"soft_ql": (100, 50), "pg": (100, 50)}, noise=1)}).rule_verdict \
+  assert _verdict("C6", {3: fake_curves({"soft_ql": (100, 50), "pg": (100, 50)},
+                                        noise=1)}).rule_verdict \
       == claims.INCONCLUSIVE
   worse = fake_curves({"soft_ql": (100, -5), "pg": (100, 50)}, noise=1, seeds=5)
-  assert _verdict("C6", {3: worse}).rule_verdict == claims.CONTRADICTED       # pg learned, soft_ql fell back
+  # pg learned, soft_ql fell back
+  assert _verdict("C6", {3: worse}).rule_verdict == claims.CONTRADICTED
   collapse = learns.copy()
   late = (collapse.condition == "soft_ql") & (collapse.frames >= 8000)
   collapse.loc[late, "eval_return"] = 100.0                              # gave back all its gains
   assert _verdict("C6", {3: collapse}).rule_verdict == claims.CONTRADICTED
-  assert _verdict("C6", {3: fake_curves({"soft_ql": (100, 50)}, seeds=1)}).verdict == claims.INCONCLUSIVE
+  assert _verdict("C6", {3: fake_curves({"soft_ql": (100, 50)},
+                                        seeds=1)}).verdict == claims.INCONCLUSIVE
 
 
 def test_claims_without_their_conditions_say_not_run(tmp_path):

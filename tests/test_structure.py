@@ -1,26 +1,38 @@
 """The experiment layer: scale rules of make_run_spec (at least 5 evaluations per run at every
 scale), --set overrides, the registry (Figure 3's pg is Figure 1's a2c_proper run), the reports'
-summary and Figure 3 agreement on a hand-made CSV (the progress schema table: tests/test_docs.py)."""
+summary and Figure 3 agreement on a hand-made CSV (the progress schema table:
+tests/test_docs.py)."""
+import dataclasses
+import importlib
 import json
-import re
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import tensorflow as tf
+from tf_agents.agents import tf_agent
 
-from artifact.grid import cli, planning
+import agents.a2c
+import agents.dqn
 from artifact.analysis import curves
-from artifact.training import pool
-from artifact.experiment.schedule import eval_updates
-from artifact.experiment.registry import FIGURES, find_condition
-from artifact.experiment.scales import SCALES
+from artifact.analysis.results import LONG_COLUMNS
 from artifact.experiment.hparams import A2CHparams, DQNHparams
+from artifact.experiment.registry import FIGURES, Condition, find_condition
 from artifact.experiment.runspec import make_run_spec
+from artifact.experiment.scales import SCALES, frames_text
+from artifact.experiment.schedule import eval_updates
+from artifact.grid import cli, planning
+from artifact.training import pool
+from artifact.training.a2c import build_a2c_agent
+from artifact.training.dqn import build_dqn_agent
+from artifact.training.trainer import AGENT_CLASSES, agent_class
+
+from helpers import run_spec, specs
 
 
-
-# --- make_run_spec and the scales ------------------------------------------------------------------
+# --- make_run_spec and the scales -----------------------------------------------------------------
 def test_dqn_schedules_at_smoke_scale():
   spec = make_run_spec(2, "Pong", "dqn", 0, "smoke")            # 1,200 frames = 300 agent steps
   hp = spec.hparams
@@ -54,7 +66,8 @@ def test_a2c_budgets_and_evaluations_per_scale():
   for scale, (frames, evals, games, cap) in expect.items():
     spec = make_run_spec(1, "Qbert", "a2c_1step", 0, scale)
     n_evals = len(eval_updates(spec.eval_schedule, spec.frames, 320))
-    assert (spec.frames, n_evals, spec.eval_games, spec.eval_max_frames) == (frames, evals, games, cap)
+    assert ((spec.frames, n_evals, spec.eval_games, spec.eval_max_frames)
+            == (frames, evals, games, cap))
     # the paper's learning-rate horizon (320M frames) except at smoke, which shrinks it
     assert spec.hparams == A2CHparams(horizon_frames=6_400 if scale == "smoke" else 320_000_000)
   assert set(SCALES) == {"smoke", "short", "paper"}
@@ -72,16 +85,41 @@ def test_every_run_has_at_least_five_evaluations(scale):
     assert len(at) >= 5 and at[-1] == updates, (scale, f)
 
 
-def test_registry_names_one_agent_class_per_condition():
-  from artifact.training.trainer import agent_class
+def test_every_condition_resolves_to_a_class_of_the_agent_table():
   seen = {}
   for fig in FIGURES.values():
     for c in fig.conditions:
       cls = agent_class(c)
-      assert cls.__name__ == c.agent.rsplit(".", 1)[1]
+      assert cls is AGENT_CLASSES[c.agent], c.name
       seen.setdefault(c.name, cls)
-  assert seen["dqn_nstep"].__name__ == "DQNNStepAgent" and find_condition("dqn_nstep").agent_kwargs == ()
+  # each class of the table is built by a condition, and is its agents module's own class
+  assert {c.agent for f in FIGURES.values() for c in f.conditions} == set(AGENT_CLASSES)
+  for key, cls in AGENT_CLASSES.items():
+    module = importlib.import_module(cls.__module__)
+    assert cls.__module__ in ("agents.a2c", "agents.dqn", "agents.soft_ql"), key
+    assert getattr(module, cls.__name__) is cls and issubclass(cls, tf_agent.TFAgent), key
+  assert seen["dqn_nstep"] is agents.dqn.DQNNStepAgent and seen["pg"] is agents.a2c.A2CProperAgent
+  assert seen["soft_dqn_kl_0.01"] is seen["soft_dqn_kl_0.1"] is agents.dqn.SoftDQNKLAgent
+  assert find_condition("dqn_nstep").agent_kwargs == ()
   assert find_condition("soft_dqn_kl_0.01").agent_kwargs == (("tau", 0.01),)
+
+
+def test_an_unknown_agent_or_an_undeclared_agent_argument_is_refused():
+  with pytest.raises(ValueError, match="unknown agent 'a2c.A2CNaiveAgent'; valid: a2c_naive"):
+    agent_class(Condition("x", "a2c.A2CNaiveAgent", "a2c"))
+  with pytest.raises(ValueError, match="agent argument 'temperature' is not declared"):
+    Condition("x", "soft_dqn_ent", "dqn", (("temperature", 0.1),))
+  with pytest.raises(ValueError, match="agent argument 'tau' is also a hyperparameter of the a2c"):
+    Condition("x", "soft_ql", "a2c", (("tau", 0.1),))
+  with pytest.raises(ValueError, match="unknown family 'ppo'"):
+    Condition("x", "a2c_naive", "ppo")
+
+
+def test_frames_text_is_exact_where_round_and_three_digits_elsewhere():
+  texts = {1_200: "1,200", 6_400: "6,400", 99_999: "99,999", 100_000: "100k", 250_000: "250k",
+           123_456: "123k", 999_999: "1,000k", 1_000_000: "1M", 2_500_000: "2.5M",
+           2_999_360: "3M", 1_234_567: "1.23M", 320_000_000: "320M"}
+  assert {n: frames_text(n) for n in texts} == texts
 
 
 def test_pg_is_the_a2c_proper_run():
@@ -112,6 +150,49 @@ def test_set_reaches_the_agent_and_config_json(tmp_path, condition, figure):
   assert tau == pytest.approx(0.05)
 
 
+# Each agent argument of a family (its hyperparameters the agent takes, and the condition's
+# declared arguments) as --set gives it, and where the built agent holds it.
+AGENT_ARGUMENTS = [
+    ("soft_ql", "tau", "0.05", lambda a: a.tau, 0.05),
+    ("a2c_1step", "tau", "0.03", lambda a: a.tau, 0.03),
+    ("a2c_proper", "gamma", "0.9", lambda a: a.gamma, 0.9),
+    ("a2c_proper", "value_coef", "0.25", lambda a: a.value_coef, 0.25),
+    ("a2c_1step", "max_grad_norm", "2.5", lambda a: a._max_grad_norm, 2.5),
+    ("soft_ql", "regularizer", "kl", lambda a: a.regularizer, "kl"),
+    ("soft_dqn_ent_0.1", "tau", "0.05", lambda a: a.tau, 0.05),
+    ("soft_dqn_kl_0.01", "tau", "0.2", lambda a: a.tau, 0.2),
+    ("dqn", "gamma", "0.9", lambda a: a._gamma, 0.9),
+    ("dqn_nstep", "grad_clip", "3.0", lambda a: a._gradient_clipping, 3.0),
+]
+
+
+def _agent_of(spec):
+  """The agent `spec`'s family builds, on 4-d observations with 3 actions (MLP torso)."""
+  time_step_spec, action_spec, obs_spec = specs()
+  if spec.family == "a2c":
+    return build_a2c_agent(spec, time_step_spec, action_spec, obs_spec, 3, decay_updates=10, seed=0)
+  return build_dqn_agent(spec, time_step_spec, action_spec, obs_spec, 3, 1_000, 0,
+                         tf.Variable(0, dtype=tf.int64))
+
+
+@pytest.mark.parametrize("condition,key,raw,held,value", AGENT_ARGUMENTS)
+def test_a_set_agent_argument_reaches_the_agent(condition, key, raw, held, value):
+  figure = next(f for f in FIGURES if condition in [c.name for c in FIGURES[f].conditions])
+  argv = ["--figures", str(figure), "--games", "Pong", "--conditions", condition, "--seeds", "0"]
+  args = cli.build_parser().parse_args(argv + ["--set", f"{key}={raw}"])
+  (spec,) = planning.plan_from_args(args).specs
+  default = held(_agent_of(run_spec(condition)))
+  assert default != value and held(_agent_of(spec)) == pytest.approx(value)
+
+
+def test_a_declared_agent_argument_of_the_a2c_family_reaches_the_agent():
+  # the one channel: both families' builders pass the spec's agent_kwargs to the agent class
+  spec = dataclasses.replace(run_spec("a2c_1step"), agent_kwargs={"name": "probe"})
+  assert _agent_of(spec).name == "probe"
+  soft = dataclasses.replace(run_spec("soft_dqn_ent_0.1"), agent_kwargs={"tau": 0.7})
+  assert _agent_of(soft).tau == 0.7
+
+
 def test_a_bad_set_key_fails_before_any_work(tmp_path):
   with pytest.raises(SystemExit) as e:
     cli.main(["--figures", "1", "--set", "learning_rate=1e-3", "--out", str(tmp_path / "o")])
@@ -124,17 +205,17 @@ def test_dqn_hparams_validate():
     DQNHparams(num_envs=4).validate()
 
 
-# --- reports on a hand-made CSV --------------------------------------------------------------------
+# --- reports on a hand-made CSV -------------------------------------------------------------------
 def _hand_made():
   rows = []
   # pg and soft_ql on one game, 2 seeds, evaluations at 100 and 200 frames
   evals = {("pg", 0): (10.0, 20.0), ("pg", 1): (14.0, 24.0),
            ("soft_ql", 0): (11.0, 23.0), ("soft_ql", 1): (15.0, 25.0)}
   for (cond, seed), (e1, e2) in evals.items():
-    for fr, ev in ((50, math.nan), (100, e1), (150, math.nan), (200, ev2 := e2)):
+    for fr, ev in ((50, math.nan), (100, e1), (150, math.nan), (200, e2)):
       rows.append(dict(figure=3, game="Seaquest", condition=cond, seed=seed, frames=fr,
                        train_return=ev if not math.isnan(ev) else 5.0, eval_return=ev))
-  return pd.DataFrame(rows).reindex(columns=curves.LONG_COLUMNS)
+  return pd.DataFrame(rows).reindex(columns=LONG_COLUMNS)
 
 
 def test_summarize_and_agreement_on_a_hand_made_csv():
@@ -157,16 +238,17 @@ def test_extension_games_are_marked():
   assert curves.summarize(df, 3)["extension"].all()
 
 
-# --- the progress schema, defined once -------------------------------------------------------------
+# --- the progress schema, defined once ------------------------------------------------------------
 def test_gpu_requirements_differ_from_the_cpu_ones_only_in_tensorflow():
   root = Path(__file__).resolve().parent.parent
 
   def pins(name):
-    lines = [l.split("#")[0].strip() for l in (root / name).read_text().splitlines()]
-    return [l for l in lines if l]
+    lines = [line.split("#")[0].strip() for line in (root / name).read_text().splitlines()]
+    return [line for line in lines if line]
   cpu, gpu = pins("requirements.txt"), pins("requirements-gpu.txt")
   tf_line = re.compile(r"^tensorflow(-cpu|\[and-cuda\])?==")    # not tensorflow-probability
-  assert [l for l in cpu if not tf_line.match(l)] == [l for l in gpu if not tf_line.match(l)]
+  assert [p for p in cpu if not tf_line.match(p)] == [p for p in gpu if not tf_line.match(p)]
   assert "tensorflow[and-cuda]==2.15.1" in gpu
-  tf_pins = [l for l in cpu if tf_line.match(l)]                 # one build per platform, one version
-  assert {l.split(";")[0].strip() for l in tf_pins} == {"tensorflow-cpu==2.15.1", "tensorflow==2.15.1"}
+  tf_pins = [p for p in cpu if tf_line.match(p)]  # one build per platform, one version
+  assert {p.split(";")[0].strip() for p in tf_pins} == {"tensorflow-cpu==2.15.1",
+                                                        "tensorflow==2.15.1"}

@@ -1,4 +1,5 @@
-"""The paper's identities hold to float64 round-off on real Keras networks, and the checks can fail."""
+"""The paper's identities hold to float64 round-off on real Keras networks, and the checks can
+fail."""
 import pytest
 
 from artifact.analysis import theory

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
+from artifact.experiment.runspec import make_run_spec
 from artifact.training import pool, runner
 from artifact.training.progress import TIMING_COLUMNS
-from artifact.experiment.runspec import make_run_spec
-from envs import make_atari_env
+from envs.atari import make_atari_env
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,18 +51,20 @@ def test_seed1_after_seed0_equals_seed1_alone_and_repeats(tmp_path, fig, cond, f
   pd.testing.assert_frame_equal(grid, _table(tmp_path / "alone1" / "progress.csv"))
   pd.testing.assert_frame_equal(_table(tmp_path / "alone1" / "progress.csv"),
                                 _table(tmp_path / "alone2" / "progress.csv"))
-  seed0 = _table(tmp_path / "grid" / make_run_spec(fig, "Pong", cond, 0, "smoke", frames).relpath() / "progress.csv")
+  seed0 = _table(tmp_path / "grid" / make_run_spec(fig, "Pong", cond, 0, "smoke", frames).relpath()
+                 / "progress.csv")
   assert not seed0["loss"].equals(grid["loss"])         # and seed 0 really is another run
   # the reused trainer exported seed 1's policy from its kept graph part plus a weights
   # checkpoint; the fresh process did a full PolicySaver.save: the same policy either way
-  assert [t._graph_files for t in pool._POOL.values()][0]   # pylint: disable=protected-access
+  assert [t._graph_files for t in pool._POOL.values()][0]
   _assert_same_policy(tmp_path / "grid" / rel / "policy", tmp_path / "alone1" / "policy")
 
 
 def _assert_same_policy(a_dir, b_dir):
   """Two exported SavedModels: the same variables, the same actions on the same Pong games."""
   from tf_agents.policies.py_tf_eager_policy import SavedModelPyTFEagerPolicy
-  va, vb = ([v.numpy() for v in tf.saved_model.load(str(d)).model_variables] for d in (a_dir, b_dir))
+  va, vb = ([v.numpy() for v in tf.saved_model.load(str(d)).model_variables]
+            for d in (a_dir, b_dir))
   assert len(va) == len(vb) > 0 and all(np.array_equal(x, y) for x, y in zip(va, vb))
   env = make_atari_env("Pong", num_envs=2, seed=5, reuse=False)
   pa, pb = (SavedModelPyTFEagerPolicy(str(d), env.time_step_spec(), env.action_spec(),
@@ -77,7 +79,8 @@ def _assert_same_policy(a_dir, b_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("condition,env_groups", [("a2c_1step", 1), ("a2c_1step", 2), ("dqn", None)])
+@pytest.mark.parametrize("condition,env_groups",
+                         [("a2c_1step", 1), ("a2c_1step", 2), ("dqn", None)])
 def test_reused_trainer_starts_like_a_fresh_one(condition, env_groups):
   # env_groups 2: the overlapped A2C collection
   fig = 1 if condition == "a2c_1step" else 2
@@ -92,10 +95,13 @@ def test_reused_trainer_starts_like_a_fresh_one(condition, env_groups):
   pool.release(s0, t)
   reused = pool.acquire(s1, env_groups)
   assert reused is t
-  slots = lambda o: [o.iterations] + list(o._velocities) + list(getattr(o, "_momentums", []))
-  state = lambda tr: ([v.numpy() for v in slots(tr.agent._optimizer)],
-                      [v.numpy() for v in tr.agent.trainable_variables],
-                      int(tr.agent.train_step_counter.numpy()))
+  def slots(o):
+    return [o.iterations] + list(o._velocities) + list(getattr(o, "_momentums", []))
+
+  def state(tr):
+    return ([v.numpy() for v in slots(tr.agent._optimizer)],
+            [v.numpy() for v in tr.agent.trainable_variables],
+            int(tr.agent.train_step_counter.numpy()))
   r_opt, r_w, r_step = state(reused)
   r_replay = reused.loop.replay.size if condition == "dqn" else None
   first_reused = [reused.update() for _ in range(3)][-1]

@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -35,9 +35,21 @@ from rliable import metrics
 
 from artifact.analysis import error_rates as er
 from artifact.analysis import gate as gt
-from artifact.analysis.atari_scores import DQN_NATURE, HUMAN, RANDOM, has_reference, human_normalized
+from artifact.analysis.atari_scores import (
+  DQN_NATURE,
+  HUMAN,
+  RANDOM,
+  has_reference,
+  human_normalized,
+)
 from artifact.analysis.gate import CONTRADICTED, INCONCLUSIVE, NOT_RUN, SUPPORTED, UNDECIDABLE
-from artifact.analysis.statistics import FINAL_EVALS, final_scores, interval, probability_of_improvement, score_matrix
+from artifact.analysis.statistics import (
+  FINAL_EVALS,
+  final_scores,
+  interval,
+  probability_of_improvement,
+  score_matrix,
+)
 from artifact.experiment.registry import FIGURES, ClaimSpec
 
 __all__ = ["SUPPORTED", "CONTRADICTED", "INCONCLUSIVE", "UNDECIDABLE", "NOT_RUN", "Verdict", "judge",
@@ -127,7 +139,7 @@ def left_random_play(game: str, score: float) -> bool:
   return bool(score >= t)
 
 
-def full_game_scores(df: Optional[pd.DataFrame], finals: pd.DataFrame) -> pd.DataFrame:
+def full_game_scores(df: pd.DataFrame | None, finals: pd.DataFrame) -> pd.DataFrame:
   """One row per run of `finals`: its full-game score and whether it left random play.
 
   The full-game score is the run's final score (mean of its last FINAL_EVALS evaluations) when no
@@ -154,8 +166,8 @@ def full_game_scores(df: Optional[pd.DataFrame], finals: pd.DataFrame) -> pd.Dat
   return pd.DataFrame(rows, columns=["game", "condition", "seed", "score", "source", "left"])
 
 
-def split_by_learning(df: Optional[pd.DataFrame], finals: pd.DataFrame, games: Sequence[str],
-                      conditions: Sequence[str]) -> Tuple[List[str], Dict[str, str]]:
+def split_by_learning(df: pd.DataFrame | None, finals: pd.DataFrame, games: Sequence[str],
+                      conditions: Sequence[str]) -> tuple[list[str], dict[str, str]]:
   """(counted, excluded) of amendment A1: a game counts iff, for at least one of `conditions`,
   more than half of its seeds on that game left random play. `excluded`: {game: reason}."""
   levels = full_game_scores(df, finals[finals.game.isin(games) & finals.condition.isin(conditions)])
@@ -188,18 +200,18 @@ def split_by_learning(df: Optional[pd.DataFrame], finals: pd.DataFrame, games: S
   return counted, excluded
 
 
-def _excluded_text(excluded: Dict[str, str]) -> str:
+def _excluded_text(excluded: dict[str, str]) -> str:
   return "; ".join(f"{g}: {why}" for g, why in excluded.items())
 
 
-def _with_excluded(v: Verdict, excluded: Dict[str, str]) -> Verdict:
+def _with_excluded(v: Verdict, excluded: dict[str, str]) -> Verdict:
   v.excluded = _excluded_text(excluded)
   if excluded:
     v.reason += f"; not counted (runs at random play, amendment A1): {', '.join(excluded)}"
   return v
 
 
-def _games_run(finals: pd.DataFrame, conditions: Sequence[str]) -> List[str]:
+def _games_run(finals: pd.DataFrame, conditions: Sequence[str]) -> list[str]:
   """Games where every condition has >= MIN_SEEDS seeds with a final score."""
   out = []
   for g in sorted(set(finals.game)):
@@ -210,7 +222,7 @@ def _games_run(finals: pd.DataFrame, conditions: Sequence[str]) -> List[str]:
 
 
 def _counted_games(claim: ClaimSpec, figure: int, finals: pd.DataFrame, df: pd.DataFrame,
-                   conditions: Sequence[str], statistic: str) -> Tuple[Verdict, Optional[List[str]], Dict[str, str]]:
+                   conditions: Sequence[str], statistic: str) -> tuple[Verdict, list[str] | None, dict[str, str]]:
   """The steps every rule opens with: (verdict, games that count, excluded). `games` is None
   when the data decide the verdict before any statistic: NOT_RUN (a condition has no finished
   evaluation), INCONCLUSIVE (fewer than MIN_SEEDS seeds per condition on every game, or no
@@ -236,8 +248,8 @@ def _counted_games(claim: ClaimSpec, figure: int, finals: pd.DataFrame, df: pd.D
   return v, games, excluded
 
 
-Rule = Callable[[ClaimSpec, int, pd.DataFrame, pd.DataFrame], Tuple[Verdict, Optional[gt.Gate]]]
-Test = Callable[[Verdict, ClaimSpec, List[str], pd.DataFrame, pd.DataFrame], Optional[gt.Gate]]
+Rule = Callable[[ClaimSpec, int, pd.DataFrame, pd.DataFrame], tuple[Verdict, gt.Gate | None]]
+Test = Callable[[Verdict, ClaimSpec, list[str], pd.DataFrame, pd.DataFrame], gt.Gate | None]
 
 
 def _rule(statistic: str) -> Callable[[Test], Rule]:
@@ -262,7 +274,7 @@ def _rule(statistic: str) -> Callable[[Test], Rule]:
   return wrap
 
 
-def _zero_width_note(v: Verdict, mats: Dict[str, np.ndarray], x: str, y: str,
+def _zero_width_note(v: Verdict, mats: dict[str, np.ndarray], x: str, y: str,
                      games: Sequence[str]) -> str:
   """A reading aid, not a rule: why a P(x > y) interval can have zero width. P is 1 (0) only when
   on every game each seed of x scored above (below) each seed of y; every resample of those seeds
@@ -299,7 +311,7 @@ def _per_game_poi(finals: pd.DataFrame, x: str, y: str, games: Sequence[str], ci
 
 
 @_rule("per game P({0} > {1}) on final scores; point/CI: the least favourable game")
-def noninferiority(v: Verdict, claim: ClaimSpec, games: List[str], finals, df) -> gt.Gate:
+def noninferiority(v: Verdict, claim: ClaimSpec, games: list[str], finals, df) -> gt.Gate:
   """C1 (as restated by amendment A3): per game, non-inferiority of x (proper) to y (naive):
   P(x > y) on final scores with its per_game_ci(g) interval; supported if on every game that
   counts CI low >= C1_NONINFERIORITY, contradicted if on some game CI high < it (rates:
@@ -322,7 +334,7 @@ def noninferiority(v: Verdict, claim: ClaimSpec, games: List[str], finals, df) -
 
 
 @_rule("P({0} > {1}) on final scores, averaged over the games that count")
-def superiority(v: Verdict, claim: ClaimSpec, games: List[str], finals, df) -> gt.Gate:
+def superiority(v: Verdict, claim: ClaimSpec, games: list[str], finals, df) -> gt.Gate:
   """C2, C3: superiority of x over y: P(x > y) on final scores averaged over the games that
   count (rliable's probability of improvement, `gate.RANK_CI` interval), supported if its CI low
   > 0.5, contradicted if its CI high < 0.5 (rates: `gate.averaged_gate`)."""
@@ -337,7 +349,7 @@ def superiority(v: Verdict, claim: ClaimSpec, games: List[str], finals, df) -> g
 
 
 @_rule("per game P({0} > {1}); point/CI: the game farthest from the claim")
-def per_game_direction(v: Verdict, claim: ClaimSpec, games: List[str], finals, df) -> gt.Gate:
+def per_game_direction(v: Verdict, claim: ClaimSpec, games: list[str], finals, df) -> gt.Gate:
   """C4: per game P(x > y) on final scores with its per_game_ci(g) interval (amendment A3), x
   (n-step) better on C4_BETTER_GAMES and worse elsewhere: supported if every game that counts
   shows the claimed direction (CI beyond 0.5), contradicted if one shows the opposite (rates:
@@ -383,7 +395,7 @@ def _spread(a: np.ndarray, b: np.ndarray) -> float:
 
 @_rule("per game relative difference of HNS area under the eval curve, ({1} - {0}) / mean; "
        "point/CI: the least favourable game")
-def curve_equivalence(v: Verdict, claim: ClaimSpec, games: List[str], finals, df) -> Optional[gt.Gate]:
+def curve_equivalence(v: Verdict, claim: ClaimSpec, games: list[str], finals, df) -> gt.Gate | None:
   """C5: equivalence of the curves of a (pg) and b (soft_ql): per game (b - a) / mean of the
   areas under the human-normalized evaluation curve (`_auc_hns`) with its per_game_ci(g)
   interval (amendment A3), "equivalent" when it lies inside +-C5_EQUIVALENCE, "different" when
@@ -417,7 +429,7 @@ def curve_equivalence(v: Verdict, claim: ClaimSpec, games: List[str], finals, df
   return gt.c5_gate([r[3] for r in results], cvs, m)
 
 
-def _sign_test(gains: np.ndarray, alpha: float) -> Tuple[bool, bool, int]:
+def _sign_test(gains: np.ndarray, alpha: float) -> tuple[bool, bool, int]:
   """(improved, not_improved, k): the exact one-sided sign tests of C6 (amendment A3) on one
   game's gains: improved if at least k of n are > 0, not improved if at least k are <= 0, k =
   error_rates.sign_test_threshold(n, alpha) (neither when no k reaches alpha)."""
@@ -430,7 +442,7 @@ def _sign_test(gains: np.ndarray, alpha: float) -> Tuple[bool, bool, int]:
 
 @_rule("per game sign test of {0}'s gain from its first evaluation to its final score; "
        "point/CI: the mean gain (HNS) of the least favourable game")
-def stability(v: Verdict, claim: ClaimSpec, games: List[str], finals, df) -> gt.Gate:
+def stability(v: Verdict, claim: ClaimSpec, games: list[str], finals, df) -> gt.Gate:
   """C6: stability of the claim's one condition c (soft_ql) alone: per game the gain of each
   seed's final score over its first evaluation (human-normalized; raw where a game has no
   reference scores). "Improved" (amendment A3): an exact one-sided sign test at level
@@ -447,7 +459,7 @@ def stability(v: Verdict, claim: ClaimSpec, games: List[str], finals, df) -> gt.
   improved, pg_only, collapsed_games, parts, results, ns = 0, 0, 0, [], [], []
   for g in games:
     f = finals[(finals.condition == c) & (finals.game == g)].sort_values("seed")
-    hns = (lambda x: human_normalized(g, x) - human_normalized(g, 0.0)) if has_reference(g) else (lambda x: x)
+    hns = (lambda x, g=g: human_normalized(g, x) - human_normalized(g, 0.0)) if has_reference(g) else (lambda x: x)
     gain = hns(f.final_score - f.first_score).to_numpy()
     p, lo, hi = interval([gain[:, None]], metrics.aggregate_mean, gt.RANK_CI)
     up, down, k = _sign_test(gain, alpha)
@@ -479,12 +491,12 @@ def stability(v: Verdict, claim: ClaimSpec, games: List[str], finals, df) -> gt.
 # The decision rule of each claim id, named by what it tests; the claims themselves, and the
 # conditions each compares, are the registry's (`FigureSpec.claims`).
 # rule(claim, figure, finals, progress) -> (Verdict by the rule, its Gate or None).
-RULES: Dict[str, Rule] = {
+RULES: dict[str, Rule] = {
     "C1": noninferiority, "C2": superiority, "C3": superiority, "C4": per_game_direction,
     "C5": curve_equivalence, "C6": stability}
 
 
-def cpu_kinds(machines: Optional[pd.DataFrame], v: Verdict, conditions: Sequence[str]) -> Verdict:
+def cpu_kinds(machines: pd.DataFrame | None, v: Verdict, conditions: Sequence[str]) -> Verdict:
   """Fills `v.cpu_kinds`, `v.cpu_summary` and `v.cpu_confounded` from `machines` (columns game, condition, seed,
   cpu: one row per run; `artifact.analysis.results.run_machines`) for the games of `v`. A game is
   confounded when every compared condition's runs share one CPU kind and the kinds differ
@@ -512,8 +524,8 @@ def cpu_kinds(machines: Optional[pd.DataFrame], v: Verdict, conditions: Sequence
   return v
 
 
-def judge(progress_by_figure: Dict[int, pd.DataFrame],
-          machines_by_figure: Optional[Dict[int, pd.DataFrame]] = None) -> List[Verdict]:
+def judge(progress_by_figure: dict[int, pd.DataFrame],
+          machines_by_figure: dict[int, pd.DataFrame] | None = None) -> list[Verdict]:
   """A verdict on every claim of `FIGURES`, figure by figure in the registry's order, from
   {figure: long progress frame} (a missing figure's claims: NOT_RUN), with the gate of
   amendments A2/A3 applied (`gate.apply_gate`) and, given {figure: run machines}

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
 
 import pandas as pd
 
@@ -85,7 +85,7 @@ def _summary_row(v: Verdict) -> str:
           f"{_seeds_cell(v.seeds_for_contradicted)} | {v.cpu_summary} |")
 
 
-def _details(v: Verdict) -> List[str]:
+def _details(v: Verdict) -> list[str]:
   """claims.md's section of one verdict: verdict, games, exclusions, rates, CPU kinds, reason."""
   lines = [f"## {v.claim}: {v.text}", "", f"- verdict: **{v.verdict}**"
            + (f" (the rule alone: {v.rule_verdict})" if v.rule_verdict != v.verdict else ""),
@@ -121,8 +121,8 @@ def claims_markdown(verdicts: Sequence[Verdict], note: str = "") -> str:
   return "\n".join(lines)
 
 
-def write_claims(progress_by_figure: Dict[int, pd.DataFrame], reports_dir, note: str = "",
-                 machines_by_figure: Optional[Dict[int, pd.DataFrame]] = None) -> Dict[str, Path]:
+def write_claims(progress_by_figure: dict[int, pd.DataFrame], reports_dir, note: str = "",
+                 machines_by_figure: dict[int, pd.DataFrame] | None = None) -> dict[str, Path]:
   """reports/claims.csv (`claims_table`) and reports/claims.md (`claims_markdown`, `note` in its
   title) of the verdicts `judge` gives from {figure: long progress frame} and, optionally,
   {figure: run machines} (`artifact.analysis.results.run_machines`). Both files are written

@@ -8,11 +8,15 @@ Per figure F, under the reports dir:
                          scores (unclipped), frames emulator frames (4 x agent steps, all envs)
   figure{F}_summary.csv  per (game, condition): seeds, final eval and train mean/std over seeds;
                          Figure 3 adds curve_gap, seed_spread and gap_over_spread per game
-  figure{F}.pdf          the paper's layout: one panel per game, mean over seeds with a +-1 std
-                         band, x in frames; evaluation returns in the top rows (what the paper
-                         plots), training returns (last-100-game mean) in their own rows below,
-                         with the published SB3 curve matching Figure 1's a2c_1step / Figure 2's
-                         dqn where it overlaps our frames (`artifact.analysis.published`)
+  figure{F}.pdf, .png    the paper's layout: one panel per game, mean over seeds with a +-1 SD
+                         band over seeds, x in frames; evaluation returns in the top rows (what
+                         the paper plots), training returns (last-100-game mean) in their own rows
+                         below, with the published SB3 curve matching Figure 1's a2c_1step /
+                         Figure 2's dqn where it overlaps our frames (`artifact.analysis.published`);
+                         on every panel the game's random-play threshold (amendment A1,
+                         `artifact.analysis.claims.random_play_threshold`) as a dashed line; each
+                         panel's title gives its seeds and says when the game counts for no claim
+                         (no condition's majority of seeds left random play)
 """
 from __future__ import annotations
 
@@ -20,16 +24,19 @@ import dataclasses
 import math
 import re
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Dict, List, Tuple
 
 import matplotlib
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from artifact.analysis import published  # noqa: E402
+from artifact.analysis.claims import random_play_threshold, split_by_learning  # noqa: E402
 from artifact.analysis.results import LONG_COLUMNS, Results  # noqa: E402
+from artifact.analysis.statistics import final_scores  # noqa: E402
 from artifact.experiment.registry import FIGURES  # noqa: E402
 from artifact.files import atomic_path, atomic_write_text  # noqa: E402
 
@@ -93,7 +100,7 @@ def curve_agreement(df: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
   return pd.DataFrame(rows, columns=["game", "curve_metric", "curve_gap", "seed_spread", "gap_over_spread"])
 
 
-def panel_games(df: pd.DataFrame, figure: int) -> List[str]:
+def panel_games(df: pd.DataFrame, figure: int) -> list[str]:
   """The games of a figure's panels, in order: the paper's games that `df` has (all of them when
   it has none), then any other game of `df` (extension games), sorted."""
   spec = FIGURES[figure]
@@ -129,12 +136,30 @@ class FigureCurves:
   """Everything a figure's PDF draws, computed (`figure_curves`): figure; games (the panels'
   games, `panel_games`); bands (`curve_bands`); published (the published curves' overlays of
   the training panels, `artifact.analysis.published.overlay_curves`, OVERLAY_COLUMNS, every
-  game); truncated (some evaluation game of the figure was stopped by the frame cap)."""
+  game); truncated (some evaluation game of the figure was stopped by the frame cap);
+  thresholds ({game: its random-play threshold, raw score; NaN without reference scores});
+  no_claim ({game: why it counts for no claim}: the games with evaluations of which no
+  condition's majority of seeds left random play, `no_claim_games`)."""
   figure: int
-  games: Tuple[str, ...]
+  games: tuple[str, ...]
   bands: pd.DataFrame
   published: pd.DataFrame
   truncated: bool
+  thresholds: dict[str, float] = dataclasses.field(default_factory=dict)
+  no_claim: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def no_claim_games(df: pd.DataFrame, figure: int, games) -> dict[str, str]:
+  """{game: reason} of the `games` of a figure's long progress frame `df` that count for no
+  claim under amendment A1 (`artifact.analysis.claims.split_by_learning` over all the figure's
+  conditions: for none of them did more than half of its seeds leave random play, or the game
+  has no reference scores). A game without any evaluation yet is not judged (absent)."""
+  finals = final_scores(df)
+  judged = [g for g in games if g in set(finals["game"])]
+  if not judged:
+    return {}
+  _, excluded = split_by_learning(df, finals, judged, [c.name for c in FIGURES[figure].conditions])
+  return excluded
 
 
 def figure_curves(df: pd.DataFrame, figure: int,
@@ -149,7 +174,9 @@ def figure_curves(df: pd.DataFrame, figure: int,
   return FigureCurves(figure, tuple(games), curve_bands(df, figure),
                       pd.concat(overlays, ignore_index=True) if overlays
                       else pd.DataFrame(columns=published.OVERLAY_COLUMNS),
-                      bool(df["eval_truncated"].fillna(0).gt(0).any()))
+                      bool(df["eval_truncated"].fillna(0).gt(0).any()),
+                      {g: random_play_threshold(g) for g in games},
+                      no_claim_games(df, figure, games) if len(df) else {})
 
 
 # How each published source is drawn (`published.overlay_curves`' `source`)
@@ -157,9 +184,16 @@ _PUBLISHED_STYLE = {published.ZOO_SOURCE: dict(ls="--", color="0.5"),
                     published.SB3_HERE_SOURCE: dict(ls="-.", color="0.3")}
 
 
-def _draw_bands(ax, bands: pd.DataFrame, colors: Dict[str, str], labels: Dict[str, str]):
+BAND_LABEL = "shaded: +-1 SD over seeds"
+THRESHOLD_LABEL = "dashed red: random-play threshold (A1)"
+THRESHOLD_STYLE = dict(ls=(0, (5, 3)), lw=0.9, color="#b2182b")
+NO_CLAIM_NOTE = "at random play: counts for no claim"
+
+
+def _draw_bands(ax, bands: pd.DataFrame, colors: dict[str, str], labels: dict[str, str]):
   """One panel's curves: per condition the mean line (points marked when at most 12) with its
-  +-1 std band, and hollow markers at the points whose evaluation games hit the frame cap."""
+  +-1 SD band over seeds, and hollow markers at the points whose evaluation games hit the
+  frame cap."""
   for cond, b in bands.groupby("condition", sort=False):
     b = b.sort_values("frames")
     ax.plot(b["frames"], b["mean"], color=colors[cond], lw=1.4, marker="o" if len(b) <= 12 else None,
@@ -170,16 +204,46 @@ def _draw_bands(ax, bands: pd.DataFrame, colors: Dict[str, str], labels: Dict[st
       ax.plot(capped["frames"], capped["mean"], ls="none", marker="o", ms=6, mfc="white", mec=colors[cond])
 
 
+def _draw_threshold(ax, threshold: float):
+  """The game's random-play threshold (raw score) as a dashed line across the panel, labelled
+  'A1 <value>' at its right end, above the line in the panel's lower half and below it in the
+  upper half (inside the axes either way); nothing for NaN (no reference scores)."""
+  if math.isnan(threshold):
+    return
+  ax.axhline(threshold, **THRESHOLD_STYLE)
+  low, high = ax.get_ylim()
+  above = threshold < (low + high) / 2
+  ax.annotate(f"A1 {threshold:.4g}", xy=(1, threshold), xycoords=("axes fraction", "data"),
+              xytext=(-2, 2 if above else -2), textcoords="offset points", ha="right",
+              va="bottom" if above else "top", fontsize=7, color=THRESHOLD_STYLE["color"])
+
+
 def _draw_published(ax, overlays: pd.DataFrame):
   """One training panel's published curves (`published.overlay_curves` rows of its game)."""
   for (source, label), o in overlays.groupby(["source", "label"], sort=False):
     ax.plot(o["frames"], o["train_return_last100"], lw=1.3, label=label, **_PUBLISHED_STYLE[source])
 
 
-def _label_panel(ax, game: str, metric: str, extension: bool):
-  """A panel's title (game, [extension], what is plotted), axis labels and grid."""
+def seeds_text(bands: pd.DataFrame) -> str:
+  """A panel's seeds from its bands (BAND_COLUMNS rows of one game and metric): '5 seeds' when
+  every condition has that many, else per condition ('a2c_1step 5, soft_ql 3 seeds'); '' for
+  no curve."""
+  per = {c: int(b["seeds"].max()) for c, b in bands.groupby("condition", sort=False)}
+  if not per:
+    return ""
+  counts = set(per.values())
+  if len(counts) == 1:
+    n = counts.pop()
+    return f"{n} seed{'' if n == 1 else 's'}"
+  return ", ".join(f"{c} {n}" for c, n in per.items()) + " seeds"
+
+
+def _label_panel(ax, game: str, metric: str, extension: bool, seeds: str = "", no_claim: bool = False):
+  """A panel's title (game, [extension], its seeds, what is plotted; a second line when the game
+  counts for no claim), axis labels and grid."""
   what = "evaluation games" if metric == "eval_return" else "training, last 100 games"
-  ax.set_title(f"{game}{' [extension]' if extension else ''}: {what}", fontsize=9)
+  title = f"{game}{' [extension]' if extension else ''}{f' ({seeds})' if seeds else ''}: {what}"
+  ax.set_title(title + (f"\n({NO_CLAIM_NOTE})" if no_claim else ""), fontsize=9)
   ax.set_xlabel("frames")
   ax.set_ylabel("raw game score")
   ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 3))
@@ -189,11 +253,14 @@ def _label_panel(ax, game: str, metric: str, extension: bool):
 _SEEDS = re.compile(r"^(?P<name>.*) \((?P<n>\d+) seeds\)$")
 
 
-def _legend(fig, axes, truncated: bool, ncols: int) -> int:
+def _legend(fig, axes, truncated: bool, ncols: int, threshold: bool = False) -> int:
   """The figure's one legend at the bottom: each curve once (labels equal up to their last
   parenthesis are one curve; the first panel's label is kept), our conditions with the range of
-  their seed counts over the panels ("3-5 seeds" where games have different numbers), plus the
-  hollow marker's meaning when an evaluation was cut by the frame cap. Returns its entries."""
+  their seed counts over the panels ("3-5 seeds" where games have different numbers), then what
+  the shaded bands are (+-1 SD over seeds), the dashed threshold line (when `threshold`: some
+  panel draws one) and the hollow marker (when an evaluation was cut by the frame cap). Returns
+  its entries."""
+  from matplotlib.patches import Patch
   first, seeds = {}, {}                  # curve -> (handle, label); curve -> our seed counts
   for ax in axes.flat:
     for hh, ll in zip(*ax.get_legend_handles_labels()):
@@ -206,6 +273,12 @@ def _legend(fig, axes, truncated: bool, ncols: int) -> int:
   lbls = [ll if curve not in seeds else
           f"{curve} ({min(seeds[curve])}{'' if len(seeds[curve]) == 1 else f'-{max(seeds[curve])}'} seeds)"
           for curve, (_, ll) in first.items()]
+  if seeds:
+    handles.append(Patch(facecolor="0.5", alpha=0.3, edgecolor="none"))
+    lbls.append(BAND_LABEL)
+  if threshold:
+    handles.append(plt.Line2D([], [], **THRESHOLD_STYLE))
+    lbls.append(THRESHOLD_LABEL)
   if truncated:
     handles.append(plt.Line2D([], [], ls="none", marker="o", mfc="white", mec="0.3"))
     lbls.append("evaluation games stopped by the frame cap")
@@ -218,9 +291,10 @@ def _legend(fig, axes, truncated: bool, ncols: int) -> int:
 def plot_figure(curves: FigureCurves, path, scale_note: str = ""):
   """Draws a figure's `FigureCurves` to `path` (format from its suffix, written atomically):
   panels per game, evaluation returns (top rows, what the paper plots) and training returns
-  (bottom rows, with the published curves), each the mean over seeds with a +-1 std band, x in
-  frames. Evaluation points whose games hit the frame cap are drawn hollow (their scores are of
-  truncated games)."""
+  (bottom rows, with the published curves), each the mean over seeds with a +-1 SD band over
+  seeds, x in frames, the game's random-play threshold (A1) dashed, the title with the panel's
+  seeds and, for a game in `curves.no_claim`, NO_CLAIM_NOTE. Evaluation points whose games hit
+  the frame cap are drawn hollow (their scores are of truncated games)."""
   spec, games = FIGURES[curves.figure], list(curves.games)
   ncols = min(3, len(games))
   grid_rows = max(1, math.ceil(len(games) / ncols))
@@ -232,20 +306,25 @@ def plot_figure(curves: FigureCurves, path, scale_note: str = ""):
   for block, metric in enumerate(METRICS):
     for ax, game in zip(axes[block * grid_rows:(block + 1) * grid_rows].flat, games):
       b = curves.bands
-      _draw_bands(ax, b[(b["game"] == game) & (b["metric"] == metric)], colors, labels)
+      panel = b[(b["game"] == game) & (b["metric"] == metric)]
+      _draw_bands(ax, panel, colors, labels)
       if metric == "train_return":
         _draw_published(ax, curves.published[curves.published["game"] == game])
-      _label_panel(ax, game, metric, game not in spec.games)
+      _draw_threshold(ax, curves.thresholds.get(game, math.nan))
+      _label_panel(ax, game, metric, game not in spec.games, seeds_text(panel),
+                   game in curves.no_claim)
   for ax in axes[grid_rows:].flat:
     if not ax.has_data() and ax.get_title():
       ax.text(0.5, 0.5, "no finished training game yet", ha="center", va="center",
               transform=ax.transAxes, fontsize=8, color="0.4")
   for ax in list(axes[:grid_rows].flat)[len(games):] + list(axes[grid_rows:].flat)[len(games):]:
     ax.axis("off")
-  entries = _legend(fig, axes, curves.truncated, ncols)
+  entries = _legend(fig, axes, curves.truncated, ncols,
+                    any(not math.isnan(curves.thresholds.get(g, math.nan)) for g in games))
   fig.suptitle(textwrap.fill(f"Figure {curves.figure} ({spec.section}): {spec.title}{scale_note}",
                              int(width * 13)), fontsize=10)
-  legend_h = (0.035 * entries if ncols == 1 else 0.06) if entries else 0
+  legend_h = ((0.035 * entries if ncols == 1 else 0.022 * math.ceil(entries / min(3, entries)))
+              if entries else 0)
   fig.tight_layout(rect=(0, legend_h, 1, 0.95))
   try:
     with atomic_path(path) as tmp:
@@ -254,18 +333,20 @@ def plot_figure(curves: FigureCurves, path, scale_note: str = ""):
     plt.close(fig)
 
 
-def write_figure_reports(figure: int, results: Results, reports_dir, scale_note: str = "") -> Dict[str, Path]:
-  """Writes figure{F}.csv, figure{F}_summary.csv and figure{F}.pdf of `results.progress[figure]`
-  (`artifact.analysis.results.load_results`) into `reports_dir`, each atomically; returns their
-  paths. Raises KeyError for a figure `results` has not loaded, and what the published curves'
+def write_figure_reports(figure: int, results: Results, reports_dir, scale_note: str = "") -> dict[str, Path]:
+  """Writes figure{F}.csv, figure{F}_summary.csv, figure{F}.pdf and figure{F}.png (the same
+  figure) of `results.progress[figure]` (`artifact.analysis.results.load_results`) into
+  `reports_dir`, each atomically; returns their paths (keys csv, summary, pdf, png). Raises KeyError for a figure `results` has not loaded, and what the published curves'
   loading raises when this figure draws them."""
   reports_dir = Path(reports_dir)
   reports_dir.mkdir(parents=True, exist_ok=True)
   df = results.progress[figure]
   paths = dict(csv=reports_dir / f"figure{figure}.csv",
                summary=reports_dir / f"figure{figure}_summary.csv",
-               pdf=reports_dir / f"figure{figure}.pdf")
+               pdf=reports_dir / f"figure{figure}.pdf", png=reports_dir / f"figure{figure}.png")
   atomic_write_text(paths["csv"], df.to_csv(index=False, columns=LONG_COLUMNS))
   atomic_write_text(paths["summary"], summarize(df, figure).to_csv(index=False))
-  plot_figure(figure_curves(df, figure, results.published_curves), paths["pdf"], scale_note)
+  drawn = figure_curves(df, figure, results.published_curves)
+  plot_figure(drawn, paths["pdf"], scale_note)
+  plot_figure(drawn, paths["png"], scale_note)
   return paths

@@ -53,9 +53,10 @@ import json
 import math
 import os
 import zlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from statistics import NormalDist
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -101,7 +102,7 @@ class Law:
   mean rules: `sign` (+1: b above a by the margin, -1: below). `sd_ratio`: SD of x (a) over SD of
   y (b); `skew`: "" (normal) or one of RANK_SKEWS / MEAN_SKEWS; `levels`: 0 (continuous) or the
   number of score levels; `rho`: correlation of the two conditions' scores of one seed."""
-  p: Tuple[float, ...] = ()
+  p: tuple[float, ...] = ()
   sign: int = 1
   sd_ratio: float = 1.0
   skew: str = ""
@@ -129,7 +130,7 @@ class Law:
 
 
 # --- rliable's bootstrap, vectorised ------------------------------------------------------------
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def bootstrap_counts(n_runs: int, n_games: int, n_arrays: int = 1, reps: int = BOOTSTRAP_REPS) -> np.ndarray:
   """[reps, n_arrays, n_games, n_runs] float64: how often each run is drawn in each bootstrap
   resample of each game, for the resampling indices rliable 1.2.0 draws when numpy's global RNG
@@ -151,7 +152,7 @@ def bootstrap_counts(n_runs: int, n_games: int, n_arrays: int = 1, reps: int = B
   return counts
 
 
-def _percentiles(values: np.ndarray, ci_size: float = CI_SIZE) -> Tuple[np.ndarray, np.ndarray]:
+def _percentiles(values: np.ndarray, ci_size: float = CI_SIZE) -> tuple[np.ndarray, np.ndarray]:
   """(low, high) along the last axis: arch's percentile interval (np.percentile, linear), as
   rliable's `get_interval_estimates` computes it, of size `ci_size`."""
   alpha = 100 * (1 - ci_size) / 2
@@ -159,7 +160,7 @@ def _percentiles(values: np.ndarray, ci_size: float = CI_SIZE) -> Tuple[np.ndarr
   return lo, hi
 
 
-def poi_intervals(x: np.ndarray, y: np.ndarray, ci_size: float = CI_SIZE) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def poi_intervals(x: np.ndarray, y: np.ndarray, ci_size: float = CI_SIZE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
   """(point, ci_low, ci_high), each [sets]: P(X > Y) averaged over games
   (`artifact.analysis.statistics.probability_of_improvement`) and its stratified-bootstrap CI of
   size `ci_size`, for many score sets at once. x, y: [sets, n_runs, n_games] float64 without
@@ -189,7 +190,7 @@ def poi_intervals(x: np.ndarray, y: np.ndarray, ci_size: float = CI_SIZE) -> Tup
   return np.concatenate(pts), np.concatenate(los), np.concatenate(his)
 
 
-def mean_intervals(v: np.ndarray, ci_size: float = CI_SIZE) -> Tuple[np.ndarray, np.ndarray]:
+def mean_intervals(v: np.ndarray, ci_size: float = CI_SIZE) -> tuple[np.ndarray, np.ndarray]:
   """(ci_low, ci_high) [sets] of the mean of v [sets, n_runs] (one game) under the rule's
   bootstrap: rliable's `metrics.aggregate_mean` over a [runs x 1] matrix."""
   sets, n = v.shape
@@ -197,7 +198,7 @@ def mean_intervals(v: np.ndarray, ci_size: float = CI_SIZE) -> Tuple[np.ndarray,
   return _percentiles(v @ counts.T / n, ci_size)
 
 
-def relative_difference_intervals(b: np.ndarray, a: np.ndarray, ci_size: float = CI_SIZE) -> Tuple[np.ndarray, np.ndarray]:
+def relative_difference_intervals(b: np.ndarray, a: np.ndarray, ci_size: float = CI_SIZE) -> tuple[np.ndarray, np.ndarray]:
   """(ci_low, ci_high) [sets] of (mean b - mean a) / |mean of both| under the rule's
   bootstrap (`artifact.analysis.claims.curve_equivalence`'s statistic, each condition resampled
   independently); b, a: [sets, n_runs]."""
@@ -208,7 +209,7 @@ def relative_difference_intervals(b: np.ndarray, a: np.ndarray, ci_size: float =
 
 
 # --- the boundary truths --------------------------------------------------------------------------
-def margin_splits(margin: float, games: int, step: float = 0.1, max_splits: int = 30) -> List[Tuple[float, ...]]:
+def margin_splits(margin: float, games: int, step: float = 0.1, max_splits: int = 30) -> list[tuple[float, ...]]:
   """The per-game truths (true P(X > Y) per game, descending) whose average is `margin`: every
   multiset of values on a `step` grid in [0, 1] with that mean when there are at most
   `max_splits` of them, else those with two distinct values (k games at one value, the rest at
@@ -226,7 +227,7 @@ def margin_splits(margin: float, games: int, step: float = 0.1, max_splits: int 
   return [even] + [c for c in alls if not np.allclose(c, even)]
 
 
-def _rank_family(margin: float, games: int) -> List[Law]:
+def _rank_family(margin: float, games: int) -> list[Law]:
   """Amendment A3's family of truths at a rank rule's boundary: every split of the margin
   (`margin_splits`) crossed with normal scores, SD ratios, opposite skews and within-seed
   correlations; ties at the even split."""
@@ -241,7 +242,7 @@ def _rank_family(margin: float, games: int) -> List[Law]:
   return members
 
 
-def _mean_family() -> List[Law]:
+def _mean_family() -> list[Law]:
   """Amendment A3's family at C5's margin: both signs, crossed (one factor at a time) with SD
   ratios, skews and within-seed correlations."""
   members = []
@@ -258,7 +259,7 @@ def _rng_for(law: Law, *key) -> np.random.Generator:
   return np.random.default_rng([SIM_SEED, zlib.crc32(law.describe().encode())] + [int(k) for k in key])
 
 
-def _normals(rng: np.random.Generator, shape, rho: float) -> Tuple[np.ndarray, np.ndarray]:
+def _normals(rng: np.random.Generator, shape, rho: float) -> tuple[np.ndarray, np.ndarray]:
   """Two standard normal arrays of `shape`, correlated `rho` element by element."""
   z1 = rng.standard_normal(shape)
   z2 = rng.standard_normal(shape)
@@ -278,7 +279,7 @@ def _left(z: np.ndarray) -> np.ndarray:
   return -_right(z)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _skew_shift(p: float, sd_ratio: float, skew: str) -> float:
   """The shift mu of x = mu + sd_ratio * Tx(z1) against y = Ty(z2) (independent) that makes
   P(X > Y) = p, from 2,000,000 seeded draws (its error in P ~ 0.0004)."""
@@ -288,7 +289,7 @@ def _skew_shift(p: float, sd_ratio: float, skew: str) -> float:
   return float(-np.quantile(d, 1 - p))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _tie_shift(p: float, levels: int, sd_ratio: float) -> float:
   """The shift mu of x ~ N(mu, sd_ratio) against y ~ N(0, 1), both cut into `levels` levels at
   the standard normal's 1/levels quantiles, that makes P(X > Y) + P(X = Y) / 2 = p (bisection
@@ -309,7 +310,7 @@ def _tie_shift(p: float, levels: int, sd_ratio: float) -> float:
   return 0.5 * (lo + hi)
 
 
-def rank_scores(law: Law, n: int, draws: int, rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
+def rank_scores(law: Law, n: int, draws: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
   """(x, y) [draws, n, games] float64: scores of two conditions under `law` (a rank rule's truth:
   per game P(X > Y) = law.p[g], ties counted 1/2). A game whose p is 0 or 1 is sure: x far
   below or above every y."""
@@ -334,7 +335,7 @@ def rank_scores(law: Law, n: int, draws: int, rng: np.random.Generator) -> Tuple
 
 
 def mean_scores(law: Law, n: int, cv: float, margin: float, draws: int,
-                rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
   """(b, a) [draws, n]: curve areas of two conditions under `law` (C5's truth): means
   1 +- margin / 2 (b above a for sign +1), SDs with a pooled variance cv^2 and ratio
   law.sd_ratio (a over b), shapes by law.skew, within-seed correlation law.rho."""
@@ -361,14 +362,14 @@ def _rate(hits: np.ndarray, method: str, member: str = "") -> Rate:
   return Rate(p, se, method, member)
 
 
-def _worst(members: Sequence[Law], hits_of: Callable[[Law, int, int], Dict[str, np.ndarray]],
-           verdicts: Sequence[str], exact: Optional[Dict[str, Rate]] = None) -> Dict[str, Rate]:
+def _worst(members: Sequence[Law], hits_of: Callable[[Law, int, int], dict[str, np.ndarray]],
+           verdicts: Sequence[str], exact: dict[str, Rate] | None = None) -> dict[str, Rate]:
   """{verdict: Rate}: the largest rate over `members`. hits_of(law, draws, stage) -> {verdict:
   bool [draws]}; every member screened with SCREEN_DRAWS, the TOP_MEMBERS worst per verdict
   drawn again with SIM_DRAWS (stage 1: fresh streams). `exact`: rates of a member computed
   exactly, competing as they are."""
   screened = [(m, hits_of(m, SCREEN_DRAWS, 0)) for m in members]
-  full: Dict[Law, Dict[str, np.ndarray]] = {}
+  full: dict[Law, dict[str, np.ndarray]] = {}
   method = (f"worst of {len(members)} boundary truths (each screened with {SCREEN_DRAWS:,} draws, "
             f"the {TOP_MEMBERS} worst drawn again with {SIM_DRAWS:,}), seed {SIM_SEED}")
   out = {}
@@ -387,7 +388,7 @@ def _worst(members: Sequence[Law], hits_of: Callable[[Law, int, int], Dict[str, 
   return out
 
 
-def _orderings(n: int, games: int) -> Optional[Tuple[np.ndarray, np.ndarray, int]]:
+def _orderings(n: int, games: int) -> tuple[np.ndarray, np.ndarray, int] | None:
   """(x, y, count): every ordering of each game's 2n scores (ranks 0..2n-1) when there are at
   most EXACT_LIMIT in all, as [count, n, games] arrays; None when there are more."""
   total = math.factorial(2 * n) ** games
@@ -406,12 +407,12 @@ class RateCache:
   added (silently kept in memory only where the file is not writable). Keys name the rule, its
   inputs, the draws and FAMILY_VERSION."""
 
-  def __init__(self, path: Optional[Path] = None):
+  def __init__(self, path: Path | None = None):
     self.path = Path(path or os.environ.get("PG_SOFTQ_RATE_CACHE") or Path(__file__).with_name("rate_cache.json"))
-    self._entries: Optional[Dict[str, Dict[str, list]]] = None
+    self._entries: dict[str, dict[str, list]] | None = None
     self.enabled = True
 
-  def _load(self) -> Dict[str, Dict[str, list]]:
+  def _load(self) -> dict[str, dict[str, list]]:
     if self._entries is None:
       try:
         self._entries = json.loads(self.path.read_text())
@@ -419,7 +420,7 @@ class RateCache:
         self._entries = {}
     return self._entries
 
-  def get(self, key: str, compute: Callable[[], Dict[str, Rate]]) -> Dict[str, Rate]:
+  def get(self, key: str, compute: Callable[[], dict[str, Rate]]) -> dict[str, Rate]:
     """The rates stored under `key`, or `compute()`'s, stored (and written back) first."""
     entries = self._load() if self.enabled else {}
     if key in entries:
@@ -442,11 +443,11 @@ def _key(*parts) -> str:
                                            f"reps={BOOTSTRAP_REPS}", f"seed={SIM_SEED}", FAMILY_VERSION))
 
 
-def _rank_rates(kind: str, n: int, games: int, margin: float, ci_size: float) -> Dict[str, Rate]:
+def _rank_rates(kind: str, n: int, games: int, margin: float, ci_size: float) -> dict[str, Rate]:
   """{"supported", "contradicted"}: the family-wide rates of a rank rule. kind "superiority"
   (supported: CI low > margin, contradicted: CI high < margin; margin 0.5) or "noninferiority"
   (supported: CI low >= margin)."""
-  def hits_of(law: Law, draws: int, stage: int) -> Dict[str, np.ndarray]:
+  def hits_of(law: Law, draws: int, stage: int) -> dict[str, np.ndarray]:
     x, y = rank_scores(law, n, draws, _rng_for(law, n, games, draws, stage))
     _, lo, hi = poi_intervals(x, y, ci_size)
     sup = lo > margin if kind == "superiority" else lo >= margin
@@ -465,7 +466,7 @@ def _rank_rates(kind: str, n: int, games: int, margin: float, ci_size: float) ->
   return _worst(_rank_family(margin, games), hits_of, ("supported", "contradicted"), exact)
 
 
-def superiority_rates(n: int, games: int = 1, ci_size: float = CI_SIZE) -> Dict[str, Rate]:
+def superiority_rates(n: int, games: int = 1, ci_size: float = CI_SIZE) -> dict[str, Rate]:
   """{"supported": Rate, "contradicted": Rate} of "CI low > 0.5" / "CI high < 0.5" of P(X > Y)
   averaged over `games` games with `n` seeds per condition each, the largest over the family of
   truths with that average at 0.5 (module docstring). NaN rates below 2 seeds (the rule's
@@ -476,7 +477,7 @@ def superiority_rates(n: int, games: int = 1, ci_size: float = CI_SIZE) -> Dict[
                    lambda: _rank_rates("superiority", n, games, 0.5, ci_size))
 
 
-def noninferiority_rates(n: int, games: int = 1, margin: float = 0.40, ci_size: float = CI_SIZE) -> Dict[str, Rate]:
+def noninferiority_rates(n: int, games: int = 1, margin: float = 0.40, ci_size: float = CI_SIZE) -> dict[str, Rate]:
   """{"supported": P(CI low >= margin), "contradicted": P(CI high < margin)} of P(X > Y) averaged
   over `games` games, `n` seeds per condition, the largest over the family of truths whose
   average P(X > Y) is exactly `margin` (every split over the games, spreads, skews, ties,
@@ -487,7 +488,7 @@ def noninferiority_rates(n: int, games: int = 1, margin: float = 0.40, ci_size: 
                    lambda: _rank_rates("noninferiority", n, games, margin, ci_size))
 
 
-def equivalence_rates(n: int, cv: float, margin: float = 0.20, ci_size: float = CI_SIZE) -> Dict[str, Rate]:
+def equivalence_rates(n: int, cv: float, margin: float = 0.20, ci_size: float = CI_SIZE) -> dict[str, Rate]:
   """{"equivalent": P(CI inside +-margin), "different": P(CI outside +-margin)} of C5's relative
   difference for one game whose true relative difference is exactly +-margin, `n` seeds per
   condition, the observed seed-to-seed spread `cv` (SD over the grand mean, rounded to 2
@@ -498,7 +499,7 @@ def equivalence_rates(n: int, cv: float, margin: float = 0.20, ci_size: float = 
   cv = float(f"{float(cv):.2g}")
 
   def compute():
-    def hits_of(law: Law, draws: int, stage: int) -> Dict[str, np.ndarray]:
+    def hits_of(law: Law, draws: int, stage: int) -> dict[str, np.ndarray]:
       b, a = mean_scores(law, n, cv, margin, draws, _rng_for(law, n, round(cv * 1e4), draws, stage))
       lo, hi = relative_difference_intervals(b, a, ci_size)
       return {"equivalent": (lo > -margin) & (hi < margin), "different": (lo > margin) | (hi < -margin)}
@@ -506,7 +507,7 @@ def equivalence_rates(n: int, cv: float, margin: float = 0.20, ci_size: float = 
   return CACHE.get(_key("equivalence", n, cv, margin, ci_size), compute)
 
 
-def sign_test_threshold(n: int, alpha: float) -> Optional[int]:
+def sign_test_threshold(n: int, alpha: float) -> int | None:
   """The fewest of n seeds that must show a positive gain for the exact one-sided sign test at
   level `alpha`: the smallest k with P(Binomial(n, 1/2) >= k) <= alpha; None if even k = n is
   not enough."""
@@ -556,7 +557,7 @@ def counted_rate(per_game: Sequence[float], n_games: int, need: int, sure: int) 
 
 
 def seeds_needed(rate_at: Callable[[int], float], limit: float = MAX_RATE,
-                 max_seeds: Optional[int] = None, start: int = 2) -> Optional[int]:
+                 max_seeds: int | None = None, start: int = 2) -> int | None:
   """The fewest seeds per condition n0 >= start such that rate_at(n) <= limit for every n from
   n0 to `max_seeds` (MAX_SEEDS by default): monotone by construction, although rates at small
   samples are not (rank statistics are discrete). None if even max_seeds fails (the verdict

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable, Dict, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -41,7 +41,7 @@ class Gate:
   (error_rates.Rate: rate, SE, method, least favourable truth); `at_seeds(verdict, n)` the rate
   of `verdict` with n seeds per condition on every game (NaN where not measured or where the
   rule cannot say it at n); `seeds`: per game, the seeds per condition behind `rates`."""
-  rates: Dict[str, er.Rate]
+  rates: dict[str, er.Rate]
   at_seeds: Callable[[str, int], float]
   seeds: Sequence[int] = ()
 
@@ -65,7 +65,7 @@ def averaged_gate(n: int, games: int) -> Gate:
   """C2, C3: superiority of P(X > Y) averaged over `games` games with `n` common seeds, at
   RANK_CI: the family's rates (every split of 0.5 over the games, spreads, skews, ties,
   correlations)."""
-  def rates(k: int) -> Dict[str, er.Rate]:
+  def rates(k: int) -> dict[str, er.Rate]:
     r = er.superiority_rates(k, games, RANK_CI)
     return {SUPPORTED: r["supported"], CONTRADICTED: r["contradicted"]}
   return Gate(rates(n), lambda verdict, k: rates(k)[verdict].rate, [n] * games)
@@ -81,11 +81,11 @@ def per_game_gate(kind: str, ns: Sequence[int], games: Sequence[str], claimed: S
   every game sits on it (1 - prod(1 - r))."""
   ci = per_game_ci(len(games))
 
-  def per(k: int) -> Dict[str, er.Rate]:
+  def per(k: int) -> dict[str, er.Rate]:
     return (er.noninferiority_rates(k, 1, margin, ci) if kind == "noninferiority" else
             er.superiority_rates(k, 1, ci))
 
-  def rates(ks: Sequence[int]) -> Dict[str, er.Rate]:
+  def rates(ks: Sequence[int]) -> dict[str, er.Rate]:
     each = [per(k) for k in ks]
     other = {"supported": "contradicted", "contradicted": "supported"}
     return {SUPPORTED: _largest([e[c] for e, c in zip(each, claimed)], games),
@@ -102,7 +102,7 @@ def c5_gate(ns: Sequence[int], cvs: Sequence[float], margin: float) -> Gate:
   g = len(ns)
   ci = per_game_ci(g)
 
-  def rates(ks: Sequence[int]) -> Dict[str, er.Rate]:
+  def rates(ks: Sequence[int]) -> dict[str, er.Rate]:
     per = [er.equivalence_rates(k, cv, margin, ci) for k, cv in zip(ks, cvs)]
     out = {}
     for verdict, key, need, sure in ((SUPPORTED, "equivalent", g // 2 + 1, g // 2),
@@ -124,7 +124,7 @@ def c6_gate(ns: Sequence[int], by_pg: bool) -> Gate:
   g = len(ns)
   alpha = SIGN_ALPHA / g
 
-  def rates(ks: Sequence[int]) -> Dict[str, er.Rate]:
+  def rates(ks: Sequence[int]) -> dict[str, er.Rate]:
     per = [er.sign_test_rate(k, alpha) for k in ks]
     method = "; ".join(dict.fromkeys(p.method for p in per))
     if any(math.isnan(p.rate) for p in per):
@@ -151,7 +151,7 @@ def _seeds_text(seeds: Sequence[int]) -> str:
   return str(lo) if lo == hi else f"{lo}-{hi}"
 
 
-def _reach_text(verdict: str, n0: Optional[int], measured: bool) -> str:
+def _reach_text(verdict: str, n0: int | None, measured: bool) -> str:
   if not measured:
     return f"'{verdict}' cannot be decided by this rule (its rate is not measured)"
   if n0 is None:
@@ -160,7 +160,7 @@ def _reach_text(verdict: str, n0: Optional[int], measured: bool) -> str:
   return f"'{verdict}' from {n0} seeds per condition (every count from {n0} to {er.MAX_SEEDS} within {er.MAX_RATE:.0%})"
 
 
-def apply_gate(v, gate: Optional[Gate]):
+def apply_gate(v, gate: Gate | None):
   """Applies amendments A2/A3 to the pre-registered rule's verdict `v` (a claims.Verdict; the
   rule's own verdict kept in `rule_verdict`): rates, SEs and least favourable truths of both
   verdicts, seeds needed for each, and a decided verdict above MAX_RATE made INCONCLUSIVE, or

@@ -1,10 +1,11 @@
 """Our training curves beside the published ones, at shared frame points: parity.csv, parity.md.
 
-For every game where our runs of a condition with a published match exist (artifact.analysis.published
-MATCHES: Figure 1's `a2c_1step` with SB3-zoo A2C, Figure 2's `dqn` with SB3-zoo DQN), at every
-`Match.step` emulator frames (A2C 1M, DQN 250k) up to the largest frame ALL our seeds of that
-condition reached in that game, each curve is interpolated linearly in frames (never
-extrapolated: a point past a curve's last point, or before its first, is left empty):
+For every game where our runs of a condition with a published match exist
+(artifact.analysis.published MATCHES: Figure 1's `a2c_1step` with SB3-zoo A2C, Figure 2's `dqn`
+with SB3-zoo DQN), at every `Match.step` emulator frames (A2C 1M, DQN 250k) up to the largest
+frame ALL our seeds of that condition reached in that game, each curve is interpolated linearly
+in frames (never extrapolated: a point past a curve's last point, or before its first, is left
+empty):
 
   ours      progress.csv `train_return` (mean raw score of the last <=100 finished training games),
             per seed, then mean / std (ddof 0) / min / max over the seeds that have a value there
@@ -30,13 +31,13 @@ import json
 import math
 import warnings
 from pathlib import Path
-from typing import Dict, List, Optional
 
 import numpy as np
 import pandas as pd
 
 from artifact.analysis import published
 from artifact.analysis.results import Results, load_results
+from artifact.experiment.hparams import DQN_FACTORS
 from artifact.files import atomic_write_text
 
 PARITY_COLUMNS = ["figure", "condition", "algo", "game", "frames",
@@ -59,8 +60,8 @@ def frame_points(reached: float, step: int) -> np.ndarray:
   return np.arange(1, int(reached // step) + 1, dtype=float) * step
 
 
-def parity_table(progress_by_figure: Dict[int, pd.DataFrame], theirs: pd.DataFrame,
-                 step: Optional[int] = None) -> pd.DataFrame:
+def parity_table(progress_by_figure: dict[int, pd.DataFrame], theirs: pd.DataFrame,
+                 step: int | None = None) -> pd.DataFrame:
   """The rows of parity.csv (PARITY_COLUMNS), one per (matched condition, game, frame point),
   from {figure: long progress frame} (`artifact.analysis.results.Results.progress`; a figure
   absent there has no rows) and the published curves `theirs`
@@ -82,7 +83,7 @@ def parity_table(progress_by_figure: Dict[int, pd.DataFrame], theirs: pd.DataFra
 
 
 def _game_rows(m: published.Match, game: str, g: pd.DataFrame, theirs: pd.DataFrame,
-               at: np.ndarray) -> List[Dict]:
+               at: np.ndarray) -> list[dict]:
   """parity.csv's rows of one matched condition `m` in one game: our seeds `g` (long progress
   rows), the zoo and sb3-here curves of `theirs`, at the frame points `at`."""
   ours = published.seed_stats(g, at, value="train_return")
@@ -146,7 +147,8 @@ never extrapolated past its last point, "–" where there is no value):
 - **gaps** are 100 x (a - b) / |b|: "ours vs zoo" is the whole difference; "SB3 here vs zoo" is
   the emulator/wrapper share (same settings; today's emulator, gymnasium Atari wrapper and SB3
   release instead of 2021's); "ours vs SB3 here" is our implementation's share (same emulator;
-  our code and our protocol's settings, listed below). The % of a score near 0 (Breakout and Enduro early on,
+  our code and our protocol's settings, listed below). The % of a score near 0 (Breakout and \
+Enduro early on,
   Pong as it crosses 0) is unstable: read the scores there. With 1 zoo seed and a few of ours, a
   gap within the spread of the seeds is no evidence of a difference.
 
@@ -177,18 +179,20 @@ def parity_markdown(table: pd.DataFrame) -> str:
       continue
     out.append(f"\n## Figure {m.figure} `{m.condition}` vs SB3 {m.name} ({m.short})\n")
     for game, g in t.groupby("game", sort=False):
-      out.append(f"\n### {game}\n\n| frames | ours | SB3 zoo | SB3 here | ours vs zoo | ours vs SB3 here "
-                 "| SB3 here vs zoo |\n|---|---|---|---|---|---|---|\n")
+      out.append(f"\n### {game}\n\n| frames | ours | SB3 zoo | SB3 here | ours vs zoo | ours vs "
+                 "SB3 here | SB3 here vs zoo |\n|---|---|---|---|---|---|---|\n")
       for r in g.itertuples(index=False):
-        out.append(f"| {r.frames / 1e6:g}M | {_spread(r.ours_mean, r.ours_min, r.ours_max, r.ours_seeds)} "
+        out.append(f"| {r.frames / 1e6:g}M | "
+                   f"{_spread(r.ours_mean, r.ours_min, r.ours_max, r.ours_seeds)} "
                    f"| {_num(r.zoo_return)} "
-                   f"| {_spread(r.sb3_here_mean, r.sb3_here_min, r.sb3_here_max, r.sb3_here_seeds)} "
+                   f"| {_spread(r.sb3_here_mean, r.sb3_here_min, r.sb3_here_max, r.sb3_here_seeds)}"
+                   " "
                    f"| {_pct(r.gap_ours_vs_zoo_pct)} | {_pct(r.gap_ours_vs_sb3_here_pct)} "
                    f"| {_pct(r.gap_sb3_here_vs_zoo_pct)} |\n")
   return "".join(out)
 
 
-def write_parity_reports(results: Results, reports_dir, step: Optional[int] = None) -> Dict[str, Path]:
+def write_parity_reports(results: Results, reports_dir, step: int | None = None) -> dict[str, Path]:
   """Writes parity.csv (PARITY_COLUMNS) and parity.md into `reports_dir` (atomically) from a
   report pass's `Results` (its progress and published curves); returns their paths. Raises
   what the published curves' loading raises (a missing curves file: FileNotFoundError)."""
@@ -202,8 +206,8 @@ def write_parity_reports(results: Results, reports_dir, step: Optional[int] = No
   return paths
 
 
-def write_parity(runs_dir, reports_dir, zoo_path=None, sb3_here_dir=None, step: Optional[int] = None,
-                 grid=None) -> Dict[str, Path]:
+def write_parity(runs_dir, reports_dir, zoo_path=None, sb3_here_dir=None, step: int | None = None,
+                 grid=None) -> dict[str, Path]:
   """parity.csv and parity.md on their own (`write_parity_reports`), from the progress.csv files
   of the matched figures' runs under `runs_dir` (of the `grid`'s runs, if given:
   `artifact.analysis.results.load_progress`); returns their paths. Reference curves: the
@@ -217,9 +221,11 @@ def write_parity(runs_dir, reports_dir, zoo_path=None, sb3_here_dir=None, step: 
 # reports/parity/dqn/ (scripts/dqn_parity.sh; the rule: docs/protocol.md, "DQN parity: the
 # decision rule"). Inputs under DQN_DIR:
 #   sb3_here/sb3_here_dqn_{Game}_seed{S}.csv   SB3's DQN curves (CURVE_COLUMNS + trained_frames)
-#   sb3_here/sb3_here_meta_seed{S}.json        its meta: "evaluation" {"mean", ...}, "trained_frames"
+#   sb3_here/sb3_here_meta_seed{S}.json        its meta: "evaluation" {"mean", ...},
+#                                              "trained_frames"
 #   ours/runs/figure2/{Game}/dqn/seed{S}/      our `dqn` runs (config.json, progress.csv)
-#   {factor}/runs/figure2/{Game}/dqn/seed{S}/  our `dqn` with one factor option (--set), any dir name
+#   {factor}/runs/figure2/{Game}/dqn/seed{S}/  our `dqn` with one factor option (--set), any
+#                                              dir name
 # Every run is labelled by its config.json, not by its directory: "ours" when all factor options
 # are at their defaults, "{option}={value}" for one option, joined with ", " for several.
 DQN_DIR = published.REPO_ROOT / "reports" / "parity" / "dqn"
@@ -235,16 +241,18 @@ EVAL_POINT_TOLERANCE = 0.01        # an evaluation at [F, F * 1.01) frames count
 DQN_FACTOR_DEPARTS = {
     "torso_init": (True, "ours: orthogonal (gain sqrt 2, baselines' A2C init); deepq: Glorot "
                          "uniform (tf.contrib.layers' default), the tested value"),
-    "life_loss_fire": (True, "ours: FIRE replaces the agent's first action of a new life, the sampled "
-                             "action recorded; baselines: NOOP, FIRE, action 2 hidden in the reset, "
-                             "the tested value"),
+    "life_loss_fire": (True,
+                       "ours: FIRE replaces the agent's first action of a new life, the sampled "
+                             "action recorded; baselines: NOOP, FIRE, action 2 hidden in the "
+                             "reset, the tested value"),
     "life_loss_stack": (True, "ours: the stack keeps the frames before the loss; baselines: its "
                               "FrameStack reset repeats the new life's first frame 4 times; "
                               "tested: SB3's zeros"),
     "grad_clip_mode": (False, "ours per-variable = deepq's minimize_and_clip; tested: SB3's "
                               "global norm"),
 }
-PARITY_DQN_COLUMNS = ["curve", "frames", "seeds", "train_mean", "train_std", "train_min", "train_max",
+PARITY_DQN_COLUMNS = ["curve", "frames", "seeds", "train_mean", "train_std", "train_min",
+                      "train_max",
                       "eval_seeds", "eval_mean", "eval_min", "eval_max",
                       "gap_vs_sb3_here_pct", "gap_vs_zoo_pct", "share_of_gap_closed",
                       "departs_from_baselines"]
@@ -264,10 +272,11 @@ def load_sb3_here_dqn(directory, game: str = DQN_GAME):
   for f in sorted(directory.glob(_SB3_DQN_NAME.format(game=game))) if directory.is_dir() else []:
     df = pd.read_csv(f)
     if "trained_frames" not in df.columns or df.empty:
-      warnings.warn(f"{f}: no `trained_frames` column or no rows; skipped")
+      warnings.warn(f"{f}: no `trained_frames` column or no rows; skipped", stacklevel=1)
       continue
     seed = int(f.stem.rsplit("seed", 1)[1])
-    df = df.assign(frames=df["trained_frames"], seed=seed, source=published.SB3_HERE_SOURCE, game=game)
+    df = df.assign(frames=df["trained_frames"], seed=seed, source=published.SB3_HERE_SOURCE,
+                   game=game)
     parts.append(df.reindex(columns=published.CURVE_COLUMNS))
     meta = directory / f"sb3_here_meta_seed{seed}.json"
     if meta.exists():
@@ -275,18 +284,19 @@ def load_sb3_here_dqn(directory, game: str = DQN_GAME):
       ev = m.get("evaluation")
       if isinstance(ev, dict) and ev.get("mean") is not None and m.get("algo", "dqn") == "dqn":
         evals[seed] = (float(ev["mean"]), int(m.get("trained_frames") or 0))
-  curves = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=published.CURVE_COLUMNS)
+  curves = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+      columns=published.CURVE_COLUMNS)
   return curves, evals
 
 
-def dqn_run_label(hparams: Dict) -> Optional[str]:
+def dqn_run_label(hparams: dict) -> str | None:
   """The label of a `dqn` run of the experiment from its config.json "hparams": "ours" (every
   factor option at its default), "{option}={value}" (one option set), several joined by ", ";
   None when the run is not the experiment's (replay capacity other than DQN_REPLAY)."""
-  from artifact.experiment.hparams import DQN_FACTORS
   if hparams.get("replay_capacity") != DQN_REPLAY:
     return None
-  set_ = [f"{k}={hparams[k]}" for k, allowed in DQN_FACTORS.items() if hparams.get(k, allowed[0]) != allowed[0]]
+  set_ = [f"{k}={hparams[k]}" for k, allowed in DQN_FACTORS.items()
+          if hparams.get(k, allowed[0]) != allowed[0]]
   return ", ".join(set_) if set_ else "ours"
 
 
@@ -296,7 +306,7 @@ def load_dqn_runs(dqn_dir, game: str = DQN_GAME):
   [excluded run directories with the reason]). Labels: `dqn_run_label` of each run's
   config.json; a run without a readable config.json, not of the experiment, or a second run of
   a label's seed (in another directory; the first in path order is kept) is excluded."""
-  runs: Dict[str, List[pd.DataFrame]] = {}
+  runs: dict[str, list[pd.DataFrame]] = {}
   excluded = []
   for prog in sorted(Path(dqn_dir).glob(f"*/runs/figure2/{game}/dqn/seed*/progress.csv")):
     d = prog.parent
@@ -318,22 +328,23 @@ def load_dqn_runs(dqn_dir, game: str = DQN_GAME):
   return {k: pd.concat(v, ignore_index=True) for k, v in runs.items()}, excluded
 
 
-def _eval_stats(values) -> Dict:
+def _eval_stats(values) -> dict:
   """eval_seeds, eval_mean, eval_min, eval_max of the per-seed evaluation means `values`."""
   v = np.asarray(list(values), float)
   if not len(v):
     return dict(eval_seeds=0, eval_mean=math.nan, eval_min=math.nan, eval_max=math.nan)
-  return dict(eval_seeds=len(v), eval_mean=float(v.mean()), eval_min=float(v.min()), eval_max=float(v.max()))
+  return dict(eval_seeds=len(v), eval_mean=float(v.mean()), eval_min=float(v.min()),
+              eval_max=float(v.max()))
 
 
-def _our_evals(rows: pd.DataFrame, frames: int) -> List[float]:
+def _our_evals(rows: pd.DataFrame, frames: int) -> list[float]:
   """Each seed's evaluation at `frames` (its evaluation row at [frames, frames * 1.01))."""
   e = rows.dropna(subset=["eval_return"])
   e = e[(e["frames"] >= frames) & (e["frames"] < frames * (1 + EVAL_POINT_TOLERANCE))]
   return [float(g.sort_values("frames")["eval_return"].iloc[0]) for _, g in e.groupby("seed")]
 
 
-def parity_dqn_table(ours: Dict[str, pd.DataFrame], sb3: pd.DataFrame, sb3_evals: Dict,
+def parity_dqn_table(ours: dict[str, pd.DataFrame], sb3: pd.DataFrame, sb3_evals: dict,
                      zoo: pd.DataFrame, up_to: int = DQN_DECISION_FRAMES,
                      step: int = DQN_STEP) -> pd.DataFrame:
   """parity_dqn.csv's rows (PARITY_DQN_COLUMNS): per curve ("ours", "sb3_here", "sb3_zoo",
@@ -359,7 +370,8 @@ def parity_dqn_table(ours: Dict[str, pd.DataFrame], sb3: pd.DataFrame, sb3_evals
                                       min=math.nan, max=math.nan))
     else:
       stats[name] = published.seed_stats(df, at, value=col)
-  zoo_v = published.interpolate(zoo["frames"], zoo["train_return_last100"], at) if len(zoo) else np.full(len(at), math.nan)
+  zoo_v = published.interpolate(zoo["frames"], zoo["train_return_last100"],
+                                at) if len(zoo) else np.full(len(at), math.nan)
   stats["sb3_zoo"] = pd.DataFrame(dict(frames=at, seeds=(~np.isnan(zoo_v)).astype(int), mean=zoo_v,
                                        std=0.0, min=zoo_v, max=zoo_v))
   order = ["ours", "sb3_here", "sb3_zoo"] + [k for k in sorted(ours) if k != "ours"]
@@ -383,7 +395,8 @@ def parity_dqn_table(ours: Dict[str, pd.DataFrame], sb3: pd.DataFrame, sb3_evals
           row |= _eval_stats(_our_evals(ours[name], up_to) if name in ours else [])
         if name not in ("ours", "sb3_here", "sb3_zoo"):
           o, h = _mean_at(stats["ours"], i), _mean_at(stats["sb3_here"], i)
-          row["share_of_gap_closed"] = (mean - o) / (h - o) if math.isfinite(mean - o) and h != o else math.nan
+          closes = math.isfinite(mean - o) and h != o
+          row["share_of_gap_closed"] = (mean - o) / (h - o) if closes else math.nan
           row["departs_from_baselines"] = "yes" if _departs(name) else "no"
       rows.append(row)
   return pd.DataFrame(rows, columns=PARITY_DQN_COLUMNS)
@@ -400,7 +413,7 @@ def _departs(label: str) -> bool:
   return all(DQN_FACTOR_DEPARTS.get(n, (False, ""))[0] for n in names)
 
 
-def dqn_decision(table: pd.DataFrame, frames: int = DQN_DECISION_FRAMES) -> Dict:
+def dqn_decision(table: pd.DataFrame, frames: int = DQN_DECISION_FRAMES) -> dict:
   """The rule of docs/protocol.md ("DQN parity: the decision rule") applied to
   `parity_dqn_table`'s rows at `frames`: {"decided": bool, "adopt": [factor labels],
   "keep_tag": "campaign-1" or None, "new_tag": "campaign-2" or None, "text": one paragraph}.
@@ -409,14 +422,14 @@ def dqn_decision(table: pd.DataFrame, frames: int = DQN_DECISION_FRAMES) -> Dict
   maximum is below SB3 here's seed minimum (training returns); then every single-option factor
   that departs from baselines' deepq and closes >= DQN_SHARE_TO_ADOPT of the gap (its mean over
   its seeds) is adopted. Factor options never run are named in the text."""
-  from artifact.experiment.hparams import DQN_FACTORS
   at = table[table["frames"] == frames].set_index("curve")
   def row(name):
     return at.loc[name] if name in at.index else None
   o, h = row("ours"), row("sb3_here")
   n_o, n_h = (int(r["seeds"]) if r is not None else 0 for r in (o, h))
   factors = [c for c in at.index if c not in ("ours", "sb3_here", "sb3_zoo")]
-  never = [k for k in DQN_FACTORS if not any(part.split("=", 1)[0] == k for c in factors for part in c.split(", "))]
+  never = [k for k in DQN_FACTORS if not any(part.split("=", 1)[0] == k for c in factors
+                                             for part in c.split(", "))]
   tail = f" Factor options not run: {', '.join(never)}." if never else ""
   out = dict(decided=False, adopt=[], keep_tag=None, new_tag=None)
   if n_h < DQN_SEEDS["sb3_here"] or n_o < DQN_SEEDS["ours"]:
@@ -434,7 +447,8 @@ def dqn_decision(table: pd.DataFrame, frames: int = DQN_DECISION_FRAMES) -> Dict
     return out | dict(text=f"Not decided yet: a gap, {gap}; factors short of seeds at "
                            f"{frames / 1e6:g}M frames: {', '.join(short)}.{tail}")
   single = [c for c in factors if ", " not in c]
-  adopt = [c for c in single if _departs(c) and at.loc[c, "share_of_gap_closed"] >= DQN_SHARE_TO_ADOPT]
+  adopt = [c for c in single if _departs(c) and at.loc[c,
+                                                       "share_of_gap_closed"] >= DQN_SHARE_TO_ADOPT]
   not_eligible = " (baselines' own setting: not eligible)"
   shares = "; ".join(f"{c}: {_share(at.loc[c, 'share_of_gap_closed'])}"
                      + ("" if _departs(c) else not_eligible) for c in single)
@@ -451,7 +465,7 @@ def _share(v) -> str:
   return "–" if v is None or not math.isfinite(v) else f"{100 * v:.0f}%"
 
 
-def parity_dqn_markdown(table: pd.DataFrame, decision: Dict, excluded: List[str] = (),
+def parity_dqn_markdown(table: pd.DataFrame, decision: dict, excluded: list[str] = (),
                         frames: int = DQN_DECISION_FRAMES) -> str:
   """parity_dqn.md: what the columns mean, (a) ours vs SB3 here vs the zoo per point, (b) the
   factors at `frames`, (c) the rule's outcome (`dqn_decision`), and the runs left out."""
@@ -475,8 +489,9 @@ decision rule".
   for x in sorted(table["frames"].unique()):
     o, h, z = (by[c].loc[x] for c in ("ours", "sb3_here", "sb3_zoo"))
     out.append(f"| {x / 1e6:g}M | {_spread(o.train_mean, o.train_min, o.train_max, o.seeds)} "
-               f"| {_spread(h.train_mean, h.train_min, h.train_max, h.seeds)} | {_num(z.train_mean)} "
-               f"| {_pct(o.gap_vs_sb3_here_pct)} | {_pct(o.gap_vs_zoo_pct)} | {_pct(h.gap_vs_zoo_pct)} |\n")
+               f"| {_spread(h.train_mean, h.train_min, h.train_max, h.seeds)} | "
+               f"{_num(z.train_mean)} | {_pct(o.gap_vs_sb3_here_pct)} | {_pct(o.gap_vs_zoo_pct)} | "
+               f"{_pct(h.gap_vs_zoo_pct)} |\n")
   out.append(f"""
 ## (b) The factors at {frames / 1e6:g}M frames
 
@@ -505,7 +520,8 @@ training-return means. "departs": our default of that option departs from baseli
   return "".join(out)
 
 
-def write_parity_dqn(dqn_dir=None, out_dir=None, zoo_path=None, game: str = DQN_GAME) -> Dict[str, Path]:
+def write_parity_dqn(dqn_dir=None, out_dir=None, zoo_path=None,
+                     game: str = DQN_GAME) -> dict[str, Path]:
   """Writes parity_dqn.csv (PARITY_DQN_COLUMNS) and parity_dqn.md (atomically) into `out_dir`
   (default: `dqn_dir`) from the experiment's runs under `dqn_dir` (default DQN_DIR: sb3_here/,
   ours/runs/..., {factor}/runs/...; `load_sb3_here_dqn`, `load_dqn_runs`) and the zoo's `game`

@@ -3,7 +3,8 @@
 Sources (details, settings and how each differs from our protocol: reports/published/README.md):
   sb3-zoo   reports/published/sb3_zoo_curves.csv: the training curves of stable-baselines3's
             rl-zoo Atari agents (DLR-RM/rl-trained-agents, commit cd35bde6, one seed per
-            algorithm and game, 0.25M to 10M frames), extracted by scripts/extract_sb3_zoo_curves.py.
+            algorithm and game, 0.25M to 10M frames), extracted by
+            scripts/extract_sb3_zoo_curves.py.
   sb3-here  optional: the same SB3 settings rerun on this project's emulator (ale-py 0.12.1),
             reports/parity/sb3_here/sb3_here_{Game}_seed{S}.csv, one file per game and seed.
 
@@ -22,8 +23,8 @@ from __future__ import annotations
 import dataclasses
 import re
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Tuple
 
 import numpy as np
 import pandas as pd
@@ -52,14 +53,15 @@ class Match:
   step: int
 
 
-MATCHES: Tuple[Match, ...] = (
+MATCHES: tuple[Match, ...] = (
     Match(1, "a2c_1step", "a2c", "A2C", "constant lr", 1_000_000),
     Match(2, "dqn", "dqn", "DQN", "replay 10k, learning starts 100k steps", 250_000),
 )
 
 
 def _empty() -> pd.DataFrame:
-  return pd.DataFrame({c: pd.Series(dtype="object" if c in ("source", "algo", "game") else "float64")
+  return pd.DataFrame({c: pd.Series(dtype="object" if c in ("source", "algo", "game")
+                                    else "float64")
                        for c in CURVE_COLUMNS})
 
 
@@ -77,8 +79,8 @@ def load_sb3_here(directory=None) -> pd.DataFrame:
   """The optional "SB3 on today's emulator" curves: every sb3_here_{Game}_seed{S}.csv under
   `directory` (default reports/parity/sb3_here/), CURVE_COLUMNS, `source` set to
   SB3_HERE_SOURCE; `frames` is the file's `trained_frames` where it has one (frames trained,
-  as in our progress.csv). `game` and `seed` come from the file's columns, else from its name; a file
-  without an `algo` column is skipped with a warning (it cannot be matched). Empty if none."""
+  as in our progress.csv). `game` and `seed` come from the file's columns, else from its name; a
+  file without an `algo` column is skipped with a warning (it cannot be matched). Empty if none."""
   directory = Path(SB3_HERE_DIR if directory is None else directory)
   parts = []
   for f in sorted(directory.glob("sb3_here_*_seed*.csv")) if directory.is_dir() else []:
@@ -87,7 +89,7 @@ def load_sb3_here(directory=None) -> pd.DataFrame:
       continue
     df = pd.read_csv(f)
     if "algo" not in df.columns:
-      warnings.warn(f"{f}: no `algo` column; skipped")
+      warnings.warn(f"{f}: no `algo` column; skipped", stacklevel=1)
       continue
     if "game" not in df.columns:
       df["game"] = m["game"]
@@ -177,7 +179,8 @@ def overlay_curves(figure: int, game: str, ours: pd.DataFrame,
     if not zoo.empty:
       x = _clip_points(zoo["frames"].to_numpy(dtype=float), xmax)
       if len(x):
-        rows.append(_overlay(game, ZOO_SOURCE, f"SB3 zoo {m.name} (published, 1 seed; {m.short})", x,
+        rows.append(_overlay(game, ZOO_SOURCE, f"SB3 zoo {m.name} (published, 1 seed; {m.short})",
+                             x,
                              interpolate(zoo["frames"], zoo["train_return_last100"], x)))
     here = c[c["source"] == SB3_HERE_SOURCE]
     if not here.empty:
@@ -185,14 +188,16 @@ def overlay_curves(figure: int, game: str, ours: pd.DataFrame,
       if len(x):
         st = seed_stats(here, x)
         rows.append(_overlay(game, SB3_HERE_SOURCE,
-                             f"SB3 {m.name} on ale-py 0.12.1 (mean of {here['seed'].nunique()} seeds)",
+                             f"SB3 {m.name} on ale-py 0.12.1 (mean of {here['seed'].nunique()} "
+                             "seeds)",
                              st["frames"].to_numpy(), st["mean"].to_numpy()))
   if not rows:
     return pd.DataFrame(columns=OVERLAY_COLUMNS)
   return pd.concat(rows, ignore_index=True)
 
 
-def _overlay(game: str, source: str, label: str, frames: np.ndarray, values: np.ndarray) -> pd.DataFrame:
+def _overlay(game: str, source: str, label: str, frames: np.ndarray,
+             values: np.ndarray) -> pd.DataFrame:
   """One overlay curve's rows (OVERLAY_COLUMNS)."""
   return pd.DataFrame(dict(game=game, source=source, label=label, frames=np.asarray(frames, float),
                            train_return_last100=np.asarray(values, float)), columns=OVERLAY_COLUMNS)

@@ -3,24 +3,17 @@ a failed report not stopping the others. Every run file is checked as it is read
 (`artifact.analysis.results.check_run_files`): a damaged run is named and left out of every
 report, and the pass reports it as a failure (the command exits 1).
 
-The reports themselves are `artifact.analysis.curves`, `parity`, `statistics`, `claims` and `theory`,
-imported here only when called (the command line's argument errors stay fast).
+The reports themselves are `artifact.analysis.curves`, `parity`, `statistics`, `claims` and
+`theory`, imported here only when called (the command line's argument errors stay fast).
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List, Tuple
+
+from artifact.experiment.scales import frames_text
 
 
-def _frames_text(frames: int) -> str:
-  """3000000 -> '3M', 250000 -> '250k', 6400 -> '6.4k' (3 significant digits)."""
-  for unit, size in (("M", 1_000_000), ("k", 1_000)):
-    if frames >= size:
-      return f"{frames / size:.3g}{unit}"
-  return f"{frames:,}"
-
-
-def budget_notes(plan, scale: str, progress_by_figure) -> Tuple[Dict[int, str], str]:
+def budget_notes(plan, scale: str, progress_by_figure) -> tuple[dict[int, str], str]:
   """The reports' title notes: ({figure: note}, note of the reports over every figure), from
   {figure: long progress frame} (`Results.progress`). A figure whose runs all reached the
   scale's budget (the largest `RunSpec.frames` of its specs, emulator frames) is "[short
@@ -33,7 +26,7 @@ def budget_notes(plan, scale: str, progress_by_figure) -> Tuple[Dict[int, str], 
     reached = (int(df.groupby(["game", "condition", "seed"]).frames.max().min())
                if df is not None and len(df) else budget)
     per[f] = (f"{scale} scale" if reached >= budget else
-              f"{_frames_text(reached)} frames of {scale} scale's {_frames_text(budget)}")
+              f"{frames_text(reached)} frames of {scale} scale's {frames_text(budget)}")
   texts = list(dict.fromkeys(per.values()))
   if len(texts) <= 1:
     overall = f" [{texts[0] if texts else scale + ' scale'}]"
@@ -42,7 +35,7 @@ def budget_notes(plan, scale: str, progress_by_figure) -> Tuple[Dict[int, str], 
   return {f: f" [{t}]" for f, t in per.items()}, overall
 
 
-def run_states(plan, runs: Path, others: List[str], bad: Dict[str, str]) -> Dict[str, str]:
+def run_states(plan, runs: Path, others: list[str], bad: dict[str, str]) -> dict[str, str]:
   """{relpath: state} of each of the plan's runs, in plan order: "finished" (done.json),
   "partial" (a progress.csv, no done.json), "missing", "other config" (its directory holds a run
   of another config: `results.not_in_grid`'s `others`) or "damaged" (a file of it is damaged:
@@ -56,7 +49,7 @@ def run_states(plan, runs: Path, others: List[str], bad: Dict[str, str]) -> Dict
   return out
 
 
-def _print_runs(plan, runs: Path, others: List[str], bad: Dict[str, str]):
+def _print_runs(plan, runs: Path, others: list[str], bad: dict[str, str]):
   """One statement of what the reports hold of the plan's runs (`run_states`: finished, partial,
   missing, and left out: another config, damaged), each run not finished listed; then the runs
   under `runs` that are not the plan's (left out) and the damaged ones with their errors."""
@@ -87,7 +80,7 @@ def _print_runs(plan, runs: Path, others: List[str], bad: Dict[str, str]):
       print(f"   damaged {r}: {err}")
 
 
-def write_reports(plan, scale: str = "") -> List[str]:
+def write_reports(plan, scale: str = "") -> list[str]:
   """Figure CSV/PDF, parity, statistics, claims (and theory) from whatever runs exist under
   plan.out/runs (`plan`: an `artifact.grid.planning.Plan`); says which of the plan's runs are
   missing or unfinished (and reports the rest). The runs are read once, into one `Results`
@@ -96,15 +89,16 @@ def write_reports(plan, scale: str = "") -> List[str]:
   and the others are still written. A run with a damaged file (`Results.bad_runs`) is named and
   left out of every report. Returns the failures' descriptions ([] if none): the failed reports
   and each damaged run. `scale`: the scale's name, for the titles (`budget_notes`)."""
-  from artifact.analysis import claims_report, curves, parity, results, statistics   # heavy imports after validation
+  # the reports' modules (pandas, matplotlib, rliable) only here: argument errors stay fast
+  from artifact.analysis import claims_report, curves, parity, results, statistics
   runs, out = plan.out / "runs", plan.out / "reports"
   out.mkdir(parents=True, exist_ok=True)
-  failed: List[str] = []
+  failed: list[str] = []
 
   def attempt(name: str, write):
     try:
       paths = write()
-    except Exception as e:  # pylint: disable=broad-except  (name it, go on with the others)
+    except Exception as e:  # name it, go on with the others
       failed.append(f"{name}: {type(e).__name__}: {e}")
       print(f"reports: FAILED writing {name} under {out}: {type(e).__name__}: {e}", flush=True)
       return
@@ -114,20 +108,22 @@ def write_reports(plan, scale: str = "") -> List[str]:
   try:
     others = results.not_in_grid(runs, plan.figures, grid)
     loaded = results.load_results(runs, plan.figures, grid)
-  except Exception as e:  # pylint: disable=broad-except  (no report without the runs: say why)
+  except Exception as e:  # no report without the runs: say why
     failed.append(f"every report (reading the runs under {runs}): {type(e).__name__}: {e}")
     print(f"reports: FAILED reading the runs under {runs}, no report written: "
           f"{type(e).__name__}: {e}", flush=True)
     return failed
   _print_runs(plan, runs, others, loaded.bad_runs)
-  failed += [f"damaged run {r} (left out of every report): {err}" for r, err in sorted(loaded.bad_runs.items())]
+  failed += [f"damaged run {r} (left out of every report): {err}"
+             for r, err in sorted(loaded.bad_runs.items())]
   notes, note = budget_notes(plan, scale, loaded.progress) if scale else ({}, "")
   for f in plan.figures:
-    attempt(f"figure {f}", lambda f=f: curves.write_figure_reports(f, loaded, out, notes.get(f, "")))
+    attempt(f"figure {f}",
+            lambda f=f: curves.write_figure_reports(f, loaded, out, notes.get(f, "")))
   attempt("parity with published curves", lambda: parity.write_parity_reports(loaded, out))
   attempt("statistics", lambda: statistics.write_statistics(loaded.progress, out, note))
   attempt("claims", lambda: claims_report.write_claims(loaded.progress, out, note, loaded.machines))
   if plan.run_theory:
-    from artifact.analysis import theory
+    from artifact.analysis import theory  # TensorFlow and agents: only when the theory report runs
     attempt("theory", lambda: theory.write_theory_report(out))
   return failed

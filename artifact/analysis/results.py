@@ -29,8 +29,8 @@ import dataclasses
 import io
 import json
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import pandas as pd
 
@@ -46,7 +46,7 @@ LONG_COLUMNS = [c for c in PROGRESS_COLUMNS if c not in ("loss", "entropy")]
 MACHINE_COLUMNS = ["game", "condition", "seed", "cpu"]
 
 
-def progress_files(runs_dir, figure: int) -> List[Tuple[str, Path]]:
+def progress_files(runs_dir, figure: int) -> list[tuple[str, Path]]:
   """[(condition name, progress.csv path)] of every run of a figure found under `runs_dir`, in
   the registry's condition order, each condition's files sorted by path. Raises KeyError for a
   figure the registry does not have."""
@@ -58,7 +58,7 @@ def progress_files(runs_dir, figure: int) -> List[Tuple[str, Path]]:
   return out
 
 
-def grid_runs(specs) -> Dict[str, object]:
+def grid_runs(specs) -> dict[str, object]:
   """{run relpath: RunSpec} of a grid's `specs` (`artifact.experiment.runspec.RunSpec`), the
   `grid` argument of `load_progress` and `load_results`."""
   return {s.relpath(): s for s in specs}
@@ -70,10 +70,11 @@ REPORT_REMEDY = ("The run is left out of every report: put an intact copy back, 
 _RELPATH = re.compile(r"figure(\d+)/([^/]+)/([^/]+)/seed(-?\d+)")
 
 
-def _in_grid(run_dir: Path, rel: str, grid: Dict[str, object]) -> bool:
+def _in_grid(run_dir: Path, rel: str, grid: dict[str, object]) -> bool:
   """Whether the run at `run_dir` (relpath `rel`) is the grid's run of that relpath: no
   config.json (nothing to check against) counts as the grid's own; one of another run does not.
-  Raises DamagedFileError for a config.json that is not a JSON object (`artifact.files.read_json`)."""
+  Raises DamagedFileError for a config.json that is not a JSON object
+  (`artifact.files.read_json`)."""
   if rel not in grid:
     return False
   cfg = run_dir / "config.json"
@@ -86,7 +87,8 @@ def _in_grid(run_dir: Path, rel: str, grid: Dict[str, object]) -> bool:
     return False
 
 
-def _grid_files(runs_dir, figure: int, grid, bad: Optional[Dict[str, str]] = None) -> List[Tuple[str, Path, str]]:
+def _grid_files(runs_dir, figure: int, grid, bad: dict[str, str]
+                | None = None) -> list[tuple[str, Path, str]]:
   """[(condition, progress.csv path, run relpath)] of the figure's runs that `grid` keeps (all
   found when `grid` is None), less those in `bad`. A run with a damaged config.json is added to
   `bad` ({relpath: message}) and left out; without `bad`, DamagedFileError is raised."""
@@ -121,7 +123,8 @@ def check_run_files(run_dir: Path, rel: str):
     if not isinstance(finished, int):
       raise DamagedFileError(done, f"its frames {finished!r} are not a number of frames",
                              REPORT_REMEDY.format(run_dir=run_dir))
-  newest = max((int(p.name[len("ckpt-"):-len(".index")]) for p in Path(run_dir).glob("checkpoint/ckpt-*.index")
+  newest = max((int(p.name[len("ckpt-"):-len(".index")])
+                for p in Path(run_dir).glob("checkpoint/ckpt-*.index")
                 if p.name[len("ckpt-"):-len(".index")].isdigit()), default=None)
   try:
     return read_progress(Path(run_dir) / "progress.csv", identity, finished, newest)
@@ -130,7 +133,7 @@ def check_run_files(run_dir: Path, rel: str):
                             f"{REPORT_REMEDY.format(run_dir=run_dir)}") from None
 
 
-def not_in_grid(runs_dir, figures: Sequence[int], grid: Dict[str, object]) -> List[str]:
+def not_in_grid(runs_dir, figures: Sequence[int], grid: dict[str, object]) -> list[str]:
   """Sorted relpaths of the runs under `runs_dir` (of the given figures) that `load_progress(...,
   grid)` leaves out: not in the grid, or trained with another config (a `--set` value, say)."""
   out = set()
@@ -152,7 +155,8 @@ def rows_up_to(df: pd.DataFrame, frames: int) -> pd.DataFrame:
   return df[df["frames"] <= df.loc[reached, "frames"].min()] if reached.any() else df
 
 
-def load_progress(runs_dir, figure: int, grid=None, bad: Optional[Dict[str, str]] = None) -> pd.DataFrame:
+def load_progress(runs_dir, figure: int, grid=None,
+                  bad: dict[str, str] | None = None) -> pd.DataFrame:
   """The figure's progress.csv files concatenated (an empty frame with the columns if none), in
   LONG_COLUMNS, sorted by game, condition, seed, frames, with `figure` and `condition` set to
   this figure's names. With `grid` ({relpath: RunSpec}, `grid_runs`), only the runs of that grid
@@ -184,7 +188,8 @@ def load_progress(runs_dir, figure: int, grid=None, bad: Optional[Dict[str, str]
   # one row per (run, frame point): the last written wins (a resumed run never writes a point
   # twice, but a file written by two processes at once, before run locks existed, could)
   df = df.drop_duplicates(subset=["game", "condition", "seed", "frames"], keep="last")
-  return df.reindex(columns=LONG_COLUMNS).sort_values(["game", "condition", "seed", "frames"]).reset_index(drop=True)
+  return df.reindex(columns=LONG_COLUMNS).sort_values(["game", "condition", "seed",
+                                                       "frames"]).reset_index(drop=True)
 
 
 def cpu_kind(run_dir) -> str:
@@ -207,7 +212,8 @@ def cpu_kind(run_dir) -> str:
   return "not recorded"
 
 
-def run_machines(runs_dir, figure: int, grid=None, bad: Optional[Dict[str, str]] = None) -> pd.DataFrame:
+def run_machines(runs_dir, figure: int, grid=None,
+                 bad: dict[str, str] | None = None) -> pd.DataFrame:
   """One row per run of the figure under `runs_dir` (the runs `load_progress` reads, with the
   same `grid` filter and condition names, less the damaged runs in `bad`), MACHINE_COLUMNS:
   game, condition, seed (int), cpu (`cpu_kind`)."""
@@ -228,11 +234,11 @@ class Results:
   first `published_curves()`; bad_runs: {relpath: the error} of the runs left out of both
   tables (and so of every report) because a file of theirs is damaged (`check_run_files`).
   """
-  progress: Dict[int, pd.DataFrame]
-  machines: Dict[int, pd.DataFrame]
+  progress: dict[int, pd.DataFrame]
+  machines: dict[int, pd.DataFrame]
   load_published: Callable[[], pd.DataFrame] = published.load_published_curves
-  bad_runs: Dict[str, str] = dataclasses.field(default_factory=dict)
-  _published: Optional[pd.DataFrame] = dataclasses.field(default=None, init=False, repr=False,
+  bad_runs: dict[str, str] = dataclasses.field(default_factory=dict)
+  _published: pd.DataFrame | None = dataclasses.field(default=None, init=False, repr=False,
                                                          compare=False)
 
   def published_curves(self) -> pd.DataFrame:
@@ -251,7 +257,7 @@ def load_results(runs_dir, figures: Sequence[int], grid=None, zoo_path=None,
   reports/published/sb3_zoo_curves.csv and reports/parity/sb3_here/ unless `zoo_path` /
   `sb3_here_dir` are given. A run with a damaged file is left out of every table and named in
   `Results.bad_runs`. Raises KeyError for a figure the registry does not have."""
-  bad: Dict[str, str] = {}
+  bad: dict[str, str] = {}
   progress = {f: load_progress(runs_dir, f, grid, bad) for f in figures}
   return Results(progress=progress,
                  machines={f: run_machines(runs_dir, f, grid, bad) for f in figures},

@@ -8,28 +8,35 @@ a pure function of the scores). Two rliable metrics are computed here instead of
 the same numbers bit for bit: `aggregate_iqm` and `probability_of_improvement` (their docstrings
 say why).
 
-Inputs are the long progress frames of `artifact.analysis.results.load_progress`. The final score of a run
-is the mean evaluation return over its last `FINAL_EVALS` evaluations (docs/decision_rules.md says
-why). Outputs (`write_statistics`): reports/statistics.csv in the long format `COLUMNS` (one row
-per figure / metric / condition or pair / game or "aggregate" / frames point / threshold) and
+Inputs are the long progress frames of `artifact.analysis.results.load_progress`. The final score of
+a run is the mean evaluation return over its last `FINAL_EVALS` evaluations (docs/decision_rules.md
+says why). Outputs (`write_statistics`): reports/statistics.csv in the long format `COLUMNS` (one
+row per figure / metric / condition or pair / game or "aggregate" / frames point / threshold) and
 reports/statistics.pdf.
 """
 from __future__ import annotations
 
+import concurrent.futures as cf
 import contextlib
 import math
+import multiprocessing as mp
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
 
+import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.backends.backend_pdf import PdfPages
 from rliable import library as rly
 from rliable import metrics
 
 from artifact.analysis.atari_scores import has_reference, human_normalized
 from artifact.experiment.registry import FIGURES
 from artifact.files import atomic_path, atomic_write_text
+
+matplotlib.use("Agg")      # files only, no display
 
 FINAL_EVALS = 3            # evaluations averaged into a run's final score
 BOOTSTRAP_REPS = 2000      # stratified bootstrap replications per interval
@@ -96,7 +103,8 @@ def probability_of_improvement(scores_x: np.ndarray, scores_y: np.ndarray) -> fl
     elif np.isnan(x).any() or np.isnan(y).any():
       probs.append(math.nan)
     else:
-      u = np.count_nonzero(x[:, None] > y[None, :]) + 0.5 * np.count_nonzero(x[:, None] == y[None, :])
+      u = np.count_nonzero(x[:, None] > y[None, :]) + 0.5 * np.count_nonzero(
+          x[:, None] == y[None, :])
       probs.append(u / (num_runs_x * num_runs_y))
   return np.mean(probs)
 
@@ -117,18 +125,21 @@ def _seeded_global_rng(seed: int = 0):
     np.random.set_state(state)
 
 
-def interval(arrays: Sequence[np.ndarray], func, ci_size: float = CI_SIZE) -> Tuple[float, float, float]:
+def interval(arrays: Sequence[np.ndarray], func,
+             ci_size: float = CI_SIZE) -> tuple[float, float, float]:
   """(point, ci_low, ci_high) of `func(*arrays)` (a scalar) under rliable's stratified bootstrap,
   a `ci_size` percentile interval (default 95%; the multi-game rules of amendment A3 ask for
   1 - 0.05 / games per game).
 
   `arrays`: one or more [runs x games] matrices; several are resampled independently, each with
   its own run indices (rliable wraps a list of matrices in `StratifiedIndependentBootstrap`), so a
-  CI of two conditions is not paired by seed (docs/decision_rules.md, amendment A2). Fewer than 2 runs: the CI is the
-  point (NaN-free but uninformative; callers report seeds so a reader can tell).
+  CI of two conditions is not paired by seed (docs/decision_rules.md, amendment A2). Fewer than 2
+  runs: the CI is the point (NaN-free but uninformative; callers report seeds so a reader can tell).
   """
   arrays = [np.asarray(a, np.float64) for a in arrays]
-  f = lambda *xs: np.array([func(*xs)])  # noqa: E731
+
+  def f(*xs):
+    return np.array([func(*xs)])
   if arrays[0].shape[0] < 2:
     p = float(func(*arrays))
     return p, p, p
@@ -150,13 +161,14 @@ def final_scores(df: pd.DataFrame, last: int = FINAL_EVALS) -> pd.DataFrame:
     rows.append(dict(game=game, condition=cond, seed=int(seed), final_score=final,
                      final_hns=human_normalized(game, final), first_score=float(scores[0]),
                      best_score=float(scores.max()), evals=len(scores),
-                     frames=int(df[(df.game == game) & (df.condition == cond) & (df.seed == seed)]["frames"].max())))
+                     frames=int(df[(df.game == game) & (df.condition == cond)
+                                   & (df.seed == seed)]["frames"].max())))
   return pd.DataFrame(rows, columns=["game", "condition", "seed", "final_score", "final_hns",
                                      "first_score", "best_score", "evals", "frames"])
 
 
 def score_matrix(finals: pd.DataFrame, conditions: Sequence[str], games: Sequence[str],
-                 column: str = "final_hns") -> Tuple[Dict[str, np.ndarray], List[int]]:
+                 column: str = "final_hns") -> tuple[dict[str, np.ndarray], list[int]]:
   """{condition: [seeds x games]} over the seeds that every listed (condition, game) has, so the
   rows pair up across conditions. Returns (matrices, seeds); empty matrices if no common seed."""
   seeds = None
@@ -168,7 +180,8 @@ def score_matrix(finals: pd.DataFrame, conditions: Sequence[str], games: Sequenc
   out = {}
   for c in conditions:
     sub = finals[finals.condition == c].set_index(["game", "seed"])[column]
-    out[c] = np.array([[sub[(g, s)] for g in games] for s in seeds], np.float64).reshape(len(seeds), len(games))
+    out[c] = np.array([[sub[(g, s)] for g in games] for s in seeds],
+                      np.float64).reshape(len(seeds), len(games))
   return out, seeds
 
 
@@ -179,7 +192,7 @@ def _row(figure, metric, condition, game, pit, seeds, games, frames, threshold=m
 
 
 def figure_statistics(df: pd.DataFrame, figure: int, conditions: Sequence[str],
-                      pairs: Sequence[Tuple[str, str]]) -> pd.DataFrame:
+                      pairs: Sequence[tuple[str, str]]) -> pd.DataFrame:
   """All statistics of one figure as rows of `COLUMNS` (see the module docstring), from its long
   progress frame `df`: per game and condition the mean and IQM of raw final scores; per
   condition the HNS aggregates over games (AGGREGATES); per declared pair (x, y) of `pairs` the
@@ -195,8 +208,10 @@ def figure_statistics(df: pd.DataFrame, figure: int, conditions: Sequence[str],
   for (game, cond), g in finals.groupby(["game", "condition"]):
     x = g["final_score"].to_numpy()[:, None]
     fr = int(g["frames"].max())
-    rows.append(_row(figure, "final_score_mean", cond, game, interval([x], metrics.aggregate_mean), len(x), 1, fr))
-    rows.append(_row(figure, "final_score_iqm", cond, game, interval([x], aggregate_iqm), len(x), 1, fr))
+    rows.append(_row(figure, "final_score_mean", cond, game, interval([x], metrics.aggregate_mean),
+                     len(x), 1, fr))
+    rows.append(_row(figure, "final_score_iqm", cond, game, interval([x], aggregate_iqm), len(x), 1,
+                     fr))
   # across games: human-normalized aggregates
   norm_games = sorted(g for g in set(finals.game) if has_reference(g))
   for cond in present:
@@ -208,10 +223,12 @@ def figure_statistics(df: pd.DataFrame, figure: int, conditions: Sequence[str],
       continue
     fr = int(finals[finals.condition == cond]["frames"].max())
     for name, fn in AGGREGATES.items():
-      rows.append(_row(figure, name, cond, AGGREGATE, interval([mats[cond]], fn), len(seeds), len(games), fr))
+      rows.append(_row(figure, name, cond, AGGREGATE, interval([mats[cond]], fn), len(seeds),
+                       len(games), fr))
   # probability of improvement of each declared pair, over the games both conditions ran
   for x, y in pairs:
-    games = sorted(set(finals[finals.condition == x].game) & set(finals[finals.condition == y].game))
+    games = sorted(set(finals[finals.condition == x].game)
+                   & set(finals[finals.condition == y].game))
     if not games:
       continue
     mats, seeds = score_matrix(finals, [x, y], games, column="final_score")
@@ -232,7 +249,7 @@ def figure_statistics(df: pd.DataFrame, figure: int, conditions: Sequence[str],
   return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _profiles(figure, finals, conditions, norm_games) -> List[Dict]:
+def _profiles(figure, finals, conditions, norm_games) -> list[dict]:
   rows = []
   for cond in conditions:
     games = [g for g in norm_games if g in set(finals[finals.condition == cond].game)]
@@ -262,11 +279,12 @@ def eval_curves_hns(df: pd.DataFrame, condition: str, games: Sequence[str]):
   for (game, seed), g in runs:
     if seed in seeds and game in games:
       s = g.set_index("frames")["eval_return"]
-      arr[seeds.index(seed), list(games).index(game)] = [human_normalized(game, s[p]) for p in points]
+      arr[seeds.index(seed), list(games).index(game)] = [human_normalized(game, s[p])
+                                                         for p in points]
   return arr, points, seeds
 
 
-def _sample_efficiency(figure, df, conditions, norm_games) -> List[Dict]:
+def _sample_efficiency(figure, df, conditions, norm_games) -> list[dict]:
   rows = []
   for cond in conditions:
     games = [g for g in norm_games if g in set(df[df.condition == cond].game)]
@@ -319,10 +337,6 @@ def plot_statistics(stats: pd.DataFrame, path, title: str = ""):
   pair, the performance profiles (rliable's `create_performance_profile`) and the
   sample-efficiency curves (IQM HNS against emulator frames); one page saying so when `stats`
   is empty. `title` is appended to each page's title."""
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-  from matplotlib.backends.backend_pdf import PdfPages
   with PdfPages(path) as pdf:
     if stats.empty:
       fig = plt.figure(figsize=(8, 2))
@@ -346,7 +360,8 @@ def plot_statistics(stats: pd.DataFrame, path, title: str = ""):
         if ax.has_data():
           ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
-      fig.suptitle(f"Figure {figure}: statistics (rliable, stratified bootstrap){title}", fontsize=10)
+      fig.suptitle(f"Figure {figure}: statistics (rliable, stratified bootstrap){title}",
+                   fontsize=10)
       fig.tight_layout(rect=(0, 0, 1, 0.94))
       pdf.savefig(fig)
       plt.close(fig)
@@ -356,7 +371,7 @@ def _figure_statistics_job(job):
   return figure_statistics(*job)
 
 
-def _map_figures(jobs) -> List[pd.DataFrame]:
+def _map_figures(jobs) -> list[pd.DataFrame]:
   """`figure_statistics` of each job, the figures in parallel processes when there are several
   figures and cores: rliable's bootstrap is a Python loop per interval (on 2 CPU cores,
   the smoke grid's figures take 6.0, 16.0 and 4.4 s one after the other). Each interval
@@ -364,30 +379,30 @@ def _map_figures(jobs) -> List[pd.DataFrame]:
   workers = min(len(jobs), os.cpu_count() or 1)
   if workers < 2:
     return [_figure_statistics_job(j) for j in jobs]
-  import concurrent.futures as cf
-  import multiprocessing as mp
   with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
     return list(pool.map(_figure_statistics_job, jobs))
 
 
-def statistics_table(progress_by_figure: Dict[int, pd.DataFrame]) -> pd.DataFrame:
+def statistics_table(progress_by_figure: dict[int, pd.DataFrame]) -> pd.DataFrame:
   """Every figure's statistics (`figure_statistics`, each figure's conditions and declared
   `pairs` from the registry) as one table in COLUMNS, figure by figure in the given order, from
   {figure: long progress frame} (`artifact.analysis.results.Results.progress`)."""
   jobs = [(df, f, [c.name for c in FIGURES[f].conditions], FIGURES[f].pairs)
           for f, df in progress_by_figure.items()]
-  parts = [p for p in _map_figures(jobs) if not p.empty]   # an empty part would make every column object
+  # an empty part would make every column object
+  parts = [p for p in _map_figures(jobs) if not p.empty]
   return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
 
 
-def write_statistics(progress_by_figure: Dict[int, pd.DataFrame], reports_dir,
-                     title: str = "") -> Dict[str, Path]:
+def write_statistics(progress_by_figure: dict[int, pd.DataFrame], reports_dir,
+                     title: str = "") -> dict[str, Path]:
   """Writes reports/statistics.csv (`statistics_table`) and statistics.pdf (`plot_statistics`,
   `title` appended to each page's title) for the given {figure: long progress frame}, each
   atomically; returns their paths."""
   stats = statistics_table(progress_by_figure)
   reports_dir = Path(reports_dir)
-  paths = dict(statistics_csv=reports_dir / "statistics.csv", statistics_pdf=reports_dir / "statistics.pdf")
+  paths = dict(statistics_csv=reports_dir / "statistics.csv",
+               statistics_pdf=reports_dir / "statistics.pdf")
   atomic_write_text(paths["statistics_csv"], stats.to_csv(index=False))
   with atomic_path(paths["statistics_pdf"]) as tmp:
     plot_statistics(stats, tmp, title)

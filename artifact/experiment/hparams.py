@@ -56,8 +56,7 @@ class A2CHparams:
     _positive(self, "num_envs", "n_steps", "lr", "horizon_frames", "rmsprop_rho", "rmsprop_eps",
               "max_grad_norm")
     _in_unit(self, "gamma")
-    if self.tau < 0 or self.value_coef < 0:
-      raise ValueError(f"tau and value_coef must be >= 0; got {self.tau}, {self.value_coef}")
+    _non_negative(self, "tau", "value_coef")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,7 +156,8 @@ class DQNHparams:
     for name, allowed in DQN_FACTORS.items():
       _check_choice(self, name, allowed)
     if self.num_envs != 1:
-      raise ValueError(f"num_envs must be 1 for the DQN family (baselines deepq), got {self.num_envs}")
+      raise ValueError(
+          f"num_envs must be 1 for the DQN family (baselines deepq), got {self.num_envs}")
     _positive(self, "lr", "adam_eps", "batch_size", "replay_capacity", "train_period",
               "target_update_period", "grad_clip", "horizon_frames")
     if self.learning_starts < 0:
@@ -166,6 +166,36 @@ class DQNHparams:
 
 
 HPARAMS = {"a2c": A2CHparams, "dqn": DQNHparams}
+
+
+@dataclasses.dataclass(frozen=True)
+class AgentArgument:
+  """An agent argument that a condition declares beside its family's hyperparameters
+  (`artifact.experiment.registry.Condition.agent_kwargs`, passed to its agent class as a
+  keyword): what it means, with its unit, the kind of its value, and its range, a lower bound
+  (`minimum`, excluded if `exclusive`) and why."""
+  meaning: str
+  kind: type
+  minimum: float
+  exclusive: bool
+  why: str = ""
+
+  def check(self, name: str, value):
+    """Raises ValueError naming `value` and the range if it is not of `kind` (`check_value`) or
+    below the bound."""
+    check_value(name, value, self.kind)
+    if not (value > self.minimum if self.exclusive else value >= self.minimum):
+      raise ValueError(f"{name} must be {'>' if self.exclusive else '>='} {self.minimum:g}"
+                       f"{self.why}, got {value!r}")
+
+
+# Every agent argument a condition may declare: its one declaration and range check (applied by
+# `make_run_spec` to the condition's value and to a --set override alike).
+AGENT_ARGUMENTS = {
+    "tau": AgentArgument("temperature of a soft DQN target, nats per agent step (paper Sec. 6.2: "
+                         "0.1 and 0.01)", float, 0.0, exclusive=True,
+                         why=" for soft Q-learning (its target divides by tau)"),
+}
 
 # The DQN parity experiment's factor options: {field: allowed values, the default first}.
 DQN_FACTORS = {
@@ -176,8 +206,8 @@ DQN_FACTORS = {
 }
 
 
-MAX_SET_INT = 10 ** 10          # an integer given with --set (steps, transitions, envs): beyond any budget
-MAX_FRAMES = 2 ** 53            # any integer (frames, steps; --frames): exact as a float
+MAX_SET_INT = 10 ** 10  # an integer given with --set (steps, transitions, envs): beyond any budget
+MAX_FRAMES = 2 ** 53    # any integer (frames, steps; --frames): exact as a float
 
 
 def check_value(name: str, value, kind: type):
@@ -216,6 +246,12 @@ def _positive(hp, *names):
   for n in names:
     if not getattr(hp, n) > 0:
       raise ValueError(f"{n} must be > 0, got {getattr(hp, n)!r}")
+
+
+def _non_negative(hp, *names):
+  for n in names:
+    if not getattr(hp, n) >= 0:
+      raise ValueError(f"{n} must be >= 0, got {getattr(hp, n)!r}")
 
 
 def _in_unit(hp, *names):

@@ -4,32 +4,53 @@ each figure makes (judged by `artifact.analysis.claims`).
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, Optional, Tuple
+
+from artifact.experiment.hparams import AGENT_ARGUMENTS, HPARAMS
 
 
 @dataclasses.dataclass(frozen=True)
 class Condition:
   """One curve of a figure, registered in one line of its figure spec.
 
-  name: the run directory and report name. agent: the agents/ class ("module.Class"), built by
-  `artifact.training.trainer.agent_class`. family: "a2c" (A2C framework) or "dqn". agent_kwargs: what the class
-  needs beyond the family's hyperparameters (e.g. tau of a soft DQN target), as pairs.
+  name: the run directory and report name. agent: the key of its agents/ class in
+  `artifact.training.trainer.AGENT_CLASSES` (e.g. "soft_dqn_ent" for
+  `agents.dqn.SoftDQNEntAgent`). family: "a2c" (A2C framework) or "dqn". agent_kwargs: what the
+  class needs beyond the family's hyperparameters (e.g. tau of a soft DQN target), as pairs;
+  each name one of `artifact.experiment.hparams.AGENT_ARGUMENTS` (its kind and range, checked
+  with any `--set` override by `make_run_spec`) and none a hyperparameter of the family.
   `same_run_as=(figure, condition)`: this curve is the very same run as that one (same network,
-  hyperparameters, games and seeds), trained once and reported in both figures.
+  hyperparameters, games and seeds), trained once and reported in both figures. Raises
+  ValueError for an unknown family, an undeclared agent argument or one that is a
+  hyperparameter of the family.
   """
   name: str
   agent: str
   family: str
-  agent_kwargs: Tuple[Tuple[str, object], ...] = ()
+  agent_kwargs: tuple[tuple[str, object], ...] = ()
   label: str = ""
-  same_run_as: Optional[Tuple[int, str]] = None
+  same_run_as: tuple[int, str] | None = None
+
+  def __post_init__(self):
+    """The family is known; each agent argument declared (`AGENT_ARGUMENTS`), and not also a
+    hyperparameter of the family (one channel per value)."""
+    if self.family not in HPARAMS:
+      raise ValueError(f"condition {self.name!r}: unknown family {self.family!r}; valid: "
+                       f"{', '.join(HPARAMS)}")
+    fields = {f.name for f in dataclasses.fields(HPARAMS[self.family])}
+    for key, _ in self.agent_kwargs:
+      if key not in AGENT_ARGUMENTS:
+        raise ValueError(f"condition {self.name!r}: agent argument {key!r} is not declared in "
+                         f"AGENT_ARGUMENTS; declared: {', '.join(AGENT_ARGUMENTS)}")
+      if key in fields:
+        raise ValueError(f"condition {self.name!r}: agent argument {key!r} is also a "
+                         f"hyperparameter of the {self.family} family; set it there")
 
 
 @dataclasses.dataclass(frozen=True)
 class ClaimSpec:
   """One of the paper's claims about a figure, declared in its figure spec (`FigureSpec.claims`)
-  and judged by `artifact.analysis.claims`' rule for `id` (docs/decision_rules.md). Only which conditions
-  play which role is declared here; statistics, thresholds and margins are the rule's.
+  and judged by `artifact.analysis.claims`' rule for `id` (docs/decision_rules.md). Only which
+  conditions play which role is declared here; statistics, thresholds and margins are the rule's.
 
   id: "C1".."C6", the key of the claim's rule in `artifact.analysis.claims.RULES`. text: the claim.
   conditions: the conditions the claim compares, in the roles of its rule: (x, y) of P(x > y)
@@ -41,11 +62,11 @@ class ClaimSpec:
   """
   id: str
   text: str
-  conditions: Tuple[str, ...]
-  reference: Tuple[str, ...] = ()
+  conditions: tuple[str, ...]
+  reference: tuple[str, ...] = ()
 
   @property
-  def evidence(self) -> Tuple[str, ...]:
+  def evidence(self) -> tuple[str, ...]:
     """The conditions whose runs leaving random play make a game count for the claim (amendment
     A1 of docs/decision_rules.md): its conditions, then its reference conditions."""
     return self.conditions + self.reference
@@ -60,19 +81,19 @@ class FigureSpec:
   number: int
   title: str
   section: str
-  games: Tuple[str, ...]
-  conditions: Tuple[Condition, ...]
-  seeds: Tuple[int, ...]
+  games: tuple[str, ...]
+  conditions: tuple[Condition, ...]
+  seeds: tuple[int, ...]
   paper_frames: int                # emulator frames per run at paper scale
   # (x, y) condition pairs compared by the statistics (probability that x beats y); the first
   # pair of Figure 3 is the "almost identical curves" pair of its summary.
-  pairs: Tuple[Tuple[str, str], ...] = ()
+  pairs: tuple[tuple[str, str], ...] = ()
   # (a, b): the figure claims these two conditions' curves are almost identical (Fig. 3's pg and
   # soft_ql); its summary then reports their curve gap against the seed spread.
-  agreement: Optional[Tuple[str, str]] = None
-  # the paper's claims about this figure, each with the conditions it compares (artifact/analysis/claims.py
-  # judges them, in this order, figure by figure)
-  claims: Tuple[ClaimSpec, ...] = ()
+  agreement: tuple[str, str] | None = None
+  # the paper's claims about this figure, each with the conditions it compares
+  # (artifact/analysis/claims.py judges them, in this order, figure by figure)
+  claims: tuple[ClaimSpec, ...] = ()
 
   def __post_init__(self):
     """Every condition a pair, the agreement or a claim names is one of the figure's conditions."""
@@ -97,49 +118,65 @@ class FigureSpec:
 FIG1_GAMES = ("SpaceInvaders", "Breakout", "BeamRider", "Pong", "Qbert", "Seaquest")
 FIG2_GAMES = ("BeamRider", "Breakout", "Enduro", "Pong", "Qbert", "Seaquest")
 
-FIGURES: Dict[int, FigureSpec] = {
+FIGURES: dict[int, FigureSpec] = {
     1: FigureSpec(
         number=1, title="A2C: entropy bonus only in the gradient vs entropy in the returns",
         section="Sec. 6.1, Fig. 1", games=FIG1_GAMES,
         conditions=(
-            Condition("a2c_1step", "a2c.A2CNaiveAgent", "a2c", label="A2C, 1-step entropy bonus (eq. 79)"),
-            Condition("a2c_proper", "a2c.A2CProperAgent", "a2c", label="A2C, entropy in returns (eq. 80)")),
+            Condition("a2c_1step", "a2c_naive", "a2c", label="A2C, 1-step entropy bonus (eq. 79)"),
+            Condition("a2c_proper", "a2c_proper", "a2c", label="A2C, entropy in returns (eq. 80)")),
         seeds=(0, 1, 2), paper_frames=320_000_000, pairs=(("a2c_proper", "a2c_1step"),),
         claims=(
-            ClaimSpec("C1", "A2C with entropy in the returns (proper) performs the same as or better than naive A2C",
+            ClaimSpec("C1",
+                      "A2C with entropy in the returns (proper) performs the same as or better "
+                      "than naive A2C",
                       ("a2c_proper", "a2c_1step")),)),
     2: FigureSpec(
         number=2, title="DQN: standard vs soft Q-learning targets",
         section="Sec. 6.2, Fig. 2", games=FIG2_GAMES,
         conditions=(
-            Condition("dqn", "dqn.StandardDQNAgent", "dqn", label="DQN (eq. 81)"),
-            Condition("dqn_nstep", "dqn.DQNNStepAgent", "dqn", label="5-step DQN"),
-            Condition("soft_dqn_ent_0.1", "dqn.SoftDQNEntAgent", "dqn", (("tau", 0.1),), "soft, entropy, tau=0.1 (eq. 83)"),
-            Condition("soft_dqn_kl_0.1", "dqn.SoftDQNKLAgent", "dqn", (("tau", 0.1),), "soft, KL, tau=0.1 (eq. 82)"),
-            Condition("soft_dqn_ent_0.01", "dqn.SoftDQNEntAgent", "dqn", (("tau", 0.01),), "soft, entropy, tau=0.01 (eq. 83)"),
-            Condition("soft_dqn_kl_0.01", "dqn.SoftDQNKLAgent", "dqn", (("tau", 0.01),), "soft, KL, tau=0.01 (eq. 82)")),
+            Condition("dqn", "dqn", "dqn", label="DQN (eq. 81)"),
+            Condition("dqn_nstep", "dqn_nstep", "dqn", label="5-step DQN"),
+            Condition("soft_dqn_ent_0.1", "soft_dqn_ent", "dqn", (("tau", 0.1),),
+                      "soft, entropy, tau=0.1 (eq. 83)"),
+            Condition("soft_dqn_kl_0.1", "soft_dqn_kl", "dqn", (("tau", 0.1),),
+                      "soft, KL, tau=0.1 (eq. 82)"),
+            Condition("soft_dqn_ent_0.01", "soft_dqn_ent", "dqn", (("tau", 0.01),),
+                      "soft, entropy, tau=0.01 (eq. 83)"),
+            Condition("soft_dqn_kl_0.01", "soft_dqn_kl", "dqn", (("tau", 0.01),),
+                      "soft, KL, tau=0.01 (eq. 82)")),
         seeds=(0, 1), paper_frames=40_000_000,
         pairs=(("soft_dqn_ent_0.1", "dqn"), ("soft_dqn_ent_0.1", "soft_dqn_kl_0.1"),
-               ("dqn_nstep", "dqn"), ("soft_dqn_ent_0.01", "dqn"), ("soft_dqn_ent_0.01", "soft_dqn_kl_0.01")),
+               ("dqn_nstep", "dqn"), ("soft_dqn_ent_0.01", "dqn"),
+               ("soft_dqn_ent_0.01", "soft_dqn_kl_0.01")),
         claims=(
-            ClaimSpec("C2", "Soft Q-learning, entropy bonus, tau = 0.1, performs a bit better than standard DQN",
+            ClaimSpec("C2",
+                      "Soft Q-learning, entropy bonus, tau = 0.1, performs a bit better than "
+                      "standard DQN",
                       ("soft_dqn_ent_0.1", "dqn")),
-            ClaimSpec("C3", "The KL-penalty version (tau = 0.1) performs worse than the entropy-bonus version",
+            ClaimSpec("C3",
+                      "The KL-penalty version (tau = 0.1) performs worse than the entropy-bonus "
+                      "version",
                       ("soft_dqn_ent_0.1", "soft_dqn_kl_0.1")),
-            ClaimSpec("C4", "5-step Q-learning is better on Pong and Qbert, worse on the other games",
+            ClaimSpec("C4",
+                      "5-step Q-learning is better on Pong and Qbert, worse on the other games",
                       ("dqn_nstep", "dqn")))),
     3: FigureSpec(
         number=3, title="Policy gradient vs soft Q-learning in the A2C framework",
         section="Sec. 6.3, Fig. 3", games=FIG1_GAMES,
         conditions=(
-            Condition("pg", "a2c.A2CProperAgent", "a2c", label="PG, entropy in returns", same_run_as=(1, "a2c_proper")),
-            Condition("soft_ql", "soft_ql.SoftQLAgent", "a2c", label="soft Q-learning (eq. 46-47)")),
+            Condition("pg", "a2c_proper", "a2c", label="PG, entropy in returns",
+                      same_run_as=(1, "a2c_proper")),
+            Condition("soft_ql", "soft_ql", "a2c", label="soft Q-learning (eq. 46-47)")),
         seeds=(0, 1, 2), paper_frames=320_000_000, pairs=(("soft_ql", "pg"),),
         agreement=("pg", "soft_ql"),
         claims=(
-            ClaimSpec("C5", "PG and soft Q-learning learning curves are almost identical in most games",
+            ClaimSpec("C5",
+                      "PG and soft Q-learning learning curves are almost identical in most games",
                       ("pg", "soft_ql")),
-            ClaimSpec("C6", "Soft Q-learning learns stably without a target network or an epsilon schedule",
+            ClaimSpec("C6",
+                      "Soft Q-learning learns stably without a target network or an epsilon "
+                      "schedule",
                       ("soft_ql",), reference=("pg",)))),
 }
 _claim_ids = [c.id for f in FIGURES.values() for c in f.claims]

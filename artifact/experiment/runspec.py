@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Dict, Optional, Tuple
 
 import numpy as np
 
 from artifact.experiment import schedule
-from artifact.experiment.hparams import HPARAMS, check_value
+from artifact.experiment.hparams import AGENT_ARGUMENTS, HPARAMS
 from artifact.experiment.registry import FIGURES, Condition, check_figure
 from artifact.experiment.scales import LOG_POINTS_SMOKE, check_scale
 from envs.games import FRAMESKIP
@@ -33,10 +32,11 @@ class RunSpec:
   frames: int                      # emulator frames to train for
   scale: str
   hparams: object                  # A2CHparams or DQNHparams
-  agent_kwargs: Dict[str, object]  # the condition's extra agent arguments (e.g. tau of soft DQN)
+  agent_kwargs: dict[str, object]  # the condition's agent arguments, --set applied (soft DQN's tau)
   eval_games: int                  # games per evaluation (played in parallel)
   eval_max_frames: int             # cap per evaluation game, emulator frames
-  eval_schedule: str               # "fixed" (points fixed in frames) or "spread:K" (artifact.experiment.schedule)
+  # "fixed" (points fixed in frames) or "spread:K" (artifact.experiment.schedule)
+  eval_schedule: str
   log_every_frames: int            # a progress row each time the frames cross a multiple of this
   keep_extension_state: bool = True  # a finished run keeps what an extension needs (DQN: replay)
 
@@ -50,7 +50,7 @@ class RunSpec:
     """The registry entry of the run's condition."""
     return FIGURES[self.figure].condition(self.condition)
 
-  def same_run(self, other: "RunSpec") -> bool:
+  def same_run(self, other: RunSpec) -> bool:
     """True if the two specs are one run taken to (possibly) different budgets."""
     return run_identity(json.loads(self.to_json())) == run_identity(json.loads(other.to_json()))
 
@@ -71,20 +71,21 @@ class RunSpec:
 
 # RunSpec fields that may change between a run and its extension (config.json keeps the latest),
 # and what config.json records beside the spec, which is not part of the run's identity:
-# "machine", the CPU facts of the machine it last trained on (`artifact.training.machine.cpu_facts`),
-# and "onednn", the kernel path it trains on (`artifact.training.machine.recorded_onednn`:
-# checked on its own, with its own message, when the run resumes or extends).
+# "machine", the CPU facts of the machine it last trained on
+# (`artifact.training.machine.cpu_facts`), and "onednn", the kernel path it trains on
+# (`artifact.training.machine.recorded_onednn`: checked on its own, with its own message, when the
+# run resumes or extends).
 EXTENSION_FIELDS = ("frames", "keep_extension_state")
 NOT_IDENTITY = EXTENSION_FIELDS + ("machine", "onednn")
 
 
-def run_identity(config: Dict) -> Dict:
+def run_identity(config: dict) -> dict:
   """A config.json dict without the fields an extension may change (`EXTENSION_FIELDS`) and
   without its "machine" and "onednn" records."""
   return {k: v for k, v in config.items() if k not in NOT_IDENTITY}
 
 
-def config_differences(config: Dict, spec: "RunSpec") -> Tuple[list, list]:
+def config_differences(config: dict, spec: RunSpec) -> tuple[list, list]:
   """(RunSpec fields, hyperparameters) in which a run directory's config.json dict differs from
   `spec`'s run, both empty if it is that run: frames and extension state aside, and
   hyperparameters added since the config was written count as matching at their defaults."""
@@ -101,7 +102,7 @@ def config_differences(config: Dict, spec: "RunSpec") -> Tuple[list, list]:
           sorted(k for k in new["hparams"] if hp_old.get(k) != new["hparams"][k]))
 
 
-def config_matches(config: Dict, spec: "RunSpec") -> bool:
+def config_matches(config: dict, spec: RunSpec) -> bool:
   """True if a run directory's config.json dict is `spec`'s run (`config_differences`)."""
   return config_differences(config, spec) == ([], [])
 
@@ -114,8 +115,8 @@ def check_frames(frames) -> int:
 
 
 def make_run_spec(figure: int, game: str, condition: str, seed: int, scale: str,
-                  frames: Optional[int] = None, overrides: Optional[Dict[str, object]] = None,
-                  keep_extension_state: Optional[bool] = None) -> RunSpec:
+                  frames: int | None = None, overrides: dict[str, object] | None = None,
+                  keep_extension_state: bool | None = None) -> RunSpec:
   """Builds the RunSpec of one run at a scale; `frames` overrides the scale's budget.
 
   A condition with `same_run_as` returns the spec of that run (Figure 3's `pg` is Figure 1's
@@ -124,9 +125,10 @@ def make_run_spec(figure: int, game: str, condition: str, seed: int, scale: str,
   evaluations and progress rows at points fixed in frames, the DQN replay at its 1M transitions.
   At smoke scale every schedule shrinks into the budget: `horizon_frames` = `frames`, learning
   starts after max(batch + 8, 10% of the agent steps), the target syncs every min(1,000, 5% of
-  the agent steps) agent steps (at least `train_period`), 5 evaluations spread over the run. `overrides` ({key: value}, from `--set`) replace hyperparameters of the run's
-  family or the condition's agent arguments, after the scale's rules; keys that belong to neither
-  are ignored here (`parse_overrides` rejects keys that belong to no selected run).
+  the agent steps) agent steps (at least `train_period`), 5 evaluations spread over the run.
+  `overrides` ({key: value}, from `--set`) replace hyperparameters of the run's family or the
+  condition's agent arguments, after the scale's rules; keys that belong to neither are ignored
+  here (`parse_overrides` rejects keys that belong to no selected run).
   Raises ValueError for an unknown figure, condition or scale, frames <= 0, or a bad value.
   """
   figure = check_figure(figure)
@@ -139,7 +141,8 @@ def make_run_spec(figure: int, game: str, condition: str, seed: int, scale: str,
                          keep_extension_state)
   frames = check_frames(sc.frames_for(fig, cond.family) if frames is None else frames)
   hp = HPARAMS[cond.family]()
-  hp = dataclasses.replace(hp, horizon_frames=fig.paper_frames if sc.paper_schedules else int(frames))
+  hp = dataclasses.replace(hp, horizon_frames=fig.paper_frames if sc.paper_schedules
+                           else int(frames))
   if cond.family == "dqn":
     steps = int(frames) // FRAMESKIP
     if sc.replay_capacity:
@@ -154,14 +157,13 @@ def make_run_spec(figure: int, game: str, condition: str, seed: int, scale: str,
   hp = dataclasses.replace(hp, **{k: v for k, v in overrides.items() if k in fields})
   kwargs.update({k: v for k, v in overrides.items() if k in kwargs})
   hp.validate()
-  for k, default in cond.agent_kwargs:          # e.g. the tau of a soft DQN target
-    check_value(k, kwargs[k], type(default))
-    if k == "tau" and not kwargs[k] > 0:
-      raise ValueError(f"tau must be > 0 for soft Q-learning (its target divides by tau), got {kwargs[k]!r}")
+  for k, v in kwargs.items():                   # e.g. the tau of a soft DQN target
+    AGENT_ARGUMENTS[k].check(k, v)
   return RunSpec(figure=figure, game=game, condition=condition, seed=int(seed), frames=int(frames),
                  scale=scale, hparams=hp, agent_kwargs=kwargs, eval_games=sc.eval_games,
                  eval_max_frames=sc.eval_max_frames,
-                 eval_schedule=schedule.FIXED if sc.paper_schedules else f"{schedule.SPREAD}:{sc.evals_per_run}",
+                 eval_schedule=schedule.FIXED if sc.paper_schedules
+                 else f"{schedule.SPREAD}:{sc.evals_per_run}",
                  log_every_frames=(schedule.LOG_EVERY_FRAMES if sc.paper_schedules
                                    else max(1, int(frames) // LOG_POINTS_SMOKE)),
                  keep_extension_state=sc.paper_schedules if keep_extension_state is None

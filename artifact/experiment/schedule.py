@@ -14,12 +14,11 @@ Units: frames = emulator frames (4 x agent steps), summed over a run's parallel 
 from __future__ import annotations
 
 import math
-from typing import List, Tuple
 
 LOG_EVERY_FRAMES = 100_000     # a progress row every 100k frames (short and paper scale)
 
 # Evaluation points: dense early, sparser later: (up to this many frames, every this many).
-EVAL_SEGMENTS: Tuple[Tuple[int, int], ...] = (
+EVAL_SEGMENTS: tuple[tuple[int, int], ...] = (
     (1_000_000, 250_000),          # 0.25M, 0.5M, 0.75M, 1M
     (5_000_000, 500_000),          # 1.5M ... 5M
     (10_000_000, 1_000_000),       # 6M ... 10M
@@ -31,7 +30,7 @@ FIXED = "fixed"                    # RunSpec.eval_schedule of short / paper runs
 SPREAD = "spread"                  # "spread:K": K evaluations evenly spaced over the budget (smoke)
 
 
-def fixed_eval_points(budget: int) -> List[int]:
+def fixed_eval_points(budget: int) -> list[int]:
   """The fixed evaluation points (frames) up to `budget`, plus `budget` itself (its end).
 
   E.g. fixed_eval_points(3_000_000) == [250k, 500k, 750k, 1M, 1.5M, 2M, 2.5M, 3M].
@@ -52,7 +51,7 @@ def fixed_eval_points(budget: int) -> List[int]:
   return points
 
 
-def parse_eval_schedule(schedule: str) -> Tuple[str, int]:
+def parse_eval_schedule(schedule: str) -> tuple[str, int]:
   """("fixed", 0) or ("spread", K). Raises ValueError naming the allowed forms."""
   if schedule == FIXED:
     return FIXED, 0
@@ -63,7 +62,7 @@ def parse_eval_schedule(schedule: str) -> Tuple[str, int]:
   raise ValueError(f"eval schedule must be {FIXED!r} or '{SPREAD}:K' with K >= 1, got {schedule!r}")
 
 
-def eval_updates(schedule: str, budget: int, per_update: int) -> List[int]:
+def eval_updates(schedule: str, budget: int, per_update: int) -> list[int]:
   """Update numbers (1-based) after which an evaluation runs, for a run of `budget` frames whose
   updates are `per_update` frames each: the first update that reaches each evaluation point.
   With "spread:K": K evaluations evenly spaced in updates, the last at the end."""
@@ -85,7 +84,8 @@ def logs_row(update: int, per_update: int, log_every_frames: int) -> bool:
   return after // log_every_frames > before // log_every_frames
 
 
-def row_updates(per_update: int, log_every_frames: int, eval_at, total: int, up_to_frames: int) -> List[int]:
+def row_updates(per_update: int, log_every_frames: int, eval_at, total: int,
+                up_to_frames: int) -> list[int]:
   """Update numbers after which a run writes a progress row, those at `up_to_frames` emulator
   frames or fewer, sorted: the updates that cross a multiple of `log_every_frames` (`logs_row`),
   the evaluations `eval_at` (update numbers, `eval_updates`) and the last update `total`."""

@@ -12,7 +12,6 @@ condition, so the conditions of one seed start from the same weights and the sam
 from __future__ import annotations
 
 import dataclasses
-from typing import Tuple
 
 import numpy as np
 
@@ -33,7 +32,7 @@ def _ints(ss: np.random.SeedSequence, n: int) -> np.ndarray:
 class RunSeeds:
   """The seeds of one run. Env seeds: int64 [num_envs], one per sub-environment."""
   run_seed: int
-  train_env: Tuple[int, ...]
+  train_env: tuple[int, ...]
   network: int          # Keras initializers (weights)
   policy: int           # action sampling in training (tf.random.Generator)
   eval_policy: int      # action sampling in evaluation games
@@ -41,7 +40,8 @@ class RunSeeds:
   tf_global: int        # tf.random.set_seed, for tf-agents ops seeded from the global seed
 
   def eval_env(self, num_envs: int, evaluation: int) -> np.ndarray:
-    """Seeds of the evaluation games of evaluation number `evaluation` (0, 1, ...): int64 [num_envs].
+    """Seeds of the evaluation games of evaluation number `evaluation` (0, 1, ...): int64
+    [num_envs].
 
     Each evaluation plays new games, and a resumed run replays the same ones it would have.
     The runner passes the evaluation's frame point, so an evaluation added at one budget's end
@@ -58,7 +58,9 @@ def run_seeds(seed: int, num_envs: int) -> RunSeeds:
   """Derives a run's seeds from its run seed (>= 0). Raises ValueError for a negative seed."""
   if int(seed) < 0:
     raise ValueError(f"run seed must be >= 0, got {seed}")
-  one = lambda stream: int(_ints(_child(seed, stream), 1)[0])  # noqa: E731
+
+  def one(stream):
+    return int(_ints(_child(seed, stream), 1)[0])
   return RunSeeds(run_seed=int(seed),
                   train_env=tuple(int(s) for s in _ints(_child(seed, "train_env"), num_envs)),
                   network=one("network") % (2 ** 24),   # Keras initializers add small offsets

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Dict
 
 from artifact.experiment.hparams import HPARAMS, MAX_FRAMES, MAX_SET_INT
 
@@ -24,10 +23,10 @@ def parse_frames(raw: str) -> int:
   return int(value)
 
 
-def settable_keys(conditions) -> Dict[str, type]:
+def settable_keys(conditions) -> dict[str, type]:
   """{key: type} that `--set` accepts for the given Conditions: their families' hyperparameter
   fields and their agent arguments."""
-  keys: Dict[str, type] = {}
+  keys: dict[str, type] = {}
   for c in conditions:
     for f in dataclasses.fields(HPARAMS[c.family]):
       keys[f.name] = type(getattr(HPARAMS[c.family](), f.name))
@@ -36,14 +35,14 @@ def settable_keys(conditions) -> Dict[str, type]:
   return keys
 
 
-def parse_overrides(items, conditions) -> Dict[str, object]:
+def parse_overrides(items, conditions) -> dict[str, object]:
   """Parses `--set key=value` items against `settable_keys(conditions)`.
 
   Raises ValueError naming the bad item and the valid keys (unknown key, no '=', a value that
   does not parse as the key's type, an int beyond MAX_SET_INT); `make_run_spec` then checks
   the values (`validate`: finite floats, ranges)."""
   valid = settable_keys(conditions)
-  out: Dict[str, object] = {}
+  out: dict[str, object] = {}
   for item in items or []:
     if "=" not in item:
       raise ValueError(f"--set {item!r}: expected key=value")

@@ -5,9 +5,9 @@
                      [--executor local|ray] [--checkpoint-every SECONDS] ...
 
 `./run_all.sh` is this command inside the project's virtualenv. See --help. `main` plans the grid
-(`artifact.grid.planning`), lists it with its cost (`artifact.grid.cost`), or checks the disk (`budget`)
-and memory (`artifact.grid.memory`), trains it with an executor (`artifact.grid.executors`) and writes the
-reports (`artifact.analysis.reports`).
+(`artifact.grid.planning`), lists it with its cost (`artifact.grid.cost`), or checks the disk
+(`budget`) and memory (`artifact.grid.memory`), trains it with an executor
+(`artifact.grid.executors`) and writes the reports (`artifact.analysis.reports`).
 """
 from __future__ import annotations
 
@@ -16,26 +16,20 @@ import sys
 import textwrap
 import time
 
-from artifact.grid.cost import check_disk, print_grid
-from artifact.grid.monitor import hms
-from artifact.grid.planning import Plan, UsageError, plan_from_args, run_command
 from artifact.analysis.reports import write_reports
-from artifact.experiment.schedule import LOG_EVERY_FRAMES
 from artifact.experiment.registry import FIGURES
-from artifact.experiment.scales import SCALES
+from artifact.experiment.scales import SCALES, frames_text
+from artifact.experiment.schedule import LOG_EVERY_FRAMES
+from artifact.grid import executors
+from artifact.grid.cost import check_disk, print_grid
+from artifact.grid.memory import check_memory
+from artifact.grid.monitor import GridMonitor, hms
+from artifact.grid.planning import Plan, UsageError, plan_from_args, run_command
+from artifact.training.machine import use_onednn
 
 # What each scale is for, said in the epilog next to its budgets (which come from SCALES).
 SCALE_PURPOSE = {"smoke": "proves the pipeline on 2 CPU cores, nothing learns",
                  "short": "policies leave random play on most games"}
-
-
-def _frames_text(n: int) -> str:
-  """A frame count as the docs write it: 6,400; 100k; 10M; 320M."""
-  if n >= 1_000_000 and n % 1_000_000 == 0:
-    return f"{n // 1_000_000}M"
-  if n >= 100_000 and n % 1_000 == 0:
-    return f"{n // 1_000}k"
-  return f"{n:,}"
 
 
 def _and(words) -> str:
@@ -50,23 +44,23 @@ def _scale_budgets(scale) -> str:
   for f, fig in FIGURES.items():
     for budget in sorted({scale.frames_for(fig, c.family) for c in fig.conditions}):
       figures_by_budget.setdefault(budget, []).append(str(f))
-  return ", ".join(f"Fig.{'/'.join(fs)} {_frames_text(b)}" for b, fs in figures_by_budget.items())
+  return ", ".join(f"Fig.{'/'.join(fs)} {frames_text(b)}" for b, fs in figures_by_budget.items())
 
 
 def _scales_epilog() -> str:
-  """The epilog's scale paragraphs, from artifact.experiment.scales.SCALES / FIGURES and artifact.experiment.schedule."""
+  """The epilog's scale paragraphs (`artifact.experiment.scales.SCALES`, `FIGURES`, `schedule`)."""
   scales = []
   for name, sc in SCALES.items():
     notes = ([SCALE_PURPOSE[name]] if name in SCALE_PURPOSE else []) + (
         [] if sc.paper_schedules else ["every schedule shrinks into the budget"])
     scales.append(f"{name} = {_scale_budgets(sc)}" + (f" ({'; '.join(notes)})" if notes else ""))
-  horizons = dict.fromkeys(_frames_text(fig.paper_frames) for fig in FIGURES.values())
+  horizons = dict.fromkeys(frames_text(fig.paper_frames) for fig in FIGURES.values())
   paragraphs = [
       "Grid: every figure's every (game, condition, seed) unless filtered. Budgets per run, in "
       "emulator frames (= 4 x agent steps): " + "; ".join(scales) + ".",
       f"At {_and(n for n, sc in SCALES.items() if sc.paper_schedules)} scale a run is the first N "
       f"frames of the paper's run: the learning rate and epsilon follow the paper's schedules "
-      f"(over {' / '.join(horizons)} frames), progress rows (every {_frames_text(LOG_EVERY_FRAMES)} "
+      f"(over {' / '.join(horizons)} frames), progress rows (every {frames_text(LOG_EVERY_FRAMES)} "
       f"frames) and evaluations sit at points fixed in frames. --frames only says how far along "
       f"to go, and the same command with a larger --frames extends every finished run from where "
       f"it stopped (exactly as if it had gone straight there); finished runs keep the state that "
@@ -77,7 +71,8 @@ def _scales_epilog() -> str:
 
 EPILOG = """
 Output under --out (default: the repository root):
-  runs/figure{F}/{Game}/{condition}/seed{S}/  config.json, progress.csv, checkpoint/, policy/, done.json
+  runs/figure{F}/{Game}/{condition}/seed{S}/  config.json, progress.csv, checkpoint/, policy/, \
+done.json
   reports/figure{F}.csv, figure{F}_summary.csv, figure{F}.pdf, statistics.csv/.pdf (rliable
           intervals), claims.csv/.md (a verdict per claim, docs/decision_rules.md), theory.csv/.pdf
 Runs that finished are skipped; killed runs resume from their last checkpoint (taken at every
@@ -117,16 +112,20 @@ def build_parser() -> argparse.ArgumentParser:
                  help="comma-separated figure numbers (default: all, %(default)s)")
   p.add_argument("--games", default=None,
                  help="comma-separated games, e.g. Pong,Breakout (default: each figure's). Any ALE "
-                      "game works; games the paper did not run are marked [extension] in the reports")
-  p.add_argument("--conditions", default=None, help="comma-separated condition names (default: all)")
-  p.add_argument("--seeds", default=None, help="comma-separated integer seeds (default: the figure's)")
+                      "game works; games the paper did not run are marked [extension] in the "
+                      "reports")
+  p.add_argument("--conditions", default=None,
+                 help="comma-separated condition names (default: all)")
+  p.add_argument("--seeds", default=None,
+                 help="comma-separated integer seeds (default: the figure's)")
   p.add_argument("--frames", default=None,
                  help="emulator frames per run, overrides the scale's budget (e.g. 3e6); a larger "
                       "value than a finished run's extends it")
   p.add_argument("--no-extension-state", action="store_true",
                  help="finished runs drop what an extension needs (DQN: its replay, ~7 KB per "
                       "transition; --list shows the disk it costs); a later --frames increase is "
-                      "then refused for them. Default: kept at short and paper scale, dropped at smoke")
+                      "then refused for them. Default: kept at short and paper scale, dropped at "
+                      "smoke")
   p.add_argument("--out", default=".", help="directory for runs/ and reports/ (default: ., the "
                                              "repository root under ./run_all.sh)")
   p.add_argument("--jobs", type=int, default=2,
@@ -134,11 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
                       "single-threaded tracing and saving overlap the other's training)")
   p.add_argument("--executor", default="local",
                  help="local (default: --jobs worker processes on this machine) or ray (each run a "
-                      "Ray task, retried and resumed from its checkpoint if its node dies; docs/operations.md, "
-                      "'Running on a Ray cluster')")
+                      "Ray task, retried and resumed from its checkpoint if its node dies; "
+                      "docs/operations.md, 'Running on a Ray cluster')")
   p.add_argument("--ray-address", default=None, metavar="HOST:PORT",
-                 help="a running Ray cluster's head (ray start --head); default with --executor ray: "
-                      "start a local Ray instance on 127.0.0.1")
+                 help="a running Ray cluster's head (ray start --head); default with --executor "
+                      "ray: start a local Ray instance on 127.0.0.1")
   p.add_argument("--cpus-per-run", type=float, default=None, metavar="N",
                  help="CPUs a run declares to Ray (default 1) and its TF threads; with --executor "
                       "local, TF threads per worker (default: cores / --jobs)")
@@ -148,33 +147,41 @@ def build_parser() -> argparse.ArgumentParser:
                  help="wall-clock seconds between checkpoints, on top of those at evaluations "
                       "(default 300): a kill loses at most this much training")
   p.add_argument("--env-groups", default="auto", metavar="auto|K",
-                 help="A2C collection (Fig. 1/3): 1 = synchronous; K >= 2 = the 16 envs in K groups, "
-                      "the policy acting on one group while the others' emulators step; auto "
-                      "(default) = 2 if TensorFlow sees a GPU, else 1 (on 2 CPU cores overlapping "
-                      "measured slower). Same rollouts bit for bit either way (a test checks it)")
+                 help="A2C collection (Fig. 1/3): 1 = synchronous; K >= 2 = the 16 envs in K "
+                      "groups, the policy acting on one group while the others' emulators step; "
+                      "auto (default) = 2 if TensorFlow sees a GPU, else 1 (on 2 CPU cores "
+                      "overlapping measured slower). Same rollouts bit for bit either way (a test "
+                      "checks it)")
   p.add_argument("--status-every", type=float, default=15.0, metavar="SECONDS",
                  help="seconds between the grid's summary lines (default 15)")
   p.add_argument("--no-theory", action="store_true", help="skip the numerical theorem checks")
   p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                 help="override a hyperparameter of the selected runs (repeatable), e.g. --set lr=3e-4 "
-                      "--set tau=0.05; recorded in each run's config.json. Keys: the A2C / DQN "
-                      "hyperparameters (docs/protocol.md section 5; precision=bfloat16 runs the CNN "
-                      "torso in bfloat16) and condition arguments (tau)")
-  p.add_argument("--list", action="store_true", help="print the selected runs and exit")
+                 help="override a hyperparameter of the selected runs (repeatable), e.g. --set "
+                      "lr=3e-4 --set tau=0.05; recorded in each run's config.json. Keys: the A2C / "
+                      "DQN hyperparameters (docs/protocol.md section 5; precision=bfloat16 runs "
+                      "the CNN torso in bfloat16) and condition arguments (tau)")
+  p.add_argument("--list", action="store_true",
+                 help="print the grid's summary and exit: runs, frames, core-hours (whole hours) "
+                      "and what finished runs keep on disk, per figure and in all; this machine; "
+                      "the wall time at --jobs. Trains nothing")
+  p.add_argument("--runs", action="store_true",
+                 help="with --list: after the summary, list every run "
+                      "(figureF/Game/condition/seedS, its frames, its extension state, the figures "
+                      "it serves)")
   p.add_argument("--force-bfloat16", action="store_true",
                  help="run --set precision=bfloat16 even on a CPU without native bfloat16 "
                       "(AVX512_BF16 or AMX), where it is refused by default: there TensorFlow "
                       "emulates it, about 4x slower than float32")
   p.add_argument("--reports-only", action="store_true",
-                 help="train nothing: write the figure, statistics and claims reports from the runs "
-                      "already under --out (finished or partial; missing ones are listed)")
+                 help="train nothing: write the figure, statistics and claims reports from the "
+                      "runs already under --out (finished or partial; missing ones are listed)")
   return p
 
 
 def _executor_from(args, plan: Plan):
   """The executor --executor names, with the command line's settings (`make_executor`)."""
-  from artifact.grid.executors import make_executor
-  return make_executor(args.executor, jobs=args.jobs, checkpoint_every=args.checkpoint_every,
+  return executors.make_executor(args.executor, jobs=args.jobs,
+                                 checkpoint_every=args.checkpoint_every,
                        ray_address=args.ray_address, cpus_per_run=args.cpus_per_run,
                        gpus_per_run=args.gpus_per_run, env_groups=plan.env_groups)
 
@@ -183,7 +190,6 @@ def _run_grid(plan: Plan, executor, interval_s: float = 15.0):
   """Trains every spec with `executor`, printing the live summary. Returns (the failures
   [(relpath, error)], the relpaths of the runs another process was training: not this grid's
   to finish, not failures)."""
-  from artifact.grid.monitor import GridMonitor
   monitor = GridMonitor({s.relpath(): s.frames for s in plan.specs}, interval_s=interval_s)
   failed = executor.run(plan.specs, plan.out, monitor)
   monitor.maybe_print_summary(force=True)
@@ -200,12 +206,13 @@ def main(argv=None) -> int:
 
 def _main(argv=None) -> int:
   args = build_parser().parse_args(argv)
+  if args.runs and not args.list:
+    raise UsageError("run_all.sh: error: --runs lists the runs of --list: give it with --list")
   plan = plan_from_args(args)
-  if plan.kernels is not None:         # before TensorFlow loads here or in a worker (they inherit it)
-    from artifact.training.machine import use_onednn
+  if plan.kernels is not None:  # before TensorFlow loads here or in a worker (they inherit it)
     use_onednn(plan.kernels.onednn)
   if args.list:
-    print_grid(plan, args.jobs)
+    print_grid(plan, args.jobs, runs=args.runs)
     return 0
   t0 = time.time()
   failed, elsewhere = [], []
@@ -218,7 +225,6 @@ def _main(argv=None) -> int:
         raise UsageError(f"run_all.sh: error: {e}") from None
       check_disk(plan.specs, plan.out, min(executor.slots(), len(plan.specs)))
       if args.executor == "local":     # Ray runs use the cluster nodes' memory, not this machine's
-        from artifact.grid.memory import check_memory
         check_memory(plan.specs, min(executor.slots(), len(plan.specs)))
       print(f"== {len(plan.specs)} runs, scale {args.scale}, figures {plan.figures}, "
             f"{executor.describe()}, checkpoints every {args.checkpoint_every:g}s, "
@@ -231,7 +237,8 @@ def _main(argv=None) -> int:
     ok = len(plan.specs) - len(failed) - len(elsewhere)
     print(f"== finished in {hms(time.time() - t0)}; {ok} runs ok, {len(failed)} failed"
           + (f", {len(elsewhere)} trained by another process (not this grid's to finish: rerun "
-             f"the command once it is done, to report them finished)" if elsewhere else ""), flush=True)
+             f"the command once it is done, to report them finished)" if elsewhere else ""),
+          flush=True)
     for name, err in failed:
       print(f"   FAILED {name}: {err}")
     for name in elsewhere:

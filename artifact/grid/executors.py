@@ -20,22 +20,30 @@ directory is written.
 """
 from __future__ import annotations
 
+import ctypes
+import dataclasses
+import multiprocessing as mp
 import os
+import signal
 import socket
+import threading
 import time
 import traceback
 import uuid
+from collections.abc import Sequence
+from multiprocessing.connection import wait
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
 
+from artifact.files import atomic_write_text
 from artifact.training.events import EventSink, RunEvent
+from artifact.training.machine import ONEDNN_ENV
 
 EXECUTORS = ("local", "ray")
 RAY_DEFAULT_PORT = 6379
 RAY_MAX_RETRIES = 5            # retries of a run whose worker or node died (not of exceptions)
 LOCK_WAIT_S = 120.0            # a retried run waits this long for its dead predecessor's lock
 
-Failure = Tuple[str, str]      # (run relpath, error text)
+Failure = tuple[str, str]      # (run relpath, error text)
 
 
 class ExecutorError(ValueError):
@@ -49,7 +57,8 @@ def groups_of(specs, jobs: int = 1):
   a whole group: there the saved tracing (~8 s a run) is small against the runs."""
   out = []
   for s in specs:
-    if out and (out[-1][0].figure, out[-1][0].game, out[-1][0].condition) == (s.figure, s.game, s.condition):
+    last = out[-1][0] if out else None
+    if last and (last.figure, last.game, last.condition) == (s.figure, s.game, s.condition):
       out[-1].append(s)
     else:
       out.append([s])
@@ -61,7 +70,7 @@ def groups_of(specs, jobs: int = 1):
 def set_tf_threads(threads: int):
   """TF intra- and inter-op threads of this process (before TF runs anything). Raises
   RuntimeError if TF is already initialized."""
-  import tensorflow as tf
+  import tensorflow as tf  # in the process that trains: the grid's own process never loads TF
   tf.config.threading.set_intra_op_parallelism_threads(threads)
   tf.config.threading.set_inter_op_parallelism_threads(threads)
 
@@ -69,7 +78,7 @@ def set_tf_threads(threads: int):
 ERROR_FILE = "error.txt"        # a failed run's traceback, in its run directory
 
 
-def failed_event(spec, error: str, details: Optional[str] = None, error_file: str = "") -> RunEvent:
+def failed_event(spec, error: str, details: str | None = None, error_file: str = "") -> RunEvent:
   """The `failed` event of a run: `error` the one-line message, `details` (default: the same)
   the traceback or what the executor knows, `error_file` where the traceback was saved."""
   return RunEvent("failed", spec.relpath(), total_frames=spec.frames, message=error,
@@ -81,7 +90,8 @@ def error_text(e: BaseException) -> str:
   "OSError: [Errno 28] No space left on device: '/out/runs/.../progress.csv'")."""
   text = str(e).strip()
   first = text.splitlines()[0] if text else ""
-  return f"{type(e).__name__}: {first}" + (" [...]" if "\n" in text else "") if first else type(e).__name__
+  return f"{type(e).__name__}: {first}" + (" [...]" if "\n" in text
+                                           else "") if first else type(e).__name__
 
 
 def save_error(run_dir: Path, error: str, details: str) -> str:
@@ -90,7 +100,6 @@ def save_error(run_dir: Path, error: str, details: str) -> str:
   (a full disk, say), as text."""
   if not run_dir.is_dir():
     return f"not saved: {run_dir} does not exist"
-  from artifact.files import atomic_write_text
   where = f"in process {socket.gethostname()}:{os.getpid()} at {time.strftime('%Y-%m-%d %H:%M:%S')}"
   try:
     return str(atomic_write_text(run_dir / ERROR_FILE, f"{error}\n{where}\n\n{details}"))
@@ -99,7 +108,7 @@ def save_error(run_dir: Path, error: str, details: str) -> str:
 
 
 def train_one(spec, out: str, sink: EventSink, checkpoint_every: float,
-              lock_wait_s: float = 0.0, env_groups: Optional[int] = None) -> Optional[str]:
+              lock_wait_s: float = 0.0, env_groups: int | None = None) -> str | None:
   """Trains one run into out/runs/<relpath>; returns None, or the error text after emitting a
   `failed` event (never raises: the other runs' results are still worth having). A failed run's
   traceback is saved as error.txt in its run directory (removed when the run later finishes);
@@ -107,6 +116,8 @@ def train_one(spec, out: str, sink: EventSink, checkpoint_every: float,
   an `elsewhere` event, and None. `checkpoint_every` (seconds), `lock_wait_s` (seconds to wait
   for the run directory's lock), `env_groups`: as `artifact.training.runner.run` takes them
   (--checkpoint-every, --env-groups; None = auto)."""
+  # TensorFlow (the runner, its checkpoints) only in the process that trains: the grid's own
+  # process never loads it, so its workers set their threads and kernel path before it loads
   from artifact.training import runner
   from artifact.training.checkpoints import RunDirLockedError
   run_dir = Path(out) / "runs" / spec.relpath()
@@ -118,7 +129,7 @@ def train_one(spec, out: str, sink: EventSink, checkpoint_every: float,
   except RunDirLockedError as e:
     sink(RunEvent("elsewhere", spec.relpath(), total_frames=spec.frames, message=str(e)))
     return None
-  except Exception as e:  # pylint: disable=broad-except
+  except Exception as e:
     details, error = traceback.format_exc(), error_text(e)
     saved = save_error(run_dir, error, details)
     error = f"{error} (traceback: {saved})"
@@ -141,7 +152,7 @@ class Executor:
     """Runs trained at once (after `start`)."""
     raise NotImplementedError
 
-  def run(self, specs: Sequence, out: Path, on_event: EventSink) -> List[Failure]:
+  def run(self, specs: Sequence, out: Path, on_event: EventSink) -> list[Failure]:
     """Trains every RunSpec of `specs` into out/runs/<relpath>, calling `on_event` in the calling
     thread for each RunEvent; returns the failures [(relpath, error text)] (a failed run does
     not stop the others, nor raise)."""
@@ -155,22 +166,19 @@ class Executor:
     return self.name
 
 
-# --- local worker processes ------------------------------------------------------------------------
+# --- local worker processes -----------------------------------------------------------------------
 WORKER_RETRIES = 1             # a run whose worker process died is retried this many times
 WORKER_IDLE_DEATHS = 3         # workers dying in a row before training anything: the grid gives up
 PR_SET_PDEATHSIG = 1           # linux/prctl.h
 
 
-def _exit_with_parent(poll_s: float = 2.0, parent: Optional[int] = None):
+def _exit_with_parent(poll_s: float = 2.0, parent: int | None = None):
   """End this process when its parent (the grid) dies, so that a killed grid never leaves
   workers training and writing into the run directories (spawned workers are not in the grid's
   process group on every launcher). On Linux the kernel sends SIGKILL at once (PR_SET_PDEATHSIG);
   everywhere, a daemon thread exits when the parent pid changes (re-parented). `parent`: the
   grid's pid as the grid saw it (a parent that died before this ran is caught too)."""
-  import threading
   try:
-    import ctypes
-    import signal
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
   except (OSError, AttributeError):                    # not Linux
     pass
@@ -193,7 +201,6 @@ def _worker_main(conn, parent: int, threads: int):
   the workers would be left corrupt or locked). Exits on None, on EOF, or when the grid dies."""
   _exit_with_parent(parent=parent)
   set_tf_threads(threads)       # share the cores between concurrent runs, no oversubscription
-  import threading
   lock = threading.Lock()
 
   def send(msg):
@@ -214,10 +221,9 @@ def _worker_main(conn, parent: int, threads: int):
       send(("result", spec.relpath(), err))
 
 
-def describe_exit(pid: int, exitcode: Optional[int]) -> str:
+def describe_exit(pid: int, exitcode: int | None) -> str:
   """'worker process 123 was killed by SIGKILL' or 'worker process 123 exited with code 1'."""
   if exitcode is not None and exitcode < 0:
-    import signal
     try:
       name = signal.Signals(-exitcode).name
     except ValueError:
@@ -243,7 +249,7 @@ class _Worker:
     child.close()                    # the grid keeps one end: EOF once the worker is gone
     self.ready, self.eof, self.items, self.held = False, False, [], None
 
-  def assign(self, items, out: str, checkpoint_every: float, env_groups: Optional[int]):
+  def assign(self, items, out: str, checkpoint_every: float, env_groups: int | None):
     self.items = list(items)
     try:
       self.conn.send((out, checkpoint_every, env_groups, self.items))
@@ -259,7 +265,7 @@ class _Worker:
         yield self.conn.recv()
       except (EOFError, OSError):
         self.eof = True
-      except Exception:  # pylint: disable=broad-except  (a message cut short by its death)
+      except Exception:  # a message cut short by its death
         self.eof = True
 
   def stop(self, wait_s: float):
@@ -285,8 +291,8 @@ class LocalExecutor(Executor):
   the grid's process dies, so a killed grid leaves no worker and (flock) no stale lock."""
   name = "local"
 
-  def __init__(self, jobs: int = 2, checkpoint_every: float = 300.0, threads: Optional[int] = None,
-               env_groups: Optional[int] = None):
+  def __init__(self, jobs: int = 2, checkpoint_every: float = 300.0, threads: int | None = None,
+               env_groups: int | None = None):
     self.jobs, self.checkpoint_every = int(jobs), float(checkpoint_every)
     self.env_groups = env_groups
     self.threads = threads or max(1, (os.cpu_count() or 1) // self.jobs)
@@ -307,7 +313,7 @@ class LocalExecutor(Executor):
       return self._run_here(groups, str(out), on_event)
     return _WorkerPool(self, groups, str(out), on_event).run()
 
-  def _run_here(self, groups, out: str, on_event) -> List[Failure]:
+  def _run_here(self, groups, out: str, on_event) -> list[Failure]:
     failures = []
     for g in groups:
       for spec in g:
@@ -324,18 +330,17 @@ class _WorkerPool:
   anything (`idle_deaths`), and the failures so far."""
 
   def __init__(self, executor: LocalExecutor, groups, out: str, on_event: EventSink):
-    import multiprocessing as mp
     self.ctx = mp.get_context("spawn")
     self.jobs, self.threads, self.on_event = executor.jobs, executor.threads, on_event
     self.task = (out, executor.checkpoint_every, executor.env_groups)
     self.queue = [[(s, 0.0) for s in g] for g in groups]   # first tries do not wait for a lock
     self.deaths = {}                                       # run -> how its workers died
     self.idle_deaths = 0
-    self.workers: List[_Worker] = []
-    self.retiring: List[_Worker] = []
-    self.failures: List[Failure] = []
+    self.workers: list[_Worker] = []
+    self.retiring: list[_Worker] = []
+    self.failures: list[Failure] = []
 
-  def run(self) -> List[Failure]:
+  def run(self) -> list[Failure]:
     """Trains every queued group to the end; stops every worker (on an exception too, at once)."""
     ok = False
     try:
@@ -362,7 +367,6 @@ class _WorkerPool:
         w.assign(self.queue.pop(0), *self.task)
 
   def _wait(self, timeout_s: float = 0.5):
-    from multiprocessing.connection import wait
     wait([w.conn for w in self.workers if not w.eof] + [w.proc.sentinel for w in self.workers],
          timeout=timeout_s)
 
@@ -438,35 +442,37 @@ class _WorkerPool:
     return [(spec, LOCK_WAIT_S)]
 
 
-# --- Ray ----------------------------------------------------------------------------------------------
-def check_address_reachable(address: str, timeout_s: float = 5.0) -> Tuple[str, int]:
+# --- Ray ------------------------------------------------------------------------------------------
+def check_address_reachable(address: str, timeout_s: float = 5.0) -> tuple[str, int]:
   """`host[:port]` of a running Ray head (GCS port, default 6379) accepts TCP connections, or
   ExecutorError. Checked before `ray.init`, which would otherwise retry for minutes."""
-  host, _, port = address.rpartition(":") if ":" in address else (address, "", str(RAY_DEFAULT_PORT))
+  host, _, port = (address.rpartition(":") if ":" in address
+                   else (address, "", str(RAY_DEFAULT_PORT)))
   host = host.replace("ray://", "")
   try:
     port_n = int(port)
   except ValueError:
-    raise ExecutorError(f"--ray-address {address!r}: expected HOST:PORT, e.g. 10.0.0.5:6379") from None
+    raise ExecutorError(
+        f"--ray-address {address!r}: expected HOST:PORT, e.g. 10.0.0.5:6379") from None
   try:
     with socket.create_connection((host, port_n), timeout=timeout_s):
       pass
   except OSError as e:
     raise ExecutorError(f"--ray-address {address!r} is unreachable ({e}); start the cluster's head "
                         f"with `ray start --head --port={port_n}` on {host} (docs/operations.md, "
-                        f"'Running on a Ray cluster'), or leave --ray-address out to start a local Ray instance") from None
+                        "'Running on a Ray cluster'), or leave --ray-address out to start a local "
+                        "Ray instance") from None
   return host, port_n
 
 
-def _ray_train(spec, out: str, checkpoint_every: float, env_groups: Optional[int], threads: int,
-               events) -> Optional[str]:
+def _ray_train(spec, out: str, checkpoint_every: float, env_groups: int | None, threads: int,
+               events) -> str | None:
   """The Ray task: one run. A retry after its node died resumes from the run's checkpoint."""
   try:
     set_tf_threads(threads)
   except RuntimeError:
     pass                                   # TF already initialized in this worker process
-  import dataclasses
-  import ray
+  import ray  # the Ray worker's own: Ray is loaded only with --executor ray (RayExecutor.start)
   node = ray.get_runtime_context().get_node_id()
 
   def sink(e: RunEvent):                   # tag events with the Ray node that trains the run
@@ -474,7 +480,8 @@ def _ray_train(spec, out: str, checkpoint_every: float, env_groups: Optional[int
     # in `ray.get`, and Ray lends a task's CPUs to other tasks while it waits, which put three
     # runs on two CPUs (measured).
     events.actor.put_nowait.remote(dataclasses.replace(e, where=f"{e.where}@{node}"))
-  return train_one(spec, out, sink, checkpoint_every, lock_wait_s=LOCK_WAIT_S, env_groups=env_groups)
+  return train_one(spec, out, sink, checkpoint_every, lock_wait_s=LOCK_WAIT_S,
+                   env_groups=env_groups)
 
 
 def _probe_node(path: str, token: str, node: str) -> str:
@@ -504,9 +511,10 @@ class RayExecutor(Executor):
   each task."""
   name = "ray"
 
-  def __init__(self, address: Optional[str] = None, cpus_per_run: float = 1.0, gpus_per_run: float = 0.0,
+  def __init__(self, address: str | None = None, cpus_per_run: float = 1.0,
+               gpus_per_run: float = 0.0,
                checkpoint_every: float = 300.0, max_retries: int = RAY_MAX_RETRIES,
-               env_groups: Optional[int] = None):
+               env_groups: int | None = None):
     self.address, self.cpus, self.gpus = address, float(cpus_per_run), float(gpus_per_run)
     self.checkpoint_every, self.max_retries = float(checkpoint_every), int(max_retries)
     self.env_groups = env_groups
@@ -528,14 +536,13 @@ class RayExecutor(Executor):
       # a local instance serves this machine only: Ray's single-machine mode puts every node,
       # worker and server on 127.0.0.1 (read before `import ray`, inherited by its processes)
       os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    import ray
+    import ray  # only with --executor ray, after the variables above that it reads on import
     self._ray = ray
     if not ray.is_initialized():
       kw = dict(log_to_driver=False, logging_level="ERROR", configure_logging=True)
       if self.address:
         # the cluster's workers were not started from this process: give them its kernel path
         # (TF_ENABLE_ONEDNN_OPTS, set by the grid; a local instance's workers inherit it)
-        from artifact.training.machine import ONEDNN_ENV
         if ONEDNN_ENV in os.environ:
           kw["runtime_env"] = {"env_vars": {ONEDNN_ENV: os.environ[ONEDNN_ENV]}}
         ray.init(address=self.address, **kw)
@@ -555,7 +562,7 @@ class RayExecutor(Executor):
     back, within `timeout_s` seconds (else Ray's GetTimeoutError); ExecutorError naming the
     nodes that cannot."""
     ray = self._ray
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy  # Ray: as in start
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex
@@ -570,7 +577,8 @@ class RayExecutor(Executor):
     finally:
       for p in out.glob(probe.name + "*"):
         p.unlink(missing_ok=True)
-    bad = [f"{n['NodeManagerAddress']} ({n['NodeID'][:12]}): {r}" for n, r in zip(refs.values(), results) if r]
+    bad = [f"{n['NodeManagerAddress']} ({n['NodeID'][:12]}): {r}"
+           for n, r in zip(refs.values(), results) if r]
     if bad:
       raise ExecutorError(f"--out {str(out)!r} is not shared by every Ray node: " + "; ".join(bad) +
                           ". Runs resume on any node from their checkpoints, so --out must be a "
@@ -578,11 +586,12 @@ class RayExecutor(Executor):
 
   def run(self, specs, out, on_event):
     ray = self._ray
-    from ray.util.queue import Queue
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+    from ray.util.queue import Queue  # Ray: as in start
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy  # Ray: as in start
     here = ray.get_runtime_context().get_node_id()
     # the queue lives on the driver's node, so losing a worker node never loses it
-    events = Queue(actor_options=dict(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)))
+    here_only = NodeAffinitySchedulingStrategy(here, soft=False)
+    events = Queue(actor_options=dict(num_cpus=0, scheduling_strategy=here_only))
     task = ray.remote(_ray_train).options(num_cpus=self.cpus, num_gpus=self.gpus,
                                           max_retries=self.max_retries, retry_exceptions=False)
     threads = max(1, int(round(self.cpus)))
@@ -603,7 +612,7 @@ class RayExecutor(Executor):
         spec = refs[ref]
         try:
           err = ray.get(ref)
-        except Exception as e:  # pylint: disable=broad-except  (retries exhausted: node kept dying)
+        except Exception as e:  # retries exhausted: node kept dying
           err = error_text(e)
           on_event(failed_event(spec, err))
         if err:
@@ -618,14 +627,15 @@ class RayExecutor(Executor):
       self._ray.shutdown()
 
 
-def make_executor(name: str, *, jobs: int, checkpoint_every: float, ray_address: Optional[str],
-                  cpus_per_run: Optional[float], gpus_per_run: Optional[float],
-                  env_groups: Optional[int] = None) -> Executor:
+def make_executor(name: str, *, jobs: int, checkpoint_every: float, ray_address: str | None,
+                  cpus_per_run: float | None, gpus_per_run: float | None,
+                  env_groups: int | None = None) -> Executor:
   """The executor named by --executor with the command line's settings (`checkpoint_every`:
   seconds; `cpus_per_run`: TF threads per local worker, or CPUs per Ray task; `env_groups`: None =
   auto). Raises ExecutorError for an unknown name."""
   if name == "local":
-    return LocalExecutor(jobs, checkpoint_every, threads=int(cpus_per_run) if cpus_per_run else None,
+    return LocalExecutor(jobs, checkpoint_every,
+                         threads=int(cpus_per_run) if cpus_per_run else None,
                          env_groups=env_groups)
   if name == "ray":
     return RayExecutor(ray_address, cpus_per_run or 1.0, gpus_per_run or 0.0, checkpoint_every,

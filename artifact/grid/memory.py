@@ -17,9 +17,10 @@ train on this machine).
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
-REPLAY_RAM_BYTES_PER_TRANSITION = 7_100.0   # docs/protocol.md section 7 (artifact.grid.bench measures it)
+# docs/protocol.md section 7 (artifact.grid.bench measures it)
+REPLAY_RAM_BYTES_PER_TRANSITION = 7_100.0
 RESUME_OVERHEAD_BYTES_PER_TRANSITION = 400.0  # measured ~320 (resume) and ~340 (save), plus margin
 PROCESS_BYTES = 1.5e9                         # TensorFlow, the agent's graphs, envs: per process
 
@@ -45,7 +46,7 @@ def memory_needed(specs: Sequence, concurrent: int) -> float:
   return sum(largest) * per_transition + processes * PROCESS_BYTES
 
 
-def available_memory(meminfo: str = "/proc/meminfo") -> Optional[float]:
+def available_memory(meminfo: str = "/proc/meminfo") -> float | None:
   """MemAvailable of /proc/meminfo in bytes; None where it cannot be read (not Linux)."""
   try:
     with open(meminfo) as f:
@@ -58,7 +59,7 @@ def available_memory(meminfo: str = "/proc/meminfo") -> Optional[float]:
   return None
 
 
-def check_memory(specs: Sequence, concurrent: int, available: Optional[float] = None):
+def check_memory(specs: Sequence, concurrent: int, available: float | None = None):
   """Raises SystemExit, naming the numbers and what to do, if the runs `specs` trained
   `concurrent` at a time need more RAM than this machine has available (`available` bytes;
   default: MemAvailable of /proc/meminfo; nothing is checked where that cannot be read)."""

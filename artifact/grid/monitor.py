@@ -7,9 +7,9 @@ Every `interval_s` seconds (and at the end) it prints one block:
 
 and one line as each run finishes or fails (a failure with the last lines of its traceback,
 which the executor saved as error.txt in the run directory), or is found trained by another
-process (another grid holds its directory: "elsewhere", not a failure). Each running run's line is its latest heartbeat
-(frames, frames/s, ETA; every few seconds) or progress row, so the block stays live however
-rarely a run writes rows. Total frames/s is the sum of the running runs'
+process (another grid holds its directory: "elsewhere", not a failure). Each running run's line is
+its latest heartbeat (frames, frames/s, ETA; every few seconds) or progress row, so the block stays
+live however rarely a run writes rows. Total frames/s is the sum of the running runs'
 latest training speeds; the ETA is the frames left in the grid (unfinished runs' budgets less
 what they trained) over that speed, or, if longer, the runs left at the pace of the runs done so
 far (short runs are dominated by start-up and evaluation, which frames/s does not see).
@@ -19,10 +19,9 @@ from __future__ import annotations
 import math
 import sys
 import time
-from typing import Dict, Optional, TextIO
+from typing import TextIO
 
 from artifact.training.events import RunEvent
-
 
 TRACEBACK_LINES = 6            # lines of a failed run's traceback printed (all of it: error.txt)
 
@@ -30,7 +29,9 @@ TRACEBACK_LINES = 6            # lines of a failed run's traceback printed (all 
 def hms(s: float) -> str:
   """Seconds as '12m30s', or '1h02m03s' from an hour on (negative: '0m00s')."""
   s = int(max(0, s))
-  return f"{s // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+  if s >= 3600:
+    return f"{s // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s"
+  return f"{s // 60}m{s % 60:02d}s"
 
 
 class GridMonitor:
@@ -40,22 +41,24 @@ class GridMonitor:
   between summary blocks (0: only at the end). stream: where to print (stdout).
   """
 
-  def __init__(self, runs: Dict[str, int], interval_s: float = 15.0, stream: Optional[TextIO] = None):
+  def __init__(self, runs: dict[str, int], interval_s: float = 15.0, stream: TextIO | None = None):
     self.total = dict(runs)
     self.state = {r: "queued" for r in runs}
     self.frames = {r: 0 for r in runs}
-    self.fps: Dict[str, float] = {}
-    self.line: Dict[str, str] = {}
-    self.errors: Dict[str, str] = {}
+    self.fps: dict[str, float] = {}
+    self.line: dict[str, str] = {}
+    self.errors: dict[str, str] = {}
     self.interval_s, self.stream = float(interval_s), stream or sys.stdout
     self.t0 = self._last_block = time.time()
 
   def __call__(self, e: RunEvent):
     if e.run not in self.state:
       return
-    if e.kind in ("started", "heartbeat", "progress", "evaluation", "checkpoint") and self.state[e.run] != "done":
+    if e.kind in ("started", "heartbeat", "progress", "evaluation",
+                  "checkpoint") and self.state[e.run] != "done":
       self.state[e.run] = "running"
-      self.frames[e.run] = max(e.frames, 0) if e.kind == "started" else max(self.frames[e.run], e.frames)
+      self.frames[e.run] = (max(e.frames, 0) if e.kind == "started"
+                            else max(self.frames[e.run], e.frames))
     if e.kind == "started":
       self.fps.pop(e.run, None)
       if e.message:
@@ -81,7 +84,7 @@ class GridMonitor:
       self._print(f"skipped {e.run}: trained by another process, not by this grid ({e.message})")
     self.maybe_print_summary()
 
-  def counts(self) -> Dict[str, int]:
+  def counts(self) -> dict[str, int]:
     """Runs per state: {'done', 'running', 'queued', 'failed', 'elsewhere': n} ('elsewhere':
     trained by another process, which holds the run's directory)."""
     out = {k: 0 for k in ("done", "running", "queued", "failed", "elsewhere")}
@@ -97,7 +100,8 @@ class GridMonitor:
     """The summary block (the module docstring's example): the head line with the counts, total
     frames/s and the grid's ETA, then one line per running run."""
     c, fps = self.counts(), self.total_fps()
-    left = sum(self.total[r] - self.frames[r] for r, s in self.state.items() if s in ("queued", "running"))
+    left = sum(self.total[r] - self.frames[r] for r, s in self.state.items()
+               if s in ("queued", "running"))
     eta_s = left / fps if fps > 0 and left > 0 else 0.0
     runs_left = c["queued"] + c["running"]
     if c["done"] and runs_left:        # short runs are start-up bound: also the pace of runs done

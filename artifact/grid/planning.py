@@ -8,34 +8,18 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 from pathlib import Path
-from typing import Dict, List, NamedTuple, Optional
+from typing import NamedTuple
 
 from artifact.experiment.registry import FIGURES, check_figure
-from artifact.experiment.scales import check_scale
 from artifact.experiment.runspec import make_run_spec
+from artifact.experiment.scales import check_scale
 from artifact.grid.arguments import parse_frames, parse_overrides
-
-
-class UsageError(SystemExit):
-  """A bad argument, refused before any work: exit status 2 (as argparse's own errors). `main`
-  prints the message (which names the bad value and the allowed ones) to stderr; str(e) is it."""
-
-  def __init__(self, message: str):
-    super().__init__(message)
-    self.code = 2
-
-
-def run_command(command, argv=None) -> int:
-  """`command(argv)`'s exit status; a UsageError it raises has its message printed to stderr
-  first and is raised on (exit status 2). The `main` of each command line."""
-  try:
-    return command(argv)
-  except UsageError as e:
-    print(e, file=sys.stderr, flush=True)
-    raise
-
+from artifact.grid.executors import EXECUTORS
+from artifact.training import machine  # its functions called as machine.f: tests replace them
+from artifact.training.machine import BF16_SLOWDOWN, ONEDNN_ENV
+from artifact.usage import UsageError, run_command  # noqa: F401  (the grid's commands raise and run these)
+from envs.games import ATARI_GAMES
 
 GLOB_CHARACTERS = "[*?"     # TF's checkpoint clean-up globs the run directories' paths
 
@@ -56,7 +40,7 @@ def _finite_positive(name: str, value):
   return None
 
 
-def _csv(s: str) -> List[str]:
+def _csv(s: str) -> list[str]:
   return [x.strip() for x in s.split(",") if x.strip()]
 
 
@@ -67,7 +51,7 @@ class Plan:
   path its processes run, `KernelPath`; None: TensorFlow's default, as for --reports-only)."""
 
   def __init__(self, specs, figures, out: Path, run_theory: bool, serves=None,
-               env_groups: Optional[int] = None, kernels: Optional["KernelPath"] = None):
+               env_groups: int | None = None, kernels: KernelPath | None = None):
     self.specs, self.figures, self.out, self.run_theory = specs, figures, out, run_theory
     self.serves = serves or {}
     self.env_groups = env_groups
@@ -78,7 +62,7 @@ class KernelPath(NamedTuple):
   """The grid's TensorFlow kernel path: `onednn` (True/False: TF_ENABLE_ONEDNN_OPTS is set to
   it before TensorFlow loads, `artifact.training.machine.use_onednn`; None: TensorFlow's
   default) and `why`, a few words for the grid's first line."""
-  onednn: Optional[bool]
+  onednn: bool | None
   why: str
 
   def describe(self) -> str:
@@ -91,13 +75,13 @@ class KernelPath(NamedTuple):
 class _Selection(NamedTuple):
   """What the filters select: figures, --frames (None: the scale's), seeds, games and conditions
   (None: each figure's), the paper's games of those figures, the --set overrides."""
-  figures: List[int]
-  frames: Optional[int]
-  seeds: Optional[List[int]]
-  games: Optional[List[str]]
-  conditions: Optional[List[str]]
-  paper_games: List[str]
-  overrides: Dict[str, object]
+  figures: list[int]
+  frames: int | None
+  seeds: list[int] | None
+  games: list[str] | None
+  conditions: list[str] | None
+  paper_games: list[str]
+  overrides: dict[str, object]
 
 
 def plan_from_args(args) -> Plan:
@@ -119,12 +103,11 @@ def plan_from_args(args) -> Plan:
               env_groups=env_groups, kernels=kernels)
 
 
-def _check_execution(args) -> Optional[int]:
+def _check_execution(args) -> int | None:
   """Checks how the runs are executed (--jobs, --executor and its options, the per-run seconds
   and resources); returns --env-groups as an int, None for auto."""
   if args.jobs < 1:
     _fail(f"--jobs must be >= 1, got {args.jobs}")
-  from artifact.grid.executors import EXECUTORS
   if args.executor not in EXECUTORS:
     _fail(f"unknown --executor {args.executor!r}; valid: {', '.join(EXECUTORS)}")
   for name in ("cpus_per_run", "gpus_per_run", "checkpoint_every", "status_every"):
@@ -147,7 +130,7 @@ def _check_execution(args) -> Optional[int]:
 def _select(args) -> _Selection:
   """The filters (--scale, --figures, --frames, --seeds, --games, --conditions) and --set checked
   against the registry (`artifact.experiment.registry.FIGURES`)."""
-  try:                                 # the validators make_run_spec uses too (artifact.experiment.runspec)
+  try:  # the validators make_run_spec uses too (artifact.experiment.runspec)
     check_scale(args.scale)
     figures = [check_figure(f) for f in _csv(args.figures)]
     if not figures:
@@ -168,7 +151,7 @@ def _select(args) -> _Selection:
   return _Selection(figures, frames, seeds, games, conditions, paper_games, overrides)
 
 
-def _parse_seeds(raw: Optional[str]) -> Optional[List[int]]:
+def _parse_seeds(raw: str | None) -> list[int] | None:
   """--seeds as distinct non-negative ints; None (each figure's seeds) when not given."""
   if raw is None:
     return None
@@ -186,22 +169,22 @@ def _parse_seeds(raw: Optional[str]) -> Optional[List[int]]:
   return seeds
 
 
-def _check_games(games: List[str], paper_games: List[str]) -> List[str]:
+def _check_games(games: list[str], paper_games: list[str]) -> list[str]:
   """`games` if each is an ALE game (`envs.games.ATARI_GAMES`)."""
-  from envs.games import ATARI_GAMES
   for g in games:
     if g not in ATARI_GAMES:
-      _fail(f"unknown game {g!r}; the paper's games for the selected figures: {', '.join(paper_games)}; "
-            f"any ALE game also works: {', '.join(ATARI_GAMES)}")
+      _fail(f"unknown game {g!r}; the paper's games for the selected figures: "
+            f"{', '.join(paper_games)}; any ALE game also works: {', '.join(ATARI_GAMES)}")
   return games
 
 
-def _check_conditions(conditions: List[str], figures: List[int]) -> List[str]:
+def _check_conditions(conditions: list[str], figures: list[int]) -> list[str]:
   """`conditions` if each is a condition of one of `figures`."""
   valid = [c.name for f in figures for c in FIGURES[f].conditions]
   for c in conditions:
     if c not in valid:
-      _fail(f"unknown condition {c!r} for figure(s) {', '.join(map(str, figures))}; valid: {', '.join(valid)}")
+      _fail(f"unknown condition {c!r} for figure(s) {', '.join(map(str, figures))}; valid: "
+            f"{', '.join(valid)}")
   return conditions
 
 
@@ -248,7 +231,7 @@ def _run_spec(args, sel: _Selection, figure: int, game: str, condition: str, see
     _fail(str(e) + (f" (--set {' --set '.join(args.set)})" if args.set else ""))
 
 
-def _check_env_groups_fit(raw: str, env_groups: Optional[int], specs):
+def _check_env_groups_fit(raw: str, env_groups: int | None, specs):
   """--env-groups K is at most the envs of every selected A2C run."""
   if env_groups is None:
     return
@@ -263,16 +246,15 @@ def _check_bfloat16(args, specs):
   bf16 = sorted({s.relpath().split("/")[2] for s in specs if s.hparams.precision == "bfloat16"})
   if not bf16 or args.reports_only or getattr(args, "force_bfloat16", False):
     return
-  from artifact.training.machine import BF16_SLOWDOWN, cpu_facts, kind, native_bfloat16
-  facts = cpu_facts()
-  if not native_bfloat16(facts):
-    _fail(f"precision=bfloat16 ({', '.join(bf16)}) on {kind(facts)}, a CPU without native bfloat16 "
-          f"(AVX512_BF16 or AMX): TensorFlow falls back to emulated kernels, {BF16_SLOWDOWN}. "
-          f"Leave out --set precision=bfloat16 (float32 is the paper's), or add --force-bfloat16 "
-          f"to run it anyway")
+  facts = machine.cpu_facts()
+  if not machine.native_bfloat16(facts):
+    _fail(f"precision=bfloat16 ({', '.join(bf16)}) on {machine.kind(facts)}, a CPU without native "
+          "bfloat16 (AVX512_BF16 or AMX): TensorFlow falls back to emulated kernels, "
+          f"{BF16_SLOWDOWN}. Leave out --set precision=bfloat16 (float32 is the paper's), or add "
+          "--force-bfloat16 to run it anyway")
 
 
-def _continued_runs(specs, out: Path) -> Dict[str, Dict]:
+def _continued_runs(specs, out: Path) -> dict[str, dict]:
   """relpath -> config.json of each selected run that this grid resumes or extends (a config
   under out/runs, and no done.json at the spec's frames or more)."""
   found = {}
@@ -289,7 +271,7 @@ def _continued_runs(specs, out: Path) -> Dict[str, Dict]:
   return found
 
 
-def _some(rels: List[str]) -> str:
+def _some(rels: list[str]) -> str:
   """The first three of `rels` and how many more."""
   return ", ".join(rels[:3]) + (f" and {len(rels) - 3} more" if len(rels) > 3 else "")
 
@@ -302,20 +284,18 @@ def kernel_path(specs, out: Path) -> KernelPath:
   the project's choice for this CPU (`artifact.training.machine.project_onednn`). Raises
   UsageError when the runs to continue recorded both paths, or when TF_ENABLE_ONEDNN_OPTS asks
   for the other path than one they recorded: either way a run would not continue bit for bit."""
-  from artifact.training.machine import (ONEDNN_ENV, loaded_onednn, onednn_from_env,
-                                         project_onednn, recorded_onednn, tf_default_onednn)
-  user = onednn_from_env()
-  need: Dict[bool, List[str]] = {True: [], False: []}
+  user = machine.onednn_from_env()
+  need: dict[bool, list[str]] = {True: [], False: []}
   for rel, config in _continued_runs(specs, out).items():
-    recorded = recorded_onednn(config)
+    recorded = machine.recorded_onednn(config)
     if recorded is not None and user is not None and recorded != user:
       _fail(f"{ONEDNN_ENV}={os.environ[ONEDNN_ENV]} asks for oneDNN {'on' if user else 'off'}, but "
             f"{rel} under {out}/runs trained with it {'on' if recorded else 'off'} (config.json "
             f"\"onednn\": {str(recorded).lower()}); its kernels sum in another order, so the run "
             f"would not continue bit for bit. Unset {ONEDNN_ENV} (each run's own setting is then "
             f"reapplied), or use another --out")
-    if recorded is None:               # an older record: it trained on the variable or the default
-      recorded = user if user is not None else tf_default_onednn()
+    if recorded is None:   # no record (campaign-1's runs): the variable's path or the default
+      recorded = user if user is not None else machine.tf_default_onednn()
     need[recorded].append(rel)
   if need[True] and need[False]:
     _fail(f"the runs this grid continues under {out}/runs trained on two TensorFlow kernel paths, "
@@ -323,7 +303,7 @@ def kernel_path(specs, out: Path) -> KernelPath:
           f"one ({ONEDNN_ENV} is read when TensorFlow loads): a run continued on the other would "
           f"not be the same run bit for bit. Continue them in separate commands, selecting each "
           f"path's runs with --games / --conditions / --seeds")
-  loaded = loaded_onednn()             # TensorFlow already loaded here (the grid run from Python)
+  loaded = machine.loaded_onednn()  # TensorFlow already loaded here (the grid run from Python)
   for on in (True, False):
     if need[on]:
       if loaded not in (None, on):
@@ -336,11 +316,12 @@ def kernel_path(specs, out: Path) -> KernelPath:
     return KernelPath(loaded, "as TensorFlow was loaded in this process before the grid")
   if user is not None:
     return KernelPath(user, f"{ONEDNN_ENV}={os.environ[ONEDNN_ENV]}")
-  chosen = project_onednn()
+  chosen = machine.project_onednn()
   if chosen is None:
     return KernelPath(None, "this CPU has no AVX2")
   # chosen is True here (project_onednn: on or None), so the default differs only by being off
-  default = ", and TensorFlow's default here" if tf_default_onednn() else "; TensorFlow's default here is off"
+  default = (", and TensorFlow's default here" if machine.tf_default_onednn()
+             else "; TensorFlow's default here is off")
   return KernelPath(chosen, "the project's setting for CPUs with AVX2" + default)
 
 

@@ -20,7 +20,6 @@ Units: one `update()` = n agent steps per env = n * num_envs * frames_per_step f
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import numpy as np
 import tensorflow as tf
@@ -32,12 +31,10 @@ from tf_agents.trajectories import trajectory
 from agents.optimizers import RMSpropTF1
 from agents.policies import CategoricalPolicy, CompiledPyPolicy
 from artifact.experiment.hparams import A2CHparams
-from artifact.experiment.registry import Condition
 from artifact.experiment.runspec import RunSpec
 from artifact.experiment.seeding import RunSeeds
 from artifact.training.trainer import Trainer, agent_class, make_network
 from envs.batched_env import GroupedBatchedEnv
-
 
 # --- the collect-and-train step ------------------------------------------------------------------
 
@@ -46,8 +43,8 @@ class A2CLoop:
 
   Args:
     agent: an `agents.a2c.A2CAgentBase`.
-    py_env: `envs.BatchedGymnasiumEnv` with batch size B (synchronous collection), or a
-      `envs.GroupedBatchedEnv` of >= 2 groups (overlapped collection, module docstring).
+    py_env: `envs.batched_env.BatchedGymnasiumEnv` with batch size B (synchronous collection), or a
+      `envs.batched_env.GroupedBatchedEnv` of >= 2 groups (overlapped collection, module docstring).
     n_steps: rollout length n (5, baselines A2C `nsteps`).
 
   `last_experience`: the Trajectory [B, n + 1, ...] of the last update (tensors or numpy arrays),
@@ -64,7 +61,8 @@ class A2CLoop:
     self._group_steps = None         # overlapped collection: each group's time step
     if self.overlapped:
       self.tf_env = self._buffer = self._driver = self._update = None
-      self._obs_shape, self._rows, self._env_ids, self._sample, self._train = self._overlapped_parts()
+      (self._obs_shape, self._rows, self._env_ids, self._sample,
+       self._train) = self._overlapped_parts()
       return
     self._obs_shape = self._rows = self._env_ids = self._sample = self._train = None
     self.tf_env = tf_py_environment.TFPyEnvironment(py_env, check_dims=False)
@@ -74,7 +72,8 @@ class A2CLoop:
         self.tf_env, agent.collect_policy, observers=[self._buffer.add_batch],
         num_steps=self.n_steps * py_env.batch_size)
     batched_spec = tf.nest.map_structure(
-        lambda s: tf.TensorSpec([py_env.batch_size] + list(s.shape), s.dtype), self.tf_env.time_step_spec())
+        lambda s: tf.TensorSpec([py_env.batch_size] + list(s.shape), s.dtype),
+        self.tf_env.time_step_spec())
     # A fixed input signature: traced once, never retraced (the reset time step and the
     # driver's returned one differ in static shape information).
     self._update = tf.function(self._update_fn, input_signature=[batched_spec], autograph=False)
@@ -137,7 +136,8 @@ class A2CLoop:
       return self.agent.train(trajectory.Trajectory(
           step_type=step_type, observation=observation, action=action, policy_info=(),
           next_step_type=next_step_type, reward=reward, discount=discount))
-    return obs_shape, rows, env_ids, sample, tf.function(train, input_signature=signature, autograph=False)
+    return obs_shape, rows, env_ids, sample, tf.function(train, input_signature=signature,
+                                                         autograph=False)
 
   def _update_overlapped(self):
     groups, n = self.py_env.groups, self.n_steps
@@ -199,29 +199,33 @@ def append_bootstrap_step(rollout, next_time_step):
       discount=tf.ones_like(next_time_step.discount))
   if tf.nest.flatten(rollout.policy_info):
     raise NotImplementedError("policy_info is not used by the A2C-framework agents")
-  return tf.nest.map_structure(lambda r, l: tf.concat([r, l[:, None]], axis=1), rollout, last)
+  return tf.nest.map_structure(lambda r, s: tf.concat([r, s[:, None]], axis=1), rollout, last)
 
 
 # --- the agent -----------------------------------------------------------------------------------
-def build_a2c_agent(condition: Condition, time_step_spec, action_spec, observation_spec,
-                    num_actions: int, hp: A2CHparams, decay_updates: int, seed: int,
-                    policy_seed: int = 0):
-  """A2C-framework agent with TF1-style RMSProp (mean square starts at 1, baselines), lr linearly
-  decayed to 0 over `decay_updates` updates (the horizon, `A2CHparams.horizon_frames`, in
-  updates; it stays 0 after). `seed`: weights; `policy_seed`: action sampling."""
+def build_a2c_agent(spec: RunSpec, time_step_spec, action_spec, observation_spec,
+                    num_actions: int, decay_updates: int, seed: int, policy_seed: int = 0):
+  """The A2C-framework agent of `spec`'s condition (`agent_class`), built from the spec's
+  hyperparameters (`A2CHparams`: gamma, tau, value_coef, max_grad_norm, regularizer, num_envs)
+  and its agent arguments (`spec.agent_kwargs`: the condition's, with --set overrides), with
+  TF1-style RMSProp (mean square starts at 1, baselines), lr linearly decayed to 0 over
+  `decay_updates` updates (the horizon, `A2CHparams.horizon_frames`, in updates; it stays 0
+  after). `seed`: weights; `policy_seed`: action sampling."""
+  hp: A2CHparams = spec.hparams
   net = make_network("a2c", observation_spec, num_actions, seed, hp.precision)
   lr = tf.keras.optimizers.schedules.PolynomialDecay(hp.lr, max(1, decay_updates), 0.0, power=1.0)
   opt = RMSpropTF1(lr, rho=hp.rmsprop_rho, epsilon=hp.rmsprop_eps)
-  agent = agent_class(condition)(
+  agent = agent_class(spec.condition_spec)(
       time_step_spec, action_spec, net, opt, gamma=hp.gamma, tau=hp.tau, value_coef=hp.value_coef,
       max_grad_norm=hp.max_grad_norm, regularizer=hp.regularizer, policy_seed=policy_seed,
-      num_envs=hp.num_envs, train_step_counter=tf.Variable(0, dtype=tf.int64), **dict(condition.agent_kwargs))
+      num_envs=hp.num_envs, train_step_counter=tf.Variable(0, dtype=tf.int64),
+      **spec.agent_kwargs)
   agent.initialize()
   return agent
 
 
 # --- the trainer ---------------------------------------------------------------------------------
-def a2c_env_groups(num_envs: int, requested: Optional[int] = None) -> int:
+def a2c_env_groups(num_envs: int, requested: int | None = None) -> int:
   """Env groups of the A2C collection (`A2CLoop`): `requested` (--env-groups; 1 = synchronous,
   k >= 2 = overlapped over k groups) if given, else 2 when TensorFlow sees a GPU (the policy
   runs there while the CPU steps the other group's emulators; not measured here) and 1 on CPUs,
@@ -230,7 +234,8 @@ def a2c_env_groups(num_envs: int, requested: Optional[int] = None) -> int:
   ValueError for a value that is not an int in [1, num_envs]."""
   if requested is None:
     return 2 if tf.config.list_physical_devices("GPU") else 1
-  if isinstance(requested, bool) or not isinstance(requested, int) or not 1 <= requested <= num_envs:
+  if isinstance(requested, bool) or not isinstance(requested,
+                                                   int) or not 1 <= requested <= num_envs:
     raise ValueError(f"env_groups={requested!r}: must be an integer in [1, {num_envs}] "
                      f"(1: synchronous collection, k >= 2: k env groups, overlapped)")
   return requested
@@ -240,7 +245,7 @@ class A2CTrainer(Trainer):
   """A2C framework (Fig. 1, 3): 16 envs, n-step rollouts, RMSProp (TF1 start); the collection is
   synchronous or overlapped (`a2c_env_groups(num_envs, env_groups)`), with the same rollouts."""
 
-  def __init__(self, spec: RunSpec, seeds: RunSeeds, env_groups: Optional[int] = None):
+  def __init__(self, spec: RunSpec, seeds: RunSeeds, env_groups: int | None = None):
     """Builds the run's envs, agent, loop and evaluation policy. Raises ValueError for
     env_groups outside [1, num_envs]."""
     hp = spec.hparams
@@ -248,13 +253,14 @@ class A2CTrainer(Trainer):
     self.frames_per_update = hp.n_steps * hp.num_envs * self.env.frames_per_step
     decay_updates = max(1, math.ceil(hp.horizon_frames / self.frames_per_update))
     self.agent = build_a2c_agent(
-        spec.condition_spec, *self._tf_specs(), self.env.observation_spec(), self.env.num_actions, hp,
+        spec, *self._tf_specs(), self.env.observation_spec(), self.env.num_actions,
         decay_updates, seeds.network, policy_seed=seeds.policy)
     self.network, self.optimizer = self.agent.network, self.agent.optimizer
     self.loop = A2CLoop(self.agent, self.env, hp.n_steps)
     tf_policy = CategoricalPolicy(self.agent.time_step_spec, self.agent.action_spec,
                                   self.agent.network, seed=seeds.eval_policy)
-    self.eval_policy = _SeedablePolicy(CompiledPyPolicy(tf_policy, spec.eval_games), tf_policy.seed_sampling)
+    self.eval_policy = _SeedablePolicy(CompiledPyPolicy(tf_policy, spec.eval_games),
+                                       tf_policy.seed_sampling)
 
   def restart(self, seeds: RunSeeds):
     self._restart_common("a2c", seeds)

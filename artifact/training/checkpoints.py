@@ -19,11 +19,12 @@ import os
 import shutil
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import List, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
+from tf_agents.utils import numpy_storage
 
 CHECKPOINTS_KEPT = 2               # while training: the newest and a fallback
 
@@ -68,13 +69,13 @@ class CheckpointStore:
     lists the checkpoint files themselves (and rewrites it)."""
     try:
       return tf.train.CheckpointManager(self.ckpt, str(self.dir), max_to_keep=keep)
-    except Exception as e:  # pylint: disable=broad-except
+    except Exception as e:
       state = self.dir / "checkpoint"
       if not state.is_file():
         raise
       warnings.warn(f"{self.name}: the checkpoint state file {state} does not read "
                     f"({type(e).__name__}); removed, the checkpoint files are listed instead",
-                    RuntimeWarning)
+                    RuntimeWarning, stacklevel=1)
       state.unlink()
       return tf.train.CheckpointManager(self.ckpt, str(self.dir), max_to_keep=keep)
 
@@ -83,7 +84,7 @@ class CheckpointStore:
     """Prefix of the newest checkpoint TF's state file lists (str), or None."""
     return self.manager.latest_checkpoint
 
-  def restore(self) -> Tuple[int, List[float]]:
+  def restore(self) -> tuple[int, list[float]]:
     """Loads the newest checkpoint that loads; returns (frames it holds, the training-return
     window it holds); (0, []) for a fresh start. Raises CheckpointLoadError if checkpoints exist
     and none of them loads, or if there is none but the directory holds what checkpoints leave
@@ -114,18 +115,21 @@ class CheckpointStore:
              if state_latest is None else f"names {Path(state_latest).name} as the newest")
       warnings.warn(f"{self.name}: the checkpoint state file {state} {why}; resuming "
                     f"from the checkpoint files in {ckpt_dir} instead (newest first: "
-                    f"{', '.join(p.name for p in paths)})", RuntimeWarning)
+                    f"{', '.join(p.name for p in paths)})", RuntimeWarning, stacklevel=1)
     errors = []
     for i, path in enumerate(paths):
       try:
-        # every object of ours gets its value; values with no object here (e.g. the pickled
-        # frame dictionary of checkpoints written before it was untracked) are left unread
+        # every object of ours gets its value; values with no object here are left unread: the
+        # pickled frame dictionary that DQN checkpoints of the campaign's frozen code (tag
+        # campaign-1, whose runs this code resumes and extends) hold is never unpickled
+        # (tests/test_checkpoint_safety.py plants one)
         self.ckpt.read(str(path)).assert_existing_objects_matched().expect_partial()
         self.trainer.load_beside_checkpoint(str(path))
-      except Exception as e:  # pylint: disable=broad-except  (any damage: try the one before)
+      except Exception as e:  # any damage: try the one before
         errors.append(f"{path}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
         warnings.warn(f"{self.name}: checkpoint {path} does not load "
-                      f"({type(e).__name__}); falling back to the one before", RuntimeWarning)
+                      f"({type(e).__name__}); falling back to the one before", RuntimeWarning,
+                      stacklevel=1)
         continue
       # sweep order: the newer ones that failed, then the older ones, the loaded one last
       order = paths[:i][::-1] + paths[i + 1:][::-1] + [path]
@@ -135,11 +139,13 @@ class CheckpointStore:
       return int(self.frames_var.numpy())
     if paths:
       raise CheckpointLoadError(
-          f"{self.dir.parent}: none of its {len(paths)} checkpoints loads, so the run is not restarted "
-          f"from zero silently; delete {self.dir.parent} to retrain it. Errors: " + "; ".join(errors))
+          f"{self.dir.parent}: none of its {len(paths)} checkpoints loads, so the run is not "
+          f"restarted from zero silently; delete {self.dir.parent} to retrain it. Errors: "
+          + "; ".join(errors))
     traces = checkpoint_traces(ckpt_dir)
     if traces:
-      shown = ", ".join(p.name for p in traces[:4]) + (f" and {len(traces) - 4} more" if len(traces) > 4 else "")
+      shown = ", ".join(p.name for p in traces[:4]) + (f" and {len(traces) - 4} more"
+                                                       if len(traces) > 4 else "")
       raise CheckpointLoadError(
           f"{self.dir.parent}: {ckpt_dir} holds what checkpoints leave ({shown}) but no "
           f"checkpoint index (ckpt-N.index) to load one from: the run has checkpointed, and its "
@@ -175,19 +181,18 @@ class CheckpointStore:
     return path
 
 
-def pickling_states(root) -> List[str]:
+def pickling_states(root) -> list[str]:
   """Type names of the `tf.train.experimental.PythonState`s tracked under `root` other than
   tf-agents' numpy wrappers (`np.save`/`np.load` with allow_pickle=False): any other one (e.g.
   tf-agents' `FrameBuffer`, which pickles) would put code-carrying bytes into the checkpoint and
   unpickle whatever a checkpoint holds at its key on restore. (tf-agents' wrapper class has no
   public name: it is matched as `numpy_storage._NumpyWrapper`.)"""
-  from tf_agents.utils import numpy_storage
   return sorted({type(t).__name__ for t in tf.train.TrackableView(root).descendants()
                  if isinstance(t, tf.train.experimental.PythonState)
-                 and type(t) is not numpy_storage._NumpyWrapper})  # pylint: disable=protected-access
+                 and type(t) is not numpy_storage._NumpyWrapper})
 
 
-def checkpoints_on_disk(ckpt_dir: Path) -> List[Path]:
+def checkpoints_on_disk(ckpt_dir: Path) -> list[Path]:
   """Prefixes of the complete checkpoints in `ckpt_dir` (`ckpt-N.index` exists: TF writes the
   index last), oldest first by N, read from the directory itself (not TF's state file)."""
   found = []
@@ -199,7 +204,7 @@ def checkpoints_on_disk(ckpt_dir: Path) -> List[Path]:
   return [prefix for _, prefix in sorted(found)]
 
 
-def checkpoint_traces(ckpt_dir: Path) -> List[Path]:
+def checkpoint_traces(ckpt_dir: Path) -> list[Path]:
   """What only a completed checkpoint leaves in `ckpt_dir`, sorted: TF's data files
   (`ckpt-N.data-*`, renamed into place just before the index) and its state file (`checkpoint`,
   written after the index). Found without any `ckpt-N.index`, they mean the run's checkpoints were
@@ -219,7 +224,7 @@ def _checkpoint_number(prefix: Path, default: int) -> int:
   return int(n) if Path(prefix).name.startswith("ckpt-") and n.isdigit() else -1 - default
 
 
-def _write_checkpoint_state(ckpt_dir: Path, order: List[Path]):
+def _write_checkpoint_state(ckpt_dir: Path, order: list[Path]):
   """Rewrites TF's checkpoint state file (atomically, by TF) to list `order` (the last one the
   latest), with paths relative to `ckpt_dir` as `tf.train.CheckpointManager` writes them."""
   names = [p.name for p in order]
@@ -230,20 +235,22 @@ def _write_checkpoint_state(ckpt_dir: Path, order: List[Path]):
 
 
 # What a killed writer leaves behind: (folder relative to the run dir, glob). Each is a temporary
-# name that is renamed into place when its write completes, so a leftover is never read.
+# name that is renamed into place when its write completes, so a leftover is never read. Two are
+# the names of the campaign's frozen code (tag campaign-1), whose run directories this code
+# resumes and extends (tests/test_checkpoint_safety.py plants each pattern).
 STALE_TEMPORARIES = (
-    (".", ".policy.tmp-*"),                # the policy export folder of earlier versions
+    (".", ".policy.tmp-*"),                # campaign-1's policy export folder
     (".", ".*.tmp"),                       # artifact/files.py atomic writes (config, progress,
                                            # done, the policy/ folder and its replaced copy)
     ("checkpoint", ".*.tmp"),              # artifact/files.py atomic writes (loop-state npz)
-    ("checkpoint", "*.npz.tmp-*"),         # replay frames written by earlier versions
+    ("checkpoint", "*.npz.tmp-*"),         # campaign-1's replay frames file
     ("checkpoint", "*_temp*"),             # TF's sharded save folder ckpt-N_temp/ (merged, removed)
     ("checkpoint", "*.tempstate*"),        # TF's tensor bundle writer (index/data before rename)
     ("checkpoint", "checkpoint.tmp*"),     # TF's atomic write of its state file
 )
 
 
-def remove_stale_temporaries(run_dir: Path) -> List[Path]:
+def remove_stale_temporaries(run_dir: Path) -> list[Path]:
   """Removes the temporary files and folders that killed writers left in `run_dir` (see
   `STALE_TEMPORARIES`). Call it only while holding the run directory's lock (`lock_run_dir`):
   every process that writes into a run directory holds that lock, so then their writers are
@@ -266,7 +273,7 @@ def lock_run_dir(run_dir: Path, wait_s: float = 0.0):
   file is closed): two processes can never train the same run into the same files. The kernel
   drops the lock when its holder dies, however it dies. Waits up to `wait_s` seconds for it.
   Raises RunDirLockedError (a RuntimeError) naming the holder."""
-  import fcntl
+  import fcntl  # Unix only: imported where a run directory is locked, not where this module is
   f = open(run_dir / ".lock", "a+")
   deadline = time.time() + wait_s
   while True:
@@ -280,7 +287,8 @@ def lock_run_dir(run_dir: Path, wait_s: float = 0.0):
       f.seek(0)
       holder = f.read().strip() or "another process"
       f.close()
-      raise RunDirLockedError(f"{run_dir} is being trained by {holder}; wait for it or stop it") from None
+      raise RunDirLockedError(
+          f"{run_dir} is being trained by {holder}; wait for it or stop it") from None
   f.seek(0)
   f.truncate()
   f.write(f"pid {os.getpid()}")

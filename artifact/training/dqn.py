@@ -8,8 +8,6 @@ steps (tf-agents counts that in train steps: period / train_period). Units: agen
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 import tensorflow as tf
 from tf_agents.drivers import py_driver
@@ -19,7 +17,6 @@ from tf_agents.utils import common
 from agents.policies import CompiledPyPolicy, EpsilonGreedyPyPolicy
 from agents.replay import FrameStackReplayBuffer, UniformReplay
 from artifact.experiment.hparams import DQNHparams
-from artifact.experiment.registry import Condition
 from artifact.experiment.runspec import RunSpec
 from artifact.experiment.seeding import RunSeeds
 from artifact.files import atomic_path
@@ -67,7 +64,8 @@ class DQNLoop:
   """Drives `agent.collect_policy` in the single-env batched `py_env` and trains from replay.
 
   Args:
-    agent: an `agents.dqn.StandardDQNAgent` (or subclass), built with `epsilon_greedy` reading `step_var`.
+    agent: an `agents.dqn.StandardDQNAgent` (or subclass) whose `epsilon_greedy` reads
+      `step_var`.
     py_env: batched PyEnvironment with batch size 1.
     step_var: tf.Variable(int64) holding the agent-step count (drives the epsilon schedule).
     replay_capacity: transitions kept. batch_size: 32. train_period: agent steps per update (4).
@@ -81,9 +79,10 @@ class DQNLoop:
 
   def __init__(self, agent, py_env, step_var, *, replay_capacity: int, batch_size: int = 32,
                train_period: int = 4, learning_starts: int = 10_000, epsilon=None,
-               seed: Optional[int] = None, policy_seed: int = 0):
+               seed: int | None = None, policy_seed: int = 0):
     if py_env.batch_size != 1:
-      raise ValueError(f"the DQN loop runs one env (baselines deepq), got batch size {py_env.batch_size}")
+      raise ValueError(
+          f"the DQN loop runs one env (baselines deepq), got batch size {py_env.batch_size}")
     self.agent, self.py_env, self.step_var = agent, py_env, step_var
     self.batch_size, self.train_period = int(batch_size), int(train_period)
     self.learning_starts = int(learning_starts)
@@ -92,9 +91,11 @@ class DQNLoop:
     if epsilon is None:
       epsilon = agent.epsilon_greedy
     if isinstance(epsilon, LinearEpsilon):
-      read = lambda: epsilon.at(self.agent_steps)   # == float(epsilon()): step_var == agent_steps
+      def read():                   # == float(epsilon()): step_var == agent_steps
+        return epsilon.at(self.agent_steps)
     else:
-      read = lambda: float(epsilon())
+      def read():
+        return float(epsilon())
     self._policy = EpsilonGreedyPyPolicy(CompiledPyPolicy(agent.policy, batch_size=1),
                                          read, py_env.num_actions, policy_seed)
     self.replay = self._driver = self._time_step = None   # set by new_replay, now and on restart
@@ -102,11 +103,13 @@ class DQNLoop:
     self.new_replay(seed, policy_seed=policy_seed)
     data_spec = agent.collect_data_spec
     batched = tf.nest.map_structure(
-        lambda s: tf.TensorSpec([self.batch_size, self._num_steps] + list(s.shape), s.dtype), data_spec)
-    self._train_fn = tf.function(lambda exp: agent.train(exp), autograph=False).get_concrete_function(batched)
+        lambda s: tf.TensorSpec([self.batch_size, self._num_steps] + list(s.shape), s.dtype),
+        data_spec)
+    self._train_fn = tf.function(lambda exp: agent.train(exp),
+                                 autograph=False).get_concrete_function(batched)
 
-  def new_replay(self, seed: Optional[int], learning_starts: Optional[int] = None,
-                 policy_seed: Optional[int] = None):
+  def new_replay(self, seed: int | None, learning_starts: int | None = None,
+                 policy_seed: int | None = None):
     """Empty replay (seeded sampling) and a fresh driver feeding it; agent-step count to 0;
     the exploration stream restarted from `policy_seed` (if given)."""
     self.replay = make_replay(self.agent.collect_data_spec, self._replay_capacity)
@@ -150,32 +153,35 @@ class DQNLoop:
     self._time_step, _ = self._driver.run(self._time_step)
     self.agent_steps += self.train_period
     self.step_var.assign(self.agent_steps)
-    if self.agent_steps < self.learning_starts or self.replay.size < self._num_steps + self.batch_size:
+    if (self.agent_steps < self.learning_starts
+        or self.replay.size < self._num_steps + self.batch_size):
       return None
     experience = self.replay.sample(self.batch_size, self._num_steps)
     return self._train_fn(tf.nest.map_structure(tf.constant, experience))
 
 
 # --- the agent -----------------------------------------------------------------------------------
-def build_dqn_agent(condition: Condition, time_step_spec, action_spec, observation_spec,
-                    num_actions: int, hp: DQNHparams, horizon_agent_steps: int, seed: int, step_var,
-                    agent_kwargs=None):
-  """DQN-family agent; epsilon (a `LinearEpsilon`, the agent's `epsilon_greedy`) reads `step_var`
-  (agent steps) and decays over `epsilon_fraction` of `horizon_agent_steps` (the horizon,
-  `DQNHparams.horizon_frames`, in agent steps). Target period in agent steps.
-  `agent_kwargs` (default: the condition's) are passed to the class, e.g. tau of a soft target.
-  The network's kernels are initialised as `hp.torso_init` says, the gradient clipped as
-  `hp.grad_clip_mode` says (`optimizer_and_clipping`)."""
-  net = make_network("dqn", observation_spec, num_actions, seed, hp.precision, torso_init=hp.torso_init)
+def build_dqn_agent(spec: RunSpec, time_step_spec, action_spec, observation_spec,
+                    num_actions: int, horizon_agent_steps: int, seed: int, step_var):
+  """The DQN-family agent of `spec`'s condition (`agent_class`), built from the spec's
+  hyperparameters (`DQNHparams`) and its agent arguments (`spec.agent_kwargs`: the condition's,
+  with --set overrides, e.g. tau of a soft target). Epsilon (a `LinearEpsilon`, the agent's
+  `epsilon_greedy`) reads `step_var` (agent steps) and decays over `epsilon_fraction` of
+  `horizon_agent_steps` (the horizon, `DQNHparams.horizon_frames`, in agent steps). Target
+  period in agent steps. The network's kernels are initialised as `hp.torso_init` says, the
+  gradient clipped as `hp.grad_clip_mode` says (`optimizer_and_clipping`)."""
+  hp: DQNHparams = spec.hparams
+  net = make_network("dqn", observation_spec, num_actions, seed, hp.precision,
+                     torso_init=hp.torso_init)
   eps = linear_epsilon(step_var, hp.epsilon_start, hp.epsilon_end,
                        int(hp.epsilon_fraction * horizon_agent_steps))
-  kwargs = dict(condition.agent_kwargs if agent_kwargs is None else agent_kwargs)
   optimizer, per_variable_clip = optimizer_and_clipping(hp)
-  agent = agent_class(condition)(
+  agent = agent_class(spec.condition_spec)(
       time_step_spec, action_spec, q_network=net, optimizer=optimizer, epsilon_greedy=eps,
       target_update_period=max(1, hp.target_update_period // hp.train_period),
       td_errors_loss_fn=common.element_wise_huber_loss, gamma=hp.gamma,
-      gradient_clipping=per_variable_clip, train_step_counter=tf.Variable(0, dtype=tf.int64), **kwargs)
+      gradient_clipping=per_variable_clip, train_step_counter=tf.Variable(0, dtype=tf.int64),
+      **spec.agent_kwargs)
   agent.initialize()
   return agent
 
@@ -205,7 +211,7 @@ class DQNTrainer(Trainer):
   life-loss handling and the network's initialiser as the hyperparameters' factor options say
   (`DQNHparams`: life_loss_fire, life_loss_stack, torso_init, grad_clip_mode)."""
 
-  def __init__(self, spec: RunSpec, seeds: RunSeeds, env_groups: Optional[int] = None):
+  def __init__(self, spec: RunSpec, seeds: RunSeeds, env_groups: int | None = None):
     """Builds the run's env, agent, replay loop and evaluation policy; `env_groups` must be None
     (one env: nothing to group). Raises ValueError otherwise."""
     if env_groups is not None:
@@ -217,9 +223,8 @@ class DQNTrainer(Trainer):
     self.frames_per_update = hp.train_period * self.env.frames_per_step
     self.step_var = tf.Variable(0, dtype=tf.int64, name="agent_steps")
     self.agent = build_dqn_agent(
-        spec.condition_spec, *self._tf_specs(), self.env.observation_spec(), self.env.num_actions,
-        hp, hp.horizon_frames // self.env.frames_per_step, seeds.network, self.step_var,
-        agent_kwargs=spec.agent_kwargs)
+        spec, *self._tf_specs(), self.env.observation_spec(), self.env.num_actions,
+        hp.horizon_frames // self.env.frames_per_step, seeds.network, self.step_var)
     self.network, self.optimizer = self.agent.q_network, self.agent.optimizer
     self._learning_starts = hp.learning_starts
     self.loop = DQNLoop(self.agent, self.env, self.step_var, replay_capacity=hp.replay_capacity,
@@ -228,7 +233,8 @@ class DQNTrainer(Trainer):
                         seed=seeds.replay, policy_seed=seeds.policy)
     eval_eps = float(hp.eval_epsilon)
     self.eval_policy = EpsilonGreedyPyPolicy(CompiledPyPolicy(self.agent.policy, spec.eval_games),
-                                             lambda: eval_eps, self.env.num_actions, seeds.eval_policy)
+                                             lambda: eval_eps, self.env.num_actions,
+                                             seeds.eval_policy)
 
   def restart(self, seeds: RunSeeds):
     self._restart_common("dqn", seeds)

@@ -17,9 +17,10 @@ import dataclasses
 import os
 import socket
 import time
-from typing import Callable, Dict
+from collections.abc import Callable
 
-KINDS = ("started", "heartbeat", "progress", "evaluation", "checkpoint", "finished", "failed", "elsewhere")
+KINDS = ("started", "heartbeat", "progress", "evaluation", "checkpoint", "finished", "failed",
+         "elsewhere")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +42,7 @@ class RunEvent:
   total_frames: int = 0
   fps: float = float("nan")
   message: str = ""
-  data: Dict = dataclasses.field(default_factory=dict)
+  data: dict = dataclasses.field(default_factory=dict)
   time: float = dataclasses.field(default_factory=time.time)
   where: str = dataclasses.field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
 

@@ -23,22 +23,22 @@ import os
 import platform
 import sys
 from pathlib import Path
-from typing import Dict, Optional
 
 # /proc/cpuinfo flag -> the name recorded
 FLAGS = {"avx2": "avx2", "avx512f": "avx512f", "avx512_bf16": "avx512_bf16", "amx_bf16": "amx_bf16"}
 # the slowdown of bfloat16 without native support, as measured (the refusal's message)
-BF16_SLOWDOWN = "3.9x slower for A2C and 4.2x for DQN than float32 (measured on an AMD EPYC, Zen 2, AVX2 only)"
+BF16_SLOWDOWN = ("3.9x slower for A2C and 4.2x for DQN than float32 (measured on an AMD EPYC, "
+                 "Zen 2, AVX2 only)")
 CPUINFO = Path("/proc/cpuinfo")
 
 
-def _cpuinfo(path: Path) -> Dict[str, str]:
+def _cpuinfo(path: Path) -> dict[str, str]:
   """The first processor's `key: value` lines of /proc/cpuinfo ({} where there is none)."""
   try:
     text = path.read_text()
   except OSError:
     return {}
-  out: Dict[str, str] = {}
+  out: dict[str, str] = {}
   for line in text.splitlines():
     if not line.strip():
       if out:
@@ -51,8 +51,10 @@ def _cpuinfo(path: Path) -> Dict[str, str]:
 
 # The CPU features for which TensorFlow 2.15's x86-64 builds turn oneDNN on by default (TF RFC
 # 400, "Enabling oneDNN operations for x86 CPUs"); elsewhere (AVX2 only, plain AVX-512F) it is
-# off: `IsMklEnabled()` reads False on an AMD EPYC with AVX2 only, True with TF_ENABLE_ONEDNN_OPTS=1.
-ONEDNN_DEFAULT_FLAGS = ("avx512_vnni", "avx512_bf16", "avx_vnni", "amx_bf16", "amx_int8", "amx_tile")
+# off: `IsMklEnabled()` reads False on an AMD EPYC with AVX2 only, True with
+# TF_ENABLE_ONEDNN_OPTS=1.
+ONEDNN_DEFAULT_FLAGS = ("avx512_vnni", "avx512_bf16", "avx_vnni", "amx_bf16", "amx_int8",
+                        "amx_tile")
 
 
 ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
@@ -70,7 +72,7 @@ def _x86_64() -> bool:
   return platform.machine().lower() in ("x86_64", "amd64")
 
 
-def onednn_from_env() -> Optional[bool]:
+def onednn_from_env() -> bool | None:
   """TF_ENABLE_ONEDNN_OPTS as TensorFlow reads it: None when unset, False for "0" (or "false",
   or empty), True for anything else."""
   env = os.environ.get(ONEDNN_ENV)
@@ -85,14 +87,15 @@ def tf_default_onednn(flags=None) -> bool:
   return _x86_64() and any(f in _flags(flags) for f in ONEDNN_DEFAULT_FLAGS)
 
 
-def loaded_onednn() -> Optional[bool]:
+def loaded_onednn() -> bool | None:
   """Whether the TensorFlow loaded in this process runs its oneDNN kernels, as it reports it
   (`_pywrap_util_port.IsMklEnabled`, no public API); None where TensorFlow is not loaded (or
   does not say)."""
   if "tensorflow" not in sys.modules:
     return None
   try:
-    from tensorflow.python.util import _pywrap_util_port  # pylint: disable=g-direct-tensorflow-import
+    # only once TensorFlow is loaded: this module decides the kernel path before it loads
+    from tensorflow.python.util import _pywrap_util_port
     return bool(_pywrap_util_port.IsMklEnabled())
   except (ImportError, AttributeError):
     return None
@@ -108,7 +111,7 @@ def onednn_on(flags=None) -> bool:
   return tf_default_onednn(flags)
 
 
-def project_onednn(flags=None) -> Optional[bool]:
+def project_onednn(flags=None) -> bool | None:
   """The kernel path new runs take on this CPU when TF_ENABLE_ONEDNN_OPTS is not set: oneDNN on
   for every x86-64 CPU with AVX2 (`flags`: the /proc/cpuinfo flags, read when None). Where
   TensorFlow leaves it off by default (AVX2 without AVX512_VNNI, BF16 or AMX) it was measured
@@ -119,15 +122,16 @@ def project_onednn(flags=None) -> Optional[bool]:
   return True if _x86_64() and ("avx2" in flags or tf_default_onednn(flags)) else None
 
 
-def recorded_onednn(config: Dict) -> Optional[bool]:
+def recorded_onednn(config: dict) -> bool | None:
   """The kernel path a run directory's config.json says the run trained on: its "onednn" (bool),
-  or None for a record that predates it (the run trained on TensorFlow's default for its CPU, or
-  on whatever TF_ENABLE_ONEDNN_OPTS said then)."""
+  or None for a config.json without it, as the campaign's frozen code (tag campaign-1) writes
+  them (the run trained on TensorFlow's default for its CPU, or on whatever TF_ENABLE_ONEDNN_OPTS
+  said then)."""
   value = config.get("onednn")
   return value if isinstance(value, bool) else None
 
 
-def use_onednn(on: Optional[bool]) -> None:
+def use_onednn(on: bool | None) -> None:
   """Sets this process's kernel path (TF_ENABLE_ONEDNN_OPTS "1" or "0"; None leaves it as it
   is) before TensorFlow loads; processes started from here inherit it. Raises RuntimeError if
   TensorFlow is already loaded on the other path (it reads the variable once)."""
@@ -139,7 +143,7 @@ def use_onednn(on: Optional[bool]) -> None:
   os.environ[ONEDNN_ENV] = "1" if on else "0"
 
 
-def cpu_facts(cpuinfo: Optional[Path] = None) -> Dict:
+def cpu_facts(cpuinfo: Path | None = None) -> dict:
   """{"cpu": model name, "arch": machine, "cores": logical cores, "isa": {flag: bool for each of
   FLAGS, plus "amx"}, "onednn": bool}. Reads /proc/cpuinfo on Linux; elsewhere (macOS, Windows)
   the model is `platform.processor()` and the x86 flags are all False (arm64 has none of them)."""
@@ -153,15 +157,16 @@ def cpu_facts(cpuinfo: Optional[Path] = None) -> Dict:
           "isa": isa, "onednn": onednn_on(flags)}
 
 
-def native_bfloat16(facts: Dict) -> bool:
+def native_bfloat16(facts: dict) -> bool:
   """True where the CPU computes bfloat16 natively (AVX512_BF16 or AMX)."""
   isa = facts.get("isa", {})
   return bool(isa.get("avx512_bf16") or isa.get("amx"))
 
 
-def kind(facts: Dict) -> str:
+def kind(facts: dict) -> str:
   """One line: 'AMD EPYC (avx2; oneDNN on)', the CPU kind a run's numbers belong to."""
   isa = facts.get("isa", {})
   best = ("avx512+bf16" if native_bfloat16(facts) and isa.get("avx512f") else
-          "avx512" if isa.get("avx512f") else "avx2" if isa.get("avx2") else facts.get("arch") or "other")
+          "avx512" if isa.get("avx512f") else "avx2" if isa.get("avx2") else facts.get("arch")
+          or "other")
   return f"{facts.get('cpu', 'unknown')} ({best}; oneDNN {'on' if facts.get('onednn') else 'off'})"

@@ -3,7 +3,6 @@ same structure (`artifact.training.trainer`), one trainer's environments alive a
 from __future__ import annotations
 
 import json
-from typing import Dict, Optional
 
 from artifact.experiment.runspec import RunSpec
 from artifact.experiment.seeding import run_seeds
@@ -12,17 +11,17 @@ from artifact.training.dqn import DQNTrainer
 from artifact.training.trainer import Trainer
 
 FAMILIES = {"a2c": A2CTrainer, "dqn": DQNTrainer}   # RunSpec.family -> its trainer class
-_POOL: Dict[str, Trainer] = {}
+_POOL: dict[str, Trainer] = {}
 
 
-def _structure_key(spec: RunSpec, env_groups: Optional[int]) -> str:
+def _structure_key(spec: RunSpec, env_groups: int | None) -> str:
   d = json.loads(spec.to_json())
   d.pop("seed")
   d["env_groups"] = env_groups             # a pooled trainer keeps its env grouping
   return json.dumps(d, sort_keys=True)
 
 
-def acquire(spec: RunSpec, env_groups: Optional[int] = None) -> Trainer:
+def acquire(spec: RunSpec, env_groups: int | None = None) -> Trainer:
   """A trainer in the start state of `spec`'s run: the pooled one for the same structure,
   restarted, or a new one. Closes any other pooled trainer (one trainer's envs alive at a time).
   `env_groups`: the A2C collection's env groups (--env-groups; None = auto, `a2c_env_groups`).

@@ -10,8 +10,8 @@ import csv
 import dataclasses
 import io
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional
 
 from artifact.files import atomic_write_text
 
@@ -23,7 +23,8 @@ SCHEMA = (
     ("seed", "run seed (all of the run's random streams derive from it)"),
     ("frames", "emulator frames trained so far (= 4 x agent steps)"),
     ("agent_steps", "agent steps summed over the run's parallel envs"),
-    ("train_return", "mean raw score of the last <=100 finished training games (baselines eprewmean)"),
+    ("train_return",
+     "mean raw score of the last <=100 finished training games (baselines eprewmean)"),
     ("train_games", "training games in that mean"),
     ("eval_return", "mean raw score of this evaluation's games (empty between evaluations)"),
     ("eval_std", "std of those scores"),
@@ -34,13 +35,13 @@ SCHEMA = (
     ("loss", "total loss of the last update"),
     ("entropy", "mean policy entropy of the last update, nats (A2C framework)"),
 )
-COLUMNS: List[str] = [c for c, _ in SCHEMA]
+COLUMNS: list[str] = [c for c, _ in SCHEMA]
 TIMING_COLUMNS = ("fps", "wall_s")          # the only columns that differ between identical runs
 
 # What each column's cells may hold: "key" an integer (the run's identity and its frames, never
 # empty), "text" a non-empty name, "int" an integer or empty, "float" a number (nan included) or
 # empty. Integers written as "8.0" (a table written by pandas) are accepted.
-COLUMN_TYPES: Dict[str, str] = {
+COLUMN_TYPES: dict[str, str] = {
     "figure": "key", "game": "text", "condition": "text", "seed": "key", "frames": "key",
     "agent_steps": "int", "train_return": "float", "train_games": "int", "eval_return": "float",
     "eval_std": "float", "eval_games": "int", "eval_truncated": "int", "fps": "float",
@@ -60,7 +61,7 @@ class ProgressFileError(ValueError):
   agree with the run's checkpoint or done.json. Attributes: path, line_no (1-based; the header is
   line 1), line (that line's text, '' past the end), problem (what is wrong)."""
 
-  def __init__(self, path, line_no: int, line: str, problem: str, remedy: Optional[str] = None):
+  def __init__(self, path, line_no: int, line: str, problem: str, remedy: str | None = None):
     self.path, self.line_no, self.line, self.problem = Path(path), int(line_no), line, problem
     shown = line if len(line) <= 200 else line[:200] + "..."
     remedy = remedy if remedy is not None else REMEDY.format(run_dir=self.path.parent)
@@ -75,17 +76,17 @@ class ProgressRows:
   number. `frames[i]` is row i's frames (int, strictly increasing)."""
   path: Path
   text: str
-  rows: List[Dict[str, str]]
-  lines: List[str]
-  line_numbers: List[int]
-  frames: List[int]
+  rows: list[dict[str, str]]
+  lines: list[str]
+  line_numbers: list[int]
+  frames: list[int]
 
-  def upto(self, frames: int) -> List[int]:
+  def upto(self, frames: int) -> list[int]:
     """Indices of the rows at `frames` emulator frames or fewer."""
     return [i for i, f in enumerate(self.frames) if f <= frames]
 
 
-def _cell_problem(column: str, cell: str) -> Optional[str]:
+def _cell_problem(column: str, cell: str) -> str | None:
   """Why `cell` cannot be a value of `column` (COLUMN_TYPES), or None."""
   kind = COLUMN_TYPES[column]
   if kind in ("key", "text") and not cell.strip():
@@ -115,8 +116,8 @@ def _norm(column: str, value) -> str:
   return str(int(float(text))) if COLUMN_TYPES[column] == "key" and _INT.fullmatch(text) else text
 
 
-def read_progress(path, run: Optional[Dict] = None, finished_frames: Optional[int] = None,
-                  checkpoint_frames: Optional[int] = None) -> ProgressRows:
+def read_progress(path, run: dict | None = None, finished_frames: int | None = None,
+                  checkpoint_frames: int | None = None) -> ProgressRows:
   """Reads and checks a run's progress.csv: the one reader of the file, used when a run resumes
   (`artifact.training.runner`) and when the reports load it (`artifact.analysis.results`).
 
@@ -162,7 +163,7 @@ def read_progress(path, run: Optional[Dict] = None, finished_frames: Optional[in
     raise ProgressFileError(path, 1, lines[0], f"the header is not the progress.csv schema "
                             f"({what}; the schema: {','.join(COLUMNS)})")
   rows, kept, numbers, frames = [], [], [], []
-  ident: Dict[str, str] = {c: _norm(c, v) for c, v in (run or {}).items() if c in IDENTITY}
+  ident: dict[str, str] = {c: _norm(c, v) for c, v in (run or {}).items() if c in IDENTITY}
   whose = "this run directory's" if run else "the first row's"
   for i, line in enumerate(lines[1:], start=2):
     last = i == len(lines)
@@ -206,7 +207,8 @@ def read_progress(path, run: Optional[Dict] = None, finished_frames: Optional[in
   return ProgressRows(path, text, rows, kept, numbers, frames)
 
 
-def check_resume(progress: ProgressRows, restored_frames: int, expected: Iterable[int]) -> List[int]:
+def check_resume(progress: ProgressRows, restored_frames: int,
+                 expected: Iterable[int]) -> list[int]:
   """Checks a run's rows against the checkpoint it resumes from: every point the run's schedule
   logs at or before `restored_frames` (`expected`, frames) has its row, and every other row up
   to there is an evaluation's (an earlier budget's end, where a run that was extended evaluated).
@@ -245,7 +247,7 @@ class ProgressLog:
   file is small: a few dozen rows), so a kill never leaves a torn last line.
   """
 
-  def __init__(self, path, progress: Optional[ProgressRows] = None, keep: Iterable[int] = ()):
+  def __init__(self, path, progress: ProgressRows | None = None, keep: Iterable[int] = ()):
     self.path = Path(path)
     buf = io.StringIO()
     csv.DictWriter(buf, COLUMNS, lineterminator="\n").writeheader()
@@ -260,7 +262,7 @@ class ProgressLog:
         self._text += buf.getvalue()
     atomic_write_text(self.path, self._text)
 
-  def write(self, row: Dict):
+  def write(self, row: dict):
     """Appends one row ({column: value}; missing columns empty) and rewrites the file atomically."""
     buf = io.StringIO()
     csv.DictWriter(buf, COLUMNS, lineterminator="\n").writerow({k: row.get(k, "") for k in COLUMNS})

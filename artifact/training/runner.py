@@ -27,8 +27,8 @@ TensorBoard scalars, done.json and policy go on to the new budget, as if it had 
 there (plus the evaluation at the first budget's end). Progress rows and evaluations sit at
 points fixed in frames (`artifact.experiment.schedule`).
 
-What the run reports goes out as `artifact.training.events.RunEvent`s (started, progress, evaluation,
-checkpoint, finished) to the `on_event` sink; by default their messages are printed.
+What the run reports goes out as `artifact.training.events.RunEvent`s (started, progress,
+evaluation, checkpoint, finished) to the `on_event` sink; by default their messages are printed.
 
 Kill safety: checkpoints come at every evaluation and every `checkpoint_every` seconds (default
 300), so a kill loses at most that much training. A progress row is written
@@ -36,8 +36,8 @@ before the checkpoint that follows it, so a kill between the two never loses the
 the restored checkpoint are dropped on resume, so every frame point appears exactly once. Every
 file is replaced atomically (config.json, progress.csv, done.json, the policy directory; TF
 writes checkpoints to a temporary name and renames), and the two newest checkpoints are kept so
-that a damaged one falls back to the one before. The checkpoints (`artifact.training.checkpoints`) are
-found from their files, so a deleted or garbled state file never restarts a run from zero (nor
+that a damaged one falls back to the one before. The checkpoints (`artifact.training.checkpoints`)
+are found from their files, so a deleted or garbled state file never restarts a run from zero (nor
 truncates its progress.csv), and hold data only. The temporary files of killed writers are
 removed when the run resumes (holding the run's lock).
 
@@ -68,7 +68,6 @@ import math
 import time
 from collections import deque
 from pathlib import Path
-from typing import Dict, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -78,13 +77,23 @@ from artifact.experiment.runspec import RunSpec, config_differences
 from artifact.experiment.seeding import run_seeds
 from artifact.files import atomic_dir, atomic_write_text, read_json
 from artifact.training import pool
-from artifact.training.checkpoints import (CHECKPOINTS_KEPT, CheckpointLoadError, CheckpointStore,
-                                           lock_run_dir, remove_stale_temporaries)
+from artifact.training.checkpoints import (
+  CHECKPOINTS_KEPT,
+  CheckpointLoadError,
+  CheckpointStore,
+  lock_run_dir,
+  remove_stale_temporaries,
+)
 from artifact.training.evaluation import evaluate
 from artifact.training.events import EventSink, RunEvent, print_messages
 from artifact.training.machine import ONEDNN_ENV, cpu_facts, onednn_on, recorded_onednn
-from artifact.training.progress import (ProgressFileError, ProgressLog, ProgressRows, check_resume,
-                                       read_progress)
+from artifact.training.progress import (
+  ProgressFileError,
+  ProgressLog,
+  ProgressRows,
+  check_resume,
+  read_progress,
+)
 
 TRAIN_RETURN_WINDOW = 100          # finished training games averaged (baselines `eprewmean`)
 CHECKPOINT_EVERY_S = 300.0         # default seconds of wall clock between checkpoints
@@ -116,9 +125,9 @@ def _fmt(x) -> str:
 class Run:
   """One run's directory and settings; `execute()` does every phase (module docstring)."""
 
-  def __init__(self, spec: RunSpec, run_dir, on_event: Optional[EventSink] = None,
+  def __init__(self, spec: RunSpec, run_dir, on_event: EventSink | None = None,
                checkpoint_every: float = CHECKPOINT_EVERY_S, lock_wait_s: float = 0.0,
-               env_groups: Optional[int] = None):
+               env_groups: int | None = None):
     """Args:
       spec: the run. run_dir: its directory (created).
       on_event: sink for the run's `RunEvent`s (default: print their messages).
@@ -135,7 +144,7 @@ class Run:
     self.on_event = on_event or print_messages()
     self.checkpoint_every, self.lock_wait_s = float(checkpoint_every), float(lock_wait_s)
     self.env_groups = env_groups
-    self.extended_from: Optional[int] = None     # frames of the finished run being extended
+    self.extended_from: int | None = None     # frames of the finished run being extended
     self.lock = None                             # the run directory's lock, held from prepare()
 
   def emit(self, kind: str, message: str = "", frames: int = 0, **kw):
@@ -143,7 +152,7 @@ class Run:
     self.on_event(RunEvent(kind=kind, run=self.spec.relpath(), frames=int(frames),
                            total_frames=self.spec.frames, message=message, **kw))
 
-  def prepare(self) -> Optional[Dict]:
+  def prepare(self) -> dict | None:
     """Takes the run directory's lock, writes config.json; returns done.json's contents if the
     run already finished at `spec.frames` or more. A finished run asked for more frames is
     extended: done.json is removed and the run resumes from its final checkpoint.
@@ -175,7 +184,7 @@ class Run:
       self._check_kernel_path(recorded_onednn(old), onednn)
       if done_path.exists():          # removed once the run is restored (`Training`)
         self.extended_from = int(done["frames"])
-    if (self.dir / "progress.csv").exists():   # a damaged file is refused before anything is written
+    if (self.dir / "progress.csv").exists():  # a damaged file is refused before anything is written
       read_progress(self.dir / "progress.csv", self.identity())
     config = json.loads(self.spec.to_json())
     config["machine"] = cpu_facts()          # the CPU kind the run (last) trained on
@@ -183,19 +192,19 @@ class Run:
     atomic_write_text(cfg_path, json.dumps(config, indent=2, sort_keys=True))
     return None
 
-  def identity(self) -> Dict:
+  def identity(self) -> dict:
     """{figure, game, condition, seed} of the run, as its progress rows hold them."""
     return dict(figure=self.spec.figure, game=self.spec.game, condition=self.spec.condition,
                 seed=self.spec.seed)
 
-  def _check_config(self, config: Dict):
+  def _check_config(self, config: dict):
     differs, hp = config_differences(config, self.spec)
     if differs:
       raise ValueError(f"{self.dir} holds a run with a different config; use another --out "
                        f"or delete that directory (differs in: {differs}"
                        + (f"; hparams {hp}" if hp else "") + ")")
 
-  def _check_kernel_path(self, recorded: Optional[bool], onednn: bool):
+  def _check_kernel_path(self, recorded: bool | None, onednn: bool):
     if recorded is not None and recorded != onednn:
       def path(on):
         return f"oneDNN {'on' if on else 'off'} ({ONEDNN_ENV}={int(on)})"
@@ -203,9 +212,10 @@ class Run:
           f"{self.dir} trained with TensorFlow's {path(recorded)} and this process runs "
           f"{path(onednn)}: the two sum in different orders, so the run would not continue "
           f"bit for bit; continue it from a process started with {ONEDNN_ENV}={int(recorded)} "
-          f"(./run_all.sh sets it from the run's config.json), or train it again elsewhere")
+          f"(./run_all.sh does: its grid takes each continued run's path from config.json, "
+          f"artifact.grid.planning.kernel_path), or train it again elsewhere")
 
-  def _check_extendable(self, done: Dict):
+  def _check_extendable(self, done: dict):
     if not done.get("extendable", False):
       raise NotExtendableError(
           f"{self.dir} finished at {done.get('frames', 0):,} frames without the state an "
@@ -213,7 +223,7 @@ class Run:
           f"schedules shrink into the budget); to train it to {self.spec.frames:,} frames, "
           f"delete {self.dir} or use another --out, and train it again from zero")
 
-  def execute(self) -> Dict:
+  def execute(self) -> dict:
     """Trains (or resumes, or skips if finished) the run; returns the contents of done.json.
     The run directory's lock is released however this ends."""
     try:
@@ -236,7 +246,7 @@ class Training:
   def __init__(self, run: Run):
     self.run, self.spec, self.dir = run, run.spec, run.dir
     self.t_start = time.time()                   # when this process began the run
-    self.phases: Dict[str, float] = {}           # seconds per phase, into done.json
+    self.phases: dict[str, float] = {}           # seconds per phase, into done.json
     self.seeds = run_seeds(self.spec.seed, 1)
     tf.random.set_seed(self.seeds.tf_global)
     np.random.seed(self.seeds.tf_global)
@@ -255,7 +265,7 @@ class Training:
     if frames:
       self.phases["env_replay_s"] = time.time() - t
     if run.extended_from is not None:
-      (self.dir / "done.json").unlink(missing_ok=True)   # from here on unfinished: resumes if killed
+      (self.dir / "done.json").unlink(missing_ok=True)  # from here on unfinished: resumes if killed
     self.progress = ProgressLog(self.dir / "progress.csv", progress, keep)
     self.writer = tf.summary.create_file_writer(str(self.dir / "tb"))
     self.updates_done = frames // self.per_update   # trainer.update() calls so far (resumed too)
@@ -284,7 +294,7 @@ class Training:
                                   self.total_updates, frames)
     return progress, check_resume(progress, frames, [u * self.per_update for u in points])
 
-  def _refuse_restart_from_zero(self, progress: Optional[ProgressRows]):
+  def _refuse_restart_from_zero(self, progress: ProgressRows | None):
     """Raises CheckpointLoadError when a run without a checkpoint to load has trained before:
     a finished run being extended (done.json), or progress rows past the first evaluation (a
     checkpoint is always saved right after it, so they mean its checkpoints were lost). Rows up
@@ -310,12 +320,13 @@ class Training:
 
   def _announce(self, frames: int):
     how = (f"extending from {self.run.extended_from:,} to {self.spec.frames:,} frames"
-           if self.run.extended_from is not None else f"resuming from checkpoint at {frames:,} frames")
+           if self.run.extended_from is not None
+           else f"resuming from checkpoint at {frames:,} frames")
     self.run.emit("started", f"{self.spec.relpath()}: {how} (replaying the training envs' "
                   f"{frames:,} frames first)" if frames else "", frames=frames)
 
   # --- phases -------------------------------------------------------------------------------------
-  def train_phase(self) -> Dict:
+  def train_phase(self) -> dict:
     """Updates until the next logging point. Returns the progress row (without evaluation)."""
     t0, u0 = time.time(), self.updates_done
     beat_t, beat_u = t0, u0
@@ -338,7 +349,7 @@ class Training:
     fps = (self.updates_done - u0) * self.per_update / max(time.time() - t0, 1e-9)
     return self._row(fps, loss_info)
 
-  def _row(self, fps: float, loss_info) -> Dict:
+  def _row(self, fps: float, loss_info) -> dict:
     """The progress row at the frames trained now (`artifact.training.progress.SCHEMA`)."""
     frames = self.frames
     row = dict(figure=self.spec.figure, game=self.spec.game, condition=self.spec.condition,
@@ -353,7 +364,7 @@ class Training:
         row["entropy"] = float(loss_info.extra["entropy"])
     return row
 
-  def eval_phase(self) -> Dict:
+  def eval_phase(self) -> dict:
     """The evaluation at frame point f (the frames trained now) plays new games from seeds
     derived from (run seed, f), so an evaluation added at a budget's end shifts no other.
     Returns its columns of the progress row (`artifact.training.evaluation.evaluate`)."""
@@ -363,12 +374,13 @@ class Training:
     return evaluate(self.trainer.eval_policy, self.trainer.eval_env, spec.eval_games,
                     spec.eval_max_frames, seeds=self.seeds.eval_env(spec.eval_games, point))
 
-  def summarize(self, row: Dict):
+  def summarize(self, row: dict):
     """TensorBoard scalars of a progress row, step = frames (a resumed run rewrites its steps)."""
     with self.writer.as_default(step=int(row["frames"])):
       for key in ("train_return", "eval_return", "eval_std", "loss", "entropy", "fps"):
         value = row.get(key)
-        if value is not None and value != "" and not (isinstance(value, float) and math.isnan(value)):
+        if value is not None and value != "" and not (isinstance(value, float)
+                                                      and math.isnan(value)):
           tf.summary.scalar(key, float(value))
     self.writer.flush()
 
@@ -385,7 +397,7 @@ class Training:
     with atomic_dir(self.dir / "policy") as tmp:
       self.trainer.export_policy(str(tmp))
 
-  def finish(self) -> Dict:
+  def finish(self) -> dict:
     """Final checkpoint (1 kept), policy export, done.json; the trainer back to the pool.
     Returns done.json's contents."""
     t = time.time()
@@ -408,7 +420,7 @@ class Training:
     return done
 
   # --- the whole run ----------------------------------------------------------------------------
-  def train(self) -> Dict:
+  def train(self) -> dict:
     """Trains to the budget: rows, evaluations and checkpoints at their points; then `finish`."""
     t_eval = 0.0
     while self.updates_done < self.total_updates:
@@ -435,23 +447,24 @@ class Training:
     frames, spec = self.frames, self.spec
     eta = (spec.frames - frames) / max(fps, 1e-9)
     self.run.emit("heartbeat", frames=frames, fps=float(fps), message=
-                  f"{spec.relpath()}  frames {frames:,}/{spec.frames:,} ({100 * frames / spec.frames:.0f}%)"
-                  f"  {fps:,.0f} fps  eta {eta:,.0f}s")
+                  f"{spec.relpath()}  frames {frames:,}/{spec.frames:,} "
+                  f"({100 * frames / spec.frames:.0f}%)  {fps:,.0f} fps  eta {eta:,.0f}s")
 
-  def _report(self, row: Dict):
+  def _report(self, row: dict):
     frames, spec = row["frames"], self.spec
     eta = (self.total_updates - self.updates_done) * self.per_update / max(row["fps"], 1e-9)
     self.run.emit("evaluation" if "eval_return" in row else "progress", fps=float(row["fps"]),
                   frames=frames, data=dict(row), message=
-                  f"{spec.relpath()}  frames {frames:,}/{spec.frames:,} ({100 * frames / spec.frames:.0f}%)"
-                  f"  {row['fps']:,.0f} fps  train return {_fmt(row['train_return'])} ({row['train_games']} games)"
+                  f"{spec.relpath()}  frames {frames:,}/{spec.frames:,} "
+                  f"({100 * frames / spec.frames:.0f}%)  {row['fps']:,.0f} fps  train return "
+                  f"{_fmt(row['train_return'])} ({row['train_games']} games)"
                   + (f"  eval {_fmt(row['eval_return'])}" if "eval_return" in row else "")
                   + f"  eta {eta:,.0f}s")
 
 
-def run(spec: RunSpec, run_dir, on_event: Optional[EventSink] = None,
+def run(spec: RunSpec, run_dir, on_event: EventSink | None = None,
         checkpoint_every: float = CHECKPOINT_EVERY_S, lock_wait_s: float = 0.0,
-        env_groups: Optional[int] = None) -> Dict:
+        env_groups: int | None = None) -> dict:
   """Trains (or resumes, or skips if finished) one run; returns the contents of done.json.
   The arguments are `Run`'s.
 

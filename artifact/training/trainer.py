@@ -15,40 +15,58 @@ compiled collect/train steps and the policy export (about 8 s a run on 2 cores;
 from __future__ import annotations
 
 import abc
-import importlib
 import json
 import os
-from typing import Dict, Optional
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.saved_model import fingerprinting_utils
 from tf_agents.policies import policy_saver
 from tf_agents.specs import tensor_spec
 
+from agents.a2c import A2CNaiveAgent, A2CProperAgent
+from agents.dqn import DQNNStepAgent, SoftDQNEntAgent, SoftDQNKLAgent, StandardDQNAgent
 from agents.networks import ActorCriticNetwork, QNetwork
+from agents.soft_ql import SoftQLAgent
 from artifact.experiment.registry import Condition
 from artifact.experiment.runspec import RunSpec
 from artifact.experiment.seeding import RunSeeds
 from artifact.files import atomic_save_npz
-from envs import make_atari_env
+from envs.atari import make_atari_env
+
+# The agents/ class of each key a registry condition names (`Condition.agent`).
+AGENT_CLASSES = {
+    "a2c_naive": A2CNaiveAgent,          # Figure 1's a2c_1step (eq. 79)
+    "a2c_proper": A2CProperAgent,        # Figure 1's a2c_proper = Figure 3's pg (eq. 80)
+    "soft_ql": SoftQLAgent,              # Figure 3's soft_ql (eq. 46-47)
+    "dqn": StandardDQNAgent,             # Figure 2's dqn (eq. 81)
+    "dqn_nstep": DQNNStepAgent,          # Figure 2's dqn_nstep (5-step return)
+    "soft_dqn_ent": SoftDQNEntAgent,     # Figure 2's soft_dqn_ent_* (eq. 83)
+    "soft_dqn_kl": SoftDQNKLAgent,       # Figure 2's soft_dqn_kl_* (eq. 82)
+}
 
 
 def agent_class(condition: Condition):
-  """The agents/ class a condition names ("module.Class" under `agents`)."""
-  module, name = condition.agent.rsplit(".", 1)
-  return getattr(importlib.import_module(f"agents.{module}"), name)
+  """The agents/ class of a condition (`AGENT_CLASSES[condition.agent]`). Raises ValueError
+  naming the key and the valid ones."""
+  if condition.agent not in AGENT_CLASSES:
+    raise ValueError(f"condition {condition.name!r}: unknown agent {condition.agent!r}; valid: "
+                     f"{', '.join(AGENT_CLASSES)}")
+  return AGENT_CLASSES[condition.agent]
 
 
-def make_network(family: str, observation_spec, num_actions: int, seed: int, precision: str = "float32",
+def make_network(family: str, observation_spec, num_actions: int, seed: int,
+                 precision: str = "float32",
                  **options):
   """The network of a family: `ActorCriticNetwork` ("a2c": Nature-CNN torso, pi and V heads) or
   `QNetwork` ("dqn"), weights drawn from `seed` when its variables are built. `options` go to
   the class (the DQN family's `torso_init`; none for "a2c")."""
-  return (ActorCriticNetwork if family == "a2c" else QNetwork)(observation_spec, num_actions, seed=seed,
-                                                               precision=precision, **options)
+  cls = ActorCriticNetwork if family == "a2c" else QNetwork
+  return cls(observation_spec, num_actions, seed=seed, precision=precision, **options)
 
 
-def build_network(family: str, observation_spec, num_actions: int, seed: int, precision: str = "float32",
+def build_network(family: str, observation_spec, num_actions: int, seed: int,
+                  precision: str = "float32",
                   **options):
   """`make_network` with its variables built."""
   net = make_network(family, observation_spec, num_actions, seed, precision, **options)
@@ -79,22 +97,23 @@ class Trainer(abc.ABC):
   eval_policy: object
   frames_per_update: int
 
-  def __init__(self, spec: RunSpec, seeds: RunSeeds, num_envs: int, env_groups: Optional[int],
-               env_options: Optional[Dict] = None):
+  def __init__(self, spec: RunSpec, seeds: RunSeeds, num_envs: int, env_groups: int | None,
+               env_options: dict | None = None):
     """Builds the run's environments: `num_envs` training envs seeded with `seeds.train_env`
     (in `env_groups` groups, None = 1; `env_options`: more keyword arguments of
-    `envs.make_atari_env` for them, the DQN family's life-loss handling) and `spec.eval_games`
+    `envs.atari.make_atari_env` for them, the DQN family's life-loss handling) and `spec.eval_games`
     evaluation envs."""
     self.precision = spec.hparams.precision
     self.env_groups = env_groups
-    self.network_options: Dict = {}
-    self.env = make_atari_env(spec.game, num_envs, seed=list(seeds.train_env), groups=env_groups or 1,
+    self.network_options: dict = {}
+    self.env = make_atari_env(spec.game, num_envs, seed=list(seeds.train_env),
+                              groups=env_groups or 1,
                               **(env_options or {}))
     self.eval_env = make_atari_env(spec.game, spec.eval_games, seed=None, life_loss_terminal=False,
                                    max_frames_per_game=spec.eval_max_frames)
     self._saver = None                   # the PolicySaver, made at the first export
-    self._graph_files: Optional[Dict[str, bytes]] = None   # the first export's graph part
-    self._restored_actions: Optional[np.ndarray] = None    # the action log of a loaded checkpoint
+    self._graph_files: dict[str, bytes] | None = None   # the first export's graph part
+    self._restored_actions: np.ndarray | None = None    # the action log of a loaded checkpoint
 
   @abc.abstractmethod
   def restart(self, seeds: RunSeeds):
@@ -125,7 +144,7 @@ class Trainer(abc.ABC):
     self.eval_env.close()
 
   # --- checkpoints --------------------------------------------------------------------------------
-  def extra_checkpoint_objects(self) -> Dict:
+  def extra_checkpoint_objects(self) -> dict:
     """{name: trackable} the run's `tf.train.Checkpoint` holds besides the agent (DQN: replay)."""
     return {}
 
@@ -151,11 +170,11 @@ class Trainer(abc.ABC):
       states = json.loads(str(z["rng_json"]))
     self.set_rng_states(states)
 
-  def rng_states(self) -> Dict:
+  def rng_states(self) -> dict:
     """{name: numpy bit-generator state} of the loop's own random streams."""
     return {}
 
-  def set_rng_states(self, states: Dict):
+  def set_rng_states(self, states: dict):
     """Restores `rng_states()`."""
     del states
 
@@ -204,7 +223,6 @@ class Trainer(abc.ABC):
         f.write(data)
     self._saver.save_checkpoint(export_dir)
     # TF's own writer of fingerprint.pb, as tf.saved_model.save calls it (no public API)
-    from tensorflow.python.saved_model import fingerprinting_utils  # pylint: disable=g-direct-tensorflow-import
     fingerprinting_utils.write_fingerprint(export_dir)
 
   # --- shared by the families ---------------------------------------------------------------------
@@ -230,7 +248,7 @@ class Trainer(abc.ABC):
     self.eval_env.pop_finished_games()
 
 
-def _graph_part(export_dir: str) -> Dict[str, bytes]:
+def _graph_part(export_dir: str) -> dict[str, bytes]:
   """{relative path: bytes} of a SavedModel's files outside variables/, fingerprint.pb aside."""
   files = {}
   for root, _, names in os.walk(export_dir):

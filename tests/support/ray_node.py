@@ -7,8 +7,8 @@ import time
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")   # 127.0.0.1 only
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-from ray._private.node import Node  # noqa: E402
-from ray._private.parameter import RayParams  # noqa: E402
+from ray._private.node import Node
+from ray._private.parameter import RayParams
 
 params = RayParams(gcs_address=sys.argv[1], num_cpus=int(sys.argv[2]), num_gpus=0,
                    object_store_memory=80 * 2 ** 20, min_worker_port=0, max_worker_port=0,
