@@ -32,6 +32,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 from artifact.analysis import published  # noqa: E402
 from artifact.analysis.claims import random_play_threshold, split_by_learning  # noqa: E402
@@ -260,7 +261,6 @@ def _legend(fig, axes, truncated: bool, ncols: int, threshold: bool = False) -> 
   the shaded bands are (+-1 SD over seeds), the dashed threshold line (when `threshold`: some
   panel draws one) and the hollow marker (when an evaluation was cut by the frame cap). Returns
   its entries."""
-  from matplotlib.patches import Patch
   first, seeds = {}, {}                  # curve -> (handle, label); curve -> our seed counts
   for ax in axes.flat:
     for hh, ll in zip(*ax.get_legend_handles_labels()):

@@ -59,7 +59,9 @@ from statistics import NormalDist
 from typing import NamedTuple
 
 import numpy as np
+import rliable
 
+from artifact.analysis import statistics as st
 from artifact.analysis.statistics import BOOTSTRAP_REPS, CI_SIZE
 from artifact.files import atomic_write_text
 
@@ -586,9 +588,6 @@ def check_rliable_draws() -> None:
   matrix per replication), which every rate here assumes: rliable's own interval
   (`artifact.analysis.statistics.interval`) of a fixed pair of score matrices against the
   vectorised replay's."""
-  import rliable
-
-  from artifact.analysis import statistics as st
   rng = np.random.default_rng(3)
   x, y = rng.standard_normal((4, 2)), rng.standard_normal((4, 2))
   theirs = st.interval([x, y], st.probability_of_improvement)

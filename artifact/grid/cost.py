@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from artifact.experiment.registry import FIGURES
@@ -101,7 +102,6 @@ def print_grid(plan, jobs: int, runs: bool = False, stream=None):
   per figure and in all; this machine and its kernel path; the cost line), then with `runs`
   (--list --runs) each run of `plan` with its budget, extension state and the figures it serves.
   Printed to `stream` (default stdout)."""
-  import sys
   out = sys.stdout if stream is None else stream
   fps, _ = throughput_per_run(plan.out)
   shared = sum(len(plan.serves.get(s.relpath(), [])) > 1 for s in plan.specs)

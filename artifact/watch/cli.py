@@ -48,9 +48,9 @@ from artifact.watch.policies import (
   protocol_for,
   resolve_policy,
 )
-from envs.games import FRAMESKIP
+from envs.games import FRAMESKIP, MAX_FRAMES_PER_GAME
 
-MAX_GAME_FRAMES = 108_000                    # the protocol's game cap (30 min), emulator frames
+MAX_GAME_FRAMES = MAX_FRAMES_PER_GAME        # the protocol's game cap (30 min), emulator frames
 
 
 _EPILOG_PARAGRAPHS = [
