@@ -1,7 +1,12 @@
 """Small builders shared by the tests."""
+import contextlib
 import dataclasses
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from tf_agents.specs import array_spec, tensor_spec
 from tf_agents.trajectories import time_step as ts
@@ -9,6 +14,9 @@ from tf_agents.trajectories import time_step as ts
 from artifact.experiment import schedule
 from artifact.experiment.registry import FIGURES
 from artifact.experiment.runspec import make_run_spec
+from artifact.training import pool, runner
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def run_spec(condition: str, hparams=None, **overrides):
@@ -37,3 +45,39 @@ def train_updates(training, n: int):
                           training.spec.log_every_frames)
         or training.updates_done in training.eval_at):
       training.progress.write(training._row(0.0, None))
+
+
+def run_killed_before_final_checkpoint(spec, run_dir: Path) -> None:
+  """Trains `spec` into `run_dir` in this process and stops it as a kill would just before its
+  final checkpoint (`Training.finish` raises KeyboardInterrupt): every row written, the
+  checkpoints of its evaluations and --checkpoint-every kept, no done.json."""
+  pool.close_all()
+
+  def killed(self):
+    raise KeyboardInterrupt("killed before the final checkpoint")
+  with pytest.MonkeyPatch.context() as mp:
+    mp.setattr(runner.Training, "finish", killed)
+    try:
+      runner.run(spec, run_dir, on_event=lambda e: None)
+    except KeyboardInterrupt:
+      pass
+    else:
+      raise AssertionError("the run finished: Training.finish was not reached")
+  pool.close_all()
+
+
+@contextlib.contextmanager
+def lock_held_by_another_process(run_dir: Path, seconds: float):
+  """A child process that holds `run_dir`'s training lock (`checkpoints.lock_run_dir`) for up to
+  `seconds`; yields it (its pid is the lock's) once the lock is taken, kills it on exit."""
+  code = (f"import sys, time; sys.path.insert(0, {str(REPO)!r})\n"
+          "from pathlib import Path\nfrom artifact.training.checkpoints import lock_run_dir\n"
+          f"lock = lock_run_dir(Path({str(run_dir)!r})); print('locked', flush=True); "
+          f"time.sleep({seconds})")
+  held = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+  try:
+    assert held.stdout.readline().strip() == "locked"
+    yield held
+  finally:
+    held.kill()
+    held.wait()

@@ -22,7 +22,7 @@ from artifact.experiment.runspec import make_run_spec
 from artifact.grid import memory
 from artifact.training import checkpoints, pool, runner
 
-from helpers import train_updates
+from helpers import run_killed_before_final_checkpoint, train_updates
 
 
 # --- 1. checkpoints hold data only ---------------------------------------------------------------
@@ -136,17 +136,9 @@ A2C_FRAMES = 1600
 @pytest.fixture(scope="module")
 def killed_a2c_run(tmp_path_factory):
   """An A2C smoke run killed before its final checkpoint: checkpoints at 960 and 1280 frames."""
-  pool.close_all()
   spec = make_run_spec(1, "Pong", "a2c_1step", 0, "smoke", A2C_FRAMES)
   run_dir = tmp_path_factory.mktemp("killed") / spec.relpath()
-
-  def killed(self):
-    raise KeyboardInterrupt("killed before the final checkpoint")
-  with pytest.MonkeyPatch.context() as mp:
-    mp.setattr(runner.Training, "finish", killed)
-    with pytest.raises(KeyboardInterrupt):
-      runner.run(spec, run_dir, on_event=lambda e: None)
-  pool.close_all()
+  run_killed_before_final_checkpoint(spec, run_dir)
   assert _checkpoints(run_dir / "checkpoint") == ["ckpt-960", "ckpt-1280"]
   return spec, run_dir
 

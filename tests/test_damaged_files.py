@@ -22,8 +22,10 @@ import pytest
 from artifact.experiment import schedule
 from artifact.experiment.runspec import make_run_spec
 from artifact.grid import cli
-from artifact.training import pool, runner
+from artifact.training import pool
 from artifact.training.progress import TIMING_COLUMNS
+
+from helpers import lock_held_by_another_process, run_killed_before_final_checkpoint
 
 pytestmark = pytest.mark.slow   # trains a smoke run, resumes it, starts processes
 
@@ -37,17 +39,9 @@ ARGS = ["--figures", "1", "--games", "Pong", "--conditions", "a2c_1step", "--see
 def killed_run(tmp_path_factory):
   """--out with one smoke run killed before its final checkpoint: all 20 rows written (to 6,400
   frames, as a run that never stopped writes them), checkpoints at 3,840 and 5,120 frames."""
-  pool.close_all()
   out = tmp_path_factory.mktemp("killed")
   run_dir = out / "runs" / SPEC.relpath()
-
-  def killed(self):
-    raise KeyboardInterrupt("killed before the final checkpoint")
-  with pytest.MonkeyPatch.context() as mp:
-    mp.setattr(runner.Training, "finish", killed)
-    with pytest.raises(KeyboardInterrupt):
-      runner.run(SPEC, run_dir, on_event=lambda e: None)
-  pool.close_all()
+  run_killed_before_final_checkpoint(SPEC, run_dir)
   assert sorted(p.name for p in (run_dir / "checkpoint").glob("*.index")) == [
       "ckpt-3840.index", "ckpt-5120.index"]
   assert len((run_dir / "progress.csv").read_text().splitlines()) == 21
@@ -315,17 +309,8 @@ def test_a_full_disk_mid_run_is_named_and_the_run_resumes(tmp_path):
 def test_a_run_another_grid_trains_is_not_a_failure_of_this_one(tmp_path, capsys):
   run_dir = tmp_path / "runs" / SPEC.relpath()
   run_dir.mkdir(parents=True)
-  code = (f"import sys, time; sys.path.insert(0, {str(REPO)!r})\n"
-          "from pathlib import Path\nfrom artifact.training.checkpoints import lock_run_dir\n"
-          f"lock = lock_run_dir(Path({str(run_dir)!r})); print('locked', flush=True); "
-          "time.sleep(120)")
-  held = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-  try:
-    assert held.stdout.readline().strip() == "locked"
+  with lock_held_by_another_process(run_dir, 120) as held:
     code, printed = _grid(tmp_path, capsys)
-  finally:
-    held.kill()
-    held.wait()
   assert code == 0, printed[-3000:]
   assert f"skipped {SPEC.relpath()}: trained by another process, not by this grid" in printed
   assert f"being trained by pid {held.pid}" in printed

@@ -15,10 +15,10 @@ keeps a decided verdict only where that rate is at most 5%.
 - a verdict labelled "cannot be decided by this rule" stays above 5% at 20 seeds;
 - large real effects are decided at the seeds the reports say suffice;
 - the committed rate cache equals a fresh computation."""
+import dataclasses
 import itertools
 import json
 import math
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -91,15 +91,10 @@ def test_two_against_two_on_one_game_calls_a_difference_that_is_not_there_one_ti
                                  er.Law(p=(0.5,), levels=5), er.Law(p=(0.4,), rho=-0.5)])
 def test_each_rank_truth_has_the_per_game_probability_it_claims(law):
   # P(X > Y) + P(X = Y) / 2 over independent draws of the two laws (other seeds: no correlation)
-  x, y = er.rank_scores(dataclasses_replace(law, rho=0.0), 1, 400_000, np.random.default_rng(SEED))
+  x, y = er.rank_scores(dataclasses.replace(law, rho=0.0), 1, 400_000, np.random.default_rng(SEED))
   x, y = x[:, 0, 0], np.random.default_rng(SEED + 1).permutation(y[:, 0, 0])
   p = np.mean(x > y) + 0.5 * np.mean(x == y)
   assert p == pytest.approx(law.p[0], abs=0.004)
-
-
-def dataclasses_replace(law, **kw):
-  import dataclasses
-  return dataclasses.replace(law, **kw)
 
 
 def test_margin_splits_cover_every_uneven_split_of_the_average():
@@ -309,4 +304,3 @@ def test_the_cache_keeps_rates_by_their_inputs(tmp_path, monkeypatch):
   monkeypatch.setattr(er, "CACHE", er.RateCache(path))          # a new process reads the file
   monkeypatch.setattr(er, "_rank_rates", lambda *a: pytest.fail("recomputed a cached rate"))
   assert er.superiority_rates(4, 1, 0.975) == first
-  shutil.copy(path, tmp_path / "copy.json")

@@ -19,7 +19,7 @@ from artifact.experiment.runspec import make_run_spec
 from artifact.training import checkpoints, pool, runner
 from artifact.training.progress import COLUMNS
 
-from helpers import train_updates
+from helpers import lock_held_by_another_process, train_updates
 
 pytestmark = pytest.mark.slow   # processes, kills, Ray clusters or training
 
@@ -203,16 +203,7 @@ def test_eval_row_survives_a_kill_before_the_checkpoint(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_a_run_directory_is_trained_by_one_process_at_a_time(tmp_path):
   from artifact.training.checkpoints import lock_run_dir
-  code = (f"import sys, time; sys.path.insert(0, {str(REPO)!r})\n"
-          "from pathlib import Path\nfrom artifact.training.checkpoints import lock_run_dir\n"
-          f"lock = lock_run_dir(Path({str(tmp_path)!r})); print('locked', flush=True); "
-          "time.sleep(60)")
-  held = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-  try:
-    assert held.stdout.readline().strip() == "locked"
+  with lock_held_by_another_process(tmp_path, 60) as held:
     with pytest.raises(RuntimeError, match=f"being trained by pid {held.pid}"):
       lock_run_dir(tmp_path)
-  finally:
-    held.kill()
-    held.wait()
   lock_run_dir(tmp_path).close()          # the kernel released the dead holder's lock

@@ -357,7 +357,8 @@ def per_game_direction(v: Verdict, claim: ClaimSpec, games: list[str], finals, d
   x, y = claim.conditions
   ci = gt.per_game_ci(len(games))
   agree, oppose, parts, worst = 0, 0, [], None
-  for g, p, lo, hi, n, _ in _per_game_poi(finals, x, y, games, ci):
+  per = _per_game_poi(finals, x, y, games, ci)
+  for g, p, lo, hi, n, _ in per:
     better = g in C4_BETTER_GAMES
     agree += lo > 0.5 if better else hi < 0.5
     oppose += hi < 0.5 if better else lo > 0.5
@@ -372,7 +373,7 @@ def per_game_direction(v: Verdict, claim: ClaimSpec, games: list[str], finals, d
               + f". Games run of the claim's better-for-n-step games ({', '.join(C4_BETTER_GAMES)}): "
               + (", ".join(named) if named else "none, so only its 'worse on the others' half is tested"))
   claimed = ["supported" if g in C4_BETTER_GAMES else "contradicted" for g in games]
-  return gt.per_game_gate("superiority", [len(score_matrix(finals, [x, y], [g])[1]) for g in games],
+  return gt.per_game_gate("superiority", [r[4] for r in per],
                           games, claimed, 0.5)
 
 

@@ -281,12 +281,25 @@ def _left(z: np.ndarray) -> np.ndarray:
   return -_right(z)
 
 
+def _same(z: np.ndarray) -> np.ndarray:
+  """Standard normals as they are (the normal case)."""
+  return z
+
+
+# Each skew of the families: its (first condition's, second condition's) transform of standard
+# normals (x, y for the rank rules; a, b for C5).
+_RANK_SKEW_TRANSFORMS = {RANK_SKEWS[0]: (_right, _left), RANK_SKEWS[1]: (_left, _right)}
+_MEAN_SKEW_TRANSFORMS = {"": (_same, _same), MEAN_SKEWS[0]: (_right, _right),
+                         MEAN_SKEWS[1]: (_left, _left), MEAN_SKEWS[2]: (_right, _left),
+                         MEAN_SKEWS[3]: (_left, _right)}
+
+
 @functools.cache
 def _skew_shift(p: float, sd_ratio: float, skew: str) -> float:
   """The shift mu of x = mu + sd_ratio * Tx(z1) against y = Ty(z2) (independent) that makes
   P(X > Y) = p, from 2,000,000 seeded draws (its error in P ~ 0.0004)."""
   rng = np.random.default_rng([SIM_SEED, 1])
-  tx, ty = (_right, _left) if skew.startswith("x right") else (_left, _right)
+  tx, ty = _RANK_SKEW_TRANSFORMS[skew]
   d = sd_ratio * tx(rng.standard_normal(2_000_000)) - ty(rng.standard_normal(2_000_000))
   return float(-np.quantile(d, 1 - p))
 
@@ -325,7 +338,7 @@ def rank_scores(law: Law, n: int, draws: int, rng: np.random.Generator) -> tuple
     y = np.digitize(z2, cuts).astype(np.float64)
     return x, y
   if law.skew:
-    tx, ty = (_right, _left) if law.skew.startswith("x right") else (_left, _right)
+    tx, ty = _RANK_SKEW_TRANSFORMS[law.skew]
     x0, y = law.sd_ratio * tx(z1), ty(z2)
     mu = np.array([0.0 if q in (0.0, 1.0) else _skew_shift(q, law.sd_ratio, law.skew) for q in law.p])
   else:
@@ -344,15 +357,7 @@ def mean_scores(law: Law, n: int, cv: float, margin: float, draws: int,
   za, zb = _normals(rng, (draws, n), law.rho)
   sd_b = cv * math.sqrt(2 / (1 + law.sd_ratio ** 2))
   sd_a = law.sd_ratio * sd_b
-  ta = tb = (lambda z: z)
-  if law.skew == "both right-skewed":
-    ta = tb = _right
-  elif law.skew == "both left-skewed":
-    ta = tb = _left
-  elif law.skew == "a right-skewed, b left-skewed":
-    ta, tb = _right, _left
-  elif law.skew == "a left-skewed, b right-skewed":
-    ta, tb = _left, _right
+  ta, tb = _MEAN_SKEW_TRANSFORMS[law.skew]
   mb, ma = 1 + law.sign * margin / 2, 1 - law.sign * margin / 2
   return mb + sd_b * tb(zb), ma + sd_a * ta(za)
 
