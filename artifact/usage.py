@@ -16,11 +16,20 @@ class UsageError(SystemExit):
     self.code = 2
 
 
+INTERRUPTED = 130               # exit status after Ctrl-C (128 + SIGINT), as a shell reports it
+
+
 def run_command(command, argv=None) -> int:
   """`command(argv)`'s exit status; a UsageError it raises has its message printed to stderr
-  first and is raised on (exit status 2). The `main` of each command line."""
+  first and is raised on (exit status 2); Ctrl-C (KeyboardInterrupt) outside the grid's own
+  handling prints one line instead of a traceback and returns 130. The `main` of each command
+  line."""
   try:
     return command(argv)
   except UsageError as e:
     print(e, file=sys.stderr, flush=True)
     raise
+  except KeyboardInterrupt:
+    print("interrupted (Ctrl-C): stopped; every file is written whole or not at all",
+          file=sys.stderr, flush=True)
+    return INTERRUPTED

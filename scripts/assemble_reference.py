@@ -20,6 +20,7 @@ history keeps them). Each run is taken from the first `--src` that has it at the
 campaign's store, reports/campaign, for runs trained whole; reports/reference itself for a stage
 published before and not yet grown: read from a copy, since its runs/ is replaced).
 Raises SystemExit, naming the grids and their runs, when no grid is complete.
+`--summary-only` copies nothing and rewrites SUMMARY.md alone from dest's reports as they are.
 """
 from __future__ import annotations
 
@@ -167,7 +168,8 @@ def copy_run(run: Path, dest: Path, frames: int) -> str:
 def _parse(argv):
   p = argparse.ArgumentParser(description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-  p.add_argument("--stage1", type=int, required=True, metavar="FRAMES", help="stage 1's frames")
+  p.add_argument("--stage1", type=int, default=None, metavar="FRAMES",
+                 help="stage 1's frames (required unless --summary-only)")
   p.add_argument("--stage2", type=int, default=None, metavar="FRAMES",
                  help="stage 2's frames (default: not yet)")
   p.add_argument("--src", action="append", default=None, metavar="DIR",
@@ -180,7 +182,12 @@ def _parse(argv):
   p.add_argument("--allow-partial", action="store_true",
                  help="copy a stage whose runs have not all reached its frames (said in RUN.md)")
   p.add_argument("--note", default="", help="what went wrong, for RUN.md")
-  return p.parse_args(argv)
+  p.add_argument("--summary-only", action="store_true",
+                 help="copy nothing: rewrite DEST/SUMMARY.md from DEST/reports/ as they are")
+  a = p.parse_args(argv)
+  if a.stage1 is None and not a.summary_only:
+    p.error("--stage1 is required (unless --summary-only)")
+  return a
 
 
 def _last_frames(run: Path) -> int:
@@ -275,6 +282,10 @@ def _run_md(stages, plan, behind, left_out, stamps, states, note) -> str:
 def main(argv=None):
   a = _parse(argv)
   dest = Path(a.dest)
+  if a.summary_only:
+    (dest / "SUMMARY.md").write_text(summary(dest))
+    print((dest / "SUMMARY.md").read_text())
+    return 0
   srcs = [Path(s) for s in (a.src or [ROOT / "campaign" / "out"])]
   scratch = tempfile.TemporaryDirectory(prefix="assemble-")
   for i, s in enumerate(srcs):  # dest's runs/ is replaced below: read a source there from a copy
@@ -366,6 +377,8 @@ def summary(dest: Path) -> str:
 
   for _, c in claims.iterrows():
     ci = "" if pd.isna(c.ci_low) else f"{c.point:.3g} [{c.ci_low:.3g}, {c.ci_high:.3g}]"
+    if ci and c.ci_low == c.ci_high and c.point in (0.0, 1.0):   # as claims.md says it
+      ci += " (complete separation: the seeds do not overlap; not a certainty)"
     alone = "" if c.rule_verdict == c.verdict else f" ({c.rule_verdict})"
     rates = " / ".join("" if pd.isna(r) else f"{r:.3g}"
                        for r in (c.rate_supported, c.rate_contradicted))

@@ -1,7 +1,8 @@
 """The CPU facts recorded with runs and benchmarks (`artifact.training.machine`), read from faked
 /proc/cpuinfo files; the refusal of bfloat16 on a CPU without native bfloat16 (exit 2 before
 any work, unless --force-bfloat16); the kernel path (oneDNN on or off) a run records, keeps when
-it continues, and that the grid reapplies before TensorFlow loads."""
+it continues, and that the grid reapplies before TensorFlow loads; the TensorFlow thread counts a
+run records and keeps when it continues."""
 import json
 import os
 import subprocess
@@ -161,10 +162,11 @@ def test_the_grid_says_whether_new_runs_path_is_tensorflows_default(
   assert path.onednn is True and path.why == why
 
 
-def _prepared(tmp_path, seed=0, onednn=None):
+def _prepared(tmp_path, seed=0, onednn=None, threads=True):
   """A run directory prepared by the runner (its config.json, no training), optionally with its
   recorded kernel path replaced (None: the record left out, as the campaign's frozen code, tag
-  campaign-1, writes config.json)."""
+  campaign-1, writes config.json); `threads=False` leaves out its TensorFlow thread counts (this
+  test process's, which a grid's worker need not share) as that code does too."""
   from artifact.training.runner import Run
   spec = make_run_spec(1, "Pong", "a2c_1step", seed, "smoke", 640)
   run_dir = tmp_path / "out" / "runs" / spec.relpath()
@@ -175,6 +177,8 @@ def _prepared(tmp_path, seed=0, onednn=None):
     del cfg["onednn"]
   else:
     cfg["onednn"] = onednn
+  if not threads:
+    del cfg["tf_threads"]
   (run_dir / "config.json").write_text(json.dumps(cfg))
   return spec, run_dir
 
@@ -191,6 +195,29 @@ def test_a_run_is_not_continued_on_another_kernel_path(tmp_path):
   spec, run_dir = _prepared(tmp_path, seed=1, onednn=None)
   Run(spec, run_dir).prepare()
   assert json.loads((run_dir / "config.json").read_text())["onednn"] is here
+
+
+def test_a_run_is_not_continued_with_other_tensorflow_thread_counts(tmp_path):
+  from artifact.training.runner import Run, ThreadCountError
+  spec, run_dir = _prepared(tmp_path)
+  cfg = json.loads((run_dir / "config.json").read_text())
+  here = machine.tf_threads()
+  assert cfg["tf_threads"] == here                      # recorded as this process runs
+  other = {k: v + 3 for k, v in here.items()}
+  cfg["tf_threads"] = other
+  (run_dir / "config.json").write_text(json.dumps(cfg))
+  before = (run_dir / "config.json").read_text()
+  with pytest.raises(ThreadCountError, match=(
+      f"{other['intra_op']} intra-op / {other['inter_op']} inter-op threads and this process has "
+      f"{here['intra_op']} intra-op / {here['inter_op']} inter-op.*--cpus-per-run "
+      f"{other['intra_op']}")):
+    Run(spec, run_dir).prepare()
+  assert (run_dir / "config.json").read_text() == before    # nothing lost
+  # no record (as campaign-1 writes config.json): continued, and recorded
+  del cfg["tf_threads"]
+  (run_dir / "config.json").write_text(json.dumps(cfg))
+  Run(spec, run_dir).prepare()
+  assert json.loads((run_dir / "config.json").read_text())["tf_threads"] == here
 
 
 LIST = ["--scale", "smoke", "--figures", "1", "--games", "Pong", "--conditions", "a2c_1step",
@@ -238,7 +265,7 @@ def _grid(out, *extra, env_onednn=None, list_only=False):
 def test_the_grid_reapplies_a_runs_kernel_path_and_new_runs_take_the_projects(tmp_path):
   # a run recorded with oneDNN off (started, not finished: config.json without done.json) is
   # continued with it off, in the worker process too, with the variable unset
-  _prepared(tmp_path, onednn=False)
+  _prepared(tmp_path, onednn=False, threads=False)
   listed = _grid(tmp_path / "out", list_only=True)
   assert "TensorFlow oneDNN off (as the 1 run(s) it continues trained)" in listed
   _grid(tmp_path / "out")

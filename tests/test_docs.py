@@ -212,3 +212,54 @@ def test_relative_links_point_to_existing_files(doc):
     if not (doc.parent / path).exists():
       broken.append(target)
   assert not broken, f"{doc.relative_to(ROOT)}: relative links to missing files: {broken}"
+
+
+# --- (f) the reference's verdicts and summary -----------------------------------------------------
+REFERENCE = ROOT / "reports" / "reference"
+
+
+def _g(x: float) -> str:
+  return f"{x:.3g}"
+
+
+def test_readme_verdicts_table_states_the_reference_claims():
+  """README.md's verdicts table says what reports/reference/reports/claims.csv does: each claim's
+  verdict (with the rule's own where they differ), point [CI] and wrong-verdict rates, formatted
+  as claims.md formats them."""
+  import pandas as pd
+  claims = pd.read_csv(REFERENCE / "reports" / "claims.csv")
+  header, rows = _table(_section(README.read_text(), "## Verdicts"), "claim (paper Sec. 6)")
+  verdict_col, stat_col = _column(header, "verdict"), _column(header, "statistic")
+  rate_col = _column(header, "worst-case wrong-verdict rate")
+  listed = {r[0].split(":")[0]: r for r in rows}
+  assert list(listed) == list(claims.claim), f"README.md's verdicts table: {list(listed)}"
+  for _, c in claims.iterrows():
+    row = listed[c.claim]
+    alone = "" if c.rule_verdict == c.verdict else f" (the rule alone: {c.rule_verdict})"
+    said = c.verdict + alone
+    assert row[verdict_col] == said, f"{c.claim}: {row[verdict_col]!r} != {said!r} (claims.csv)"
+    interval = f"{_g(c.point)} [{_g(c.ci_low)}, {_g(c.ci_high)}]"
+    assert interval in row[stat_col], f"{c.claim}: the statistic does not say {interval!r}"
+    if c.ci_low == c.ci_high:
+      assert "complete separation" in row[stat_col], f"{c.claim}: a zero-width CI without why"
+    if c.rule_verdict in ("supported", "contradicted"):
+      rates = [f"{_g(c.error_rate)} (of '{c.rule_verdict}')"]
+    elif pd.isna(c.rate_supported):
+      rates = ["not measured"]
+    else:
+      rates = [f"supported {_g(c.rate_supported)}", f"contradicted {_g(c.rate_contradicted)}"]
+    for r in rates:
+      assert r in row[rate_col], f"{c.claim}: the rate cell does not say {r!r} (claims.csv)"
+
+
+def test_the_reference_summary_is_what_its_generator_writes():
+  """reports/reference/SUMMARY.md is scripts/assemble_reference.py's `summary` of the reference
+  reports as they are (`--summary-only` rewrites it)."""
+  import importlib.util
+  spec = importlib.util.spec_from_file_location("assemble_reference",
+                                                ROOT / "scripts" / "assemble_reference.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  assert (REFERENCE / "SUMMARY.md").read_text() == module.summary(REFERENCE), \
+      ("reports/reference/SUMMARY.md is stale: rewrite it with "
+       ".venv/bin/python scripts/assemble_reference.py --summary-only")

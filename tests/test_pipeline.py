@@ -133,8 +133,8 @@ def test_env_groups_reaches_each_run_as_an_argument(tmp_path, monkeypatch, jobs)
     monkeypatch.setattr(executors, "make_executor",
                         lambda *a, **kw: made.append(real(*a, **kw)) or made[-1])
     monkeypatch.setattr(executors.LocalExecutor, "run",
-                        lambda self, specs, out,
-                        on_event: [(s.relpath(), "not trained") for s in specs])
+                        lambda self, specs, out, on_event, stop_file=None:
+                        [(s.relpath(), "not trained") for s in specs])
   code = cli.main(["--figures", "1", "--games", "Pong", "--conditions", "a2c_1step", "--seeds", "0",
                    "--env-groups", "2", "--jobs", str(jobs), "--out", str(tmp_path)])
   assert code == 1                                   # the run did not train

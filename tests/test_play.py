@@ -262,7 +262,8 @@ def test_help_says_the_protocol_and_the_interval(capsys):
   status, out, _ = _play(["--help"], capsys)
   assert status == 0
   for words in ("POLICY_DIR", "--side-by-side", "stratified bootstrap", "eval_env(N, f)",
-                "eval_policy_seed(f)", "--gif-every", "15 frames per second"):
+                "eval_policy_seed(f)", "--gif-every", "15 frames per second", "--panel",
+                "pi = softmax(Q / tau), V = tau logsumexp(Q / tau)"):
     assert words in " ".join(out.split()), words
 
 

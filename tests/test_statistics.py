@@ -217,8 +217,11 @@ def test_reports_on_an_empty_runs_dir_list_every_missing_run(tmp_path, capsys):
                    "--reports-only"]) == 0
   out = capsys.readouterr().out
   assert "0 of 2 runs finished" in out and "missing figure1/Pong/a2c_1step/seed0" in out
-  for name in ("figure1.csv", "figure1.pdf", "statistics.csv", "statistics.pdf", "claims.md"):
+  for name in ("figure1.csv", "figure1.pdf", "statistics.csv", "statistics.pdf", "statistics.png",
+               "claims.md"):
     assert (tmp_path / "reports" / name).exists(), name
+  # the PNG of the one "nothing to report yet" page
+  assert _png_pixels(tmp_path / "reports" / "statistics.png").shape[0] > 0
 
 
 def test_reports_on_a_partial_runs_dir_report_what_exists(tmp_path, capsys):
@@ -235,3 +238,24 @@ def test_reports_on_a_partial_runs_dir_report_what_exists(tmp_path, capsys):
   assert len(long) == 10 and list(long.columns) == curves.LONG_COLUMNS
   stats = pd.read_csv(tmp_path / "reports" / "statistics.csv")
   assert (stats.condition == "a2c_1step").any()
+  # the statistics PNG beside the PDF, as the figures have: one 18 x 4.2 in page at 100 dpi
+  assert _png_pixels(tmp_path / "reports" / "statistics.png").shape == (420, 1800, 4)
+  assert not list((tmp_path / "reports").glob(".*.tmp"))                # written atomically
+
+
+def _png_pixels(path):
+  """The pixels of the PNG file `path`, after checking its signature (a valid PNG or a failure)."""
+  import matplotlib.image
+  assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+  return matplotlib.image.imread(path, format="png")
+
+
+def test_the_statistics_png_stacks_the_pdf_pages_one_per_figure(tmp_path):
+  one = fake_curves({"a2c_1step": (100, 5), "a2c_proper": (100, 6)}, seeds=2, points=4)
+  three = fake_curves({"pg": (100, 5), "soft_ql": (100, 6)}, seeds=2, points=4)
+  paths = st.write_statistics({1: one.assign(figure=1), 3: three.assign(figure=3)}, tmp_path)
+  assert paths["statistics_png"] == tmp_path / "statistics.png"
+  assert paths["statistics_pdf"].read_bytes()[:5] == b"%PDF-"
+  assert _png_pixels(paths["statistics_png"]).shape == (2 * 420, 1800, 4)   # figures 1 and 3
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["statistics.csv", "statistics.pdf",
+                                                        "statistics.png"]

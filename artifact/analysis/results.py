@@ -112,7 +112,8 @@ def _grid_files(runs_dir, figure: int, grid, bad: dict[str, str]
 def check_run_files(run_dir: Path, rel: str):
   """A run's progress.csv, checked (`artifact.training.progress.read_progress`: complete rows of
   the schema, the run's own, in frame order; with done.json, ending at its frames; reaching its
-  newest checkpoint, `checkpoint/ckpt-N.index`, where it has one). Returns the
+  newest checkpoint, `checkpoint/ckpt-N.index`, where it has one, to within the run's
+  log_every_frames, config.json). Returns the
   `ProgressRows`. Raises ProgressFileError or DamagedFileError (done.json) naming the file, the
   line and what to do; OSError if a file cannot be read."""
   m = _RELPATH.fullmatch(rel)
@@ -123,11 +124,15 @@ def check_run_files(run_dir: Path, rel: str):
     if not isinstance(finished, int):
       raise DamagedFileError(done, f"its frames {finished!r} are not a number of frames",
                              REPORT_REMEDY.format(run_dir=run_dir))
+  config = Path(run_dir) / "config.json"
+  every = (read_json(config, REPORT_REMEDY.format(run_dir=run_dir)).get("log_every_frames")
+           if config.exists() else None)
+  every = every if isinstance(every, int) and every > 0 else None
   newest = max((int(p.name[len("ckpt-"):-len(".index")])
                 for p in Path(run_dir).glob("checkpoint/ckpt-*.index")
                 if p.name[len("ckpt-"):-len(".index")].isdigit()), default=None)
   try:
-    return read_progress(Path(run_dir) / "progress.csv", identity, finished, newest)
+    return read_progress(Path(run_dir) / "progress.csv", identity, finished, newest, every)
   except ProgressFileError as e:
     raise ProgressFileError(e.path, e.line_no, e.line, e.problem,
                             f"{REPORT_REMEDY.format(run_dir=run_dir)}") from None

@@ -12,12 +12,13 @@ Inputs are the long progress frames of `artifact.analysis.results.load_progress`
 a run is the mean evaluation return over its last `FINAL_EVALS` evaluations (docs/decision_rules.md
 says why). Outputs (`write_statistics`): reports/statistics.csv in the long format `COLUMNS` (one
 row per figure / metric / condition or pair / game or "aggregate" / frames point / threshold) and
-reports/statistics.pdf.
+reports/statistics.pdf, with the same pages stacked in reports/statistics.png.
 """
 from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import io
 import math
 import multiprocessing as mp
 import os
@@ -25,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
+import matplotlib.image
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -331,40 +333,66 @@ def _plot_bands(ax, s: pd.DataFrame, metric: str, x: str, **line):
     ax.fill_between(p[x], p.ci_low, p.ci_high, color=drawn.get_color(), alpha=0.2)
 
 
-def plot_statistics(stats: pd.DataFrame, path, title: str = ""):
+def _statistics_pages(stats: pd.DataFrame, title: str = ""):
+  """The pages of statistics.pdf, one matplotlib figure each (the caller closes them): per
+  figure the four panels of `plot_statistics`; one page saying so when `stats` is empty."""
+  if stats.empty:
+    fig = plt.figure(figsize=(8, 2))
+    fig.text(0.5, 0.5, "no finished evaluations: nothing to report yet", ha="center")
+    yield fig
+    return
+  for figure, s in stats.groupby("figure"):
+    fig, axes = plt.subplots(1, 4, figsize=(18, 4.2))
+    _plot_aggregates(axes[0], s)
+    _plot_improvement(axes[1], s)
+    _plot_bands(axes[2], s, "performance_profile", "threshold")
+    axes[2].set_xlabel("human-normalized score tau")
+    axes[2].set_ylabel("fraction of runs > tau")
+    axes[2].set_title("performance profiles", fontsize=9)
+    _plot_bands(axes[3], s, "iqm_hns_curve", "frames", marker="o", ms=3)
+    axes[3].set_xlabel("frames")
+    axes[3].set_ylabel("IQM human-normalized score")
+    axes[3].set_title("sample efficiency (IQM over runs, 95% CI)", fontsize=9)
+    for ax in axes[2:]:
+      if ax.has_data():
+        ax.legend(fontsize=7)
+      ax.grid(alpha=0.3)
+    fig.suptitle(f"Figure {figure}: statistics (rliable, stratified bootstrap){title}",
+                 fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    yield fig
+
+
+def _page_pixels(fig) -> np.ndarray:
+  """A page as an RGBA pixel array, rendered as `savefig` renders it to PNG."""
+  buf = io.BytesIO()
+  fig.savefig(buf, format="png")
+  buf.seek(0)
+  return matplotlib.image.imread(buf, format="png")
+
+
+def plot_statistics(stats: pd.DataFrame, path, title: str = "", png_path=None):
   """statistics.pdf at `path` from the rows of `statistics_table` (COLUMNS): per figure a page of
   the aggregate IQM/median/mean/optimality gap with CIs, the probability of improvement per
   pair, the performance profiles (rliable's `create_performance_profile`) and the
   sample-efficiency curves (IQM HNS against emulator frames); one page saying so when `stats`
-  is empty. `title` is appended to each page's title."""
+  is empty. `title` is appended to each page's title. With `png_path`, the same pages are also
+  written there as one PNG, stacked top to bottom in the PDF's order (pages narrower than the
+  widest are padded with white on the right)."""
+  pages = []
   with PdfPages(path) as pdf:
-    if stats.empty:
-      fig = plt.figure(figsize=(8, 2))
-      fig.text(0.5, 0.5, "no finished evaluations: nothing to report yet", ha="center")
-      pdf.savefig(fig)
-      plt.close(fig)
-      return
-    for figure, s in stats.groupby("figure"):
-      fig, axes = plt.subplots(1, 4, figsize=(18, 4.2))
-      _plot_aggregates(axes[0], s)
-      _plot_improvement(axes[1], s)
-      _plot_bands(axes[2], s, "performance_profile", "threshold")
-      axes[2].set_xlabel("human-normalized score tau")
-      axes[2].set_ylabel("fraction of runs > tau")
-      axes[2].set_title("performance profiles", fontsize=9)
-      _plot_bands(axes[3], s, "iqm_hns_curve", "frames", marker="o", ms=3)
-      axes[3].set_xlabel("frames")
-      axes[3].set_ylabel("IQM human-normalized score")
-      axes[3].set_title("sample efficiency (IQM over runs, 95% CI)", fontsize=9)
-      for ax in axes[2:]:
-        if ax.has_data():
-          ax.legend(fontsize=7)
-        ax.grid(alpha=0.3)
-      fig.suptitle(f"Figure {figure}: statistics (rliable, stratified bootstrap){title}",
-                   fontsize=10)
-      fig.tight_layout(rect=(0, 0, 1, 0.94))
-      pdf.savefig(fig)
-      plt.close(fig)
+    for fig in _statistics_pages(stats, title):
+      try:
+        pdf.savefig(fig)
+        if png_path is not None:
+          pages.append(_page_pixels(fig))
+      finally:
+        plt.close(fig)
+  if png_path is not None:
+    width = max(p.shape[1] for p in pages)
+    pages = [np.pad(p, ((0, 0), (0, width - p.shape[1]), (0, 0)), constant_values=1.0)
+             for p in pages]
+    matplotlib.image.imsave(png_path, np.concatenate(pages, axis=0), format="png")
 
 
 def _figure_statistics_job(job):
@@ -396,14 +424,16 @@ def statistics_table(progress_by_figure: dict[int, pd.DataFrame]) -> pd.DataFram
 
 def write_statistics(progress_by_figure: dict[int, pd.DataFrame], reports_dir,
                      title: str = "") -> dict[str, Path]:
-  """Writes reports/statistics.csv (`statistics_table`) and statistics.pdf (`plot_statistics`,
-  `title` appended to each page's title) for the given {figure: long progress frame}, each
-  atomically; returns their paths."""
+  """Writes reports/statistics.csv (`statistics_table`), statistics.pdf (`plot_statistics`,
+  `title` appended to each page's title) and statistics.png (the PDF's pages stacked in one
+  image, as the figures have a PNG beside their PDF) for the given {figure: long progress
+  frame}, each atomically; returns their paths."""
   stats = statistics_table(progress_by_figure)
   reports_dir = Path(reports_dir)
   paths = dict(statistics_csv=reports_dir / "statistics.csv",
-               statistics_pdf=reports_dir / "statistics.pdf")
+               statistics_pdf=reports_dir / "statistics.pdf",
+               statistics_png=reports_dir / "statistics.png")
   atomic_write_text(paths["statistics_csv"], stats.to_csv(index=False))
-  with atomic_path(paths["statistics_pdf"]) as tmp:
-    plot_statistics(stats, tmp, title)
+  with atomic_path(paths["statistics_pdf"]) as pdf, atomic_path(paths["statistics_png"]) as png:
+    plot_statistics(stats, pdf, title, png_path=png)
   return paths

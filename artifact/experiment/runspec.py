@@ -76,12 +76,13 @@ class RunSpec:
 # (`artifact.training.machine.recorded_onednn`: checked on its own, with its own message, when the
 # run resumes or extends).
 EXTENSION_FIELDS = ("frames", "keep_extension_state")
-NOT_IDENTITY = EXTENSION_FIELDS + ("machine", "onednn")
+NOT_IDENTITY = EXTENSION_FIELDS + ("machine", "onednn", "tf_threads")
 
 
 def run_identity(config: dict) -> dict:
   """A config.json dict without the fields an extension may change (`EXTENSION_FIELDS`) and
-  without its "machine" and "onednn" records."""
+  without its "machine", "onednn" and "tf_threads" records (checked on their own where a run
+  resumes: `artifact.training.runner.Run.prepare`)."""
   return {k: v for k, v in config.items() if k not in NOT_IDENTITY}
 
 

@@ -12,9 +12,12 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+import signal
 import sys
 import textwrap
 import time
+import uuid
 
 from artifact.analysis.reports import write_reports
 from artifact.experiment.registry import FIGURES
@@ -25,6 +28,7 @@ from artifact.grid.cost import check_disk, print_grid
 from artifact.grid.memory import check_memory
 from artifact.grid.monitor import GridMonitor, hms
 from artifact.grid.planning import Plan, UsageError, plan_from_args, run_command
+from artifact.training import stopping
 from artifact.training.machine import use_onednn
 
 # What each scale is for, said in the epilog next to its budgets (which come from SCALES).
@@ -186,14 +190,50 @@ def _executor_from(args, plan: Plan):
                        gpus_per_run=args.gpus_per_run, env_groups=plan.env_groups)
 
 
-def _run_grid(plan: Plan, executor, interval_s: float = 15.0):
-  """Trains every spec with `executor`, printing the live summary. Returns (the failures
-  [(relpath, error)], the relpaths of the runs another process was training: not this grid's
-  to finish, not failures)."""
-  monitor = GridMonitor({s.relpath(): s.frames for s in plan.specs}, interval_s=interval_s)
-  failed = executor.run(plan.specs, plan.out, monitor)
+def _run_grid(plan: Plan, executor, monitor: GridMonitor, stop_file):
+  """Trains every spec with `executor`, printing the live summary into `monitor`. Returns (the
+  failures [(relpath, error)], the relpaths of the runs another process was training: not this
+  grid's to finish, not failures)."""
+  failed = executor.run(plan.specs, plan.out, monitor, stop_file=stop_file)
   monitor.maybe_print_summary(force=True)
   return failed, [r for r, state in monitor.state.items() if state == "elsewhere"]
+
+
+def _stop_on_signals(stop_file):
+  """SIGTERM / SIGINT handlers of the grid (`artifact.training.stopping.install`): the first
+  one asks every run to checkpoint at its next update and stop (the stop file tells the worker
+  processes and Ray tasks; `--jobs 1` trains here and sees the flag itself), a second one ends
+  the grid at once. Returns the previous handlers."""
+  def first(name):
+    err = stopping.write_stop_file(stop_file, name)
+    print(f"== {name}: stopping: each training run writes a checkpoint at its next update and "
+          f"stops, no new run starts (a second {name} or Ctrl-C stops at once, losing what was "
+          f"trained since each run's last checkpoint)"
+          + (f"; the stop file {stop_file} could not be written ({err})" if err else ""),
+          flush=True)
+
+  def second(name):
+    print(f"== second {name}: stopping at once; the runs resume from their last checkpoints "
+          f"with the same command", flush=True)
+  return stopping.install(first, second)
+
+
+def _stopped_exit(reason: str, monitor: GridMonitor, argv, t0: float) -> int:
+  """Prints the stopped grid's one-line account with the command that resumes it; returns the
+  exit status, 128 + the signal's number (130 for SIGINT, 143 for SIGTERM)."""
+  c = monitor.counts()
+  not_started = c["queued"] + c["running"]
+  print(f"== stopped by {reason} after {hms(time.time() - t0)}: {c['done']} run(s) finished, "
+        f"{c['stopped']} stopped at a checkpoint, {not_started} not started"
+        + (f", {c['failed']} failed" if c["failed"] else "")
+        + f"; resume with the same command: ./run_all.sh {shlex.join(argv)} "
+          f"(--reports-only writes the reports of what finished)", flush=True)
+  for name, err in monitor.errors.items():
+    print(f"   FAILED {name}: {err.splitlines()[-1] if err else ''}")
+  try:
+    return 128 + signal.Signals[reason].value
+  except KeyError:
+    return 1
 
 
 def main(argv=None) -> int:
@@ -205,6 +245,7 @@ def main(argv=None) -> int:
 
 
 def _main(argv=None) -> int:
+  argv = list(sys.argv[1:] if argv is None else argv)
   args = build_parser().parse_args(argv)
   if args.runs and not args.list:
     raise UsageError("run_all.sh: error: --runs lists the runs of --list: give it with --list")
@@ -218,6 +259,11 @@ def _main(argv=None) -> int:
   failed, elsewhere = [], []
   if not args.reports_only:
     executor = _executor_from(args, plan)
+    stop_file = stopping.stop_file(plan.out, uuid.uuid4().hex[:12])
+    stopping.clear()
+    previous = _stop_on_signals(stop_file)
+    monitor = GridMonitor({s.relpath(): s.frames for s in plan.specs},
+                          interval_s=args.status_every)
     try:
       try:
         executor.start(plan.out)
@@ -229,12 +275,27 @@ def _main(argv=None) -> int:
       print(f"== {len(plan.specs)} runs, scale {args.scale}, figures {plan.figures}, "
             f"{executor.describe()}, checkpoints every {args.checkpoint_every:g}s, "
             f"TensorFlow {plan.kernels.describe()}, out {plan.out}", flush=True)
-      failed, elsewhere = _run_grid(plan, executor, args.status_every)
+      failed, elsewhere = _run_grid(plan, executor, monitor, stop_file)
     finally:
       executor.close()
+      stopping.restore(previous)
+      stop_file.unlink(missing_ok=True)
+    if stopping.requested():
+      return _stopped_exit(stopping.requested(), monitor, argv, t0)
   report_failures = write_reports(plan, args.scale)
+  lost = None if args.reports_only else getattr(executor, "lost", None)
+  if lost:                             # the Ray cluster went away: the local account of it
+    c = monitor.counts()
+    print(f"== {lost}, after {hms(time.time() - t0)}: {c['done']} run(s) finished, "
+          f"{c['stopped']} stopped at a checkpoint, {len(failed)} not finished; the reports "
+          f"above hold what finished. Resume with the same command once the cluster is back (or "
+          f"on this machine with --executor local): ./run_all.sh {shlex.join(argv)}", flush=True)
+    for name, err in failed:
+      print(f"   NOT FINISHED {name}: {err}")
+    return 1
   if not args.reports_only:
-    ok = len(plan.specs) - len(failed) - len(elsewhere)
+    stopped = monitor.counts()["stopped"]
+    ok = len(plan.specs) - len(failed) - len(elsewhere) - stopped
     print(f"== finished in {hms(time.time() - t0)}; {ok} runs ok, {len(failed)} failed"
           + (f", {len(elsewhere)} trained by another process (not this grid's to finish: rerun "
              f"the command once it is done, to report them finished)" if elsewhere else ""),

@@ -17,6 +17,11 @@
 
 Both raise `ExecutorError` (a clear message naming the bad value) from `start()`, before any run
 directory is written.
+
+Both stop on request (`artifact.training.stopping`: the grid's SIGTERM / SIGINT, passed on as its
+stop file under --out, which every worker process and Ray task watches): a training run
+checkpoints at its next update boundary and stops (`stopped` event), and no run starts after it
+(each gets a `stopped` event with `not_started`).
 """
 from __future__ import annotations
 
@@ -35,11 +40,19 @@ from multiprocessing.connection import wait
 from pathlib import Path
 
 from artifact.files import atomic_write_text
+from artifact.training import stopping
 from artifact.training.events import EventSink, RunEvent
 from artifact.training.machine import ONEDNN_ENV
 
 EXECUTORS = ("local", "ray")
 RAY_DEFAULT_PORT = 6379
+HEAD_LOST_S = 3.0              # the head's GCS refusing connections this long: the cluster is lost
+HEAD_POLL_S = 1.0              # seconds between looks at the head's GCS port
+STOP_WAIT_S = 30.0             # after a lost head: how long the runs get to checkpoint and stop
+# Ray ends a driver whose GCS stays unreachable for gcs_rpc_server_reconnect_timeout_s (60 s by
+# default) at once, before the grid could print its summary and write its reports: the grid
+# finds the loss itself within HEAD_LOST_S and needs the time after it (RayExecutor.run)
+RAY_GCS_RECONNECT_S = "600"
 RAY_MAX_RETRIES = 5            # retries of a run whose worker or node died (not of exceptions)
 LOCK_WAIT_S = 120.0            # a retried run waits this long for its dead predecessor's lock
 
@@ -107,15 +120,26 @@ def save_error(run_dir: Path, error: str, details: str) -> str:
     return f"not saved ({error_text(e)})"
 
 
+def not_started_event(spec, reason: str) -> RunEvent:
+  """The `stopped` event of a run not started because a stop was requested."""
+  return RunEvent("stopped", spec.relpath(), total_frames=spec.frames,
+                  data=dict(reason=reason, path="", not_started=True))
+
+
 def train_one(spec, out: str, sink: EventSink, checkpoint_every: float,
               lock_wait_s: float = 0.0, env_groups: int | None = None) -> str | None:
   """Trains one run into out/runs/<relpath>; returns None, or the error text after emitting a
   `failed` event (never raises: the other runs' results are still worth having). A failed run's
   traceback is saved as error.txt in its run directory (removed when the run later finishes);
   a run whose directory another live process holds (another grid trains it) is not a failure:
-  an `elsewhere` event, and None. `checkpoint_every` (seconds), `lock_wait_s` (seconds to wait
-  for the run directory's lock), `env_groups`: as `artifact.training.runner.run` takes them
-  (--checkpoint-every, --env-groups; None = auto)."""
+  an `elsewhere` event, and None. A run stopped on request (`artifact.training.stopping`) has
+  emitted `stopped` after its checkpoint: None; once a stop is requested no run starts (a
+  `stopped` event with `not_started`, None). `checkpoint_every` (seconds), `lock_wait_s` (seconds
+  to wait for the run directory's lock), `env_groups`: as `artifact.training.runner.run` takes
+  them (--checkpoint-every, --env-groups; None = auto)."""
+  if stopping.requested():
+    sink(not_started_event(spec, stopping.requested()))
+    return None
   # TensorFlow (the runner, its checkpoints) only in the process that trains: the grid's own
   # process never loads it, so its workers set their threads and kernel path before it loads
   from artifact.training import runner
@@ -125,6 +149,8 @@ def train_one(spec, out: str, sink: EventSink, checkpoint_every: float,
     runner.run(spec, run_dir, on_event=sink,
                checkpoint_every=checkpoint_every, lock_wait_s=lock_wait_s, env_groups=env_groups)
     (run_dir / ERROR_FILE).unlink(missing_ok=True)       # an earlier failure's, now resolved
+    return None
+  except stopping.RunStopped:
     return None
   except RunDirLockedError as e:
     sink(RunEvent("elsewhere", spec.relpath(), total_frames=spec.frames, message=str(e)))
@@ -152,10 +178,13 @@ class Executor:
     """Runs trained at once (after `start`)."""
     raise NotImplementedError
 
-  def run(self, specs: Sequence, out: Path, on_event: EventSink) -> list[Failure]:
+  def run(self, specs: Sequence, out: Path, on_event: EventSink,
+          stop_file: Path | None = None) -> list[Failure]:
     """Trains every RunSpec of `specs` into out/runs/<relpath>, calling `on_event` in the calling
     thread for each RunEvent; returns the failures [(relpath, error text)] (a failed run does
-    not stop the others, nor raise)."""
+    not stop the others, nor raise). `stop_file`: the grid's stop file
+    (`artifact.training.stopping.stop_file`), watched by every process that trains: once it
+    exists, runs checkpoint and stop at their next update and no run starts."""
     raise NotImplementedError
 
   def close(self) -> None:
@@ -201,7 +230,9 @@ def _worker_main(conn, parent: int, threads: int):
   the workers would be left corrupt or locked). Exits on None, on EOF, or when the grid dies."""
   _exit_with_parent(parent=parent)
   set_tf_threads(threads)       # share the cores between concurrent runs, no oversubscription
+  stopping.install()            # Ctrl-C in a terminal reaches the workers too: stop gracefully
   lock = threading.Lock()
+  watching = set()
 
   def send(msg):
     with lock:
@@ -214,7 +245,10 @@ def _worker_main(conn, parent: int, threads: int):
       return
     if task is None:
       return
-    out, checkpoint_every, env_groups, items = task
+    out, checkpoint_every, env_groups, items, stop_file = task
+    if stop_file and stop_file not in watching:
+      watching.add(stop_file)
+      stopping.watch_stop_file(Path(stop_file))
     for spec, lock_wait_s in items:
       send(("start", spec.relpath()))
       err = train_one(spec, out, send, checkpoint_every, lock_wait_s, env_groups)
@@ -249,10 +283,11 @@ class _Worker:
     child.close()                    # the grid keeps one end: EOF once the worker is gone
     self.ready, self.eof, self.items, self.held = False, False, [], None
 
-  def assign(self, items, out: str, checkpoint_every: float, env_groups: int | None):
+  def assign(self, items, out: str, checkpoint_every: float, env_groups: int | None,
+             stop_file: str | None):
     self.items = list(items)
     try:
-      self.conn.send((out, checkpoint_every, env_groups, self.items))
+      self.conn.send((out, checkpoint_every, env_groups, self.items, stop_file))
     except OSError:                  # it died: found by is_alive(), its runs go back to the queue
       pass
 
@@ -304,16 +339,22 @@ class LocalExecutor(Executor):
     """--jobs."""
     return self.jobs
 
-  def run(self, specs, out, on_event):
-    """Trains `specs` into out/runs/ (`--jobs 1`: in this process, in order; else in worker
-    processes, `_WorkerPool`), calling `on_event` in this thread for each RunEvent; returns the
-    failures [(relpath, error text)]. Never raises for a failed run or a dead worker."""
+  def run(self, specs, out, on_event, stop_file=None):
+    """Trains `specs` into out/runs/ (`--jobs 1`: in this process, in order, where the grid's
+    own signal handlers set the stop flag; else in worker processes, `_WorkerPool`, which watch
+    `stop_file`), calling `on_event` in this thread for each RunEvent; returns the failures
+    [(relpath, error text)]. Never raises for a failed run or a dead worker."""
     groups = groups_of(list(specs), self.jobs)
     if self.jobs == 1:
       return self._run_here(groups, str(out), on_event)
-    return _WorkerPool(self, groups, str(out), on_event).run()
+    return _WorkerPool(self, groups, str(out), on_event,
+                       str(stop_file) if stop_file else None).run()
 
   def _run_here(self, groups, out: str, on_event) -> list[Failure]:
+    try:
+      set_tf_threads(self.threads)   # as a worker would; a run records them (config.json)
+    except RuntimeError:
+      pass                           # TF already running in this process (a test): recorded as is
     failures = []
     for g in groups:
       for spec in g:
@@ -329,10 +370,11 @@ class _WorkerPool:
   how each run's workers died (`deaths`), the workers in a row that died before training
   anything (`idle_deaths`), and the failures so far."""
 
-  def __init__(self, executor: LocalExecutor, groups, out: str, on_event: EventSink):
+  def __init__(self, executor: LocalExecutor, groups, out: str, on_event: EventSink,
+               stop_file: str | None = None):
     self.ctx = mp.get_context("spawn")
     self.jobs, self.threads, self.on_event = executor.jobs, executor.threads, on_event
-    self.task = (out, executor.checkpoint_every, executor.env_groups)
+    self.task = (out, executor.checkpoint_every, executor.env_groups, stop_file)
     self.queue = [[(s, 0.0) for s in g] for g in groups]   # first tries do not wait for a lock
     self.deaths = {}                                       # run -> how its workers died
     self.idle_deaths = 0
@@ -358,7 +400,13 @@ class _WorkerPool:
     return self.failures
 
   def _staff(self):
-    """Starts workers up to --jobs (no more than there is work for) and gives idle ones a group."""
+    """Starts workers up to --jobs (no more than there is work for) and gives idle ones a group;
+    once a stop is requested, the queued runs are not started (`stopped` events) instead."""
+    if stopping.requested() and self.queue:
+      for g in self.queue:
+        for spec, _ in g:
+          self.on_event(not_started_event(spec, stopping.requested()))
+      self.queue.clear()
     busy = sum(bool(w.items) for w in self.workers)
     while self.queue and len(self.workers) < min(self.jobs, busy + len(self.queue)):
       self.workers.append(_Worker(self.ctx, self.threads))
@@ -466,8 +514,15 @@ def check_address_reachable(address: str, timeout_s: float = 5.0) -> tuple[str, 
 
 
 def _ray_train(spec, out: str, checkpoint_every: float, env_groups: int | None, threads: int,
-               events) -> str | None:
-  """The Ray task: one run. A retry after its node died resumes from the run's checkpoint."""
+               events, stop_file: str | None = None) -> str | None:
+  """The Ray task: one run. A retry after its node died resumes from the run's checkpoint.
+  It stops at an update boundary once the grid's `stop_file` exists (the Ray worker process may
+  outlive the grid: its stop flag is cleared first)."""
+  stopping.clear()
+  watch = None
+  if stop_file:
+    stopping.check_stop_file(Path(stop_file))
+    watch = stopping.watch_stop_file(Path(stop_file))
   try:
     set_tf_threads(threads)
   except RuntimeError:
@@ -480,8 +535,45 @@ def _ray_train(spec, out: str, checkpoint_every: float, env_groups: int | None, 
     # in `ray.get`, and Ray lends a task's CPUs to other tasks while it waits, which put three
     # runs on two CPUs (measured).
     events.actor.put_nowait.remote(dataclasses.replace(e, where=f"{e.where}@{node}"))
-  return train_one(spec, out, sink, checkpoint_every, lock_wait_s=LOCK_WAIT_S,
-                   env_groups=env_groups)
+  try:
+    return train_one(spec, out, sink, checkpoint_every, lock_wait_s=LOCK_WAIT_S,
+                     env_groups=env_groups)
+  finally:
+    if watch is not None:
+      watch.set()
+
+
+class _HeadWatch:
+  """A daemon thread that tries a TCP connection to the Ray head's GCS (`host:port`) every
+  HEAD_POLL_S seconds; `lost()` is the reason once it has refused or timed out for HEAD_LOST_S
+  seconds in a row (None before). Ray's own calls do not say so: they wait, and Ray ends the
+  process once the GCS has been gone for its reconnect timeout."""
+
+  def __init__(self, gcs_address: str):
+    self.address = gcs_address
+    host, _, port = gcs_address.rpartition(":")
+    self._where, self._since, self._error = (host, int(port)), None, ""
+    self._done = threading.Event()
+    threading.Thread(target=self._watch, name="ray-head-watch", daemon=True).start()
+
+  def _watch(self):
+    while not self._done.wait(HEAD_POLL_S):
+      try:
+        with socket.create_connection(self._where, timeout=HEAD_POLL_S):
+          self._since = None
+      except OSError as e:
+        self._since = self._since or time.time()
+        self._error = e.strerror or type(e).__name__
+
+  def lost(self) -> str | None:
+    since = self._since
+    if since is not None and time.time() - since >= HEAD_LOST_S:
+      return (f"the Ray cluster's head stopped answering (its GCS at {self.address}: "
+              f"{self._error} for {time.time() - since:.0f}s)")
+    return None
+
+  def close(self):
+    self._done.set()
 
 
 def _probe_node(path: str, token: str, node: str) -> str:
@@ -519,6 +611,7 @@ class RayExecutor(Executor):
     self.checkpoint_every, self.max_retries = float(checkpoint_every), int(max_retries)
     self.env_groups = env_groups
     self._ray = None
+    self.lost: str | None = None       # why the cluster was lost mid-grid, if it was
 
   def describe(self) -> str:
     return (f"ray at {self.address or 'a local instance'}, {self.cpus:g} CPU"
@@ -530,6 +623,7 @@ class RayExecutor(Executor):
 
   def start(self, out: Path) -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")   # no usage reports to the internet
+    os.environ.setdefault("RAY_gcs_rpc_server_reconnect_timeout_s", RAY_GCS_RECONNECT_S)
     if self.address:
       check_address_reachable(self.address)
     else:
@@ -584,7 +678,7 @@ class RayExecutor(Executor):
                           ". Runs resume on any node from their checkpoints, so --out must be a "
                           "filesystem every node mounts at the same path (e.g. NFS)")
 
-  def run(self, specs, out, on_event):
+  def run(self, specs, out, on_event, stop_file=None):
     ray = self._ray
     from ray.util.queue import Queue  # Ray: as in start
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy  # Ray: as in start
@@ -595,9 +689,12 @@ class RayExecutor(Executor):
     task = ray.remote(_ray_train).options(num_cpus=self.cpus, num_gpus=self.gpus,
                                           max_retries=self.max_retries, retry_exceptions=False)
     threads = max(1, int(round(self.cpus)))
-    refs = {task.remote(s, str(out), self.checkpoint_every, self.env_groups, threads, events): s
+    stop = str(stop_file) if stop_file else None
+    refs = {task.remote(s, str(out), self.checkpoint_every, self.env_groups, threads, events,
+                        stop): s
             for s in specs}
     failures = []
+    head = _HeadWatch(ray.get_runtime_context().gcs_address)
 
     def drain():
       n = events.qsize()
@@ -605,25 +702,70 @@ class RayExecutor(Executor):
         for e in events.get_nowait_batch(n):
           on_event(e)
     pending = list(refs)
-    while pending:
-      ready, pending = ray.wait(pending, num_returns=len(pending), timeout=0.5)
-      drain()
-      for ref in ready:
-        spec = refs[ref]
+    try:
+      while pending and not self.lost:
         try:
-          err = ray.get(ref)
-        except Exception as e:  # retries exhausted: node kept dying
+          ready, pending = ray.wait(pending, num_returns=len(pending), timeout=0.5)
+          drain()
+        except (ray.exceptions.RayError, ConnectionError) as e:  # a raylet, the queue's node
+          self.lost = f"the Ray cluster failed ({error_text(e)})"
+          break
+        for ref in ready:
+          spec = refs[ref]
+          try:
+            err = ray.get(ref)
+          except Exception as e:  # retries exhausted: node kept dying
+            err = error_text(e)
+            on_event(failed_event(spec, err))
+          if err:
+            failures.append((spec.relpath(), err))
+        self.lost = self.lost or head.lost()
+      if self.lost:
+        return failures + self._lose(pending, refs, on_event, stop_file, drain)
+      time.sleep(0.2)
+      drain()
+      ray.kill(events.actor)
+    finally:
+      head.close()
+    return failures
+
+  def _lose(self, pending, refs, on_event, stop_file, drain) -> list[Failure]:
+    """The cluster is lost (`self.lost`): the runs still training are asked to checkpoint and
+    stop (the stop file; their nodes may still run them), for up to STOP_WAIT_S seconds; every
+    run not finished is then failed with the reason and how to go on (its checkpoint under --out
+    is kept, and the same command resumes it)."""
+    ray = self._ray
+    print(f"== {self.lost}: asking the runs still training to checkpoint and stop, then "
+          f"reporting what finished", flush=True)
+    if stop_file:
+      stopping.write_stop_file(Path(stop_file), "the loss of the Ray cluster's head")
+    deadline = time.time() + STOP_WAIT_S
+    failures = []
+    while pending and time.time() < deadline:
+      try:
+        ready, pending = ray.wait(pending, num_returns=len(pending), timeout=0.5)
+        drain()
+      except Exception:        # the cluster is gone: nothing more comes from it
+        break
+      for ref in ready:
+        try:
+          err = ray.get(ref, timeout=5)
+        except Exception as e:
           err = error_text(e)
-          on_event(failed_event(spec, err))
         if err:
-          failures.append((spec.relpath(), err))
-    time.sleep(0.2)
-    drain()
-    ray.kill(events.actor)
+          failures.append((refs[ref].relpath(), err))
+          on_event(failed_event(refs[ref], err))
+    for ref in pending:
+      spec = refs[ref]
+      err = (f"not finished: {self.lost}; its checkpoints under --out are kept, and the same "
+             f"command resumes it once the cluster is back (or with --executor local)")
+      on_event(failed_event(spec, err))
+      failures.append((spec.relpath(), err))
     return failures
 
   def close(self):
-    if self._ray is not None and self._ray.is_initialized():
+    """Disconnects from Ray (not after a lost cluster: Ray's shutdown would wait for it)."""
+    if self._ray is not None and self._ray.is_initialized() and not self.lost:
       self._ray.shutdown()
 
 

@@ -5,14 +5,15 @@ Every `interval_s` seconds (and at the end) it prints one block:
   [12m30s] runs: 40 done, 2 running, 84 queued, 0 failed | 4,210 frames/s | grid eta ~25m10s
      figure1/Pong/a2c_proper/seed0  frames 3,200/6,400 (50%)  2,100 fps  train return ...
 
-and one line as each run finishes or fails (a failure with the last lines of its traceback,
-which the executor saved as error.txt in the run directory), or is found trained by another
-process (another grid holds its directory: "elsewhere", not a failure). Each running run's line is
-its latest heartbeat (frames, frames/s, ETA; every few seconds) or progress row, so the block stays
-live however rarely a run writes rows. Total frames/s is the sum of the running runs'
-latest training speeds; the ETA is the frames left in the grid (unfinished runs' budgets less
-what they trained) over that speed, or, if longer, the runs left at the pace of the runs done so
-far (short runs are dominated by start-up and evaluation, which frames/s does not see).
+and one line as each run finishes, stops on request (at a checkpoint), or fails (a failure with the
+last lines of its traceback, which the executor saved as error.txt in the run directory), or is
+found trained by another process (another grid holds its directory: "elsewhere", not a failure).
+Each running run's line is its latest heartbeat (frames, frames/s, ETA; every few seconds) or
+progress row, so the block stays live however rarely a run writes rows. Total frames/s is the sum
+of the running runs' latest training speeds; the ETA is the frames left in the grid (unfinished
+runs' budgets less what they trained) over that speed, or, if longer, the runs left at the pace of
+the runs done so far (short runs are dominated by start-up and evaluation, which frames/s does not
+see).
 """
 from __future__ import annotations
 
@@ -78,6 +79,13 @@ class GridMonitor:
       trace = self.errors[e.run].rstrip().splitlines()
       tail = trace[-TRACEBACK_LINES:] if len(trace) > 1 else []
       self._print(f"FAILED {e.run}: {e.message}" + "".join(f"\n   | {ln}" for ln in tail))
+    elif e.kind == "stopped":
+      if e.data.get("path"):               # checkpointed where it stopped; else it never began
+        self.state[e.run] = "stopped"
+        self._print(f"stopped {e.message}")
+      else:
+        self.state[e.run] = "queued"
+      self.fps.pop(e.run, None)
     elif e.kind == "elsewhere":
       self.state[e.run] = "elsewhere"
       self.fps.pop(e.run, None)
@@ -85,9 +93,10 @@ class GridMonitor:
     self.maybe_print_summary()
 
   def counts(self) -> dict[str, int]:
-    """Runs per state: {'done', 'running', 'queued', 'failed', 'elsewhere': n} ('elsewhere':
-    trained by another process, which holds the run's directory)."""
-    out = {k: 0 for k in ("done", "running", "queued", "failed", "elsewhere")}
+    """Runs per state: {'done', 'running', 'queued', 'failed', 'elsewhere', 'stopped': n}
+    ('elsewhere': trained by another process, which holds the run's directory; 'stopped': stopped
+    on request at a checkpoint, resumed by the same command)."""
+    out = {k: 0 for k in ("done", "running", "queued", "failed", "elsewhere", "stopped")}
     for s in self.state.values():
       out[s] += 1
     return out
@@ -110,6 +119,7 @@ class GridMonitor:
     head = (f"[{hms(time.time() - self.t0)}] runs: {c['done']} done, {c['running']} running, "
             f"{c['queued']} queued, {c['failed']} failed"
             + (f", {c['elsewhere']} trained by another process" if c["elsewhere"] else "")
+            + (f", {c['stopped']} stopped" if c["stopped"] else "")
             + f" | {fps:,.0f} frames/s{eta}")
     lines = [head] + [f"   {self.line.get(r, r + '  starting')}"
                       for r, s in self.state.items() if s == "running"]

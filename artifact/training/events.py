@@ -7,6 +7,9 @@ scores), `checkpoint` (each save, with its reason: evaluation, clock or final), 
 trains, a `heartbeat` every few seconds carries its frames and frames/s (no row). The
 executor adds `failed` (with the error) when a run raises or its worker dies for good, and
 `elsewhere` when another live process (another grid) holds the run's directory and trains it.
+A run stopped on request (SIGTERM, Ctrl-C) emits `stopped` after its checkpoint, with
+{"reason", "path"} (the checkpoint; "" if it stopped before its first update); the executor emits
+it with {"reason", "path": "", "not_started": True} for a run it did not start because of one.
 
 Events are small, picklable and cross process boundaries (a multiprocessing queue for the local
 executor, a Ray queue actor for the Ray executor). `message` is the human line for the console.
@@ -20,7 +23,7 @@ import time
 from collections.abc import Callable
 
 KINDS = ("started", "heartbeat", "progress", "evaluation", "checkpoint", "finished", "failed",
-         "elsewhere")
+         "elsewhere", "stopped")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +37,8 @@ class RunEvent:
   where: "host:pid" of the process that emitted it ("host:pid@node_id" on Ray).
   message: the console line.
   data: the progress row (progress/evaluation), done.json (finished), {"reason": ...}
-  (checkpoint), {"error": the traceback, "error_file": where it was saved} (failed).
+  (checkpoint), {"error": the traceback, "error_file": where it was saved} (failed),
+  {"reason", "path"} (stopped).
   """
   kind: str
   run: str

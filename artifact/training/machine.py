@@ -131,6 +131,26 @@ def recorded_onednn(config: dict) -> bool | None:
   return value if isinstance(value, bool) else None
 
 
+def tf_threads() -> dict:
+  """{"intra_op", "inter_op"}: this process's TensorFlow thread pools as configured
+  (`tf.config.threading`; 0 = TensorFlow's default, the machine's cores). Loads TensorFlow.
+  Part of a run's identity: the same seed's loss differs at ~1e-7 between 1 and 2 intra-op
+  threads (reductions split differently), so a run is bit for bit one computation only at one
+  thread count (config.json records it; a resume at another is refused)."""
+  import tensorflow as tf  # only in the process that trains
+  return dict(intra_op=int(tf.config.threading.get_intra_op_parallelism_threads()),
+              inter_op=int(tf.config.threading.get_inter_op_parallelism_threads()))
+
+
+def recorded_tf_threads(config: dict) -> dict | None:
+  """The "tf_threads" a run directory's config.json records (`tf_threads`), or None for a
+  config.json without it (written by the campaign's frozen code, tag campaign-1, or before)."""
+  value = config.get("tf_threads")
+  ok = isinstance(value, dict) and all(isinstance(value.get(k), int) for k in ("intra_op",
+                                                                                "inter_op"))
+  return {k: value[k] for k in ("intra_op", "inter_op")} if ok else None
+
+
 def use_onednn(on: bool | None) -> None:
   """Sets this process's kernel path (TF_ENABLE_ONEDNN_OPTS "1" or "0"; None leaves it as it
   is) before TensorFlow loads; processes started from here inherit it. Raises RuntimeError if

@@ -117,7 +117,8 @@ def _norm(column: str, value) -> str:
 
 
 def read_progress(path, run: dict | None = None, finished_frames: int | None = None,
-                  checkpoint_frames: int | None = None) -> ProgressRows:
+                  checkpoint_frames: int | None = None,
+                  log_every_frames: int | None = None) -> ProgressRows:
   """Reads and checks a run's progress.csv: the one reader of the file, used when a run resumes
   (`artifact.training.runner`) and when the reports load it (`artifact.analysis.results`).
 
@@ -126,8 +127,11 @@ def read_progress(path, run: dict | None = None, finished_frames: int | None = N
   never tears a row, so a torn one is damage); each cell of its column's type (COLUMN_TYPES);
   every row of one run (figure, game, condition, seed the same, and `run`'s when given:
   {column: value}); frames strictly increasing. With `finished_frames` (done.json's frames) the
-  last row must be at those frames, with `checkpoint_frames` (the newest checkpoint's) at or past
-  them: a row is written before the checkpoint that follows it, so a file that ends earlier was
+  last row must be at those frames; with `checkpoint_frames` (the newest checkpoint's) and
+  `log_every_frames` (the run's, config.json) no multiple of `log_every_frames` may lie between
+  the last row and the checkpoint (the update that crossed it wrote its row before any later
+  checkpoint; a clock or stop checkpoint between two rows is normal); without
+  `log_every_frames` the last row must be at or past the checkpoint. A file that ends earlier was
   cut at a line end and has lost its last rows.
 
   Returns the `ProgressRows`. Raises ProgressFileError naming the path, the first bad line (its
@@ -199,7 +203,10 @@ def read_progress(path, run: dict | None = None, finished_frames: int | None = N
     raise ProgressFileError(path, len(lines) + 1, "", f"the file {end}, but done.json says the "
                             f"run finished at {int(finished_frames):,} (rows are missing at the "
                             f"end: a copy cut at a line end)")
-  if checkpoint_frames is not None and (frames[-1] if frames else 0) < int(checkpoint_frames):
+  last_row = frames[-1] if frames else 0
+  if checkpoint_frames is not None and (
+      last_row // int(log_every_frames) < int(checkpoint_frames) // int(log_every_frames)
+      if log_every_frames else last_row < int(checkpoint_frames)):
     end = f"ends at {frames[-1]:,} frames" if frames else "has no row"
     raise ProgressFileError(path, len(lines) + 1, "", f"the file {end}, but the run's newest "
                             f"checkpoint is at {int(checkpoint_frames):,} (rows are missing at the "

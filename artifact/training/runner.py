@@ -28,7 +28,12 @@ there (plus the evaluation at the first budget's end). Progress rows and evaluat
 points fixed in frames (`artifact.experiment.schedule`).
 
 What the run reports goes out as `artifact.training.events.RunEvent`s (started, progress,
-evaluation, checkpoint, finished) to the `on_event` sink; by default their messages are printed.
+evaluation, checkpoint, finished, stopped) to the `on_event` sink; by default their messages are
+printed.
+
+A stop request (SIGTERM, Ctrl-C: `artifact.training.stopping`) is checked before every update:
+the run checkpoints where it is, emits `stopped` and raises `stopping.RunStopped`; the same
+command resumes it from there exactly.
 
 Kill safety: checkpoints come at every evaluation and every `checkpoint_every` seconds (default
 300), so a kill loses at most that much training. A progress row is written
@@ -51,8 +56,10 @@ progress.csv, done.json and the checkpoints are left as they were.
 
 Run directory layout (`runs/figure{F}/{Game}/{condition}/seed{S}/`):
   config.json    the RunSpec (every hyperparameter used), "machine", the CPU it last trained on
-                 (`artifact.training.machine.cpu_facts`), and "onednn", the kernel path it
-                 trains on, kept from its start (`artifact.training.machine.recorded_onednn`)
+                 (`artifact.training.machine.cpu_facts`), "onednn", the kernel path it
+                 trains on, kept from its start (`artifact.training.machine.recorded_onednn`),
+                 and "tf_threads", its TensorFlow intra-/inter-op threads (`tf_threads`; a
+                 resume with others is refused)
   progress.csv   one row per logged point (schema: `artifact.training.progress.SCHEMA`)
   checkpoint/    `tf.train.CheckpointManager`, the 2 newest (1 once finished)
   policy/        `PolicySaver` SavedModel of the final policy (load with
@@ -76,7 +83,7 @@ from artifact.experiment import schedule
 from artifact.experiment.runspec import RunSpec, config_differences
 from artifact.experiment.seeding import run_seeds
 from artifact.files import atomic_dir, atomic_write_text, read_json
-from artifact.training import pool
+from artifact.training import pool, stopping
 from artifact.training.checkpoints import (
   CHECKPOINTS_KEPT,
   CheckpointLoadError,
@@ -86,7 +93,14 @@ from artifact.training.checkpoints import (
 )
 from artifact.training.evaluation import evaluate
 from artifact.training.events import EventSink, RunEvent, print_messages
-from artifact.training.machine import ONEDNN_ENV, cpu_facts, onednn_on, recorded_onednn
+from artifact.training.machine import (
+  ONEDNN_ENV,
+  cpu_facts,
+  onednn_on,
+  recorded_onednn,
+  recorded_tf_threads,
+  tf_threads,
+)
 from artifact.training.progress import (
   ProgressFileError,
   ProgressLog,
@@ -98,6 +112,11 @@ from artifact.training.progress import (
 TRAIN_RETURN_WINDOW = 100          # finished training games averaged (baselines `eprewmean`)
 CHECKPOINT_EVERY_S = 300.0         # default seconds of wall clock between checkpoints
 HEARTBEAT_S = 5.0                  # seconds between a training run's heartbeat events
+
+
+class ThreadCountError(ValueError):
+  """A run would resume or extend with other TensorFlow thread counts (intra-/inter-op) than the
+  ones its config.json records: it would no longer be the same run bit for bit."""
 
 
 class NotExtendableError(ValueError):
@@ -159,7 +178,8 @@ class Run:
     Raises ValueError if the directory holds a different run's config (anything but `frames`
     and `keep_extension_state` differs), NotExtendableError if a finished run asked for more
     frames was finished without its extension state, KernelPathError if the run would continue
-    on another kernel path than the one it recorded, `artifact.files.DamagedFileError` for a
+    on another kernel path than the one it recorded, ThreadCountError if with other TensorFlow
+    thread counts, `artifact.files.DamagedFileError` for a
     config.json or done.json that is not a JSON object, ProgressFileError for a progress.csv
     that is not complete rows of the schema (`artifact.training.progress.read_progress`; nothing
     is written then), `artifact.training.checkpoints.RunDirLockedError` (a RuntimeError) if
@@ -169,6 +189,7 @@ class Run:
     remove_stale_temporaries(self.dir)      # holding the lock: their writers are dead
     cfg_path, done_path = self.dir / "config.json", self.dir / "done.json"
     onednn = onednn_on()                    # this process's kernel path
+    threads = tf_threads()                  # and its TensorFlow thread pools
     if cfg_path.exists():
       old = read_json(cfg_path, CONFIG_REMEDY.format(run_dir=self.dir))
       self._check_config(old)
@@ -182,6 +203,7 @@ class Run:
           return done
         self._check_extendable(done)
       self._check_kernel_path(recorded_onednn(old), onednn)
+      self._check_threads(recorded_tf_threads(old), threads)
       if done_path.exists():          # removed once the run is restored (`Training`)
         self.extended_from = int(done["frames"])
     if (self.dir / "progress.csv").exists():  # a damaged file is refused before anything is written
@@ -189,6 +211,7 @@ class Run:
     config = json.loads(self.spec.to_json())
     config["machine"] = cpu_facts()          # the CPU kind the run (last) trained on
     config["onednn"] = onednn                # the kernel path it trains on (checked above)
+    config["tf_threads"] = threads           # its TF thread pools (checked above)
     atomic_write_text(cfg_path, json.dumps(config, indent=2, sort_keys=True))
     return None
 
@@ -214,6 +237,17 @@ class Run:
           f"bit for bit; continue it from a process started with {ONEDNN_ENV}={int(recorded)} "
           f"(./run_all.sh does: its grid takes each continued run's path from config.json, "
           f"artifact.grid.planning.kernel_path), or train it again elsewhere")
+
+  def _check_threads(self, recorded: dict | None, threads: dict):
+    if recorded is not None and recorded != threads:
+      def text(t):
+        return f"{t['intra_op']} intra-op / {t['inter_op']} inter-op"
+      raise ThreadCountError(
+          f"{self.dir} trained with TensorFlow's {text(recorded)} threads and this process has "
+          f"{text(threads)} (0 = TensorFlow's default): reductions split differently, so the run "
+          f"would not continue bit for bit; continue it with --cpus-per-run "
+          f"{max(recorded['intra_op'], 1)} (TensorFlow threads per run; by default cores / "
+          f"--jobs), or train it again elsewhere")
 
   def _check_extendable(self, done: dict):
     if not done.get("extendable", False):
@@ -332,6 +366,8 @@ class Training:
     beat_t, beat_u = t0, u0
     loss_info = None
     while True:
+      if stopping.requested():           # an update boundary: checkpoint here and stop
+        self.stop(stopping.requested())
       loss_info = self.trainer.update()
       if "first_update_s" not in self.phases:
         self.phases["first_update_s"] = time.time() - t0
@@ -391,6 +427,21 @@ class Training:
       return                 # saved at this point already (a run resumed at its very end)
     self.last_checkpoint_t = time.time()
     self.run.emit("checkpoint", frames=self.frames, data=dict(reason=reason, path=path))
+
+  def stop(self, reason: str):
+    """Stops the run here, at an update boundary, on a stop request (`artifact.training.stopping`,
+    SIGTERM / SIGINT): a checkpoint at the frames trained now (none before the first update: the
+    run then starts afresh next time, as it would have), a `stopped` event, then raises
+    `stopping.RunStopped`. The same command resumes the run exactly from this checkpoint."""
+    path = ""
+    if self.updates_done:
+      path = self.store.save(self.frames, self.recent) or str(self.store.latest or "")
+    self.writer.close()
+    rel = self.spec.relpath()
+    self.run.emit("stopped", f"{rel}: stopped by {reason} at {self.frames:,} frames"
+                  + (f", checkpoint {path}" if path else " (before its first update)"),
+                  frames=self.frames, data=dict(reason=reason, path=path))
+    raise stopping.RunStopped(rel, self.frames, path, reason)
 
   def export_policy(self):
     """PolicySaver SavedModel into policy/, replaced atomically (`artifact.files.atomic_dir`)."""

@@ -2,7 +2,7 @@
 (`python -m artifact.watch`).
 
   pg-softq-play POLICY_DIR [--games N] [--seed S] [--max-frames F] [--out FILE.csv]
-                [--video FILE.mp4|FILE.gif] [--game GAME] [--side-by-side DIR2 [DIR3]]
+                [--video FILE.mp4|FILE.gif [--panel]] [--game GAME] [--side-by-side DIR2 [DIR3]]
 
 POLICY_DIR is a run directory (config.json, done.json, policy/), its policy/ folder, a bare
 tf-agents PolicySaver SavedModel (then --game names the game), or a published reference run
@@ -17,7 +17,10 @@ run's final evaluation, game for game (tests/test_play.py). Each game and the me
 CI are printed (`artifact.watch.playing`); `--video` films one game (`artifact.watch.film`);
 `--side-by-side DIR2 [DIR3]` plays those policies with POLICY_DIR's seeds (the same games, the
 same sampling stream) and tiles their screens left to right in one video, each labelled with its
-condition.
+condition; `--panel` draws under the screens, at every agent step, each policy's action
+probabilities (bars over the action names, the policies' one above the other), its value
+estimate and its score so far (`artifact.watch.panel`: policy gradient reads the pi and value
+heads, soft Q-learning pi = softmax(Q / tau) and V = tau logsumexp(Q / tau)).
 
 Every bad argument is refused before anything is played or written (`UsageError`, exit status 2);
 the CSV and the video are written through `artifact.files.atomic_path`, so an interrupted play
@@ -38,7 +41,8 @@ from pathlib import Path
 from artifact.analysis.statistics import BOOTSTRAP_REPS
 from artifact.experiment.hparams import DQNHparams
 from artifact.usage import run_command
-from artifact.watch.film import SCREEN_HZ, VIDEO_FPS, VideoMismatchError, render_video
+from artifact.watch.film import SCREEN_HZ, SCREEN_SHAPE, VIDEO_FPS, VideoMismatchError, render_video
+from artifact.watch.panel import PANEL_MIN_WIDTH
 from artifact.watch.playing import CSV_COLUMNS, PROGRESS_EVERY_S, play, report, write_csv
 from artifact.watch.policies import (
   BARE_DEFAULTS,
@@ -82,6 +86,17 @@ _EPILOG_PARAGRAPHS = [
     f"6,750-step game at K = 5: 1,350 frames), --gif-scale X scales the screens by X. Files are "
     f"written to a temporary name beside the target and renamed when complete; a folder of --video "
     f"or --out that does not exist is created, and the command says so.",
+    f"--panel (with --video; A2C-framework policies) draws a panel under the screens: at every "
+    f"agent step, each policy's pi(a|s) as bars over the game's action names (with "
+    f"--side-by-side the policies' bars one above the other, in the colour of their header; the "
+    f"action taken bright), its value estimate V(s) (clipped-reward units, as it learned) and "
+    f"its raw score so far. Policy-gradient runs: pi = softmax(logits) of the pi head, V = the "
+    f"value head; soft Q-learning runs (soft_ql): Q = V + tau log pi, pi = softmax(Q / tau), V = "
+    f"tau logsumexp(Q / tau), tau from config.json (eq. 46-47, 55-57); a bare SavedModel: its "
+    f"heads. The logits are the ones the action was sampled from (the SavedModel's "
+    f"distribution); V comes from the network rebuilt from the SavedModel's variables, checked "
+    f"against its logits. The panel is as wide as the screens (160 x --gif-scale pixels a "
+    f"policy) and needs {PANEL_MIN_WIDTH} or more for the action names.",
     "POLICY_DIR may be a published reference run without policy/ (reports/reference/runs/...): "
     "it plays the published policy whose run.json names that run at its final frames "
     "(reports/reference/policies/); a run without either is refused with the list of runs that "
@@ -93,7 +108,7 @@ Examples:
   pg-softq-play runs/figure3/Seaquest/soft_ql/seed0                     # the final evaluation again
   pg-softq-play runs/figure3/Seaquest/soft_ql/seed0 --games 1 --video runs/videos/soft_ql.mp4
   pg-softq-play runs/figure1/Seaquest/a2c_proper/seed0 --side-by-side \\
-      runs/figure3/Seaquest/soft_ql/seed0 --video runs/videos/pg_vs_soft_ql.mp4
+      runs/figure3/Seaquest/soft_ql/seed0 --video runs/videos/pg_vs_soft_ql.mp4 --panel
   pg-softq-play reports/reference/policies/Breakout/dqn --game Breakout --games 2 --out /tmp/dqn.csv
 """
 EPILOG = ("\n" + "\n\n".join(textwrap.fill(p, 96, break_on_hyphens=False, break_long_words=False)
@@ -128,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
                       "folder is created if missing, and said")
   p.add_argument("--video-game", type=int, default=1, metavar="K",
                  help="which game (1..N) the video shows (default 1)")
+  p.add_argument("--panel", action="store_true",
+                 help="with --video: draw under the screens, at every agent step, each policy's "
+                      "action probabilities pi(a|s) (bars over the action names), its value "
+                      "estimate V(s) and its score so far (A2C-framework policies; epilog)")
   p.add_argument("--gif-every", type=int, default=1, metavar="K",
                  help="GIF only: keep every K-th frame (default 1)")
   p.add_argument("--gif-scale", type=float, default=1.0, metavar="X",
@@ -138,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--side-by-side", nargs="+", default=None, metavar="DIR",
                  help="one or two more policies (run directories or SavedModels of the same game) "
                       "played on POLICY_DIR's seeds; with --video their screens are tiled left to "
-                      "right, each labelled with its condition")
+                      "right, each labelled with its condition (with --panel, their pi bars one "
+                      "above the other under them)")
   return p
 
 
@@ -186,6 +206,15 @@ def _check_args(args):
     fail(f"--gif-every {args.gif_every}: must be at least 1")
   if not (math.isfinite(args.gif_scale) and 0 < args.gif_scale <= 1):
     fail(f"--gif-scale {args.gif_scale:g}: must be in (0, 1]")
+  if args.panel and args.video is None:
+    fail("--panel draws under a video's screens: give --video FILE.mp4|FILE.gif with it")
+  if args.panel:
+    policies = 1 + len(args.side_by_side or [])
+    width = policies * max(1, round(SCREEN_SHAPE[1] * (args.gif_scale if is_gif else 1.0)))
+    if width < PANEL_MIN_WIDTH:
+      fail(f"--panel needs frames at least {PANEL_MIN_WIDTH} pixels wide for the action names; "
+            f"--gif-scale {args.gif_scale:g} with {policies} "
+            f"polic{'y' if policies == 1 else 'ies'} makes them {width}")
   if args.video is not None:
     _check_writable("--video", args.video, (".mp4", ".gif"))
   if args.out is not None:
@@ -218,14 +247,16 @@ def _main(argv=None) -> int:
   if not 1 <= args.video_game <= protocol.games:
     fail(f"--video-game {args.video_game}: must be in [1, {protocol.games}] (the games played)")
   _check_action_counts(sources, protocol.game)
+  if args.panel:
+    _check_panel_families(sources)
   film = args.video_game - 1 if args.video is not None else None
-  played = [play(s, protocol, film) for s in sources]
+  played = [play(s, protocol, film, panel=args.panel) for s in sources]
   for p in played:
     report(p)
   if args.video is not None:
     created = _missing_folder(args.video)
     try:
-      n = render_video(args.video, played, args.gif_every, args.gif_scale)
+      n = render_video(args.video, played, args.gif_every, args.gif_scale, panel=args.panel)
     except VideoMismatchError as e:
       print(f"{PROG}: error: {e}; no video written", file=sys.stderr, flush=True)
       return 1
@@ -252,6 +283,17 @@ def _in_run_dir(path: str) -> bool:
   d = Path(path)
   return (d / "config.json").is_file() or (d.name == "policy"
                                            and (d.parent / "config.json").is_file())
+
+
+def _check_panel_families(sources: Sequence[PolicySource]):
+  """Refuses --panel for a DQN-family policy (UsageError): it has no pi or value head. A bare
+  SavedModel's family is told by loading it (`load_saved_policy`)."""
+  from artifact.watch.policies import load_saved_policy
+  for s in sources:
+    family = s.family or load_saved_policy(s)[1]
+    if family != "a2c":
+      fail(f"--panel: {s.path} is a DQN-family policy (greedy in Q, played epsilon-greedy): the "
+            f"panel draws an A2C-framework policy's pi and V")
 
 
 def _check_action_counts(sources: Sequence[PolicySource], game: str):

@@ -9,7 +9,10 @@ ever differ). The emulator's full resolution (SCREEN_SHAPE), VIDEO_FPS frames pe
 frameskip 4: one frame per agent step), the condition and the score so far in a caption band
 under each screen (`caption_height` pixels: never over the game's own score or logo), the last
 screen held HOLD_FRAMES frames. A GIF is built in memory (about 34 KB a frame at full size);
-`gif_every` keeps every K-th frame, `gif_scale` shrinks the screens. The file is written through
+`gif_every` keeps every K-th frame, `gif_scale` shrinks the screens. With `panel`, a panel under
+the screens draws each policy's pi and V at the state each screen shows (`artifact.watch.panel`);
+the screens and captions above it are the same frames as without it (tests/test_panel.py).
+`film_frames` yields the frames, `render_video` writes them. The file is written through
 `artifact.files.atomic_path`: an interrupted video leaves neither a torn file nor a temporary one.
 """
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from artifact.files import atomic_path
+from artifact.watch.panel import PanelEntry
 from artifact.watch.playing import PROGRESS_EVERY_S, Played, fmt_score
 from artifact.watch.policies import PROG
 from envs.games import FRAMESKIP
@@ -121,6 +125,7 @@ class _FilmedGame:
   def __init__(self, played: Played):
     from envs.atari import make_rgb_vector_env
     self.played, self.rec = played, played.recording
+    self.steps = 0                             # agent steps replayed (the screen's state)
     self.twin = make_rgb_vector_env(played.protocol.game, 1,
                                     max_frames_per_game=played.protocol.max_frames)
     obs, _ = self.twin.reset(seed=np.array([self.rec.env_seed], np.int64))
@@ -135,6 +140,7 @@ class _FilmedGame:
     obs, reward, terminated, truncated, info = self.twin.step(np.array([rec.actions[t]], np.int64))
     r, end = float(reward[0]), bool(terminated[0] or truncated[0])
     self.score += r
+    self.steps = t + 1
     if np.sign(r) != rec.rewards[t] or end != rec.ends[t]:
       raise VideoMismatchError(
           f"{label}, game seed {rec.env_seed}: at agent step {t + 1} the "
@@ -155,52 +161,105 @@ class _FilmedGame:
       self.screen = final.reshape(SCREEN_SHAPE).astype(np.uint8)
     self.end = "game over" if terminated[0] else "capped"
 
+  def panel_entry(self, reading) -> PanelEntry:
+    """The panel's row of this game at the screen shown (after `steps` agent steps): the pi and V
+    (`reading`, `artifact.watch.panel.Reading`) of the logits and value the recording holds for
+    the action taken from it, that action and the score so far; no pi once the game is over.
+    Raises ValueError if the recording has no logits (played without `panel`)."""
+    rec, t = self.rec, self.steps
+    if len(rec.logits) != len(rec.actions):
+      raise ValueError(f"{self.played.source.label}: the game was played without the panel's "
+                       f"readout (play(..., panel=True))")
+    if t >= len(rec.actions) or self.end:
+      return PanelEntry(self.played.source.label, None, None, None, self.score, reading,
+                        self.end or "game over")
+    pi, value = reading.pi_and_value(rec.logits[t], rec.values[t])
+    return PanelEntry(self.played.source.label, pi, float(value), rec.actions[t], self.score,
+                      reading)
+
   def close(self):
     """Closes the twin emulator."""
     self.twin.close()
 
 
-def render_video(path, played: Sequence[Played], gif_every: int = 1, gif_scale: float = 1.0,
-                 stream=None) -> int:
-  """Writes the video `path` (.mp4 or .gif, atomically) of the filmed game of each of `played`,
-  tiled left to right: each filmed game replayed in an RGB twin of its emulator
+def film_frames(played: Sequence[Played], scale: float = 1.0, panel: bool = False,
+                drawn: list | None = None, stream=None):
+  """The video frames of the filmed game of each of `played`, tiled left to right, one at a time
+  (uint8 [H, W, 3]): each filmed game replayed in an RGB twin of its emulator
   (`envs.atari.make_rgb_vector_env`, its env seed, the protocol's cap) with the recorded actions,
-  one video frame per agent step plus the first screen, the last one held HOLD_FRAMES frames; a
-  game that ended early holds its last screen (ale-py's `final_obs`). Returns the video frames
-  written (a GIF keeps every `gif_every`-th, its screens scaled by `gif_scale`; Pillow may merge
-  identical ones).
+  one frame per agent step plus the first screen, the last one repeated HOLD_FRAMES times; a game
+  that ended early holds its last screen (ale-py's `final_obs`). Each tile is the screen scaled by
+  `scale` over its caption band (H = 210 * scale + `caption_height`, W = the tiles' widths).
+
+  `panel` (the games played with `play(..., panel=True)`): under the tiles, the panel of every
+  policy at the state each screen shows (`artifact.watch.panel.draw_panel`, as wide as the
+  tiles; H grows by `panel_height`): the pi and V its action was sampled from, read by the run's
+  algorithm (`panel.reading_of`), and its score so far; each frame's `PanelEntry` list (tile
+  order) is appended to `drawn` (a list) when given: the probabilities drawn, frame by frame.
   Progress lines go to `stream` (default stderr). Raises VideoMismatchError if a twin's reward or
-  game end ever differs from the scored game's."""
+  game end ever differs from the scored game's, ValueError for `panel` on frames narrower than
+  PANEL_MIN_WIDTH or a recording without readout."""
+  from artifact.watch.panel import action_names, draw_panel, reading_of
   stream = sys.stderr if stream is None else stream
-  font, path = caption_font(), Path(path)
-  gif = path.suffix.lower() == ".gif"
-  scale = gif_scale if gif else 1.0
+  font = caption_font()
   games: list[_FilmedGame] = []
   try:
     for p in played:
       games.append(_FilmedGame(p))
     steps = max(len(g.rec.actions) for g in games)
+    names = action_names(played[0].protocol.game) if panel else ()
+    readings = [reading_of(p.source.config) for p in played] if panel else []
 
     def frame():
-      return np.concatenate([_tile(g.screen, g.played.source.label, g.score, g.end, scale, font)
-                             for g in games], axis=1)
-    with atomic_path(path) as tmp:
-      writer = _GifWriter(tmp, gif_every) if gif else _Mp4Writer(tmp)
-      try:
-        writer.append(frame())
+      tiles = np.concatenate([_tile(g.screen, g.played.source.label, g.score, g.end, scale, font)
+                              for g in games], axis=1)
+      if not panel:
+        return tiles
+      entries = [g.panel_entry(r) for g, r in zip(games, readings)]
+      if drawn is not None:
+        drawn.append(entries)
+      return np.concatenate([tiles, draw_panel(entries, names, tiles.shape[1])], axis=0)
+    current = frame()
+    yield current
+    last_t = time.time()
+    for t in range(steps):
+      for g in games:
+        g.step(t)
+      current = frame()
+      yield current
+      if time.time() - last_t >= PROGRESS_EVERY_S:
         last_t = time.time()
-        for t in range(steps):
-          for g in games:
-            g.step(t)
-          writer.append(frame())
-          if time.time() - last_t >= PROGRESS_EVERY_S:
-            last_t = time.time()
-            print(f"{PROG}: video: agent step {t + 1:,} of {steps:,}", file=stream, flush=True)
-        for _ in range(HOLD_FRAMES):
-          writer.append(frame())
-      finally:
-        writer.close()
+        print(f"{PROG}: video: agent step {t + 1:,} of {steps:,}", file=stream, flush=True)
+    for _ in range(HOLD_FRAMES):            # the last screen (and panel) held
+      if drawn is not None and panel:
+        drawn.append(drawn[-1])
+      yield current
   finally:
     for g in games:
       g.close()
+
+
+def render_video(path, played: Sequence[Played], gif_every: int = 1, gif_scale: float = 1.0,
+                 stream=None, panel: bool = False, drawn: list | None = None) -> int:
+  """Writes the video `path` (.mp4 or .gif, atomically) of the filmed game of each of `played`,
+  tiled left to right: the frames of `film_frames` (with the panel under them if `panel`; `drawn`
+  as there), at VIDEO_FPS. Returns the video frames written (a GIF keeps every `gif_every`-th, its
+  screens scaled by `gif_scale`; Pillow may merge identical ones). Progress lines go to `stream`
+  (default stderr). Raises VideoMismatchError if a twin's reward or game end ever differs from the
+  scored game's (nothing is written)."""
+  path = Path(path)
+  gif = path.suffix.lower() == ".gif"
+  frames = film_frames(played, gif_scale if gif else 1.0, panel, drawn, stream)
+  try:
+    first = next(frames)                   # the twins are started before the file is opened
+    with atomic_path(path) as tmp:
+      writer = _GifWriter(tmp, gif_every) if gif else _Mp4Writer(tmp)
+      try:
+        writer.append(first)
+        for f in frames:
+          writer.append(f)
+      finally:
+        writer.close()
+  finally:
+    frames.close()
   return writer.frames

@@ -50,13 +50,18 @@ class GameResult:
 @dataclasses.dataclass
 class Recording:
   """What the scored env did in the filmed game, step by step: actions, clipped rewards, game
-  ends (discount 0), until its first game ended; then its score and length (agent steps)."""
+  ends (discount 0), until its first game ended; then its score and length (agent steps).
+  With `--panel` also, per step, what the policy chose the action from: `logits` (float32
+  [|A|], the SavedModel's distribution's logits at the state the action was sampled in) and
+  `values` (its network's value head there, float); empty without."""
   env_seed: int
   actions: list[int] = dataclasses.field(default_factory=list)
   rewards: list[float] = dataclasses.field(default_factory=list)
   ends: list[bool] = dataclasses.field(default_factory=list)
   score: float | None = None
   agent_steps: int | None = None
+  logits: list[np.ndarray] = dataclasses.field(default_factory=list)
+  values: list[float] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -74,10 +79,11 @@ class Played:
 
 class _Watcher:
   """`evaluate`'s observer: a progress line every PROGRESS_EVERY_S seconds, the first game of
-  each env (as `evaluate` scores them), and the filmed env's steps."""
+  each env (as `evaluate` scores them), and the filmed env's steps; with `policy` (a policy
+  keeping a `readout`, `--panel`) also the logits and value each filmed action came from."""
 
-  def __init__(self, label: str, protocol: Protocol, film: int | None, stream):
-    self.label, self.protocol, self.stream = label, protocol, stream
+  def __init__(self, label: str, protocol: Protocol, film: int | None, stream, policy=None):
+    self.label, self.protocol, self.stream, self.policy = label, protocol, stream, policy
     self.first: dict[int, object] = {}
     self.steps = 0
     self.t0 = self.last = time.time()
@@ -93,6 +99,10 @@ class _Watcher:
       rec.actions.append(int(np.asarray(action).reshape(-1)[k]))
       rec.rewards.append(float(time_step.reward[k]))
       rec.ends.append(bool(time_step.discount[k] == 0))
+      if self.policy is not None:            # the readout of the step that chose `action`
+        logits, value = self.policy.readout
+        rec.logits.append(np.array(logits[k]))
+        rec.values.append(float(value[k]))
       game = next((g for g in finished if g.env_id == k), None)
       if game is not None:
         rec.score, rec.agent_steps = game.score, game.agent_steps
@@ -106,13 +116,15 @@ class _Watcher:
 
 
 def play(source: PolicySource, protocol: Protocol, film: int | None = None,
-         stream=None) -> Played:
+         stream=None, panel: bool = False) -> Played:
   """Plays `protocol.games` whole games with `source`'s evaluation policy, by
   `artifact.training.evaluation.evaluate` on a fresh evaluation env (`make_atari_env` with
   `life_loss_terminal=False` and the cap `protocol.max_frames` frames), seeded as the protocol
   says; prints progress to `stream` (default stderr). `film`: the env index (0-based) whose game
-  is recorded for a video. Returns the `Played`. Raises UsageError if the SavedModel does not
-  load or its action count is not the game's; RuntimeError if `evaluate`'s summary disagrees
+  is recorded for a video; `panel` (with `film`): the recording also keeps the logits and the
+  value head of each of its steps (`Recording`; `make_policy(..., panel=True)`). Returns the
+  `Played`. Raises UsageError if the SavedModel does not load, its action count is not the
+  game's, or `panel` is asked of a DQN-family policy; RuntimeError if `evaluate`'s summary disagrees
   with the games seen (it cannot, unless the env misbehaves)."""
   from artifact.training.evaluation import evaluate
   from envs.atari import make_atari_env
@@ -124,8 +136,9 @@ def play(source: PolicySource, protocol: Protocol, film: int | None = None,
     if env.num_actions != source.num_actions:
       fail(f"{source.path}: the policy has {source.num_actions} actions, {protocol.game} has "
             f"{env.num_actions}")
-    policy = make_policy(saved, family, source, env, protocol)
-    watcher = _Watcher(source.label, protocol, film, stream)
+    panel = panel and film is not None
+    policy = make_policy(saved, family, source, env, protocol, panel)
+    watcher = _Watcher(source.label, protocol, film, stream, policy if panel else None)
     print(f"{PROG}: {source.label}: playing {games_text(protocol.games)} of {protocol.game} ...",
           file=stream, flush=True)
     t0 = time.time()

@@ -12,7 +12,10 @@ run's evaluation policy from the SavedModel:
   envs; the evaluation samples differently (`CategoricalPolicy(..., num_envs=0)`), so the logits
   come from the SavedModel's `distribution` function and the action from
   `agents.policies.gumbel_max_sample(logits, seed, step, env_ids, num_envs=0)` (step counted from
-  0 per agent step, env_ids = range(batch)): what the training's evaluation policy does.
+  0 per agent step, env_ids = range(batch)): what the training's evaluation policy does. For
+  `--panel` it also keeps the logits and the value head of each step: the value head from the
+  network rebuilt from the SavedModel's variables (`artifact.watch.panel.saved_actor_critic`; the
+  SavedModel has no function that evaluates it).
 Every refusal is a `UsageError` (exit status 2) naming the bad value.
 """
 from __future__ import annotations
@@ -293,9 +296,16 @@ class SavedSamplingPyPolicy:
   num_envs=0)` with step 0, 1, ... per agent step (per `action` call) and env_ids =
   range(batch), as `CategoricalPolicy(..., seed, num_envs=0)` samples. On batches of
   `batch_size` envs; acts as a tf-agents PyPolicy where `evaluate` uses one (`time_step_spec`,
-  `action_spec`, `action`)."""
+  `action_spec`, `action`).
 
-  def __init__(self, saved, time_step_spec, action_spec, batch_size: int, seed: int):
+  `value_network` (for `--panel`): None, or the network rebuilt from the SavedModel's variables
+  (`artifact.watch.panel.saved_actor_critic`); then each `action` also keeps `readout`: (the
+  logits the actions were sampled from, float32 [batch, |A|], the value head, float32 [batch]),
+  and checks that the rebuilt network's logits are the SavedModel's (`LOGIT_TOLERANCE`). The
+  actions are the same either way: they are sampled from the SavedModel's logits alone."""
+
+  def __init__(self, saved, time_step_spec, action_spec, batch_size: int, seed: int,
+               value_network=None):
     import tensorflow as tf
 
     from agents.policies import compile_on_time_steps, gumbel_max_sample
@@ -303,23 +313,43 @@ class SavedSamplingPyPolicy:
     env_ids = tf.range(batch_size, dtype=tf.int32)
 
     def act(time_step, seed, step):
-      dist = saved.distribution(time_step, ()).action
-      return gumbel_max_sample(tf.cast(dist.logits, tf.float32), seed, step, env_ids, 0)
+      logits = tf.cast(saved.distribution(time_step, ()).action.logits, tf.float32)
+      action = gumbel_max_sample(logits, seed, step, env_ids, 0)
+      if value_network is None:
+        return action
+      (rebuilt, value), _ = value_network(time_step.observation)
+      gap = tf.reduce_max(tf.abs(tf.cast(rebuilt, tf.float32) - logits))
+      return action, logits, tf.cast(value, tf.float32), gap
     scalar = tf.TensorSpec([], tf.int64)
     self._fn = compile_on_time_steps(act, time_step_spec, batch_size, scalar, scalar)
     self._seed, self._step = int(seed), 0
+    self._panel = value_network is not None
+    self.readout: tuple[np.ndarray, np.ndarray] | None = None
 
   def seed_sampling(self, seed: int):
     """Restarts the sampling stream from `seed` (agent step 0)."""
     self._seed, self._step = int(seed), 0
 
   def action(self, time_step, policy_state=()):
-    """One agent step of every env: the sampled actions (PolicyStep, int64 [batch])."""
+    """One agent step of every env: the sampled actions (PolicyStep, int64 [batch]). With a
+    value network, `readout` becomes this step's (logits, value). Raises RuntimeError if the
+    rebuilt network's logits are more than LOGIT_TOLERANCE from the SavedModel's."""
     import tensorflow as tf
     from tf_agents.trajectories import policy_step
-    action = self._fn(time_step, tf.constant(self._seed, tf.int64),
-                      tf.constant(self._step, tf.int64))
+
+    from artifact.watch.panel import LOGIT_TOLERANCE
+    out = self._fn(time_step, tf.constant(self._seed, tf.int64),
+                   tf.constant(self._step, tf.int64))
     self._step += 1
+    if self._panel:
+      action, logits, value, gap = out
+      if not float(gap) <= LOGIT_TOLERANCE:
+        raise RuntimeError(f"the network rebuilt from the SavedModel's variables gives logits "
+                           f"{float(gap):.3g} away from the SavedModel's own (at most "
+                           f"{LOGIT_TOLERANCE:g}): its value head would not be this policy's")
+      self.readout = (logits.numpy(), value.numpy())
+    else:
+      action = out
     return policy_step.PolicyStep(action.numpy().astype(self.action_spec.dtype), policy_state, ())
 
 
@@ -346,14 +376,30 @@ def load_saved_policy(source: PolicySource):
   return saved, family
 
 
-def make_policy(saved, family: str, source: PolicySource, env, protocol: Protocol):
+def make_policy(saved, family: str, source: PolicySource, env, protocol: Protocol,
+                panel: bool = False):
   """The evaluation PyPolicy of `source` on the batched `env` (batch = protocol.games), seeded
   with the protocol's policy seed: for "dqn" `EpsilonGreedyPyPolicy(SavedGreedyPyPolicy, the
   run's eval_epsilon (a bare SavedModel: DQNHparams' 0.05))`, for "a2c" `SavedSamplingPyPolicy`
-  (module docstring)."""
+  (module docstring). `panel`: the A2C policy also reads its value head, from the network rebuilt
+  from the SavedModel's variables at the run's precision (`artifact.watch.panel.
+  saved_actor_critic`). Raises UsageError for `panel` with "dqn" or a SavedModel without an
+  ActorCriticNetwork's variables."""
   spec, action_spec, batch = env.time_step_spec(), env.action_spec(), protocol.games
   if family == "a2c":
-    return SavedSamplingPyPolicy(saved, spec, action_spec, batch, protocol.policy_seed)
+    network = None
+    if panel:
+      from artifact.watch.panel import saved_actor_critic
+      precision = (source.config["hparams"].get("precision", "float32") if source.config
+                   else "float32")
+      try:
+        network = saved_actor_critic(saved, source.num_actions, precision)
+      except ValueError as e:
+        fail(f"--panel: {source.path}: {e}")
+    return SavedSamplingPyPolicy(saved, spec, action_spec, batch, protocol.policy_seed, network)
+  if panel:
+    fail(f"--panel: {source.path} is a DQN-family policy (greedy in Q, played epsilon-greedy): "
+          f"the panel draws an A2C-framework policy's pi and V")
   from agents.policies import EpsilonGreedyPyPolicy
   eps = float(source.config["hparams"].get("eval_epsilon", DQNHparams().eval_epsilon)
               if source.config else DQNHparams().eval_epsilon)
