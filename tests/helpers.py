@@ -81,3 +81,15 @@ def lock_held_by_another_process(run_dir: Path, seconds: float):
   finally:
     held.kill()
     held.wait()
+
+
+def run_play(argv, capsys):
+  """`pg-softq-play argv` (`artifact.watch.cli.main`) in this process -> (exit status, stdout,
+  stderr); a usage error's SystemExit gives its code."""
+  from artifact.watch import cli
+  try:
+    status = cli.main([str(a) for a in argv])
+  except SystemExit as e:
+    status = e.code
+  out, err = capsys.readouterr()
+  return status, out, err

@@ -20,7 +20,9 @@ import numpy as np
 import pytest
 import scipy.special
 
-from artifact.watch import cli, film, panel, playing, policies
+from artifact.watch import film, panel, playing, policies
+
+from helpers import run_play
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "reports" / "reference" / "runs"
@@ -29,16 +31,6 @@ RUNS = (REFERENCE / "figure1/Seaquest/a2c_proper/seed3",
         REFERENCE / "figure3/Seaquest/soft_ql/seed3")
 MAX_FRAMES = 600                                          # 150 agent steps
 BAND = film.caption_height(film.caption_font())
-
-
-def _play(argv, capsys):
-  """main(argv) -> (status, stdout, stderr)."""
-  try:
-    status = cli.main([str(a) for a in argv])
-  except SystemExit as e:
-    status = e.code
-  out, err = capsys.readouterr()
-  return status, out, err
 
 
 # --- the formulas ---------------------------------------------------------------------------------
@@ -203,8 +195,8 @@ def test_a_panel_video_is_the_scored_game_frame_for_frame(played, tmp_path):
 def test_the_command_writes_a_panel_video_of_the_scored_game(tmp_path, capsys):
   import imageio.v2 as iio
   video = tmp_path / "pg.mp4"
-  status, out, err = _play([RUNS[0], "--games", 1, "--max-frames", 400, "--video", video, "--panel",
-                            "--out", tmp_path / "g.csv"], capsys)
+  status, out, err = run_play([RUNS[0], "--games", 1, "--max-frames", 400, "--video", video,
+                               "--panel", "--out", tmp_path / "g.csv"], capsys)
   assert status == 0, err
   frames = iio.mimread(video, memtest=False)
   assert len(frames) == 100 + 1 + film.HOLD_FRAMES
@@ -232,7 +224,7 @@ def test_bad_panel_arguments_exit_2_naming_the_flag(tmp_path, capsys):
        "is a DQN-family policy (greedy in Q, played epsilon-greedy)"),
   ]
   for argv, message in cases:
-    status, stdout, err = _play(argv, capsys)
+    status, stdout, err = run_play(argv, capsys)
     assert status == 2, (argv, stdout, err)
     assert err.startswith("pg-softq-play: error: ") and message in err, (argv, err)
     assert not out.exists(), argv

@@ -25,21 +25,13 @@ import pytest
 
 from artifact.watch import cli, film, playing, policies
 
+from helpers import run_play
+
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "reports" / "reference" / "policies"
 CAMPAIGN = ROOT / "reports" / "campaign" / "runs"
 REFERENCE = ROOT / "reports" / "reference" / "runs"
 BAND = film.caption_height(film.caption_font())          # the caption band under each screen, pixels
-
-
-def _play(argv, capsys):
-  """main(argv) -> (status, stdout, stderr)."""
-  try:
-    status = cli.main([str(a) for a in argv])
-  except SystemExit as e:
-    status = e.code
-  out, err = capsys.readouterr()
-  return status, out, err
 
 
 def _rows(path):
@@ -72,7 +64,7 @@ def runs(tmp_path_factory):
 @pytest.mark.parametrize("condition", ["soft_ql", "dqn"])
 def test_the_games_are_the_runs_final_evaluation(runs, condition, tmp_path, capsys):
   run_dir = runs[condition]
-  status, out, err = _play([run_dir, "--out", tmp_path / "games.csv"], capsys)
+  status, out, err = run_play([run_dir, "--out", tmp_path / "games.csv"], capsys)
   assert status == 0, err
   games = _rows(tmp_path / "games.csv")
   final = _final_eval(run_dir)
@@ -95,7 +87,7 @@ def test_the_policy_folder_and_a_seed_play_the_same_games_again(runs, tmp_path, 
   run_dir = runs["soft_ql"]
   scores = []
   for i, target in enumerate([run_dir, run_dir / "policy", run_dir]):
-    status, _, err = _play([target, "--seed", 7, "--out", tmp_path / f"{i}.csv"], capsys)
+    status, _, err = run_play([target, "--seed", 7, "--out", tmp_path / f"{i}.csv"], capsys)
     assert status == 0, err
     scores.append([(g["seed"], g["score"], g["agent_steps"]) for g in _rows(tmp_path / f"{i}.csv")])
   assert scores[0] == scores[1] == scores[2]
@@ -113,7 +105,7 @@ def _not_blank(frame):
 def test_an_mp4_shows_the_first_game_at_full_resolution(runs, tmp_path, capsys):
   import imageio.v2 as iio
   video = tmp_path / "soft_ql.mp4"
-  status, out, err = _play([runs["soft_ql"], "--video", video, "--out", tmp_path / "g.csv"], capsys)
+  status, out, err = run_play([runs["soft_ql"], "--video", video, "--out", tmp_path / "g.csv"], capsys)
   assert status == 0, err
   steps = int(_rows(tmp_path / "g.csv")[0]["agent_steps"])
   frames = iio.mimread(video, memtest=False)
@@ -129,7 +121,7 @@ def test_an_mp4_shows_the_first_game_at_full_resolution(runs, tmp_path, capsys):
 def test_a_gif_keeps_every_kth_frame_scaled(runs, tmp_path, capsys):
   from PIL import Image
   video = tmp_path / "dqn.gif"
-  status, _, err = _play([runs["dqn"], "--video", video, "--video-game", 2, "--gif-every", 2,
+  status, _, err = run_play([runs["dqn"], "--video", video, "--video-game", 2, "--gif-every", 2,
                           "--gif-scale", 0.5, "--out", tmp_path / "g.csv"], capsys)
   assert status == 0, err
   steps = int(_rows(tmp_path / "g.csv")[1]["agent_steps"])
@@ -152,7 +144,7 @@ def test_a_gif_keeps_every_kth_frame_scaled(runs, tmp_path, capsys):
 def test_side_by_side_tiles_the_policies_on_the_same_game(runs, tmp_path, capsys):
   import imageio.v2 as iio
   video = tmp_path / "both.mp4"
-  status, out, err = _play([runs["soft_ql"], "--side-by-side", runs["dqn"], "--video", video,
+  status, out, err = run_play([runs["soft_ql"], "--side-by-side", runs["dqn"], "--video", video,
                             "--out", tmp_path / "g.csv"], capsys)
   assert status == 0, err
   games = _rows(tmp_path / "g.csv")
@@ -238,7 +230,7 @@ def _bad_cases(tmp_path):
 def test_bad_arguments_exit_2_naming_the_value_and_write_nothing(tmp_path, capsys):
   for argv, message in _bad_cases(tmp_path):
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
-    status, out, err = _play(argv, capsys)
+    status, out, err = run_play(argv, capsys)
     assert status == 2, (argv, out, err)
     assert message in err and err.startswith("pg-softq-play: error: "), (argv, err)
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before, argv
@@ -251,7 +243,7 @@ def test_a_read_only_video_directory_is_refused(tmp_path, capsys):
   locked.mkdir()
   locked.chmod(0o500)
   try:
-    status, _, err = _play([BREAKOUT_DQN, "--game", "Breakout", "--video", locked / "v.mp4"], capsys)
+    status, _, err = run_play([BREAKOUT_DQN, "--game", "Breakout", "--video", locked / "v.mp4"], capsys)
   finally:
     locked.chmod(0o700)
   assert status == 2 and f"cannot write in {locked}" in err
@@ -259,7 +251,7 @@ def test_a_read_only_video_directory_is_refused(tmp_path, capsys):
 
 
 def test_help_says_the_protocol_and_the_interval(capsys):
-  status, out, _ = _play(["--help"], capsys)
+  status, out, _ = run_play(["--help"], capsys)
   assert status == 0
   for words in ("POLICY_DIR", "--side-by-side", "stratified bootstrap", "eval_env(N, f)",
                 "eval_policy_seed(f)", "--gif-every", "15 frames per second", "--panel",
@@ -295,7 +287,7 @@ def test_each_published_policy_names_its_reference_run_and_its_state(policy_dir)
 
 def test_a_published_run_directory_plays_with_its_published_policy(tmp_path, capsys):
   run = REFERENCE / "figure3/Seaquest/soft_ql/seed3"
-  status, out, err = _play([run, "--games", 1, "--max-frames", 400, "--out", tmp_path / "g.csv"], capsys)
+  status, out, err = run_play([run, "--games", 1, "--max-frames", 400, "--out", tmp_path / "g.csv"], capsys)
   assert status == 0, err
   assert f"== {run}: soft_ql (a2c family) on Seaquest" in out
   assert "policy: " in out and str(Path("Seaquest") / "soft_ql") in out and "run.json names this run" in out
@@ -322,16 +314,16 @@ def _copied_run(tmp_path, edit):
 
 def test_a_published_policy_is_not_played_for_another_state_of_its_run(tmp_path, capsys):
   extended = _copied_run(tmp_path / "a", lambda c, d: d.update(frames=5_000_000))
-  status, _, err = _play([extended, "--games", 1, "--max-frames", 40], capsys)
+  status, _, err = run_play([extended, "--games", 1, "--max-frames", 40], capsys)
   assert status == 2 and "the published policy of figure3/Seaquest/soft_ql/seed3" in err
   assert "it is at 5,000,000 frames, the published policy at 3,000,000" in err
   other = _copied_run(tmp_path / "b", lambda c, d: c["hparams"].update(lr=1e-3))
-  status, _, err = _play([other, "--games", 1, "--max-frames", 40], capsys)
+  status, _, err = run_play([other, "--games", 1, "--max-frames", 40], capsys)
   assert status == 2 and "its config.json differs from the published run's" in err
 
 
 def test_a_run_without_a_policy_lists_the_runs_that_have_one(capsys):
-  status, _, err = _play([REFERENCE / "figure1/Qbert/a2c_1step/seed0"], capsys)
+  status, _, err = run_play([REFERENCE / "figure1/Qbert/a2c_1step/seed0"], capsys)
   assert status == 2
   listed = err.split("Runs with a published policy (in ")[1]
   import json
@@ -341,7 +333,7 @@ def test_a_run_without_a_policy_lists_the_runs_that_have_one(capsys):
 
 def test_a_video_into_a_missing_folder_creates_it_and_says_so(tmp_path, capsys):
   video = tmp_path / "new" / "videos" / "dqn.gif"
-  status, out, err = _play([BREAKOUT_DQN, "--game", "Breakout", "--games", 1, "--max-frames", 80,
+  status, out, err = run_play([BREAKOUT_DQN, "--game", "Breakout", "--games", 1, "--max-frames", 80,
                             "--video", video, "--gif-scale", 0.25], capsys)
   assert status == 0, err
   assert video.is_file() and f"created the folder {tmp_path / 'new'}" in out
@@ -399,7 +391,7 @@ def test_the_observer_changes_nothing_the_evaluation_returns():
 @pytest.mark.parametrize("policy, game, family", [("Breakout/dqn", "Breakout", "dqn"),
                                                   ("Seaquest/a2c_1step", "Seaquest", "a2c")])
 def test_a_bare_saved_model_plays_as_its_family(policy, game, family, tmp_path, capsys):
-  status, out, err = _play([POLICIES / policy, "--game", game, "--games", 2, "--max-frames", 200,
+  status, out, err = run_play([POLICIES / policy, "--game", game, "--games", 2, "--max-frames", 200,
                             "--out", tmp_path / "g.csv"], capsys)
   assert status == 0, err
   assert f": {policy.split('/')[1]} ({family} family) on {game}" in out
