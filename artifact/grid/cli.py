@@ -294,8 +294,7 @@ def _main(argv=None) -> int:
       print(f"   NOT FINISHED {name}: {err}")
     return 1
   if not args.reports_only:
-    stopped = monitor.counts()["stopped"]
-    ok = len(plan.specs) - len(failed) - len(elsewhere) - stopped
+    ok = len(plan.specs) - len(failed) - len(elsewhere)
     print(f"== finished in {hms(time.time() - t0)}; {ok} runs ok, {len(failed)} failed"
           + (f", {len(elsewhere)} trained by another process (not this grid's to finish: rerun "
              f"the command once it is done, to report them finished)" if elsewhere else ""),

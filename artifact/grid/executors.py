@@ -710,15 +710,7 @@ class RayExecutor(Executor):
         except (ray.exceptions.RayError, ConnectionError) as e:  # a raylet, the queue's node
           self.lost = f"the Ray cluster failed ({error_text(e)})"
           break
-        for ref in ready:
-          spec = refs[ref]
-          try:
-            err = ray.get(ref)
-          except Exception as e:  # retries exhausted: node kept dying
-            err = error_text(e)
-            on_event(failed_event(spec, err))
-          if err:
-            failures.append((spec.relpath(), err))
+        failures += self._results(ready, refs, on_event)
         self.lost = self.lost or head.lost()
       if self.lost:
         return failures + self._lose(pending, refs, on_event, stop_file, drain)
@@ -727,6 +719,22 @@ class RayExecutor(Executor):
       ray.kill(events.actor)
     finally:
       head.close()
+    return failures
+
+  def _results(self, ready, refs, on_event, timeout_s: float | None = None) -> list[Failure]:
+    """The failures among the finished tasks `ready` ({ref: spec} `refs`): the error a task
+    returned (its `failed` event already sent by `train_one`), or the one Ray raised once its
+    retries were exhausted (its node kept dying; a `failed` event sent here)."""
+    failures = []
+    for ref in ready:
+      spec = refs[ref]
+      try:
+        err = self._ray.get(ref, timeout=timeout_s)
+      except Exception as e:  # retries exhausted: node kept dying (or the cluster is gone)
+        err = error_text(e)
+        on_event(failed_event(spec, err))
+      if err:
+        failures.append((spec.relpath(), err))
     return failures
 
   def _lose(self, pending, refs, on_event, stop_file, drain) -> list[Failure]:
@@ -747,14 +755,7 @@ class RayExecutor(Executor):
         drain()
       except Exception:        # the cluster is gone: nothing more comes from it
         break
-      for ref in ready:
-        try:
-          err = ray.get(ref, timeout=5)
-        except Exception as e:
-          err = error_text(e)
-        if err:
-          failures.append((refs[ref].relpath(), err))
-          on_event(failed_event(refs[ref], err))
+      failures += self._results(ready, refs, on_event, timeout_s=5.0)
     for ref in pending:
       spec = refs[ref]
       err = (f"not finished: {self.lost}; its checkpoints under --out are kept, and the same "
