@@ -305,6 +305,8 @@ def dqn_fake(tmp_path):
     _write_dqn_run(d, "grad_clip_mode", s, v, 0.0, grad_clip_mode="global", torso_init="orthogonal")
   for s, v in enumerate([12, 13]):
     _write_dqn_run(d, "life_loss_stack", s, v, 0.0, life_loss_stack="zero")
+  for s, v in enumerate([11, 12]):
+    _write_dqn_run(d, "life_loss_fire", s, v, 0.0, life_loss_fire="hidden")
   _write_dqn_run(d, "old", 0, 99, 99, replay=1_000_000)
   _write_dqn_run(d, "rerun", 1, 99, 99)                   # ours seed 1 again, in another directory
   return d
@@ -315,7 +317,8 @@ def test_parity_dqn_numbers_and_the_rules_outcome(dqn_fake, tmp_path):
   t = pd.read_csv(paths["parity_dqn_csv"], keep_default_na=False, na_values=[""])
   assert list(t.columns) == parity.PARITY_DQN_COLUMNS
   assert list(t["curve"].unique()) == ["ours", "sb3_here", "sb3_zoo", "grad_clip_mode=global",
-                                       "life_loss_stack=zero", "torso_init=glorot"]
+                                       "life_loss_fire=hidden", "life_loss_stack=zero",
+                                       "torso_init=glorot"]
   assert sorted(t["frames"].unique()) == [250_000 * k for k in range(1, 7)]
   r = t.set_index(["curve", "frames"])
   o, h, z = r.loc[("ours", DQN_FRAMES)], r.loc[("sb3_here", DQN_FRAMES)], r.loc[("sb3_zoo", DQN_FRAMES)]
@@ -344,7 +347,7 @@ def test_parity_dqn_numbers_and_the_rules_outcome(dqn_fake, tmp_path):
   assert "| sb3_here | 22 [20, 24] (3) | 31 [30, 32] (3) | +0.0% | – | – |" in md
   # the global clip closes more, but per-variable clipping is baselines' own: only glorot is adopted
   assert ("Adopted as the DQN family's default: torso_init=glorot; Figure 2 is retrained from the "
-          "new frozen tag campaign-2. Factor options not run: life_loss_fire.") in md
+          "new frozen tag campaign-2.") in md
   assert "grad_clip_mode=global: 91% (baselines' own setting: not eligible)" in md
   assert ("Runs left out (not the experiment's): old/runs/figure2/Breakout/dqn/seed0 (replay capacity "
           "not 10,000), rerun/runs/figure2/Breakout/dqn/seed1 (a second run of ours seed 1).") in md
@@ -355,9 +358,25 @@ def test_parity_dqn_numbers_and_the_rules_outcome(dqn_fake, tmp_path):
 def test_parity_dqn_no_departing_factor_closes_half(dqn_fake, tmp_path):
   import shutil
   shutil.rmtree(dqn_fake / "torso_init")
+  for s, v in enumerate([13, 14]):                         # share (13.5 - 11) / 11 = 23%
+    _write_dqn_run(dqn_fake, "torso_init", s, v, 0.0, torso_init="glorot")
   d = parity.dqn_decision(parity.pd.read_csv(parity.write_parity_dqn(dqn_fake, tmp_path)["parity_dqn_csv"]))
   assert d["decided"] and d["adopt"] == [] and d["keep_tag"] == "campaign-1"
-  assert "life_loss_stack=zero: 14%" in d["text"] and "keeps tag campaign-1" in d["text"]
+  assert "life_loss_stack=zero: 14%" in d["text"] and "torso_init=glorot: 23%" in d["text"]
+  assert "keeps tag campaign-1" in d["text"]
+
+
+def test_parity_dqn_with_a_gap_waits_for_every_factor_option(dqn_fake, tmp_path):
+  import shutil
+  shutil.rmtree(dqn_fake / "life_loss_fire")           # torso_init alone would close 55%
+  d = parity.dqn_decision(parity.pd.read_csv(parity.write_parity_dqn(dqn_fake, tmp_path)["parity_dqn_csv"]))
+  assert not d["decided"] and d["adopt"] == [] and d["keep_tag"] is None
+  assert d["text"] == ("Not decided yet: a gap, ours 11 vs SB3 here 22 (ranges apart); factor "
+                       "options not run yet: life_loss_fire.")
+  for name in ("torso_init", "grad_clip_mode", "life_loss_stack"):   # none run at all
+    shutil.rmtree(dqn_fake / name)
+  d = parity.dqn_decision(parity.pd.read_csv(parity.write_parity_dqn(dqn_fake, tmp_path)["parity_dqn_csv"]))
+  assert not d["decided"] and "factor options not run yet: torso_init, life_loss_fire, " in d["text"]
 
 
 def test_parity_dqn_without_a_gap_keeps_campaign_1(tmp_path):
@@ -380,10 +399,12 @@ def test_parity_dqn_partial_inputs_give_partial_tables_not_a_decision(dqn_fake, 
   assert t.loc[("sb3_here", DQN_FRAMES), "train_mean"] == pytest.approx(21.0)
   assert t.loc[("sb3_here", DQN_FRAMES), "eval_seeds"] == 2       # the meta without its curve: left out
   md = (tmp_path / "parity_dqn.md").read_text()
-  assert "Not decided yet: 2 of 3 SB3 seeds, 3 of 3 ours at 1.5M frames. Factor options not run: life_loss_fire." in md
+  assert "Not decided yet: 2 of 3 SB3 seeds, 3 of 3 ours at 1.5M frames." in md
 
 
 def test_parity_dqn_a_factor_short_of_seeds_is_not_decided(dqn_fake, tmp_path):
+  import shutil
+  shutil.rmtree(dqn_fake / "life_loss_fire")
   _write_dqn_run(dqn_fake, "life_loss_fire", 0, 21, 0.0, life_loss_fire="hidden")
   md = (parity.write_parity_dqn(dqn_fake, tmp_path)["parity_dqn_md"]).read_text()
   assert ("Not decided yet: a gap, ours 11 vs SB3 here 22 (ranges apart); factors short of seeds at "

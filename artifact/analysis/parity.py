@@ -418,7 +418,9 @@ def dqn_decision(table: pd.DataFrame, frames: int = DQN_DECISION_FRAMES) -> dict
   `parity_dqn_table`'s rows at `frames`: {"decided": bool, "adopt": [factor labels],
   "keep_tag": "campaign-1" or None, "new_tag": "campaign-2" or None, "text": one paragraph}.
   Not decided while ours or SB3 here has fewer seeds than DQN_SEEDS at `frames`, or while a
-  factor that was run has fewer than its DQN_SEEDS["factor"]. A gap exists when ours' seed
+  factor that was run has fewer than its DQN_SEEDS["factor"], or, with a gap, while a factor
+  option (DQN_FACTORS) has not been run: every eligible factor's share is known before any is
+  adopted or the frozen tag is kept. A gap exists when ours' seed
   maximum is below SB3 here's seed minimum (training returns); then every single-option factor
   that departs from baselines' deepq and closes >= DQN_SHARE_TO_ADOPT of the gap (its mean over
   its seeds) is adopted. Factor options never run are named in the text."""
@@ -443,9 +445,12 @@ def dqn_decision(table: pd.DataFrame, frames: int = DQN_DECISION_FRAMES) -> dict
   short = [f"{c} ({int(at.loc[c, 'seeds'])} of {DQN_SEEDS['factor']} seeds)" for c in factors
            if int(at.loc[c, "seeds"]) < DQN_SEEDS["factor"]]
   gap = f"ours {_num(o['train_mean'])} vs SB3 here {_num(h['train_mean'])} (ranges apart)"
-  if short:
-    return out | dict(text=f"Not decided yet: a gap, {gap}; factors short of seeds at "
-                           f"{frames / 1e6:g}M frames: {', '.join(short)}.{tail}")
+  if short or never:
+    todo = "; ".join(x for x in (f"factors short of seeds at {frames / 1e6:g}M frames: "
+                                 f"{', '.join(short)}" if short else "",
+                                 f"factor options not run yet: {', '.join(never)}" if never
+                                 else "") if x)
+    return out | dict(text=f"Not decided yet: a gap, {gap}; {todo}.")
   single = [c for c in factors if ", " not in c]
   adopt = [c for c in single if _departs(c) and at.loc[c,
                                                        "share_of_gap_closed"] >= DQN_SHARE_TO_ADOPT]
@@ -455,10 +460,10 @@ def dqn_decision(table: pd.DataFrame, frames: int = DQN_DECISION_FRAMES) -> dict
   if adopt:
     return out | dict(decided=True, adopt=adopt, new_tag="campaign-2", text=(
         f"A gap, {gap}. Shares of it closed: {shares}. Adopted as the DQN family's default: "
-        f"{', '.join(adopt)}; Figure 2 is retrained from the new frozen tag campaign-2.{tail}"))
+        f"{', '.join(adopt)}; Figure 2 is retrained from the new frozen tag campaign-2."))
   return out | dict(decided=True, keep_tag="campaign-1", text=(
-      f"A gap, {gap}. Shares of it closed: {shares or 'no factor run'}. No departing factor closes "
-      f"half of it: Figure 2 keeps tag campaign-1.{tail}"))
+      f"A gap, {gap}. Shares of it closed: {shares}. No departing factor closes "
+      f"half of it: Figure 2 keeps tag campaign-1."))
 
 
 def _share(v) -> str:
