@@ -131,6 +131,36 @@ def compile_on_time_steps(fn, time_step_spec, batch_size: int, *extra_specs):
   return call
 
 
+class ObservationPyPolicy(py_policy.PyPolicy):
+  """A tf-agents `PyPolicy` view of a `TFPolicy` whose action reads nothing but the observation,
+  traced once as a concrete function of the observation alone ([batch_size, ...]); the time step
+  is built inside the graph (step type MID, reward 0, discount 1). For tf-agents' `GreedyPolicy`
+  over a `QPolicy` of `agents.networks.QNetwork` (which ignores the step type): the DQN family's
+  acting policy. `on_observation(obs)` is one tensor in per call instead of `CompiledPyPolicy`'s
+  four, without tf-agents' nest handling; the DQN loop calls it once per agent step.
+  """
+
+  def __init__(self, policy: tf_policy.TFPolicy, batch_size: int):
+    super().__init__(tensor_spec.to_nest_array_spec(policy.time_step_spec),
+                     tensor_spec.to_nest_array_spec(policy.action_spec))
+    spec = policy.time_step_spec
+    mid = tf.constant(ts.StepType.MID, spec.step_type.dtype)
+
+    def act(observation):
+      b = tf.shape(observation)[0:1]
+      return policy.action(ts.TimeStep(tf.fill(b, mid), tf.zeros(b, spec.reward.dtype),
+                                       tf.ones(b, spec.discount.dtype), observation)).action
+    self._fn = tf.function(act, autograph=False).get_concrete_function(
+        tf.TensorSpec([batch_size] + list(spec.observation.shape), spec.observation.dtype))
+
+  def on_observation(self, observation) -> np.ndarray:
+    """Actions [batch_size] for the observations [batch_size, ...] (numpy)."""
+    return self._fn(tf.constant(observation)).numpy()
+
+  def _action(self, time_step, policy_state):
+    return policy_step.PolicyStep(self.on_observation(time_step.observation), (), ())
+
+
 class EpsilonGreedyPyPolicy(py_policy.PyPolicy):
   """Epsilon-greedy over a greedy `PyPolicy`, with its own seeded numpy generator.
 
@@ -159,12 +189,20 @@ class EpsilonGreedyPyPolicy(py_policy.PyPolicy):
     """The exploration stream (its `bit_generator.state` is checkpointed beside the weights)."""
     return self._rng
 
-  def _action(self, time_step, policy_state):
-    shape = np.shape(time_step.step_type)
+  def choose(self, shape, greedy) -> np.ndarray:
+    """The epsilon-greedy actions of `shape` (int64-like, the action spec's dtype): one draw of
+    `rng.random(shape)` (explore where < epsilon()) and one of `rng.integers(0, |A|, shape)` per
+    call, in that order; `greedy()` (-> int array of `shape`) is called only where some env does
+    not explore. `action()` is this on its time step's greedy actions; the DQN loop calls it with
+    `ObservationPyPolicy.on_observation` (`artifact.training.dqn.DQNLoop`)."""
     explore = self._rng.random(shape) < float(self._epsilon())
     random = self._rng.integers(0, self._num_actions, size=shape)
     dtype = self.action_spec.dtype
     if explore.all():          # the greedy action would be discarded: skip the network
-      return policy_step.PolicyStep(random.astype(dtype), (), ())
-    greedy = np.asarray(self._greedy.action(time_step).action)
-    return policy_step.PolicyStep(np.where(explore, random, greedy).astype(dtype), (), ())
+      return random.astype(dtype)
+    return np.where(explore, random, np.asarray(greedy())).astype(dtype)
+
+  def _action(self, time_step, policy_state):
+    action = self.choose(np.shape(time_step.step_type),
+                         lambda: self._greedy.action(time_step).action)
+    return policy_step.PolicyStep(action, (), ())

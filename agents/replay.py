@@ -68,6 +68,20 @@ class _FastSampleMixin:
   def _decode_batch(self, item):
     return item
 
+  def add_item(self, item):
+    """Adds one transition: `item` is the `data_spec` nest of one env's arrays, without the batch
+    dimension (what tf-agents' `_add_batch` stores after `nest_utils.unbatch_nested_array` of a
+    batch of 1). The same bookkeeping as `PyUniformReplayBuffer._add_batch` (the item leaving a
+    full buffer deleted first, then the encoded item written at the head), without its per-call
+    nest walks over the batched item: the DQN loop adds one transition per agent step."""
+    with self._lock:
+      if self._np_state.size == self._capacity:
+        self._on_delete(self._storage.get(self._np_state.cur_id))
+      self._storage.set(self._np_state.cur_id, self._encode(item))
+      self._np_state.size = np.minimum(self._np_state.size + 1, self._capacity)
+      self._np_state.cur_id = (self._np_state.cur_id + 1) % self._capacity
+      self._np_state.item_count += 1
+
 
 class UniformReplay(_FastSampleMixin, py_uniform_replay_buffer.PyUniformReplayBuffer):
   """tf-agents `PyUniformReplayBuffer` (vector observations) with fast `sample`."""
@@ -146,10 +160,8 @@ class FrameStackReplayBuffer(_FastSampleMixin, py_hashed_replay_buffer.PyHashedR
     hashes = item.observation                                  # [batch, T, stack] int64
     frames = self._frame_buffer._frames
     spec = self._data_spec.observation
-    obs = np.empty(hashes.shape[:2] + tuple(spec.shape), spec.dtype)
-    for (b, t, k), h in np.ndenumerate(hashes):
-      obs[b, t, k] = frames[h][0]
-    return item._replace(observation=obs)
+    obs = np.stack([frames[h][0] for h in hashes.ravel().tolist()]).astype(spec.dtype, copy=False)
+    return item._replace(observation=obs.reshape(hashes.shape[:2] + tuple(spec.shape)))
 
   def save_frames(self, path) -> int:
     """Writes the unique frames to `path` (a .npz: `frames` uint8 [U, H, W], `hashes` and

@@ -9,7 +9,8 @@ runs take on this CPU (`artifact.training.machine.project_onednn`; TF_ENABLE_ONE
 when set), and splits an update into its parts, in milliseconds of wall time:
 
   DQN, one update = 4 agent steps and one gradient step on a batch of 32:
-    acting        the driver's 4 steps: epsilon-greedy policy, emulator, replay insertion
+    acting        `DQNLoop.collect`, 4 agent steps: epsilon-greedy policy, emulator, replay
+                  insertion
     sampling      one batch of 32 (n + 1)-step sequences from the replay
     train_step    the compiled `agent.train`: online forward + backward on 32, the target
                   network's forward on 32, Adam
@@ -23,7 +24,7 @@ when set), and splits an update into its parts, in milliseconds of wall time:
     and, timed alone: policy_forward_16 (the network on the 16 observations)
 
 Each part is the median over `--updates` updates (warm: traced first). The trainers are thrown
-away afterwards: the profile reads the loops' parts directly (their `_driver`, `_train_fn`,
+away afterwards: the profile reads the loops' parts directly (`collect`, `_train_fn`,
 `replay`), which no run does. Prints a table and writes `--out`/profile.csv with the benchmark's
 machine columns (`artifact.grid.bench.write_bench_csv`: CPU facts, device, library versions).
 Not a test: speed is checked by measuring, on the machine you care about, beside
@@ -78,9 +79,7 @@ def profile_dqn(updates: int) -> dict[str, float]:
   for _ in range(updates):              # DQNLoop.update, step by step
     t0 = time.perf_counter()
     box = {}
-    parts["acting"].append(_ms(lambda box=box: box.setdefault(
-        "run", loop._driver.run(loop._time_step))))
-    loop._time_step = box["run"][0]
+    parts["acting"].append(_ms(loop.collect))
     loop.agent_steps += loop.train_period
     loop.step_var.assign(loop.agent_steps)
     parts["sampling"].append(_ms(lambda box=box: box.setdefault(
@@ -89,8 +88,8 @@ def profile_dqn(updates: int) -> dict[str, float]:
     parts["train_step"].append(_ms(lambda exp=exp: loop._train_fn(exp).loss))
     parts["update"].append((time.perf_counter() - t0) * 1e3)
   out = {k: _median(v) for k, v in parts.items()}
-  greedy, ts = loop._policy._greedy, loop._time_step    # the CompiledPyPolicy acting calls
-  out["q_forward_1"] = _median([_ms(lambda: greedy.action(ts)) for _ in range(updates)])
+  greedy, obs = loop._greedy, loop._time_step.observation   # what acting calls each step
+  out["q_forward_1"] = _median([_ms(lambda: greedy.on_observation(obs)) for _ in range(updates)])
   rng = np.random.default_rng(0)
   n = loop.py_env.num_actions
   out["env_step_1"] = _median([_ms(lambda: loop.py_env.step(

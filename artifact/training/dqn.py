@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
-from tf_agents.drivers import py_driver
 from tf_agents.specs import tensor_spec
+from tf_agents.trajectories import trajectory
 from tf_agents.utils import common
 
-from agents.policies import CompiledPyPolicy, EpsilonGreedyPyPolicy
+from agents.policies import CompiledPyPolicy, EpsilonGreedyPyPolicy, ObservationPyPolicy
 from agents.replay import FrameStackReplayBuffer, UniformReplay
 from artifact.experiment.hparams import DQNHparams
 from artifact.experiment.runspec import RunSpec
@@ -61,7 +61,17 @@ def make_replay(data_spec, capacity: int):
 
 
 class DQNLoop:
-  """Drives `agent.collect_policy` in the single-env batched `py_env` and trains from replay.
+  """Acts epsilon-greedily in the single-env batched `py_env`, fills replay and trains from it.
+
+  Acting is tf-agents' `PyDriver` loop written out (`collect`): per agent step
+  `EpsilonGreedyPyPolicy.choose` over the agent's greedy policy compiled on the observation
+  alone (`agents.policies.ObservationPyPolicy`), `py_env.step`, and the transition
+  (`trajectory.from_transition`'s fields, unbatched) into the replay with `add_item`. The
+  driver, the policy's time-step canonicalization and the replay's nest walks over a batch of
+  one measured about a third of the acting time beside the network and the emulator
+  (docs/performance.md); the transitions, actions and random draws are the driver's, bit for bit
+  (tests/test_fast_paths.py). The env never returns a LAST step (a game's end is discount 0 and
+  the next game starts inside the same step), so every step counts, as in the driver.
 
   Args:
     agent: an `agents.dqn.StandardDQNAgent` (or subclass) whose `epsilon_greedy` reads
@@ -96,9 +106,9 @@ class DQNLoop:
     else:
       def read():
         return float(epsilon())
-    self._policy = EpsilonGreedyPyPolicy(CompiledPyPolicy(agent.policy, batch_size=1),
-                                         read, py_env.num_actions, policy_seed)
-    self.replay = self._driver = self._time_step = None   # set by new_replay, now and on restart
+    self._greedy = ObservationPyPolicy(agent.policy, batch_size=1)
+    self._policy = EpsilonGreedyPyPolicy(self._greedy, read, py_env.num_actions, policy_seed)
+    self.replay = self._time_step = None   # set by new_replay, now and on restart
     self.agent_steps = 0                  # agent steps taken (drives epsilon through step_var)
     self.new_replay(seed, policy_seed=policy_seed)
     data_spec = agent.collect_data_spec
@@ -116,8 +126,6 @@ class DQNLoop:
     self.replay.seed(seed)
     if policy_seed is not None:
       self._policy.seed_sampling(policy_seed)
-    self._driver = py_driver.PyDriver(self.py_env, self._policy, observers=[self.replay.add_batch],
-                                      max_steps=self.train_period)
     self._time_step = None
     self.agent_steps = 0
     self.step_var.assign(0)
@@ -143,14 +151,29 @@ class DQNLoop:
     self._policy.rng.bit_generator.state = states["exploration"]
     self.replay.rng.bit_generator.state = states["replay"]
 
+  def collect(self):
+    """`train_period` agent steps of the epsilon-greedy policy (epsilon read once per step, at
+    the update's agent-step count), each transition added to the replay (class docstring)."""
+    if self._time_step is None:
+      self.reset()
+    time_step, env, replay = self._time_step, self.py_env, self.replay
+    policy, greedy = self._policy, self._greedy.on_observation
+    for _ in range(self.train_period):
+      action = policy.choose((1,), lambda time_step=time_step: greedy(time_step.observation))
+      next_time_step = env.step(action)
+      replay.add_item(trajectory.Trajectory(
+          step_type=time_step.step_type[0], observation=time_step.observation[0],
+          action=action[0], policy_info=(), next_step_type=next_time_step.step_type[0],
+          reward=next_time_step.reward[0], discount=next_time_step.discount[0]))
+      time_step = next_time_step
+    self._time_step = time_step
+
   def update(self):
     """`train_period` agent steps of collection, then one gradient step once learning started.
 
     Returns the LossInfo, or None while still filling replay.
     """
-    if self._time_step is None:
-      self.reset()
-    self._time_step, _ = self._driver.run(self._time_step)
+    self.collect()
     self.agent_steps += self.train_period
     self.step_var.assign(self.agent_steps)
     if (self.agent_steps < self.learning_starts
