@@ -66,12 +66,12 @@ class DQNLoop:
   Acting is tf-agents' `PyDriver` loop written out (`collect`): per agent step
   `EpsilonGreedyPyPolicy.choose` over the agent's greedy policy compiled on the observation
   alone (`agents.policies.ObservationPyPolicy`), `py_env.step`, and the transition
-  (`trajectory.from_transition`'s fields, unbatched) into the replay with `add_item`. The
-  driver, the policy's time-step canonicalization and the replay's nest walks over a batch of
-  one measured about a third of the acting time beside the network and the emulator
-  (docs/performance.md); the transitions, actions and random draws are the driver's, bit for bit
-  (tests/test_fast_paths.py). The env never returns a LAST step (a game's end is discount 0 and
-  the next game starts inside the same step), so every step counts, as in the driver.
+  (`trajectory.from_transition`'s fields, unbatched) into the replay with `add_item`.
+  Leaving out the driver, the policy's time-step canonicalization and the replay's nest walks
+  over a batch of one took acting from 7.68 to 6.94 ms an update on quiet cores
+  (docs/performance.md); the transitions, actions and random draws are the driver's, bit for
+  bit (tests/test_fast_paths.py). The env never returns a LAST step (a game's end is discount 0
+  and the next game starts inside the same step), so every step counts, as in the driver.
 
   Args:
     agent: an `agents.dqn.StandardDQNAgent` (or subclass) whose `epsilon_greedy` reads
