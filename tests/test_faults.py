@@ -40,10 +40,10 @@ def _newest_checkpoint_mtime(ckpt_dir: Path) -> float:
 
 def test_sigkilled_run_resumes_each_time_and_writes_every_row_once(tmp_path):
   every = 2.0                                          # --checkpoint-every, seconds
-  # 750 A2C updates of 320 frames: more than three kills' worth of training even on the fastest
-  # CPU measured (~7,000 frames/s on an Intel Xeon with AMX trained 48,000 frames before the
-  # third kill), so each kill lands while the run trains
-  frames = 240_000
+  # 375 A2C updates of 320 frames: 2.5x the training of three kills even on the fastest CPU
+  # measured (~7,000 frames/s on an Intel Xeon with AMX trained 48,000 frames before the third
+  # kill), so each kill lands while the run trains
+  frames = 120_000
   spec = make_run_spec(1, "Pong", "a2c_1step", 0, "smoke", frames)
   run_dir = tmp_path / "runs" / spec.relpath()
   argv = [sys.executable, "-m", "artifact", "--figures", "1", "--games", "Pong", "--conditions",
