@@ -4,6 +4,7 @@
 #
 #   scripts/dqn_parity.sh pair SEED             SB3's DQN seed SEED beside our `dqn` seed SEED
 #   scripts/dqn_parity.sh factor NAME=VALUE S1 S2   our `dqn` with one factor option set, seeds S1, S2
+#   scripts/dqn_parity.sh factors               the four factors below in turn, seeds 0 and 1 (finished runs are skipped)
 #   scripts/dqn_parity.sh save                  copy the finished runs into reports/parity/dqn/, then report
 #   scripts/dqn_parity.sh report                reports/parity/dqn/parity_dqn.{md,csv} from what is there
 #
@@ -21,6 +22,7 @@ cd "$(dirname "$0")/.."
 FRAMES=${DQN_PARITY_FRAMES:-1500000}
 REPLAY=10000
 ROOT=parity-dqn
+FACTORS="torso_init=glorot life_loss_fire=hidden life_loss_stack=zero grad_clip_mode=global"
 mkdir -p "$ROOT/logs"
 ours() {       # ours OUTDIR SEEDS [--set K=V]...: our dqn at 1 TF thread (as --jobs 2 on 2 cores)
   local out="$1" seeds="$2"; shift 2
@@ -44,6 +46,8 @@ case "${1:-}" in
     echo "== $(date -u +%FT%TZ) factor $f seeds $3,$4"
     ours "$ROOT/$name" "$3,$4" --set "$f" > "$ROOT/logs/$name.log" 2>&1
     echo "== $(date -u +%FT%TZ) factor $f exit $?";;
+  factors)
+    for f in $FACTORS; do bash "$0" factor "$f" 0 1; done;;
   save)
     dest=reports/parity/dqn; mkdir -p "$dest/sb3_here"
     for f in "$ROOT"/sb3/sb3_here_*; do [ -f "$f" ] && cp "$f" "$dest/sb3_here/"; done
@@ -61,5 +65,5 @@ from artifact.analysis.parity import dqn_decision, write_parity_dqn
 import pandas as pd
 paths = write_parity_dqn('reports/parity/dqn')
 print(paths['parity_dqn_md']); print(dqn_decision(pd.read_csv(paths['parity_dqn_csv']))['text'])";;
-  *) sed -n 2,20p "$0"; exit 2;;
+  *) sed -n 2,19p "$0"; exit 2;;
 esac
