@@ -6,10 +6,8 @@
 #
 #   mkdir -p campaign/logs && nohup scripts/campaign.sh >> campaign/logs/campaign.log 2>&1 &
 #
-# On a CPU with AVX-512 the DQN parity pairs (scripts/dqn_parity.sh, docs/protocol.md section 5)
-# go first, started by hand: start this script there once they are done (or with
-# CAMPAIGN_A2C=no while they run: then it trains nothing until CAMPAIGN_FIG2 is set). On an
-# AVX2-only CPU step 1 goes first.
+# On a CPU with AVX-512 step 2 (Figure 2's DQN pairs, which run only there) goes first and step
+# 1 fills the time a DQN pair would not fit in; on an AVX2-only CPU step 1 runs alone.
 #
 # CAMPAIGN_DRY=1: print the units it would start, in order, with their estimated times against
 # CAMPAIGN_UNTIL (each unit's runs taking their estimate), and exit: no training, no worktree, no
@@ -22,13 +20,8 @@
 # CAMPAIGN_A2C=yes|no|auto (default auto, which is yes on every CPU): whether step 1 runs here.
 # CAMPAIGN_DQN=yes|no|auto (default auto: yes on a CPU with AVX-512, else no): whether step 2's
 # DQN pairs run here (~3 h a pair on AVX2-only CPUs).
-# CAMPAIGN_FIG2=wait|campaign-1|campaign-2 (default wait): step 2's code, by the answer of the
-# DQN parity experiment (docs/protocol.md section 5, "DQN parity: the decision rule";
-# reports/parity/dqn/parity_dqn.md). wait: step 2 does not run (the log says why). campaign-1:
-# no factor adopted, Figure 2 grows in ./campaign from tag campaign-1. campaign-2: a factor
-# adopted, Figure 2 is retrained whole from tag campaign-2 in a second worktree ./campaign2
-# (git-ignored; its finished runs in their own store, reports/campaign2, since its runs have
-# campaign-1's paths); refused if that tag does not exist.
+# Figure 2 grows from tag campaign-1 too: the DQN parity experiment (docs/protocol.md section 5,
+# "DQN parity: the decision rule"; reports/parity/dqn/parity_dqn.md) adopted no factor.
 #
 # Runs are trained whole, each straight to its step's final frames, and finished runs live in
 # the committed store reports/campaign/runs (scripts/campaign_store.py): restored into
@@ -42,20 +35,21 @@
 # dqn_nstep at 2M):
 #   1. Figures 1/3, Seaquest and SpaceInvaders, 3M frames: seeds 5-9 of a2c_1step, a2c_proper
 #      (= pg), soft_ql (30 runs; seeds 5-7 first, then 8-9), tag campaign-1; any CPU.
-#   2. Figure 2, Breakout, 2M frames, DQN pairs on AVX-512 only, once CAMPAIGN_FIG2 is set:
-#      campaign-1: seeds 3 and 4 of dqn, soft_dqn_ent_0.1, soft_dqn_kl_0.1, dqn_nstep, then
-#      soft_dqn_ent_0.01 and soft_dqn_kl_0.01 seeds 0-4 (18 runs); campaign-2: all six
-#      conditions x seeds 0-4 (30 runs).
+#   2. Figure 2, Breakout, 2M frames, DQN pairs on AVX-512 only, tag campaign-1: seeds 3 and 4
+#      of dqn, soft_dqn_ent_0.1, soft_dqn_kl_0.1, dqn_nstep, then soft_dqn_ent_0.01 and
+#      soft_dqn_kl_0.01 seeds 0-4 (18 runs, 9 pairs).
 # Units are grouped by seed: the conditions of one (game, seed) always train in one unit, on one
 # machine, so the compared conditions share a CPU kind (each run's machine.json). A step-1 unit
 # is one seed on both games (6 runs, 3 pairs) or one (game, seed) (3 runs) when only that fits; a
 # step-2 unit is one pair of one seed. Inside a unit run_all.sh --jobs 2 trains two runs at a
 # time in its grid's order: a seed's conditions side by side.
 #
-# Outputs: campaign/out/runs (runs), campaign/logs/*.log (campaign2/... for campaign-2).
+# Within a step the queue order is kept: once a unit does not fit before CAMPAIGN_UNTIL, that
+# step's later units wait; the other step still runs what fits.
+#
+# Outputs: campaign/out/runs (runs), campaign/logs/*.log.
 set -uo pipefail
 FROZEN=03310edfee161a61358cb444a80949d78773c19c   # the frozen commit (RUN.md; tag campaign-1)
-FROZEN2=   # tag campaign-2's commit, written here once the DQN parity rule makes the tag (a tag does not survive a new checkout)
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
@@ -86,13 +80,7 @@ case "$DQN" in auto|yes|no) ;; *) fail "CAMPAIGN_DQN=$DQN; allowed: auto, yes, n
 A2C="${CAMPAIGN_A2C:-auto}"
 case "$A2C" in auto|yes|no) ;; *) fail "CAMPAIGN_A2C=$A2C; allowed: auto, yes, no";; esac
 [ "$A2C" = auto ] && A2C=yes
-FIG2="${CAMPAIGN_FIG2:-wait}"
-case "$FIG2" in wait|campaign-1|campaign-2) ;; *) fail "CAMPAIGN_FIG2=$FIG2; allowed: wait, campaign-1, campaign-2";; esac
-C2=""          # tag campaign-2's commit, when step 2 trains from it
-if [ "$FIG2" = campaign-2 ]; then
-  C2=$(git rev-parse -q --verify "refs/tags/campaign-2^{commit}") || C2="$FROZEN2"
-  [ -n "$C2" ] || fail "CAMPAIGN_FIG2=campaign-2, but tag campaign-2 does not exist (nor FROZEN2 in this script): it is made only when the DQN parity rule adopts a factor (docs/protocol.md section 5); allowed now: wait, campaign-1"
-fi
+case "${CAMPAIGN_FIG2:-campaign-1}" in campaign-1) ;; *) fail "CAMPAIGN_FIG2=$CAMPAIGN_FIG2; allowed: campaign-1 (or unset): the DQN parity rule kept tag campaign-1 for Figure 2 (reports/parity/dqn/parity_dqn.md), so step 2 trains from it";; esac
 
 # --- the worktrees, the store, the saver (not in a dry run) -------------------------------------
 STORE=(python3 "$ROOT/scripts/campaign_store.py")
@@ -109,16 +97,13 @@ worktree() {   # worktree DIR COMMIT TAG: DIR a git worktree of COMMIT (made on 
 }
 save_all() {   # finished runs into the stores, and the log's step lines (RUN.md's stamps: the log is lost with the machine)
   "${STORE[@]}" save --out campaign/out --store reports/campaign --log campaign/logs/campaign.log | grep -v '^save: 0 '
-  [ -z "$C2" ] || "${STORE[@]}" save --out campaign2/out --store reports/campaign2 | grep -v '^save: 0 '
 }
 if [ "$DRY" = 0 ]; then
   worktree campaign "$FROZEN" campaign-1
-  [ -z "$C2" ] || { worktree campaign2 "$C2" campaign-2; mkdir -p reports/campaign2/runs; }
   ( while sleep 300; do save_all; done ) &
   SAVER=$!
   trap 'kill $SAVER 2>/dev/null; save_all' EXIT
   "${STORE[@]}" restore --out campaign/out --store reports/campaign
-  [ -z "$C2" ] || "${STORE[@]}" restore --out campaign2/out --store reports/campaign2
 fi
 
 # --- planning -------------------------------------------------------------------------------------
@@ -128,11 +113,10 @@ stamp() { date -u -d @"$(now)" +%FT%TZ; }
 note() {       # a note in the log ("-- <UTC time> ...", kept in the store's steps.log); a dry run's are marked "dry"
   if [ "$DRY" = 1 ]; then echo "dry [$(stamp)] $*"; else echo "-- $(stamp) $*"; fi
 }
-note "CPU$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2) (AVX-512: $AVX512); step 1 (A2C) here: $A2C; DQN pairs (2M) here: $DQN; Figure 2: CAMPAIGN_FIG2=$FIG2; work stops at $(date -u -d @"$UNTIL" +%FT%TZ); pairs ~${A2C_PAIR_S}s (A2C), ~${DQN_PAIR_S}s (DQN)"
+note "CPU$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2) (AVX-512: $AVX512); step 1 (A2C) here: $A2C; DQN pairs (2M) here: $DQN; work stops at $(date -u -d @"$UNTIL" +%FT%TZ); pairs ~${A2C_PAIR_S}s (A2C), ~${DQN_PAIR_S}s (DQN)"
 
 left_runs() {  # left_runs WT FRAMES RUN...: how many of RUN (figureF/Game/cond/seedS) lack a done.json at FRAMES in WT/out (a dry run: or in its store)
   local wt="$1" frames="$2"; shift 2; local n=0 r f g store=reports/campaign
-  [ "$wt" = campaign2 ] && store=reports/campaign2
   for r in "$@"; do
     f=$(sed -n 's/.*"frames": *\([0-9]*\).*/\1/p' "$wt/out/runs/$r/done.json" 2>/dev/null | head -1)
     if [ "$DRY" = 1 ]; then
@@ -158,7 +142,7 @@ step() {       # step WT NAME EST_S ARGS...: one grid of the campaign into WT/ou
       > "logs/$name.log" 2>&1 )
   echo "== $(stamp) step $name: exit $?"
 }
-STOPPED=no     # once a unit does not fit, later units wait too (the queue order is kept)
+STOPPED=no     # once a unit does not fit, the step's later units wait too (its queue order is kept); reset per step
 unit() {       # unit WT NAME PAIR_S FRAMES "RUN..." ARGS...: one unit, if its unfinished runs fit before UNTIL
   local wt="$1" name="$2" pair_s="$3" frames="$4" runs=($5); shift 5
   local n; n=$(left_runs "$wt" "$frames" "${runs[@]}")
@@ -193,11 +177,11 @@ a2c_unit() {   # a2c_unit NAME "GAMES" "SEEDS": those runs as one unit; one (gam
     done; done
   fi
 }
-if [ "$A2C" = yes ]; then
+step1() {
+  STOPPED=no
+  if [ "$A2C" != yes ]; then note "step 1 (Figures 1/3 seeds 5-9) not run here: CAMPAIGN_A2C=no"; return 0; fi
   for s in 5 6 7 8 9; do a2c_unit "fig13-seed$s-Seaquest-SpaceInvaders" "Seaquest SpaceInvaders" "$s"; done
-else
-  note "step 1 (Figures 1/3 seeds 5-9) not run here: CAMPAIGN_A2C=no"
-fi
+}
 
 # Step 2: Figure 2 on Breakout to 2M, one pair of a seed's conditions side by side a unit.
 F2=(--figures 2 --games Breakout)
@@ -206,21 +190,19 @@ fig2_pair() {  # fig2_pair WT NAME "COND1 COND2" SEED: one pair, if it fits
   unit "$wt" "$name" "$DQN_PAIR_S" 2000000 "$(runs_of 2 Breakout "$conds" "$seed")" \
       "${F2[@]}" --conditions "$(echo $conds | tr ' ' ,)" --seeds "$seed"
 }
-if [ "$FIG2" = wait ]; then
-  note "step 2 (Figure 2) waits for the DQN parity experiment's answer (docs/protocol.md section 5, \"DQN parity: the decision rule\"; reports/parity/dqn/parity_dqn.md): CAMPAIGN_FIG2=campaign-1 or campaign-2 runs it"
-elif [ "$DQN" != yes ]; then
-  note "step 2 (Figure 2, $FIG2) not run here: CAMPAIGN_DQN=${CAMPAIGN_DQN:-auto}, DQN pairs here: no (auto runs them on AVX-512 CPUs only; yes overrides)"
-elif [ "$FIG2" = campaign-1 ]; then   # the runs missing from seeds 0-4 of all six conditions
+step2() {      # the runs missing from seeds 0-4 of all six conditions
+  STOPPED=no
+  if [ "$DQN" != yes ]; then
+    note "step 2 (Figure 2) not run here: CAMPAIGN_DQN=${CAMPAIGN_DQN:-auto}, DQN pairs here: no (auto runs them on AVX-512 CPUs only; yes overrides)"
+    return 0
+  fi
   for s in 3 4; do
     fig2_pair campaign "fig2-seed$s-dqn-ent" "dqn soft_dqn_ent_0.1" "$s"
     fig2_pair campaign "fig2-seed$s-kl-nstep" "soft_dqn_kl_0.1 dqn_nstep" "$s"
   done
   for s in 0 1 2 3 4; do fig2_pair campaign "fig2-seed$s-ent-kl-0.01" "soft_dqn_ent_0.01 soft_dqn_kl_0.01" "$s"; done
-else                                  # campaign-2: Figure 2 whole from the new frozen commit
-  for s in 0 1 2 3 4; do
-    fig2_pair campaign2 "c2-fig2-seed$s-dqn-ent" "dqn soft_dqn_ent_0.1" "$s"
-    fig2_pair campaign2 "c2-fig2-seed$s-kl-nstep" "soft_dqn_kl_0.1 dqn_nstep" "$s"
-    fig2_pair campaign2 "c2-fig2-seed$s-ent-kl-0.01" "soft_dqn_ent_0.01 soft_dqn_kl_0.01" "$s"
-  done
-fi
-note "campaign: nothing more starts here (STOPPED=$STOPPED)$( [ "$DRY" = 1 ] && echo '; dry run: nothing started')"
+}
+
+# On AVX-512 step 2 first (its DQN pairs run nowhere else), then step 1 in the time left.
+step2; step1
+note "campaign: nothing more starts here$( [ "$DRY" = 1 ] && echo '; dry run: nothing started')"
