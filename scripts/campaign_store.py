@@ -53,16 +53,24 @@ POLICY_RUNS = frozenset(
        "figure3/Seaquest/soft_ql/seed3"])
 
 
-def this_machine() -> dict:
-  """{"cpu": model name, "isa": "avx512" or "avx2" or "other", "cores": n}: what the runs'
-  floats depend on. On 2026-12-01 the same run on an AMD EPYC and on an Intel Xeon (AVX-512)
-  differed in the loss's 7th significant digit from the first progress row (likely the CPU
-  kernels, oneDNN's among them, which dispatch on the instruction set) and in the returns from
-  ~400k frames on, while machines of one kind repeated runs bit for bit. So each stored run
-  says where it was trained."""
+# the /proc/cpuinfo flags the CPU kernels (oneDNN among them) dispatch on
+ISA_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+
+
+def this_machine(cpuinfo: str = "/proc/cpuinfo") -> dict:
+  """{"cpu": model name, "isa": "avx512" or "avx2" or "other", "flags": {flag: bool for each of
+  ISA_FLAGS}, "cores": n}: what the runs' floats depend on. On 2026-12-01 the same run on an
+  AMD EPYC and on an Intel Xeon (AVX-512) differed in the loss's 7th significant digit from the
+  first progress row (likely the CPU kernels, oneDNN's among them, which dispatch on the
+  instruction set) and in the returns from ~400k frames on, while machines of one kind repeated
+  runs bit for bit. So each stored run says where it was trained, with the flags in full
+  (AVX512_BF16 and AMX change oneDNN's kernels too). "isa" is the coarse kind older records
+  have alone."""
   model, flags = "unknown", set()
   try:
-    for line in open("/proc/cpuinfo"):
+    for line in open(cpuinfo):            # the first processor's block
+      if not line.strip() and flags:
+        break
       if line.startswith("model name"):
         model = line.split(":", 1)[1].strip()
       elif line.startswith("flags"):
@@ -70,7 +78,8 @@ def this_machine() -> dict:
   except OSError:
     pass
   isa = "avx512" if "avx512f" in flags else "avx2" if "avx2" in flags else "other"
-  return {"cpu": model, "isa": isa, "cores": os.cpu_count()}
+  return {"cpu": model, "isa": isa, "flags": {f: f in flags for f in ISA_FLAGS},
+          "cores": os.cpu_count()}
 
 
 def finished_runs(runs: Path):

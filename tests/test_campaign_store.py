@@ -118,3 +118,31 @@ def test_save_keeps_the_final_policy_of_the_published_policy_runs_only(tmp_path)
   import shutil
   shutil.rmtree(kept)
   assert store_mod.save(out, store) == 1 and (kept / "saved_model.pb").exists()
+
+
+def test_machine_record_names_the_instruction_sets_in_full(tmp_path):
+  from artifact.analysis.results import cpu_kind
+  cpuinfo = tmp_path / "cpuinfo"
+  kinds = {"avx2 fma": "avx2", "avx2 avx512f": "avx512", "avx2 avx512f avx512_bf16": "avx512+bf16",
+           "avx2 avx512f avx512_bf16 amx_bf16 amx_tile": "avx512+amx", "sse4_2": "other"}
+  for flags, label in kinds.items():
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: fpu {flags}\n\n"
+                       f"processor\t: 1\nflags\t\t: fpu\n")
+    rec = store_mod.this_machine(str(cpuinfo))
+    assert rec["cpu"] == "Some CPU"
+    assert rec["flags"] == {f: f in flags.split() for f in store_mod.ISA_FLAGS}
+    assert rec["isa"] == {"avx2": "avx2", "other": "other"}.get(label, "avx512")
+    run = tmp_path / label
+    run.mkdir()
+    (run / "machine.json").write_text(json.dumps(rec))
+    assert cpu_kind(run) == f"Some CPU ({label})"
+  # an older record (no "flags") keeps its coarse kind; a run's own config.json record is read
+  # when there is no machine.json
+  (tmp_path / "old").mkdir()
+  (tmp_path / "old" / "machine.json").write_text('{"cpu": "AMD EPYC", "isa": "avx512"}')
+  assert cpu_kind(tmp_path / "old") == "AMD EPYC (avx512)"
+  (tmp_path / "cfg").mkdir()
+  (tmp_path / "cfg" / "config.json").write_text(json.dumps(
+      {"machine": {"cpu": "Intel Xeon", "isa": {"avx2": True, "avx512f": True, "amx": True}}}))
+  assert cpu_kind(tmp_path / "cfg") == "Intel Xeon (avx512+amx)"
+  assert cpu_kind(tmp_path / "missing") == "not recorded"

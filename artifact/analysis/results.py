@@ -197,12 +197,24 @@ def load_progress(runs_dir, figure: int, grid=None,
                                                        "frames"]).reset_index(drop=True)
 
 
+def isa_label(flags: dict) -> str:
+  """The widest vector instruction set in `flags` ({"avx2": bool, "avx512f": bool, "avx512_bf16":
+  bool, "amx_bf16": bool, ...}, /proc/cpuinfo's names): "avx512+amx", "avx512+bf16", "avx512",
+  "avx2" or "other"."""
+  if flags.get("avx512f"):
+    if flags.get("amx_bf16") or flags.get("amx"):
+      return "avx512+amx"
+    return "avx512+bf16" if flags.get("avx512_bf16") else "avx512"
+  return "avx2" if flags.get("avx2") else "other"
+
+
 def cpu_kind(run_dir) -> str:
-  """The CPU kind that trained a run, e.g. "AMD EPYC (avx512)": its model name and widest vector
-  instruction set, from the run's machine.json (written beside a run by the campaign's store:
-  {"cpu": model, "isa": "avx512" | "avx2" | "other"}) or else its config.json's "machine" record
-  (written by runs themselves); "not recorded" when neither has it. Runs repeat bit for bit on
-  one CPU kind, not across kinds (docs/decision_rules.md, A2)."""
+  """The CPU kind that trained a run, e.g. "AMD EPYC (avx512+bf16)": its model name and widest
+  vector instruction set (`isa_label`), from the run's machine.json (written beside a run by the
+  campaign's store: {"cpu": model, "isa": "avx512" | "avx2" | "other", "flags": {...}}; records
+  without "flags" give the coarse "isa" alone) or else its config.json's "machine" record
+  (written by runs themselves, "isa" a dict of flags); "not recorded" when neither has it. Runs
+  repeat bit for bit on one CPU kind, not across kinds (docs/decision_rules.md, A2)."""
   run_dir = Path(run_dir)
   for name, pick in (("machine.json", lambda d: d), ("config.json", lambda d: d.get("machine"))):
     try:
@@ -211,8 +223,10 @@ def cpu_kind(run_dir) -> str:
       continue
     if isinstance(rec, dict) and rec.get("cpu"):
       isa = rec.get("isa")
-      if isinstance(isa, dict):        # {"avx2": true, "avx512f": true, ...}
-        isa = "avx512" if isa.get("avx512f") else "avx2" if isa.get("avx2") else "other"
+      if isinstance(rec.get("flags"), dict):
+        isa = isa_label(rec["flags"])
+      elif isinstance(isa, dict):
+        isa = isa_label(isa)
       return f"{rec['cpu']} ({isa})" if isa else str(rec["cpu"])
   return "not recorded"
 
